@@ -1,0 +1,32 @@
+// The backend answers "may this user push to this app". Standalone mode asks
+// the local registry; controller mode (later) asks the platform controller.
+// The forced shell depends only on this interface, so tests can inject one.
+#ifndef PUSHGATE_BACKEND_BACKEND_H_
+#define PUSHGATE_BACKEND_BACKEND_H_
+
+#include <memory>
+#include <string_view>
+
+#include "config/config.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // OK if `user`, authenticated by the key `fingerprint`, may push to and
+  // fetch from `app`. Otherwise a Status whose message is written for the
+  // pusher: NotFound "App APP does not exist", PermissionDenied "You do not
+  // have access to APP", Unavailable when the answer cannot be had now.
+  // Never answered from a cache of earlier allows.
+  virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) = 0;
+};
+
+// The backend for `config.mode`.
+Result<std::unique_ptr<Backend>> OpenBackend(const Config& config);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_BACKEND_BACKEND_H_

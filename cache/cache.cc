@@ -1,0 +1,221 @@
+#include "cache/cache.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pushgate {
+namespace {
+
+constexpr char kSchemaVersion[] = "1";
+constexpr uint8_t kRecordVersion = 1;
+// Virtual address space reserved for the map. The file only grows as data is
+// written; 32 GiB holds tens of millions of keys.
+constexpr size_t kMapSize = size_t{32} << 30;
+
+constexpr const char* kTableNames[kTableCount] = {"meta", "keys", "user_keys", "users", "apps", "members"};
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+bool GetVarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift <= 63 && !in.empty(); shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= uint64_t{byte & 0x7Fu} << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+void PutField(std::string& out, std::string_view field) {
+  PutVarint(out, field.size());
+  out += field;
+}
+
+bool GetField(std::string_view& in, std::string& field) {
+  uint64_t len;
+  if (!GetVarint(in, len) || len > in.size()) return false;
+  field.assign(in.substr(0, len));
+  in.remove_prefix(len);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeKeyRecord(const KeyRecord& r) {
+  std::string out;
+  out.reserve(16 + r.user.size() + r.type.size() + r.blob.size() + r.comment.size());
+  out += static_cast<char>(kRecordVersion);
+  PutField(out, r.user);
+  PutField(out, r.type);
+  PutField(out, r.blob);
+  PutField(out, r.comment);
+  PutVarint(out, static_cast<uint64_t>(r.added_at));
+  return out;
+}
+
+Result<KeyRecord> DecodeKeyRecord(std::string_view data) {
+  KeyRecord r;
+  uint64_t added_at;
+  if (data.empty() || static_cast<uint8_t>(data.front()) != kRecordVersion) {
+    return Status::Corruption("key record has an unknown version");
+  }
+  data.remove_prefix(1);
+  if (!GetField(data, r.user) || !GetField(data, r.type) || !GetField(data, r.blob) ||
+      !GetField(data, r.comment) || !GetVarint(data, added_at) || !data.empty()) {
+    return Status::Corruption("key record is truncated or malformed");
+  }
+  r.added_at = static_cast<int64_t>(added_at);
+  return r;
+}
+
+std::string CompositeKey(std::string_view first, std::string_view second) {
+  std::string key;
+  key.reserve(first.size() + 1 + second.size());
+  key += first;
+  key += '\0';
+  key += second;
+  return key;
+}
+
+Result<std::unique_ptr<KeyCache>> KeyCache::Open(const std::string& dir, Access access) {
+  bool read_only = access == Access::kReadOnly;
+  if (read_only) {
+    struct stat st;
+    if (::stat((dir + "/data.mdb").c_str(), &st) != 0) {
+      return Status::FromErrno(errno, "open key cache " + dir);
+    }
+  } else if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "create " + dir);
+  }
+
+  MDB_env* raw = nullptr;
+  int rc = mdb_env_create(&raw);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "create LMDB environment");
+  lmdb::EnvPtr env(raw);
+  mdb_env_set_maxdbs(env.get(), kTableCount);
+  if (!read_only) mdb_env_set_mapsize(env.get(), kMapSize);
+  // Random point lookups: read-ahead would only evict useful pages.
+  unsigned flags = MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0);
+  rc = mdb_env_open(env.get(), dir.c_str(), flags, 0600);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "open key cache " + dir);
+  if (!read_only) {
+    // Readers killed mid-transaction (kill -9 of a helper) leave their slot
+    // behind; clearing them keeps the reader table from filling up.
+    int dead = 0;
+    mdb_reader_check(env.get(), &dead);
+  }
+  std::unique_ptr<KeyCache> cache(new KeyCache(std::move(env)));
+  PG_RETURN_IF_ERROR(cache->OpenTables(access));
+  return cache;
+}
+
+KeyCache::~KeyCache() = default;
+
+Status KeyCache::OpenTables(Access access) {
+  bool read_only = access == Access::kReadOnly;
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, lmdb::Txn::Begin(env_.get(), read_only ? MDB_RDONLY : 0));
+  for (int i = 0; i < kTableCount; ++i) {
+    int rc = mdb_dbi_open(txn.get(), kTableNames[i], read_only ? 0 : MDB_CREATE, &dbis_[i]);
+    if (rc == MDB_NOTFOUND && read_only) continue;
+    if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, std::string("open table ") + kTableNames[i]);
+    present_[i] = true;
+  }
+  if (!HasTable(Table::kMeta) || !HasTable(Table::kKeys)) {
+    return Status::NotFound("the key cache is empty (nothing has been written yet)");
+  }
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> schema, txn.Get(dbi(Table::kMeta), "schema"));
+  if (!schema) {
+    if (read_only) return Status::NotFound("the key cache is empty (nothing has been written yet)");
+    PG_RETURN_IF_ERROR(txn.Put(dbi(Table::kMeta), "schema", kSchemaVersion));
+  } else if (*schema != kSchemaVersion) {
+    return Status::Corruption("the key cache has schema version " + std::string(*schema) +
+                              ", this pushgate understands " + kSchemaVersion);
+  }
+  return txn.Commit();
+}
+
+Result<lmdb::Txn> KeyCache::BeginRead() const { return lmdb::Txn::Begin(env_.get(), MDB_RDONLY); }
+
+Result<lmdb::Txn> KeyCache::BeginWrite() { return lmdb::Txn::Begin(env_.get(), 0); }
+
+Result<std::optional<KeyRecord>> KeyCache::GetKey(const lmdb::Txn& txn, std::string_view fingerprint) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kKeys), fingerprint));
+  if (!value) return std::optional<KeyRecord>();
+  Result<KeyRecord> record = DecodeKeyRecord(*value);
+  if (!record.ok()) return record.status().Annotate(std::string(fingerprint));
+  return std::optional<KeyRecord>(std::move(record).value());
+}
+
+Status KeyCache::PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record) {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(dbi(Table::kKeys), fingerprint));
+  if (old) {
+    Result<KeyRecord> previous = DecodeKeyRecord(*old);
+    // A corrupt old record is replaced; its index entry cannot be known, and
+    // a stale index entry only costs a skipped row when listing.
+    if (previous.ok() && previous->user != record.user) {
+      PG_RETURN_IF_ERROR(txn.Delete(dbi(Table::kUserKeys), CompositeKey(previous->user, fingerprint)).status());
+    }
+  }
+  PG_RETURN_IF_ERROR(txn.Put(dbi(Table::kKeys), fingerprint, EncodeKeyRecord(record)));
+  return txn.Put(dbi(Table::kUserKeys), CompositeKey(record.user, fingerprint), "");
+}
+
+Result<bool> KeyCache::DeleteKey(lmdb::Txn& txn, std::string_view fingerprint) {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(dbi(Table::kKeys), fingerprint));
+  if (!old) return false;
+  Result<KeyRecord> previous = DecodeKeyRecord(*old);
+  if (previous.ok()) {
+    PG_RETURN_IF_ERROR(txn.Delete(dbi(Table::kUserKeys), CompositeKey(previous->user, fingerprint)).status());
+  }
+  return txn.Delete(dbi(Table::kKeys), fingerprint);
+}
+
+Result<std::vector<std::string>> KeyCache::UserKeyFingerprints(const lmdb::Txn& txn,
+                                                               std::string_view user) const {
+  std::vector<std::string> out;
+  std::string prefix = CompositeKey(user, "");
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi(Table::kUserKeys)));
+  PG_ASSIGN_OR_RETURN(bool more, cursor.Seek(prefix));
+  while (more && cursor.key().substr(0, prefix.size()) == prefix) {
+    out.emplace_back(cursor.key().substr(prefix.size()));
+    PG_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  return out;
+}
+
+Result<uint64_t> KeyCache::KeyCount(const lmdb::Txn& txn) const {
+  MDB_stat st;
+  int rc = mdb_stat(txn.get(), dbi(Table::kKeys), &st);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "stat keys");
+  return static_cast<uint64_t>(st.ms_entries);
+}
+
+Result<std::optional<std::string>> KeyCache::GetMeta(const lmdb::Txn& txn, std::string_view name) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kMeta), name));
+  if (!value) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*value));
+}
+
+Status KeyCache::PutMeta(lmdb::Txn& txn, std::string_view name, std::string_view value) {
+  return txn.Put(dbi(Table::kMeta), name, value);
+}
+
+Result<std::optional<KeyRecord>> KeyCache::Lookup(std::string_view fingerprint) const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, BeginRead());
+  return GetKey(txn, fingerprint);
+}
+
+Status KeyCache::CopyCompactTo(int fd) const {
+  return lmdb::ToStatus(mdb_env_copyfd2(env_.get(), fd, MDB_CP_COMPACT), "copy key cache");
+}
+
+}  // namespace pushgate

@@ -1,0 +1,219 @@
+#include "cli/commands.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+#include "cli/privileges.h"
+#include "config/config.h"
+#include "registry/registry.h"
+#include "sshkey/sshkey.h"
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/line_reader.h"
+
+namespace pushgate {
+namespace {
+
+struct Session {
+  Config config;
+  std::unique_ptr<Registry> registry;
+};
+
+// Loads the config, becomes git_user and opens the registry.
+Result<Session> OpenSession(const CommandArgs& args) {
+  Session session;
+  PG_ASSIGN_OR_RETURN(session.config, LoadConfig(args.config_path));
+  PG_RETURN_IF_ERROR(EnterGitUser(session.config));
+  PG_ASSIGN_OR_RETURN(session.registry, Registry::Open(session.config.DbDir(), KeyCache::Access::kReadWrite));
+  return session;
+}
+
+void Print(const std::string& line) { std::printf("%s\n", line.c_str()); }
+
+std::string FormatTime(int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm;
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void DeclareUser(CLI::App& c, CommandArgs& a) { c.add_option("USER", a.user, "user name")->required(); }
+void DeclareApp(CLI::App& c, CommandArgs& a) { c.add_option("APP", a.app, "app name")->required(); }
+void DeclareAppUser(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  DeclareUser(c, a);
+}
+void DeclareNothing(CLI::App&, CommandArgs&) {}
+
+Status UserAdd(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->AddUser(args.user));
+  Print("added user " + args.user);
+  return Status::OK();
+}
+
+Status UserRemove(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemoveUser(args.user));
+  Print("removed user " + args.user + " with their keys and app memberships");
+  return Status::OK();
+}
+
+Status UserList(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> users, s.registry->ListUsers());
+  for (const std::string& u : users) Print(u);
+  return Status::OK();
+}
+
+void DeclareKeyAdd(CLI::App& c, CommandArgs& a) {
+  DeclareUser(c, a);
+  c.add_option("FILE", a.file, "file of public keys, one per line, or - for stdin")->default_val("-");
+}
+
+Status KeyAdd(const CommandArgs& args) {
+  // Opened before switching users: root may read files git_user cannot.
+  UniqueFd input;
+  if (args.file != "-") {
+    input.Reset(::open(args.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!input.valid()) return Status::FromErrno(errno, "open " + args.file);
+  }
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(KeyImport import, s.registry->BeginKeyImport(args.user));
+  LineReader lines(input.valid() ? input.get() : STDIN_FILENO);
+  const std::string source = args.file == "-" ? "stdin" : args.file;
+  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) { return import.Add(key); });
+  if (!read.ok()) return read.status().Annotate(source).Annotate("no keys were added");
+  if (*read == 0) return Status::InvalidArgument(source + " contains no public keys");
+  PG_RETURN_IF_ERROR(import.Commit());
+  std::string line = "added " + std::to_string(import.added()) + (import.added() == 1 ? " key" : " keys") +
+                     " for " + args.user;
+  if (import.unchanged() > 0) line += " (" + std::to_string(import.unchanged()) + " already registered)";
+  Print(line);
+  return Status::OK();
+}
+
+void DeclareKeyRemove(CLI::App& c, CommandArgs& a) {
+  c.add_option("FINGERPRINT", a.fingerprint, "SHA256:... as printed by `pushgate key ls` or ssh-keygen -lf")
+      ->required();
+}
+
+Status KeyRemove(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemoveKey(args.fingerprint));
+  Print("removed key " + args.fingerprint);
+  return Status::OK();
+}
+
+void DeclareKeyList(CLI::App& c, CommandArgs& a) { c.add_option("USER", a.user, "only this user's keys"); }
+
+Status KeyList(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  std::optional<std::string_view> user;
+  if (!args.user.empty()) user = args.user;
+  PG_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, s.registry->ListKeys(user));
+  for (const StoredKey& k : keys) {
+    Print(k.fingerprint + "  " + k.record.user + "  " + k.record.type + "  " + FormatTime(k.record.added_at) +
+          (k.record.comment.empty() ? "" : "  " + k.record.comment));
+  }
+  return Status::OK();
+}
+
+void DeclareAppCreate(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  c.add_option("--member", a.members, "user allowed to push (repeatable)");
+}
+
+Status AppCreate(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->CreateApp(args.app, args.members));
+  Print("created app " + args.app);
+  return Status::OK();
+}
+
+Status AppRemove(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemoveApp(args.app));
+  Print("removed app " + args.app + " (its repository stays in " + s.config.RepoPath(args.app) +
+        " until it is deleted)");
+  return Status::OK();
+}
+
+Status AppList(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(std::vector<AppInfo> apps, s.registry->ListApps());
+  for (const AppInfo& app : apps) {
+    std::string members;
+    for (const std::string& m : app.members) members += (members.empty() ? "" : ",") + m;
+    Print(app.name + "  " + (members.empty() ? "-" : members));
+  }
+  return Status::OK();
+}
+
+Status AppGrant(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->Grant(args.app, args.user));
+  Print("granted " + args.user + " access to " + args.app);
+  return Status::OK();
+}
+
+Status AppRevoke(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->Revoke(args.app, args.user));
+  Print("revoked " + args.user + "'s access to " + args.app);
+  return Status::OK();
+}
+
+void DeclareBackup(CLI::App& c, CommandArgs& a) {
+  c.add_option("FILE", a.file, "where to write the copy (replaced atomically)")->required();
+}
+
+Status Backup(const CommandArgs& args) {
+  std::string tmp = args.file + ".tmp." + std::to_string(::getpid());
+  // Created with the caller's identity, in the caller's directory.
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
+  Status s = [&]() -> Status {
+    PG_ASSIGN_OR_RETURN(Session session, OpenSession(args));
+    PG_RETURN_IF_ERROR(session.registry->Backup(fd.get()));
+    if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + tmp);
+    PG_RETURN_IF_ERROR(LeaveGitUser());
+    if (::rename(tmp.c_str(), args.file.c_str()) != 0) return Status::FromErrno(errno, "rename to " + args.file);
+    return Status::OK();
+  }();
+  if (!s.ok()) {
+    (void)LeaveGitUser();
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  Print("wrote a consistent copy of the registry to " + args.file);
+  return Status::OK();
+}
+
+constexpr Command kCommands[] = {
+    {"user", "add", "register a user", DeclareUser, UserAdd},
+    {"user", "rm", "remove a user, their keys and memberships", DeclareUser, UserRemove},
+    {"user", "ls", "list users", DeclareNothing, UserList},
+    {"key", "add", "add public keys for a user (one per line; atomic)", DeclareKeyAdd, KeyAdd},
+    {"key", "rm", "remove a key by fingerprint", DeclareKeyRemove, KeyRemove},
+    {"key", "ls", "list keys", DeclareKeyList, KeyList},
+    {"app", "create", "create an app", DeclareAppCreate, AppCreate},
+    {"app", "rm", "remove an app", DeclareApp, AppRemove},
+    {"app", "ls", "list apps and their members", DeclareNothing, AppList},
+    {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
+    {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
+    {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
+};
+
+}  // namespace
+
+std::span<const Command> Commands() { return kCommands; }
+
+}  // namespace pushgate

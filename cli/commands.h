@@ -1,0 +1,41 @@
+// The `pushgate` admin CLI: one table of subcommands (group, name, help, how
+// to declare its arguments, what to run). main() builds the CLI11 parser from
+// the table and dispatches; each command is a function returning a Status.
+#ifndef PUSHGATE_CLI_COMMANDS_H_
+#define PUSHGATE_CLI_COMMANDS_H_
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace pushgate {
+
+// Every argument any command takes; each command declares the ones it uses.
+struct CommandArgs {
+  std::string config_path;
+  std::string user;
+  std::string app;
+  std::string file;
+  std::string fingerprint;
+  std::vector<std::string> members;
+};
+
+struct Command {
+  const char* group;  // "user", "key", "app", or nullptr for a top-level command
+  const char* name;
+  const char* help;
+  void (*declare)(CLI::App& command, CommandArgs& args);
+  Status (*run)(const CommandArgs& args);
+};
+
+std::span<const Command> Commands();
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_CLI_COMMANDS_H_

@@ -1,0 +1,261 @@
+#include "config/config.h"
+
+// Errors are values here too: toml++ reports parse errors through its result
+// type instead of exceptions. Formatters are not needed (we only read).
+#define TOML_EXCEPTIONS 0
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+#include <span>
+
+#include "util/fs.h"
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+// Each known key: its dotted name and how to apply its value.
+struct KeySpec {
+  std::string_view name;
+  Status (*apply)(const toml::node& value, std::string_view key, Config& config);
+};
+
+Status WrongType(std::string_view key, std::string_view expected) {
+  return Status::InvalidArgument(std::string(key) + " must be " + std::string(expected));
+}
+
+Result<std::string> AsString(const toml::node& value, std::string_view key) {
+  if (!value.is_string()) return WrongType(key, "a string");
+  return std::string(*value.value<std::string_view>());
+}
+
+Result<Duration> AsDuration(const toml::node& value, std::string_view key) {
+  if (!value.is_string()) return WrongType(key, "a duration string such as \"30s\" or \"10m\"");
+  Result<Duration> d = ParseDuration(*value.value<std::string_view>());
+  if (!d.ok()) return d.status().Annotate(key);
+  return d;
+}
+
+Result<std::vector<std::string>> AsStringList(const toml::node& value, std::string_view key) {
+  const toml::array* array = value.as_array();
+  if (array == nullptr) return WrongType(key, "an array of strings");
+  std::vector<std::string> out;
+  for (const toml::node& item : *array) {
+    if (!item.is_string()) return WrongType(key, "an array of strings");
+    out.emplace_back(*item.value<std::string_view>());
+  }
+  return out;
+}
+
+Status ApplyMode(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string mode, AsString(value, key));
+  if (mode == "standalone") {
+    config.mode = Mode::kStandalone;
+    return Status::OK();
+  }
+  if (mode == "controller") {
+    return Status::InvalidArgument(
+        "mode = \"controller\" is not available in this version; use \"standalone\"");
+  }
+  return Status::InvalidArgument("mode must be \"standalone\" or \"controller\", not \"" + mode + "\"");
+}
+
+Status ApplyDataDir(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string dir, AsString(value, key));
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (!IsSafeAbsolutePath(dir)) {
+    return Status::InvalidArgument(std::string(key) +
+                                   " must be an absolute path of letters, digits and /._+-, not \"" +
+                                   dir + "\"");
+  }
+  config.data_dir = dir;
+  return Status::OK();
+}
+
+Status ApplyGitUser(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string user, AsString(value, key));
+  if (!IsValidUserName(user)) {
+    return Status::InvalidArgument(std::string(key) + " \"" + user + "\" is not a valid user name");
+  }
+  config.git_user = user;
+  return Status::OK();
+}
+
+Status ApplyDeployRefs(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> refs, AsStringList(value, key));
+  if (refs.empty()) return Status::InvalidArgument(std::string(key) + " must name at least one ref");
+  for (const std::string& ref : refs) {
+    if (!IsValidBranchRef(ref)) {
+      return Status::InvalidArgument(std::string(key) + ": \"" + ref +
+                                     "\" is not a branch ref such as refs/heads/main");
+    }
+  }
+  config.deploy_refs = std::move(refs);
+  return Status::OK();
+}
+
+Status ApplyGitPath(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string path, AsString(value, key));
+  if (!IsSafeAbsolutePath(path)) {
+    return Status::InvalidArgument(std::string(key) + " must be an absolute path, not \"" + path + "\"");
+  }
+  config.git_path = path;
+  return Status::OK();
+}
+
+// A string is split on spaces (no shell is involved, so no quoting rules);
+// an array is taken as the argv. Either way argv[0] is an absolute path.
+Status ApplyBuildCommand(const toml::node& value, std::string_view key, Config& config) {
+  std::vector<std::string> argv;
+  if (value.is_string()) {
+    std::string_view text = *value.value<std::string_view>();
+    size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      size_t start = i;
+      while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
+      if (i > start) argv.emplace_back(text.substr(start, i - start));
+    }
+  } else {
+    PG_ASSIGN_OR_RETURN(argv, AsStringList(value, key));
+  }
+  if (argv.empty() || argv.front().empty() || argv.front().front() != '/') {
+    return Status::InvalidArgument(std::string(key) +
+                                   " must start with the absolute path of the program to run");
+  }
+  config.build.command = std::move(argv);
+  return Status::OK();
+}
+
+Status ApplyBuildTimeout(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(config.build.timeout, AsDuration(value, key));
+  if (config.build.timeout.count() == 0) return Status::InvalidArgument(std::string(key) + " must be positive");
+  return Status::OK();
+}
+
+Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(config.push.lock_timeout, AsDuration(value, key));
+  return Status::OK();
+}
+
+Status ApplyLogDestination(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string text, AsString(value, key));
+  Result<log::Destination> d = log::ParseDestination(text);
+  if (!d.ok()) return d.status().Annotate(key);
+  config.log.destination = *d;
+  return Status::OK();
+}
+
+Status ApplyLogLevel(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string text, AsString(value, key));
+  Result<log::Level> level = log::ParseLevel(text);
+  if (!level.ok()) return level.status().Annotate(key);
+  config.log.level = *level;
+  return Status::OK();
+}
+
+constexpr KeySpec kTopLevel[] = {
+    {"mode", ApplyMode},
+    {"data_dir", ApplyDataDir},
+    {"git_user", ApplyGitUser},
+    {"deploy_refs", ApplyDeployRefs},
+    {"git_path", ApplyGitPath},
+};
+constexpr KeySpec kBuild[] = {
+    {"build.command", ApplyBuildCommand},
+    {"build.timeout", ApplyBuildTimeout},
+};
+constexpr KeySpec kPush[] = {
+    {"push.lock_timeout", ApplyLockTimeout},
+};
+constexpr KeySpec kLog[] = {
+    {"log.destination", ApplyLogDestination},
+    {"log.level", ApplyLogLevel},
+};
+
+struct TableSpec {
+  std::string_view name;
+  std::span<const KeySpec> keys;
+};
+constexpr TableSpec kTables[] = {
+    {"build", kBuild},
+    {"push", kPush},
+    {"log", kLog},
+};
+
+std::string Where(std::string_view origin, const toml::node& node) {
+  const toml::source_region& src = node.source();
+  return std::string(origin) + ":" + std::to_string(src.begin.line);
+}
+
+Status ApplyKey(std::string_view dotted, const toml::node& value, std::span<const KeySpec> keys,
+                std::string_view origin, Config& config) {
+  for (const KeySpec& k : keys) {
+    if (k.name == dotted) {
+      Status s = k.apply(value, dotted, config);
+      return s.ok() ? s : s.Annotate(Where(origin, value));
+    }
+  }
+  return Status::InvalidArgument(Where(origin, value) + ": unknown key " + std::string(dotted));
+}
+
+}  // namespace
+
+std::string Config::RepoPath(std::string_view app) const {
+  return ReposDir() + "/" + std::string(app) + ".git";
+}
+
+std::string Config::AppLockPath(std::string_view app) const {
+  return LocksDir() + "/" + std::string(app) + ".lock";
+}
+
+bool Config::IsDeployRef(std::string_view ref) const {
+  for (const std::string& r : deploy_refs) {
+    if (r == ref) return true;
+  }
+  return false;
+}
+
+Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
+  toml::parse_result parsed = toml::parse(text, origin);
+  if (!parsed) {
+    const toml::parse_error& err = parsed.error();
+    return Status::InvalidArgument(std::string(origin) + ":" + std::to_string(err.source().begin.line) +
+                                   ": " + std::string(err.description()));
+  }
+  Config config;
+  for (const auto& [name, value] : parsed.table()) {
+    const TableSpec* table_spec = nullptr;
+    for (const TableSpec& t : kTables) {
+      if (t.name == name.str()) table_spec = &t;
+    }
+    if (table_spec == nullptr) {
+      PG_RETURN_IF_ERROR(ApplyKey(name.str(), value, kTopLevel, origin, config));
+      continue;
+    }
+    const toml::table* table = value.as_table();
+    if (table == nullptr) {
+      return Status::InvalidArgument(Where(origin, value) + ": " + std::string(name.str()) +
+                                     " must be a table ([" + std::string(name.str()) + "])");
+    }
+    for (const auto& [sub_name, sub_value] : *table) {
+      std::string dotted = std::string(name.str()) + "." + std::string(sub_name.str());
+      PG_RETURN_IF_ERROR(ApplyKey(dotted, sub_value, table_spec->keys, origin, config));
+    }
+  }
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    return Status::InvalidArgument("the config path must be absolute, not \"" + path + "\"");
+  }
+  Result<std::string> text = ReadSmallFile(path, 256 * 1024);
+  if (!text.ok()) return text.status().Annotate("cannot read config");
+  Result<Config> config = ParseConfig(*text, path);
+  if (!config.ok()) return config.status();
+  config->path = path;
+  return config;
+}
+
+}  // namespace pushgate

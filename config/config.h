@@ -1,0 +1,72 @@
+// pushgate's configuration: one TOML file shared by every binary.
+//
+// sshd passes no environment to the AuthorizedKeysCommand, so the path always
+// arrives as --config on the command line (default /etc/pushgate/pushgate.toml).
+// Loading validates everything up front: an unknown key or a bad value is an
+// error that names the key, so a typo never silently falls back to a default.
+// Every key is documented in docs/configuration.md.
+#ifndef PUSHGATE_CONFIG_CONFIG_H_
+#define PUSHGATE_CONFIG_CONFIG_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/duration.h"
+#include "util/log.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/pushgate/pushgate.toml";
+
+enum class Mode { kStandalone, kController };
+
+struct BuildConfig {
+  // argv of the build command; empty means the bundled pushgate-deploy.
+  std::vector<std::string> command;
+  Duration timeout = std::chrono::minutes(30);
+};
+
+struct PushConfig {
+  // How long a push waits for another push to the same app to finish.
+  Duration lock_timeout = std::chrono::minutes(10);
+};
+
+struct LogConfig {
+  log::Destination destination = {log::Destination::Kind::kSyslog, ""};
+  log::Level level = log::Level::kInfo;
+};
+
+struct Config {
+  std::string path;  // the file it was loaded from (absolute)
+  Mode mode = Mode::kStandalone;
+  std::string data_dir = "/var/lib/pushgate";
+  std::string git_user = "git";
+  std::vector<std::string> deploy_refs = {"refs/heads/main", "refs/heads/master"};
+  std::string git_path = "/usr/bin/git";
+  BuildConfig build;
+  PushConfig push;
+  LogConfig log;
+
+  // The layout of data_dir (docs/architecture.md).
+  std::string DbDir() const { return data_dir + "/db"; }
+  std::string ReposDir() const { return data_dir + "/repos"; }
+  std::string RepoPath(std::string_view app) const;
+  std::string LocksDir() const { return data_dir + "/locks"; }
+  std::string AppLockPath(std::string_view app) const;
+  std::string ReleasesDir() const { return data_dir + "/releases"; }
+  std::string TmpDir() const { return data_dir + "/tmp"; }
+
+  bool IsDeployRef(std::string_view ref) const;
+};
+
+// Reads and validates the file at `path`, which must be absolute.
+Result<Config> LoadConfig(const std::string& path);
+
+// Parses TOML text; `origin` names it in error messages.
+Result<Config> ParseConfig(std::string_view text, std::string_view origin);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_CONFIG_CONFIG_H_

@@ -1,0 +1,131 @@
+#include "receive-hook/build_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// After the build's main process exits, output still buffered in the pipe is
+// relayed for at most this long before leftover processes are stopped.
+constexpr Duration kDrainAfterExit = std::chrono::seconds(1);
+constexpr int kPollInterval = 100;  // ms: reaction time to cancel and timeout
+
+ExitStatus Decode(int wstatus) {
+  ExitStatus st;
+  if (WIFEXITED(wstatus)) {
+    st.exited = true;
+    st.code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    st.signal = WTERMSIG(wstatus);
+  }
+  return st;
+}
+
+// Stops every process of the group and reaps the leader if still unreaped.
+void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit) {
+  ::kill(-pgid, SIGTERM);
+  auto deadline = Clock::now() + grace;
+  while (!leader_reaped && Clock::now() < deadline) {
+    int wstatus = 0;
+    pid_t r = ::waitpid(pgid, &wstatus, WNOHANG);
+    if (r == pgid) {
+      leader_reaped = true;
+      *exit = Decode(wstatus);
+      break;
+    }
+    ::usleep(20000);
+  }
+  ::kill(-pgid, SIGKILL);
+  if (!leader_reaped) {
+    int wstatus = 0;
+    while (::waitpid(pgid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    *exit = Decode(wstatus);
+  }
+}
+
+}  // namespace
+
+Result<BuildResult> RunBuild(const BuildRequest& request) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  SpawnSpec spec = request.command;
+  spec.stdin_fd = -1;
+  spec.stdout_fd = write_end.get();
+  spec.stderr_fd = write_end.get();
+  spec.new_process_group = true;
+  PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(spec));
+  write_end.Reset();
+
+  BuildResult result;
+  bool stopped_early = true;  // cleared when the build ends on its own
+  auto start = Clock::now();
+  bool leader_reaped = false;
+  Clock::time_point exited_at;
+  char buf[16384];
+  for (;;) {
+    if (request.cancel != nullptr && request.cancel->load()) {
+      result.outcome = BuildResult::Outcome::kCancelled;
+      break;
+    }
+    if (Clock::now() - start >= request.timeout) {
+      result.outcome = BuildResult::Outcome::kTimedOut;
+      break;
+    }
+    if (!leader_reaped) {
+      int wstatus = 0;
+      if (::waitpid(pid, &wstatus, WNOHANG) == pid) {
+        leader_reaped = true;
+        exited_at = Clock::now();
+        result.exit = Decode(wstatus);
+      }
+    } else if (Clock::now() - exited_at >= kDrainAfterExit) {
+      stopped_early = false;
+      break;  // leftover processes hold the pipe open; stop them below
+    }
+    struct pollfd pfd = {read_end.get(), POLLIN, 0};
+    int ready = ::poll(&pfd, 1, kPollInterval);
+    if (ready < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");
+    if (ready <= 0) continue;
+    ssize_t n = ::read(read_end.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Status::FromErrno(errno, "read build output");
+    }
+    if (n == 0) {
+      stopped_early = false;
+      if (leader_reaped) break;
+      // Everyone closed the pipe; only the exit status remains to collect.
+      int wstatus = 0;
+      while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+      }
+      leader_reaped = true;
+      result.exit = Decode(wstatus);
+      break;
+    }
+    if (!WriteAll(request.log_fd, std::string_view(buf, static_cast<size_t>(n))).ok()) {
+      result.outcome = BuildResult::Outcome::kOutputLost;
+      break;
+    }
+  }
+  StopGroup(pid, leader_reaped, request.kill_grace, &result.exit);
+  if (!stopped_early) {
+    result.outcome = result.exit.success() ? BuildResult::Outcome::kSucceeded : BuildResult::Outcome::kFailed;
+  }
+  return result;
+}
+
+}  // namespace pushgate

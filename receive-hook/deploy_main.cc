@@ -1,0 +1,50 @@
+// pushgate-deploy [--keep N]: the bundled build command (standalone mode).
+//
+// Unpacks $PUSHGATE_SOURCE as the next release of $PUSHGATE_APP under
+// data_dir/releases and switches `current` to it. It runs no code from the
+// pushed tree. Operators who want real builds set build.command to their own
+// program, which receives the same PUSHGATE_* environment.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "config/config.h"
+#include "receive-hook/release.h"
+
+namespace {
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("pushgate's bundled deploy step: unpack the pushed source as a new release");
+  int keep = 5;
+  app.add_option("--keep", keep, "number of releases to keep")->check(CLI::Range(1, 1000))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
+  if (!config.ok()) {
+    std::cerr << "pushgate-deploy: " << config.status().message() << "\n";
+    return 1;
+  }
+  pushgate::DeployRequest request;
+  request.releases_dir = config->ReleasesDir();
+  request.app = Env("PUSHGATE_APP");
+  request.commit = Env("PUSHGATE_SHA");
+  request.archive_path = Env("PUSHGATE_SOURCE");
+  request.archive_sha256 = Env("PUSHGATE_SOURCE_SHA256");
+  request.keep = keep;
+  pushgate::Result<pushgate::DeployResult> result = pushgate::DeployRelease(request);
+  if (!result.ok()) {
+    std::cerr << "pushgate-deploy: " << result.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "-----> " << request.app << " deployed: v" << result->version << " ("
+            << request.commit.substr(0, 7) << ")" << std::endl;
+  return 0;
+}

@@ -1,0 +1,59 @@
+// pushgate-hook: the pre-receive hook of every pushgate repository.
+//
+// git-receive-pack runs it (through core.hooksPath, set by pushgate-shell)
+// with the pushed ref updates on stdin, while the pushed objects are still in
+// quarantine. It judges every ref, then for each deploy ref archives exactly
+// the pushed commit, runs the build command and relays its log. The push is
+// accepted only if every build succeeds; otherwise git leaves every ref as it
+// was. pushgate-shell holds the app lock for the whole receive-pack, so
+// deploys of one app never overlap.
+#ifndef PUSHGATE_RECEIVE_HOOK_HOOK_H_
+#define PUSHGATE_RECEIVE_HOOK_HOOK_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "gitrepo/gitrepo.h"
+#include "util/line_reader.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+inline constexpr std::string_view kZeroId = "0000000000000000000000000000000000000000";
+
+struct RefUpdate {
+  std::string old_id;
+  std::string new_id;
+  std::string ref;
+};
+
+// Reads "OLD NEW REF" lines as git-receive-pack writes them.
+Result<std::vector<RefUpdate>> ReadRefUpdates(LineReader& lines);
+
+struct RefVerdict {
+  std::vector<RefUpdate> deploys;     // deploy-ref updates to build, in push order, one per commit
+  std::vector<std::string> refusals;  // one message per refused ref
+};
+
+// Judges every update: only deploy refs may change, they may not be deleted,
+// and one push deploys at most one commit.
+RefVerdict JudgeRefUpdates(const Config& config, const std::vector<RefUpdate>& updates);
+
+struct HookContext {
+  const Config* config = nullptr;
+  std::string app;
+  std::string user;
+  std::string request_id;
+  std::string libexec_dir;  // where the bundled pushgate-deploy lives
+  int out_fd = 2;           // the pusher
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Runs the whole hook; returns its exit status (0 accepts the push).
+int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::vector<RefUpdate>& updates);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_RECEIVE_HOOK_HOOK_H_

@@ -1,0 +1,80 @@
+// pushgate-hook: git's pre-receive hook, installed as hooks/pre-receive in
+// pushgate's hooks directory. It takes everything from the environment that
+// pushgate-shell prepared (PUSHGATE_*) and git (GIT_DIR, quarantine).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "config/config.h"
+#include "gitrepo/gitrepo.h"
+#include "receive-hook/hook.h"
+#include "util/fs.h"
+#include "util/line_reader.h"
+#include "util/log.h"
+#include "util/names.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+void OnSignal(int) { g_cancel.store(true); }
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+int Fail(std::string_view log_message, const pushgate::Status& status, std::string_view pusher_message) {
+  pushgate::log::Error(log_message, {{"error", status.message()}});
+  std::string text = " !     ";
+  text += pusher_message;
+  text += "\n";
+  (void)pushgate::WriteAll(STDERR_FILENO, text);
+  return 1;
+}
+
+}  // namespace
+
+int main() {
+  // A vanished pusher shows up as EPIPE on write (and stops the build), not as
+  // a silent death that would leave the build running.
+  ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGHUP, SIGINT}) ::sigaction(sig, &sa, nullptr);
+
+  pushgate::log::Configure("pushgate-hook", {pushgate::log::Destination::Kind::kSyslog, ""},
+                           pushgate::log::Level::kInfo);
+  pushgate::HookContext context;
+  context.app = Env("PUSHGATE_APP");
+  context.user = Env("PUSHGATE_USER");
+  context.request_id = Env("PUSHGATE_REQUEST_ID");
+  context.cancel = &g_cancel;
+  if (!pushgate::IsValidAppName(context.app) || !pushgate::IsValidUserName(context.user)) {
+    return Fail("started without pushgate-shell's environment",
+                pushgate::Status::InvalidArgument("PUSHGATE_APP/PUSHGATE_USER missing or invalid"),
+                "this repository only accepts pushes through pushgate");
+  }
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
+  if (!config.ok()) return Fail("cannot load config", config.status(), "pushgate is misconfigured; tell the platform operator");
+  pushgate::log::Configure("pushgate-hook", config->log.destination, config->log.level);
+  pushgate::log::SetContext("request_id", context.request_id);
+  pushgate::log::SetContext("app", context.app);
+  pushgate::log::SetContext("user", context.user);
+  context.config = &*config;
+
+  pushgate::Result<std::string> self_dir = pushgate::ExecutableDir();
+  if (!self_dir.ok()) return Fail("cannot locate the installation", self_dir.status(), "pushgate is misconfigured; tell the platform operator");
+  context.libexec_dir = *self_dir;
+
+  pushgate::LineReader lines(STDIN_FILENO);
+  pushgate::Result<std::vector<pushgate::RefUpdate>> updates = pushgate::ReadRefUpdates(lines);
+  if (!updates.ok()) return Fail("cannot read ref updates", updates.status(), "pushgate could not read the pushed refs");
+  pushgate::Result<pushgate::GitRepo> repo = pushgate::GitRepo::OpenFromEnvironment();
+  if (!repo.ok()) return Fail("cannot open the repository", repo.status(), "pushgate could not open the repository; tell the platform operator");
+  return pushgate::RunPreReceive(context, *repo, *updates);
+}

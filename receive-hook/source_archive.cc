@@ -1,0 +1,205 @@
+#include "receive-hook/source_archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "receive-hook/sha256.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_free(a); }
+};
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+
+struct EntryDeleter {
+  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
+};
+using EntryPtr = std::unique_ptr<struct archive_entry, EntryDeleter>;
+
+Status ArchiveStatus(struct archive* a, std::string_view what) {
+  std::string msg(what);
+  msg += ": ";
+  const char* err = archive_error_string(a);
+  msg += err != nullptr ? err : "libarchive error";
+  int errnum = archive_errno(a);
+  if (errnum == ENOSPC || errnum == EDQUOT) return Status::ResourceExhausted(std::move(msg));
+  if (errnum == EILSEQ) return Status::InvalidArgument(std::move(msg));  // ARCHIVE_ERRNO_FILE_FORMAT
+  return Status::IOError(std::move(msg));
+}
+
+// Output sink: writes to the fd and hashes the same bytes.
+struct Sink {
+  int fd;
+  Sha256 hash;
+  uint64_t bytes = 0;
+  int error = 0;
+};
+
+la_ssize_t SinkWrite(struct archive* a, void* client, const void* buffer, size_t length) {
+  auto* sink = static_cast<Sink*>(client);
+  std::string_view data(static_cast<const char*>(buffer), length);
+  Status s = WriteAll(sink->fd, data);
+  if (!s.ok()) {
+    sink->error = errno;
+    archive_set_error(a, errno, "%s", s.message().c_str());
+    return -1;
+  }
+  sink->hash.Update(data);
+  sink->bytes += length;
+  return static_cast<la_ssize_t>(length);
+}
+
+bool IsSafeRelativePath(std::string_view path) {
+  if (path.empty() || path.front() == '/') return false;
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int fd) {
+  PG_ASSIGN_OR_RETURN(CommitInfo commit, repo.ResolveCommit(commit_id));
+  ArchivePtr a(archive_write_new());
+  if (!a) return Status::ResourceExhausted("libarchive: out of memory");
+  if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
+      archive_write_add_filter_gzip(a.get()) != ARCHIVE_OK ||
+      // NULL turns the option off: no timestamp in the gzip header.
+      archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr) != ARCHIVE_OK) {
+    return ArchiveStatus(a.get(), "set up the archive writer");
+  }
+  Sink sink{fd, {}, 0, 0};
+  if (archive_write_open2(a.get(), &sink, nullptr, SinkWrite, nullptr, nullptr) != ARCHIVE_OK) {
+    return ArchiveStatus(a.get(), "start the archive");
+  }
+  ArchiveInfo info;
+  EntryPtr entry(archive_entry_new());
+  std::string name;
+  Status walked = repo.WalkTree(commit.id, [&](const TreeEntry& e) -> Status {
+    archive_entry_clear(entry.get());
+    name.assign(e.path);
+    archive_entry_set_mtime(entry.get(), static_cast<time_t>(commit.time), 0);
+    archive_entry_set_uid(entry.get(), 0);
+    archive_entry_set_gid(entry.get(), 0);
+    bool has_data = false;
+    switch (e.kind) {
+      case TreeEntry::Kind::kDirectory:
+      case TreeEntry::Kind::kSubmodule:  // like git archive: an empty directory
+        name += '/';
+        archive_entry_set_filetype(entry.get(), AE_IFDIR);
+        archive_entry_set_perm(entry.get(), 0755);
+        break;
+      case TreeEntry::Kind::kFile:
+      case TreeEntry::Kind::kExecutable:
+        archive_entry_set_filetype(entry.get(), AE_IFREG);
+        archive_entry_set_perm(entry.get(), e.kind == TreeEntry::Kind::kExecutable ? 0755 : 0644);
+        archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.data.size()));
+        has_data = true;
+        break;
+      case TreeEntry::Kind::kSymlink:
+        archive_entry_set_filetype(entry.get(), AE_IFLNK);
+        archive_entry_set_perm(entry.get(), 0777);
+        archive_entry_update_symlink_utf8(entry.get(), std::string(e.data).c_str());
+        break;
+    }
+    // Git paths are bytes, in practice UTF-8; the pax writer records them
+    // exactly either way.
+    archive_entry_update_pathname_utf8(entry.get(), name.c_str());
+    if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK) {
+      return ArchiveStatus(a.get(), "archive " + name);
+    }
+    if (has_data && !e.data.empty() &&
+        archive_write_data(a.get(), e.data.data(), e.data.size()) != static_cast<la_ssize_t>(e.data.size())) {
+      return ArchiveStatus(a.get(), "archive " + name);
+    }
+    ++info.entries;
+    return Status::OK();
+  });
+  if (!walked.ok()) return walked;
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveStatus(a.get(), "finish the archive");
+  PG_ASSIGN_OR_RETURN(info.sha256, sink.hash.FinishHex());
+  info.bytes = sink.bytes;
+  return info;
+}
+
+Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest) {
+  ArchivePtr in(archive_read_new());
+  ArchivePtr out(archive_write_disk_new());
+  if (!in || !out) return Status::ResourceExhausted("libarchive: out of memory");
+  archive_read_support_filter_gzip(in.get());
+  archive_read_support_format_tar(in.get());
+  // The secure flags are libarchive's own guards; the path check below is ours.
+  archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+                                                ARCHIVE_EXTRACT_NO_OVERWRITE);
+  if (archive_read_open_filename(in.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return ArchiveStatus(in.get(), "open " + archive_path);
+  }
+  // libarchive's secure-symlink check covers every component of the path it
+  // is given, so paths stay relative to `dest` (the working directory while
+  // extracting) and symlinks above `dest` do not matter.
+  UniqueFd saved_cwd(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!saved_cwd.valid()) return Status::FromErrno(errno, "open the working directory");
+  if (::chdir(dest.c_str()) != 0) return Status::FromErrno(errno, "chdir " + dest);
+  struct RestoreCwd {
+    int fd;
+    ~RestoreCwd() { (void)::fchdir(fd); }
+  } restore{saved_cwd.get()};
+  for (;;) {
+    struct archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(in.get(), &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK) return ArchiveStatus(in.get(), "read " + archive_path);
+    const char* raw_path = archive_entry_pathname(entry);
+    std::string_view path = raw_path != nullptr ? raw_path : "";
+    if (!IsSafeRelativePath(path)) {
+      return Status::InvalidArgument("refusing archive entry \"" + std::string(path) + "\": unsafe path");
+    }
+    mode_t type = archive_entry_filetype(entry);
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+      return Status::InvalidArgument("refusing archive entry \"" + std::string(path) + "\": not a file, "
+                                     "directory or symlink");
+    }
+    if (type == AE_IFREG && archive_entry_hardlink(entry) != nullptr) {
+      return Status::InvalidArgument("refusing archive entry \"" + std::string(path) + "\": hard link");
+    }
+    if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {
+      return ArchiveStatus(out.get(), "extract " + std::string(path));
+    }
+    const void* block;
+    size_t size;
+    la_int64_t offset;
+    while ((rc = archive_read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
+      if (archive_write_data_block(out.get(), block, size, offset) != ARCHIVE_OK) {
+        return ArchiveStatus(out.get(), "extract " + std::string(path));
+      }
+    }
+    if (rc != ARCHIVE_EOF) return ArchiveStatus(in.get(), "read " + std::string(path));
+    if (archive_write_finish_entry(out.get()) != ARCHIVE_OK) {
+      return ArchiveStatus(out.get(), "extract " + std::string(path));
+    }
+  }
+  if (archive_write_close(out.get()) != ARCHIVE_OK) return ArchiveStatus(out.get(), "finish extraction");
+  return Status::OK();
+}
+
+}  // namespace pushgate

@@ -1,0 +1,38 @@
+// Source archives: the exact pushed tree as a deterministic tar.gz. This is
+// the libarchive adapter (writing in the hook, extracting in pushgate-deploy).
+//
+// Determinism: the same commit always gives byte-identical output. Entries
+// come in git's tree order, every mtime is the commit time, owners are 0/0
+// with no user or group names, modes are git's (0644, 0755, symlinks 0777,
+// directories 0755), and the gzip header carries no timestamp or name.
+#ifndef PUSHGATE_RECEIVE_HOOK_SOURCE_ARCHIVE_H_
+#define PUSHGATE_RECEIVE_HOOK_SOURCE_ARCHIVE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "gitrepo/gitrepo.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+struct ArchiveInfo {
+  std::string sha256;  // of the tar.gz bytes, 64 hex digits
+  uint64_t bytes = 0;
+  uint64_t entries = 0;
+};
+
+// Writes the tree of `commit_id` to `fd` as tar.gz, streaming (one blob in
+// memory at a time), and hashes what it writes.
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int fd);
+
+// Unpacks a source archive into the existing, empty directory `dest`.
+// Only regular files, directories and symlinks are accepted; absolute paths,
+// ".." components and any path through a symlink are refused, so nothing is
+// ever written outside `dest`. Symlinks are created as they are in git
+// (their targets are not followed or checked).
+Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_RECEIVE_HOOK_SOURCE_ARCHIVE_H_

@@ -1,0 +1,215 @@
+#include "registry/registry.h"
+
+#include <ctime>
+
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+std::string Now() { return std::to_string(static_cast<int64_t>(::time(nullptr))); }
+
+Status CheckUserName(std::string_view user) {
+  if (IsValidUserName(user)) return Status::OK();
+  return Status::InvalidArgument("\"" + std::string(user) +
+                                 "\" is not a valid user name: use 1-64 lowercase letters, digits, "
+                                 "'.', '_' or '-', starting with a letter or digit");
+}
+
+Status CheckAppName(std::string_view app) {
+  if (IsValidAppName(app)) return Status::OK();
+  return Status::InvalidArgument("\"" + std::string(app) +
+                                 "\" is not a valid app name: use 1-63 lowercase letters, digits or "
+                                 "'-', starting and ending with a letter or digit");
+}
+
+// Collects the keys of `table` that start with `prefix` (the part after the prefix).
+Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix) {
+  std::vector<std::string> out;
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi));
+  PG_ASSIGN_OR_RETURN(bool more, prefix.empty() ? cursor.First() : cursor.Seek(prefix));
+  while (more && cursor.key().substr(0, prefix.size()) == prefix) {
+    out.emplace_back(cursor.key().substr(prefix.size()));
+    PG_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  return out;
+}
+
+}  // namespace
+
+Status KeyImport::Add(const PublicKey& key) {
+  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> existing, cache_->GetKey(txn_, key.sha256_fingerprint));
+  if (existing) {
+    if (existing->user != user_) {
+      return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to another user");
+    }
+    ++unchanged_;
+    return Status::OK();
+  }
+  KeyRecord record{user_, key.type, key.blob, key.comment, now_};
+  PG_RETURN_IF_ERROR(cache_->PutKey(txn_, key.sha256_fingerprint, record));
+  ++added_;
+  return Status::OK();
+}
+
+Status KeyImport::Commit() { return txn_.Commit(); }
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::string& db_dir, KeyCache::Access access) {
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(db_dir, access));
+  for (Table t : {Table::kUsers, Table::kApps, Table::kMembers}) {
+    if (!cache->HasTable(t)) return Status::NotFound("the registry in " + db_dir + " has no users or apps yet");
+  }
+  return std::unique_ptr<Registry>(new Registry(std::move(cache)));
+}
+
+Status Registry::RequireUser(const lmdb::Txn& txn, std::string_view user) const {
+  PG_RETURN_IF_ERROR(CheckUserName(user));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kUsers), user));
+  if (!found) return Status::NotFound("user " + std::string(user) + " does not exist");
+  return Status::OK();
+}
+
+Status Registry::RequireApp(const lmdb::Txn& txn, std::string_view app) const {
+  PG_RETURN_IF_ERROR(CheckAppName(app));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kApps), app));
+  if (!found) return Status::NotFound("app " + std::string(app) + " does not exist");
+  return Status::OK();
+}
+
+Status Registry::AddUser(std::string_view user) {
+  PG_RETURN_IF_ERROR(CheckUserName(user));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  Status s = txn.Put(cache_->dbi(Table::kUsers), user, Now(), MDB_NOOVERWRITE);
+  if (s.IsAlreadyExists()) return Status::AlreadyExists("user " + std::string(user) + " already exists");
+  PG_RETURN_IF_ERROR(s);
+  return txn.Commit();
+}
+
+Status Registry::RemoveUser(std::string_view user) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints, cache_->UserKeyFingerprints(txn, user));
+  for (const std::string& fp : fingerprints) PG_RETURN_IF_ERROR(cache_->DeleteKey(txn, fp).status());
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, ScanSuffixes(txn, cache_->dbi(Table::kApps), ""));
+  for (const std::string& app : apps) {
+    PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)).status());
+  }
+  PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kUsers), user).status());
+  return txn.Commit();
+}
+
+Result<std::vector<std::string>> Registry::ListUsers() const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  return ScanSuffixes(txn, cache_->dbi(Table::kUsers), "");
+}
+
+Result<KeyImport> Registry::BeginKeyImport(std::string_view user) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  return KeyImport(cache_.get(), std::move(txn), std::string(user), static_cast<int64_t>(::time(nullptr)));
+}
+
+Status Registry::RemoveKey(std::string_view fingerprint) {
+  if (!IsValidSha256Fingerprint(fingerprint)) {
+    return Status::InvalidArgument("\"" + std::string(fingerprint) +
+                                   "\" is not a SHA256 fingerprint (SHA256:... as printed by ssh-keygen -lf)");
+  }
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_ASSIGN_OR_RETURN(bool existed, cache_->DeleteKey(txn, fingerprint));
+  if (!existed) return Status::NotFound("no key with fingerprint " + std::string(fingerprint));
+  return txn.Commit();
+}
+
+Result<std::vector<StoredKey>> Registry::ListKeys(std::optional<std::string_view> user) const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  std::vector<std::string> users;
+  if (user) {
+    PG_RETURN_IF_ERROR(RequireUser(txn, *user));
+    users.emplace_back(*user);
+  } else {
+    PG_ASSIGN_OR_RETURN(users, ScanSuffixes(txn, cache_->dbi(Table::kUsers), ""));
+  }
+  std::vector<StoredKey> out;
+  for (const std::string& u : users) {
+    PG_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints, cache_->UserKeyFingerprints(txn, u));
+    for (std::string& fp : fingerprints) {
+      PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, cache_->GetKey(txn, fp));
+      if (record) out.push_back(StoredKey{std::move(fp), std::move(*record)});
+    }
+  }
+  return out;
+}
+
+Status Registry::CreateApp(std::string_view app, const std::vector<std::string>& members) {
+  PG_RETURN_IF_ERROR(CheckAppName(app));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  for (const std::string& user : members) PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  Status s = txn.Put(cache_->dbi(Table::kApps), app, Now(), MDB_NOOVERWRITE);
+  if (s.IsAlreadyExists()) return Status::AlreadyExists("app " + std::string(app) + " already exists");
+  PG_RETURN_IF_ERROR(s);
+  for (const std::string& user : members) {
+    PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), CompositeKey(app, user), ""));
+  }
+  return txn.Commit();
+}
+
+Status Registry::RemoveApp(std::string_view app) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> members,
+                      ScanSuffixes(txn, cache_->dbi(Table::kMembers), CompositeKey(app, "")));
+  for (const std::string& user : members) {
+    PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)).status());
+  }
+  PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kApps), app).status());
+  return txn.Commit();
+}
+
+Result<std::vector<AppInfo>> Registry::ListApps() const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ScanSuffixes(txn, cache_->dbi(Table::kApps), ""));
+  std::vector<AppInfo> out;
+  for (std::string& name : names) {
+    AppInfo info;
+    PG_ASSIGN_OR_RETURN(info.members, ScanSuffixes(txn, cache_->dbi(Table::kMembers), CompositeKey(name, "")));
+    info.name = std::move(name);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status Registry::Grant(std::string_view app, std::string_view user) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), CompositeKey(app, user), ""));
+  return txn.Commit();
+}
+
+Status Registry::Revoke(std::string_view app, std::string_view user) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  PG_ASSIGN_OR_RETURN(bool existed, txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)));
+  if (!existed) {
+    return Status::NotFound(std::string(user) + " is not a member of " + std::string(app));
+  }
+  return txn.Commit();
+}
+
+Result<bool> Registry::AppExists(std::string_view app) const {
+  if (!IsValidAppName(app)) return false;
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kApps), app));
+  return found.has_value();
+}
+
+Result<bool> Registry::IsMember(std::string_view app, std::string_view user) const {
+  if (!IsValidAppName(app) || !IsValidUserName(user)) return false;
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found,
+                      txn.Get(cache_->dbi(Table::kMembers), CompositeKey(app, user)));
+  return found.has_value();
+}
+
+}  // namespace pushgate

@@ -1,0 +1,99 @@
+// The standalone registry: users, their public keys and apps with members,
+// kept in the same LMDB environment as the key cache (cache/cache.h), so that
+// pushgate-keys reads standalone keys exactly as it reads controller keys.
+//
+// Every mutating call is one write transaction: it applies completely or not
+// at all. Names are validated here (util/names.h) whatever the caller did.
+#ifndef PUSHGATE_REGISTRY_REGISTRY_H_
+#define PUSHGATE_REGISTRY_REGISTRY_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cache.h"
+#include "sshkey/sshkey.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+struct AppInfo {
+  std::string name;
+  std::vector<std::string> members;  // sorted
+};
+
+struct StoredKey {
+  std::string fingerprint;
+  KeyRecord record;
+};
+
+class Registry;
+
+// Adds many keys for one user in a single transaction (an authorized_keys
+// migration of a million keys is one import). Nothing is visible until Commit;
+// destroying an uncommitted import discards it.
+class KeyImport {
+ public:
+  // Adds `key`; AlreadyExists if it belongs to another user. A key already
+  // registered to this user is left as is and counted as unchanged.
+  Status Add(const PublicKey& key);
+  Status Commit();
+  size_t added() const { return added_; }
+  size_t unchanged() const { return unchanged_; }
+
+ private:
+  friend class Registry;
+  KeyImport(KeyCache* cache, lmdb::Txn txn, std::string user, int64_t now)
+      : cache_(cache), txn_(std::move(txn)), user_(std::move(user)), now_(now) {}
+
+  KeyCache* cache_;
+  lmdb::Txn txn_;
+  std::string user_;
+  int64_t now_;
+  size_t added_ = 0;
+  size_t unchanged_ = 0;
+};
+
+class Registry {
+ public:
+  // `db_dir` is Config::DbDir(). Read-only opens never create anything.
+  static Result<std::unique_ptr<Registry>> Open(const std::string& db_dir, KeyCache::Access access);
+
+  Status AddUser(std::string_view user);
+  // Removes the user, their keys and their app memberships.
+  Status RemoveUser(std::string_view user);
+  Result<std::vector<std::string>> ListUsers() const;
+
+  Result<KeyImport> BeginKeyImport(std::string_view user);
+  Status RemoveKey(std::string_view fingerprint);
+  // All keys, or one user's; sorted by user, then fingerprint.
+  Result<std::vector<StoredKey>> ListKeys(std::optional<std::string_view> user) const;
+
+  Status CreateApp(std::string_view app, const std::vector<std::string>& members);
+  Status RemoveApp(std::string_view app);
+  Result<std::vector<AppInfo>> ListApps() const;
+  Status Grant(std::string_view app, std::string_view user);
+  Status Revoke(std::string_view app, std::string_view user);
+
+  Result<bool> AppExists(std::string_view app) const;
+  Result<bool> IsMember(std::string_view app, std::string_view user) const;
+
+  // A consistent, compacted copy of the whole registry, taken while pushes
+  // and other commands run.
+  Status Backup(int fd) const { return cache_->CopyCompactTo(fd); }
+
+  KeyCache& cache() { return *cache_; }
+
+ private:
+  explicit Registry(std::unique_ptr<KeyCache> cache) : cache_(std::move(cache)) {}
+  Status RequireUser(const lmdb::Txn& txn, std::string_view user) const;
+  Status RequireApp(const lmdb::Txn& txn, std::string_view app) const;
+
+  std::unique_ptr<KeyCache> cache_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_REGISTRY_REGISTRY_H_

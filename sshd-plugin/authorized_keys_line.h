@@ -1,0 +1,35 @@
+// The one line pushgate-keys prints for sshd:
+//
+//   command="SHELL --config CONFIG --user USER --key FINGERPRINT",restrict TYPE BLOB
+//
+// sshd hands the command to the git user's login shell (/bin/sh -c), so every
+// part must be safe both inside the double-quoted option and as a shell word.
+// Each part is checked against an exact allowlist (util/names.h) and nothing
+// is ever escaped: anything that would need escaping is refused. `restrict`
+// turns off port, agent and X11 forwarding, pty allocation and ~/.ssh/rc.
+#ifndef PUSHGATE_SSHD_PLUGIN_AUTHORIZED_KEYS_LINE_H_
+#define PUSHGATE_SSHD_PLUGIN_AUTHORIZED_KEYS_LINE_H_
+
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace pushgate {
+
+struct AuthorizedKeysLineParts {
+  std::string_view shell_path;   // absolute path of pushgate-shell
+  std::string_view config_path;  // absolute path of the config file
+  std::string_view user;
+  std::string_view fingerprint;  // SHA256:...
+  std::string_view key_type;
+  std::string_view key_blob;
+};
+
+// Returns the line including its trailing '\n', or InvalidArgument naming the
+// part that is not acceptable.
+Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& parts);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_SSHD_PLUGIN_AUTHORIZED_KEYS_LINE_H_

@@ -1,0 +1,158 @@
+#include "sshd-plugin/shell.h"
+
+#include "gitrepo/gitrepo.h"
+#include "sshd-plugin/ssh_command.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace pushgate {
+namespace {
+
+ShellDecision Refuse(std::string message, int exit_code = 1) {
+  ShellDecision d;
+  d.message = std::move(message);
+  d.exit_code = exit_code;
+  return d;
+}
+
+ShellDecision Unavailable(const Status& cause) {
+  log::Error("push failed on the gateway", {{"error", cause.message()}});
+  return Refuse("pushgate could not prepare the repository (" + std::string(CodeName(cause.code())) +
+                "); try again shortly, and tell the platform operator if it persists");
+}
+
+// git's own configuration for the session. Passed through the environment
+// (GIT_CONFIG_COUNT) as well as written at creation, so nothing in the
+// repository's config can swap the hooks or turn object checks off.
+std::vector<std::pair<std::string, std::string>> RepoSettings(const std::string& hooks_dir) {
+  return {
+      {"core.hooksPath", hooks_dir},
+      {"receive.fsckObjects", "true"},
+      {"transfer.fsckObjects", "true"},
+      {"receive.advertisePushOptions", "false"},
+      {"uploadpack.allowAnySHA1InWant", "false"},
+  };
+}
+
+Status EnsureDataDirs(const Config& config) {
+  for (const std::string& dir : {config.data_dir, config.ReposDir(), config.LocksDir(), config.TmpDir()}) {
+    PG_RETURN_IF_ERROR(MakeDirs(dir, 0750));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool IsValidGitProtocol(std::string_view value) {
+  if (value.empty() || value.size() > 64) return false;
+  while (!value.empty()) {
+    size_t colon = value.find(':');
+    std::string_view entry = value.substr(0, colon);
+    if (entry != "version=0" && entry != "version=1" && entry != "version=2") return false;
+    if (colon == std::string_view::npos) break;
+    value.remove_prefix(colon + 1);
+    if (value.empty()) return false;
+  }
+  return true;
+}
+
+ShellDecision DecideShell(const Config& config, Backend& backend, const ShellRequest& request,
+                          const std::function<void(std::string_view)>& notify) {
+  ParsedSshCommand parsed = ParseSshCommand(request.original_command.value_or(""));
+  if (!parsed.ok) {
+    if (parsed.error.kind == SshCommandError::Kind::kInvalidAppName) {
+      log::Info("refused: invalid app name", {{"repository", parsed.error.repository}});
+      return Refuse("'" + parsed.error.repository +
+                    "' is not a valid app name: use lowercase letters, digits and '-', "
+                    "e.g. git push ssh://" + config.git_user + "@HOST/myapp.git main");
+    }
+    log::Info("refused: not a git command");
+    return Refuse("Hi " + request.user + "! pushgate does not provide shell access.");
+  }
+  const GitCommand& command = parsed.command;
+  log::SetContext("app", command.app);
+  log::SetContext("service", GitServiceName(command.service));
+
+  Status authorized = backend.Authorize(command.app, request.user, request.fingerprint);
+  if (!authorized.ok()) {
+    switch (authorized.code()) {
+      case Status::Code::kNotFound:
+      case Status::Code::kPermissionDenied:
+        log::Info("refused", {{"reason", authorized.message()}});
+        return Refuse(authorized.message());
+      case Status::Code::kUnavailable:
+      case Status::Code::kTimeout:
+        log::Warn("authorization unavailable", {{"error", authorized.message()}});
+        return Refuse(authorized.message());
+      default: return Unavailable(authorized);
+    }
+  }
+
+  Status dirs = EnsureDataDirs(config);
+  if (!dirs.ok()) return Unavailable(dirs);
+
+  ShellDecision decision;
+  if (command.service == GitService::kReceivePack) {
+    bool waited = false;
+    Result<FileLock> lock = FileLock::Acquire(config.AppLockPath(command.app), config.push.lock_timeout, [&] {
+      waited = true;
+      notify("waiting for the deploy in progress...");
+    });
+    if (!lock.ok()) {
+      if (lock.status().IsTimeout()) {
+        return Refuse("another deploy of " + command.app + " is still running after " +
+                      FormatDuration(config.push.lock_timeout) + "; try again when it has finished");
+      }
+      return Unavailable(lock.status());
+    }
+    if (waited) log::Info("waited for the app lock");
+    Status keep = lock->KeepAcrossExec();
+    if (!keep.ok()) return Unavailable(keep);
+    decision.lock.emplace(std::move(lock).value());
+  }
+
+  std::string hooks_dir = request.libexec_dir + "/hooks";
+  std::string repo = config.RepoPath(command.app);
+  Status created = CreateBareRepository(repo, RepoSettings(hooks_dir));
+  if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
+  if (created.ok()) log::Info("created repository", {{"path", repo}});
+
+  SpawnSpec& git = decision.git;
+  git.path = config.git_path;
+  if (command.service == GitService::kReceivePack) {
+    git.argv = {"git", "receive-pack", repo};
+  } else {
+    // --strict: serve exactly this directory, never <dir>/.git.
+    git.argv = {"git", "upload-pack", "--strict", repo};
+  }
+  // The whole environment of git and the hook; nothing the client sent
+  // passes except a validated GIT_PROTOCOL.
+  git.env = {
+      "PATH=/usr/bin:/bin",
+      "HOME=" + config.data_dir,
+      "GIT_CONFIG_GLOBAL=/dev/null",
+      "PUSHGATE_CONFIG=" + config.path,
+      "PUSHGATE_APP=" + command.app,
+      "PUSHGATE_USER=" + request.user,
+      "PUSHGATE_KEY=" + request.fingerprint,
+      "PUSHGATE_REQUEST_ID=" + request.request_id,
+  };
+  std::vector<std::pair<std::string, std::string>> settings = RepoSettings(hooks_dir);
+  git.env.push_back("GIT_CONFIG_COUNT=" + std::to_string(settings.size()));
+  for (size_t i = 0; i < settings.size(); ++i) {
+    git.env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + settings[i].first);
+    git.env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + settings[i].second);
+  }
+  if (request.git_protocol) {
+    if (IsValidGitProtocol(*request.git_protocol)) {
+      git.env.push_back("GIT_PROTOCOL=" + *request.git_protocol);
+    } else {
+      log::Warn("dropped an invalid GIT_PROTOCOL from the client");
+    }
+  }
+  decision.exec = true;
+  log::Info("starting git", {{"repository", repo}});
+  return decision;
+}
+
+}  // namespace pushgate

@@ -1,0 +1,78 @@
+// pushgate-shell --config FILE --user USER --key FINGERPRINT
+//
+// The forced command on every key pushgate-keys accepts. Exit status: 1 for a
+// refused request (with a one-line message on stderr), otherwise git's.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "backend/backend.h"
+#include "config/config.h"
+#include "sshd-plugin/shell.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/random_id.h"
+
+namespace {
+
+void TellPusher(std::string_view line) {
+  std::string text(line);
+  text += '\n';
+  (void)pushgate::WriteAll(STDERR_FILENO, text);
+}
+
+std::optional<std::string> Env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+int Misconfigured(std::string_view what, const pushgate::Status& status) {
+  pushgate::log::Error(what, {{"error", status.message()}});
+  TellPusher("pushgate is misconfigured on the server; tell the platform operator");
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("pushgate forced command: serves git push and fetch for one authenticated user");
+  std::string config_path(pushgate::kDefaultConfigPath);
+  pushgate::ShellRequest request;
+  app.add_option("--config", config_path, "configuration file")->capture_default_str();
+  app.add_option("--user", request.user, "platform user the key belongs to")->required();
+  app.add_option("--key", request.fingerprint, "SHA256 fingerprint of the authenticated key")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  pushgate::log::Configure("pushgate-shell", {pushgate::log::Destination::Kind::kSyslog, ""},
+                           pushgate::log::Level::kInfo);
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
+  if (!config.ok()) return Misconfigured("cannot load config", config.status());
+  pushgate::log::Configure("pushgate-shell", config->log.destination, config->log.level);
+
+  request.original_command = Env("SSH_ORIGINAL_COMMAND");
+  request.git_protocol = Env("GIT_PROTOCOL");
+  request.request_id = pushgate::RandomHex(8);
+  pushgate::log::SetContext("request_id", request.request_id);
+  pushgate::log::SetContext("user", request.user);
+  pushgate::log::SetContext("key", request.fingerprint);
+  pushgate::Result<std::string> self_dir = pushgate::ExecutableDir();
+  if (!self_dir.ok()) return Misconfigured("cannot locate the installation", self_dir.status());
+  request.libexec_dir = *self_dir;
+
+  pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(*config);
+  if (!backend.ok()) return Misconfigured("cannot open backend", backend.status());
+
+  pushgate::ShellDecision decision = pushgate::DecideShell(*config, **backend, request, TellPusher);
+  if (!decision.exec) {
+    TellPusher(decision.message);
+    return decision.exit_code;
+  }
+  int keep_fd = decision.lock ? decision.lock->fd() : -1;
+  pushgate::Status s = pushgate::ExecReplacing(decision.git, keep_fd);
+  pushgate::log::Error("cannot run git", {{"error", s.message()}});
+  TellPusher("pushgate could not start git on the server; tell the platform operator");
+  return 1;
+}

@@ -1,0 +1,162 @@
+#include "sshkey/sshkey.h"
+
+#include <libssh/libssh.h>
+
+#include <memory>
+
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+struct KeyDeleter {
+  void operator()(ssh_key key) const { ssh_key_free(key); }
+};
+using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyDeleter>;
+
+struct StringDeleter {
+  void operator()(char* s) const { ssh_string_free_char(s); }
+};
+using SshString = std::unique_ptr<char, StringDeleter>;
+
+struct HashDeleter {
+  void operator()(unsigned char* h) const { ssh_clean_pubkey_hash(&h); }
+};
+using HashPtr = std::unique_ptr<unsigned char, HashDeleter>;
+
+constexpr size_t kMaxCommentBytes = 1024;
+
+// The algorithm name libssh reports for a parsed key.
+std::string_view ParsedTypeName(ssh_key key) {
+  enum ssh_keytypes_e t = ssh_key_type(key);
+  if (t == SSH_KEYTYPE_ECDSA_P256 || t == SSH_KEYTYPE_ECDSA_P384 || t == SSH_KEYTYPE_ECDSA_P521) {
+    const char* name = ssh_pki_key_ecdsa_name(key);
+    return name != nullptr ? name : "";
+  }
+  const char* name = ssh_key_type_to_char(t);
+  return name != nullptr ? name : "";
+}
+
+Result<std::string> Fingerprint(ssh_key key, enum ssh_publickey_hash_type type) {
+  unsigned char* raw = nullptr;
+  size_t len = 0;
+  if (ssh_get_publickey_hash(key, type, &raw, &len) != SSH_OK) {
+    return Status::Internal("libssh could not hash the key");
+  }
+  HashPtr hash(raw);
+  SshString text(type == SSH_PUBLICKEY_HASH_MD5 ? ssh_get_hexa(hash.get(), len)
+                                                : ssh_get_fingerprint_hash(type, hash.get(), len));
+  if (!text) return Status::ResourceExhausted("libssh could not format the fingerprint");
+  return std::string(text.get());
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view NextField(std::string_view& rest) {
+  while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
+  size_t end = 0;
+  while (end < rest.size() && !IsBlank(rest[end])) ++end;
+  std::string_view field = rest.substr(0, end);
+  rest.remove_prefix(end);
+  return field;
+}
+
+std::string Shorten(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 40)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7F) ? '?' : c;
+  }
+  if (s.size() > 40) out += "...";
+  return out;
+}
+
+}  // namespace
+
+Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
+  for (char c : line) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7F) {
+      return Status::InvalidArgument("the key line contains a control character (newline, NUL, ...)");
+    }
+  }
+  std::string_view rest = line;
+  std::string_view type = NextField(rest);
+  if (type.empty()) return Status::InvalidArgument("empty key line");
+  if (!IsAllowedKeyType(type)) {
+    if (type.find('=') != std::string_view::npos || type.find('"') != std::string_view::npos ||
+        type.find(',') != std::string_view::npos) {
+      return Status::InvalidArgument("authorized_keys options are not accepted (found \"" + Shorten(type) +
+                                     "\"); give the key alone: TYPE BASE64 [COMMENT]");
+    }
+    return Status::InvalidArgument("unsupported key type \"" + Shorten(type) +
+                                   "\"; use ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or a "
+                                   "security key type");
+  }
+  std::string_view blob = NextField(rest);
+  if (blob.empty()) return Status::InvalidArgument("the key has no base64 data after \"" + std::string(type) + "\"");
+  if (!IsBase64Blob(blob)) return Status::InvalidArgument("the key data is not valid base64");
+
+  while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
+  while (!rest.empty() && IsBlank(rest.back())) rest.remove_suffix(1);
+  if (rest.size() > kMaxCommentBytes) {
+    return Status::InvalidArgument("the key comment is longer than 1024 bytes");
+  }
+
+  enum ssh_keytypes_e declared = ssh_key_type_from_name(std::string(type).c_str());
+  if (declared == SSH_KEYTYPE_UNKNOWN) return Status::InvalidArgument("unsupported key type " + std::string(type));
+  ssh_key raw = nullptr;
+  std::string blob_str(blob);
+  if (ssh_pki_import_pubkey_base64(blob_str.c_str(), declared, &raw) != SSH_OK || raw == nullptr) {
+    return Status::InvalidArgument("the " + std::string(type) + " key data does not decode to a valid key");
+  }
+  KeyPtr key(raw);
+  if (ParsedTypeName(key.get()) != type) {
+    return Status::InvalidArgument("the key data is a " + std::string(ParsedTypeName(key.get())) +
+                                   " key, not " + std::string(type));
+  }
+  // Re-encoding must give back exactly the input: no trailing bytes, no
+  // non-canonical encoding, and the embedded type name matches.
+  char* exported_raw = nullptr;
+  if (ssh_pki_export_pubkey_base64(key.get(), &exported_raw) != SSH_OK || exported_raw == nullptr) {
+    return Status::InvalidArgument("the key data could not be re-encoded");
+  }
+  SshString exported(exported_raw);
+  if (blob != exported.get()) {
+    return Status::InvalidArgument("the key data is not in canonical form (extra or altered bytes)");
+  }
+
+  PublicKey out;
+  out.type = std::string(type);
+  out.blob = std::move(blob_str);
+  out.comment = std::string(rest);
+  PG_ASSIGN_OR_RETURN(out.sha256_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_SHA256));
+  PG_ASSIGN_OR_RETURN(out.md5_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_MD5));
+  if (!IsValidSha256Fingerprint(out.sha256_fingerprint)) {
+    return Status::Internal("libssh produced an unexpected fingerprint " + out.sha256_fingerprint);
+  }
+  return out;
+}
+
+Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key) {
+  size_t count = 0;
+  std::string_view line;
+  for (;;) {
+    Result<bool> more = lines.Next(line);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    std::string where = "line " + std::to_string(lines.line_number());
+    std::string_view trimmed = line;
+    while (!trimmed.empty() && (IsBlank(trimmed.front()) || trimmed.front() == '\r')) trimmed.remove_prefix(1);
+    if (trimmed.empty() || trimmed.front() == '#') continue;
+    Result<PublicKey> key = ParsePublicKeyLine(line);
+    if (!key.ok()) return key.status().Annotate(where);
+    Status s = on_key(std::move(key).value());
+    if (!s.ok()) return s.Annotate(where);
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace pushgate

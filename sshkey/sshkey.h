@@ -1,0 +1,41 @@
+// Public SSH keys: parsing and validation with libssh, OpenSSH fingerprints.
+//
+// This is the only module that talks to libssh. Everything that enters the
+// key cache (from the CLI, an authorized_keys file or, later, the controller)
+// passes through ParsePublicKeyLine first, so the cache holds only keys that
+// libssh parsed and re-encoded to exactly the bytes given.
+#ifndef PUSHGATE_SSHKEY_SSHKEY_H_
+#define PUSHGATE_SSHKEY_SSHKEY_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "util/line_reader.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+struct PublicKey {
+  std::string type;                // "ssh-ed25519"
+  std::string blob;                // base64 of the wire-format key, canonical
+  std::string comment;             // may be empty
+  std::string sha256_fingerprint;  // "SHA256:..." as ssh-keygen -lf and sshd's %f
+  std::string md5_fingerprint;     // "e4:1f:..." as the Workflow controller API uses
+};
+
+// Parses "TYPE BASE64 [COMMENT]": one key, no authorized_keys options. The
+// type must be on the allowlist (util/names.h) and match the type encoded in
+// the blob; the blob must decode and re-encode to itself. The comment is kept
+// (printable characters only, at most 1 KiB). Errors say what is wrong.
+Result<PublicKey> ParsePublicKeyLine(std::string_view line);
+
+// Reads a list of keys, one per line, in constant memory; blank lines and
+// lines starting with '#' are skipped. Calls `on_key` for each key in order
+// and stops at the first error, which names the line number. Returns the
+// number of keys read.
+Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_SSHKEY_SSHKEY_H_

@@ -1,0 +1,25 @@
+// Durations as written in pushgate's configuration: "500ms", "30s", "10m",
+// "2h", or several parts such as "1h30m".
+#ifndef PUSHGATE_UTIL_DURATION_H_
+#define PUSHGATE_UTIL_DURATION_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace pushgate {
+
+using Duration = std::chrono::milliseconds;
+
+// Parses a non-negative duration. Units: ms, s, m, h. A bare number is an
+// error (the unit must be explicit so "30" is never misread as 30 ms).
+Result<Duration> ParseDuration(std::string_view text);
+
+// Formats in the largest exact units: 90000ms -> "1m30s", 1500ms -> "1s500ms".
+std::string FormatDuration(Duration d);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_DURATION_H_

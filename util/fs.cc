@@ -1,0 +1,175 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+namespace pushgate {
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
+  std::string data;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "read " + path);
+    }
+    if (n == 0) break;
+    if (data.size() + static_cast<size_t>(n) > max_bytes) {
+      return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) +
+                                     " bytes");
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+  return data;
+}
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return Status::InvalidArgument("empty directory path");
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return Status::FromErrno(errno, "mkdir " + prefix);
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " exists and is not a directory");
+  return Status::OK();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
+  Status s = WriteAll(fd.get(), data);
+  if (s.ok() && ::fsync(fd.get()) != 0) s = Status::FromErrno(errno, "fsync " + tmp);
+  fd.Reset();
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = Status::FromErrno(errno, "rename " + tmp + " to " + path);
+  }
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
+
+// Removes everything inside the directory open as `dirfd`.
+Status RemoveContents(int dirfd, const std::string& display) {
+  int fd = ::dup(dirfd);
+  if (fd < 0) return Status::FromErrno(errno, "dup");
+  UniqueDir dir(::fdopendir(fd));
+  if (!dir) {
+    ::close(fd);
+    return Status::FromErrno(errno, "opendir " + display);
+  }
+  while (struct dirent* e = ::readdir(dir.get())) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return Status::FromErrno(errno, "stat " + display + "/" + e->d_name);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd child(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.valid()) return Status::FromErrno(errno, "open " + display + "/" + e->d_name);
+      PG_RETURN_IF_ERROR(RemoveContents(child.get(), display + "/" + e->d_name));
+      if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        return Status::FromErrno(errno, "rmdir " + display + "/" + e->d_name);
+      }
+    } else if (::unlinkat(dirfd, e->d_name, 0) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, "unlink " + display + "/" + e->d_name);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::FromErrno(errno, "stat " + path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) return Status::FromErrno(errno, "open " + path);
+    PG_RETURN_IF_ERROR(RemoveContents(dir.get(), path));
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "rmdir " + path);
+    return Status::OK();
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "unlink " + path);
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& path) {
+  UniqueDir dir(::opendir(path.c_str()));
+  if (!dir) return Status::FromErrno(errno, "opendir " + path);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(dir.get())) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    names.emplace_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::string> ExecutableDir() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return Status::FromErrno(errno, "readlink /proc/self/exe");
+  return DirName(std::string_view(self, static_cast<size_t>(n)));
+}
+
+std::string DirName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
+}
+
+std::string JoinPath(std::string_view a, std::string_view b) {
+  std::string out(a);
+  if (!out.empty() && out.back() == '/') out.pop_back();
+  if (!b.empty() && b.front() == '/') b.remove_prefix(1);
+  out += '/';
+  out += b;
+  return out;
+}
+
+}  // namespace pushgate

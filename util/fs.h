@@ -1,0 +1,55 @@
+// Small filesystem helpers with Status errors. All paths are absolute or
+// relative to the working directory; nothing here follows a symlink it was
+// asked not to.
+#ifndef PUSHGATE_UTIL_FS_H_
+#define PUSHGATE_UTIL_FS_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/fd.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+// Reads a whole file that is expected to be small (config, tokens). Refuses
+// files larger than `max_bytes` so a wrong path cannot exhaust memory.
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 1 << 20);
+
+// Writes `data` to `fd` completely, retrying short writes and EINTR.
+Status WriteAll(int fd, std::string_view data);
+
+// Creates `path` and any missing parents with `mode`. Existing directories are fine.
+Status MakeDirs(const std::string& path, mode_t mode);
+
+// Writes `data` to a temporary file beside `path`, fsyncs it and renames it
+// over `path`, so readers see the old or the new content, never a mix.
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+
+// Removes a file or a directory tree. Never follows symlinks: a symlink is
+// removed, not its target. Missing `path` is not an error.
+Status RemoveTree(const std::string& path);
+
+// Names in a directory, without "." and "..", sorted.
+Result<std::vector<std::string>> ListDir(const std::string& path);
+
+bool PathExists(const std::string& path);
+
+// The directory of the running executable (from /proc/self/exe). pushgate's
+// programs find each other and the hooks relative to it, so an installation
+// works from any prefix.
+Result<std::string> ExecutableDir();
+
+// The directory part of `path` ("/a/b/c" -> "/a/b", "c" -> ".").
+std::string DirName(std::string_view path);
+
+// Joins two path parts with exactly one '/'.
+std::string JoinPath(std::string_view a, std::string_view b);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_FS_H_

@@ -1,0 +1,50 @@
+// Per-app advisory locks (flock(2) on a file under data_dir/locks).
+//
+// The kernel releases an flock when the last descriptor for it closes, so a
+// crashed or killed holder never leaves a lock behind: there is nothing to
+// clean up and no pid file to trust. A lock can be kept across exec (the
+// forced shell takes it and hands it to git-receive-pack, so it covers the
+// whole push including the pre-receive hook).
+#ifndef PUSHGATE_UTIL_LOCK_H_
+#define PUSHGATE_UTIL_LOCK_H_
+
+#include <functional>
+#include <string>
+
+#include "util/duration.h"
+#include "util/fd.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+class FileLock {
+ public:
+  FileLock(FileLock&&) = default;
+  FileLock& operator=(FileLock&&) = default;
+
+  // Takes the lock if it is free; Status::Unavailable if another process holds it.
+  static Result<FileLock> TryAcquire(const std::string& path);
+
+  // Waits up to `timeout` for the lock. `on_wait` runs once, when the lock is
+  // found held, before waiting (to tell the user why nothing happens).
+  // Status::Timeout when the wait is exhausted.
+  static Result<FileLock> Acquire(const std::string& path, Duration timeout,
+                                  const std::function<void()>& on_wait);
+
+  // True if some process holds the lock on `path` right now. A missing file
+  // means not held.
+  static Result<bool> IsHeld(const std::string& path);
+
+  // Lets the lock survive execve(2): the new program holds it until it exits.
+  Status KeepAcrossExec();
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_LOCK_H_

@@ -1,0 +1,48 @@
+// Operational logging: one JSON object per line, to stderr, syslog or a file.
+//
+// This is for operators, never for pushers: the forced shell and the hook
+// talk to the pusher on stderr, so they log to syslog or a file. Each line
+// carries the time, level, program, message, the process's context fields
+// (request id, app, user, key) and the call's own fields.
+#ifndef PUSHGATE_UTIL_LOG_H_
+#define PUSHGATE_UTIL_LOG_H_
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace pushgate::log {
+
+enum class Level { kDebug = 0, kInfo, kWarn, kError };
+
+struct Field {
+  std::string_view key;
+  std::string_view value;
+};
+
+// Where log lines go: "stderr", "syslog" or an absolute file path (appended).
+struct Destination {
+  enum class Kind { kStderr, kSyslog, kFile } kind = Kind::kStderr;
+  std::string path;
+};
+Result<Destination> ParseDestination(std::string_view text);
+Result<Level> ParseLevel(std::string_view text);
+
+// Sets up logging for this process. Until called, lines go to stderr at info.
+void Configure(std::string_view program, const Destination& destination, Level min_level);
+
+// Adds a field to every later line of this process (request_id, app, ...).
+void SetContext(std::string_view key, std::string_view value);
+
+void Write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+inline void Debug(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kDebug, m, f); }
+inline void Info(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kInfo, m, f); }
+inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
+inline void Error(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kError, m, f); }
+
+}  // namespace pushgate::log
+
+#endif  // PUSHGATE_UTIL_LOG_H_

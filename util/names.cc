@@ -1,0 +1,117 @@
+#include "util/names.h"
+
+#include <array>
+
+namespace pushgate {
+namespace {
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+}  // namespace
+
+bool IsValidAppName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  if (!IsLowerAlnum(name.front()) || !IsLowerAlnum(name.back())) return false;
+  for (char c : name) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsValidUserName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  if (!IsLowerAlnum(name.front())) return false;
+  for (char c : name) {
+    if (!IsLowerAlnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsValidSha256Fingerprint(std::string_view fp) {
+  constexpr std::string_view kPrefix = "SHA256:";
+  if (fp.size() != kPrefix.size() + 43 || fp.substr(0, kPrefix.size()) != kPrefix) return false;
+  fp.remove_prefix(kPrefix.size());
+  for (char c : fp) {
+    if (!IsBase64Char(c)) return false;
+  }
+  // 43 characters carry 258 bits; the last one may only encode 4 bits (the
+  // digest is 256 bits), so its low two bits are zero in canonical form.
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  return kAlphabet.find(fp.back()) % 4 == 0;
+}
+
+bool IsAllowedKeyType(std::string_view type) {
+  static constexpr std::array<std::string_view, 7> kTypes = {
+      "ssh-ed25519",
+      "ssh-rsa",
+      "ecdsa-sha2-nistp256",
+      "ecdsa-sha2-nistp384",
+      "ecdsa-sha2-nistp521",
+      "sk-ssh-ed25519@openssh.com",
+      "sk-ecdsa-sha2-nistp256@openssh.com",
+  };
+  for (std::string_view t : kTypes) {
+    if (t == type) return true;
+  }
+  return false;
+}
+
+bool IsBase64Blob(std::string_view blob) {
+  if (blob.empty() || blob.size() > 16384 || blob.size() % 4 != 0) return false;
+  size_t pad = 0;
+  while (pad < 2 && blob[blob.size() - 1 - pad] == '=') ++pad;
+  for (size_t i = 0; i + pad < blob.size(); ++i) {
+    if (!IsBase64Char(blob[i])) return false;
+  }
+  return true;
+}
+
+bool IsSafeAbsolutePath(std::string_view path) {
+  if (path.empty() || path.front() != '/' || path.size() > 1024) return false;
+  for (char c : path) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '.' || c == '_' || c == '+' || c == '-';
+    if (!ok) return false;
+  }
+  if (path.find("//") != std::string_view::npos) return false;
+  // Reject "." and ".." components so the path names exactly one place.
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool IsValidBranchRef(std::string_view ref) {
+  constexpr std::string_view kPrefix = "refs/heads/";
+  if (ref.size() <= kPrefix.size() || ref.size() > 255 || ref.substr(0, kPrefix.size()) != kPrefix) {
+    return false;
+  }
+  std::string_view branch = ref.substr(kPrefix.size());
+  if (branch.front() == '/' || branch.back() == '/' || branch.back() == '.' ||
+      branch.front() == '.' || branch.front() == '-') {
+    return false;
+  }
+  if (branch.find("..") != std::string_view::npos || branch.find("//") != std::string_view::npos ||
+      branch.find("/.") != std::string_view::npos || branch.find(".lock") != std::string_view::npos) {
+    return false;
+  }
+  for (char c : branch) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace pushgate

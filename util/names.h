@@ -1,0 +1,43 @@
+// Validation of every name that crosses a trust boundary: app and user names,
+// fingerprints, key types and key blobs. These checks are exact, anchored
+// allowlists written as plain loops (no regex engine on the keys hot path);
+// names_test.cc checks each against the documented regular expression.
+//
+// Anything that passes these checks is safe to place inside an
+// authorized_keys command="..." option, a shell word and a file name: none of
+// the accepted alphabets contains whitespace, quotes, backslashes or '$'.
+#ifndef PUSHGATE_UTIL_NAMES_H_
+#define PUSHGATE_UTIL_NAMES_H_
+
+#include <string_view>
+
+namespace pushgate {
+
+// ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$
+bool IsValidAppName(std::string_view name);
+
+// ^[a-z0-9][a-z0-9._-]{0,63}$
+bool IsValidUserName(std::string_view name);
+
+// OpenSSH's SHA256 fingerprint: "SHA256:" followed by 43 characters of
+// unpadded standard base64 (a 32-byte digest).
+bool IsValidSha256Fingerprint(std::string_view fp);
+
+// The public key algorithms pushgate accepts (OpenSSH 9 defaults, without DSA
+// and certificates).
+bool IsAllowedKeyType(std::string_view type);
+
+// Standard base64 with optional '=' padding at the end only, non-empty, at
+// most 16 KiB (an RSA-16384 key is about 2.8 KiB).
+bool IsBase64Blob(std::string_view blob);
+
+// An absolute path made only of [A-Za-z0-9/._+-], without "//" or a ".."
+// component: safe inside command="..." and as a /bin/sh word.
+bool IsSafeAbsolutePath(std::string_view path);
+
+// A git ref name under refs/heads/ with a conservative alphabet.
+bool IsValidBranchRef(std::string_view ref);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_NAMES_H_

@@ -1,0 +1,226 @@
+#include "util/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+class SpawnFileActions {
+ public:
+  SpawnFileActions() { ok_ = ::posix_spawn_file_actions_init(&actions_) == 0; }
+  ~SpawnFileActions() {
+    if (ok_) ::posix_spawn_file_actions_destroy(&actions_);
+  }
+  SpawnFileActions(const SpawnFileActions&) = delete;
+  SpawnFileActions& operator=(const SpawnFileActions&) = delete;
+  bool ok() const { return ok_; }
+  posix_spawn_file_actions_t* get() { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+  bool ok_ = false;
+};
+
+class SpawnAttr {
+ public:
+  SpawnAttr() { ok_ = ::posix_spawnattr_init(&attr_) == 0; }
+  ~SpawnAttr() {
+    if (ok_) ::posix_spawnattr_destroy(&attr_);
+  }
+  SpawnAttr(const SpawnAttr&) = delete;
+  SpawnAttr& operator=(const SpawnAttr&) = delete;
+  bool ok() const { return ok_; }
+  posix_spawnattr_t* get() { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+  bool ok_ = false;
+};
+
+std::vector<char*> CStrings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (const std::string& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::string ExitStatus::Describe() const {
+  if (exited) return "exit status " + std::to_string(code);
+  return "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+}
+
+Result<pid_t> Spawn(const SpawnSpec& spec) {
+  if (spec.path.empty() || spec.path.front() != '/') {
+    return Status::InvalidArgument("refusing to run '" + spec.path + "': not an absolute path");
+  }
+  if (spec.argv.empty()) return Status::InvalidArgument("empty argv for " + spec.path);
+
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull.valid()) return Status::FromErrno(errno, "open /dev/null");
+
+  SpawnFileActions actions;
+  SpawnAttr attr;
+  if (!actions.ok() || !attr.ok()) return Status::ResourceExhausted("posix_spawn setup failed");
+
+  int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+  for (int target = 0; target < 3; ++target) {
+    int source = fds[target] >= 0 ? fds[target] : devnull.get();
+    ::posix_spawn_file_actions_adddup2(actions.get(), source, target);
+  }
+  // Nothing but stdio crosses into the child: no lock, socket or pipe of ours.
+  ::posix_spawn_file_actions_addclosefrom_np(actions.get(), 3);
+  if (!spec.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(actions.get(), spec.cwd.c_str());
+
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::posix_spawnattr_setsigmask(attr.get(), &empty);
+  // Signals we ignore or handle (SIGPIPE, SIGTERM, ...) start at their defaults in the child.
+  sigset_t defaults;
+  sigfillset(&defaults);
+  sigdelset(&defaults, SIGKILL);
+  sigdelset(&defaults, SIGSTOP);
+  ::posix_spawnattr_setsigdefault(attr.get(), &defaults);
+  if (spec.new_process_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    ::posix_spawnattr_setpgroup(attr.get(), 0);
+  }
+  ::posix_spawnattr_setflags(attr.get(), flags);
+
+  std::vector<char*> argv = CStrings(spec.argv);
+  std::vector<char*> envp = CStrings(spec.env);
+  pid_t pid = -1;
+  int err = ::posix_spawn(&pid, spec.path.c_str(), actions.get(), attr.get(), argv.data(), envp.data());
+  if (err != 0) return Status::FromErrno(err, "run " + spec.path);
+  return pid;
+}
+
+Status ExecReplacing(const SpawnSpec& spec, int keep_fd) {
+  if (spec.path.empty() || spec.path.front() != '/') {
+    return Status::InvalidArgument("refusing to run '" + spec.path + "': not an absolute path");
+  }
+  if (spec.argv.empty()) return Status::InvalidArgument("empty argv for " + spec.path);
+  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) return Status::FromErrno(errno, "chdir " + spec.cwd);
+  if (keep_fd > 3) ::close_range(3, static_cast<unsigned>(keep_fd) - 1, 0);
+  if (keep_fd >= 3) {
+    ::close_range(static_cast<unsigned>(keep_fd) + 1, ~0U, 0);
+  } else {
+    ::close_range(3, ~0U, 0);
+  }
+  std::vector<char*> argv = CStrings(spec.argv);
+  std::vector<char*> envp = CStrings(spec.env);
+  ::execve(spec.path.c_str(), argv.data(), envp.data());
+  return Status::FromErrno(errno, "run " + spec.path);
+}
+
+Result<ExitStatus> WaitForExit(pid_t pid) {
+  int wstatus = 0;
+  for (;;) {
+    if (::waitpid(pid, &wstatus, 0) >= 0) break;
+    if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
+  }
+  ExitStatus st;
+  if (WIFEXITED(wstatus)) {
+    st.exited = true;
+    st.code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    st.signal = WTERMSIG(wstatus);
+  }
+  return st;
+}
+
+Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data) {
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  int in_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
+
+  spec.stdin_fd = in_read.get();
+  spec.stdout_fd = out_write.get();
+  spec.stderr_fd = out_write.get();
+  PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(spec));
+  in_read.Reset();
+  out_write.Reset();
+
+  // Feed stdin and drain stdout together so neither side can block the other.
+  // SIGPIPE is blocked meanwhile (a child may exit without reading its input)
+  // and any pending one is consumed before the caller's mask is restored.
+  sigset_t sigpipe, old_mask;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask);
+  ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
+  size_t written = 0;
+  if (stdin_data.empty()) in_write.Reset();
+  CapturedRun run;
+  char buf[65536];
+  while (out_read.valid()) {
+    struct pollfd pfds[2] = {{out_read.get(), POLLIN, 0}, {in_write.get(), POLLOUT, 0}};
+    nfds_t n = in_write.valid() ? 2 : 1;
+    if (::poll(pfds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (n == 2 && (pfds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = ::write(in_write.get(), stdin_data.data() + written, stdin_data.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+      if (w < 0 && errno != EAGAIN && errno != EINTR) written = stdin_data.size();
+      if (written == stdin_data.size()) in_write.Reset();
+    }
+    if (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = ::read(out_read.get(), buf, sizeof buf);
+      if (r > 0) {
+        run.output.append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || errno != EINTR) {
+        out_read.Reset();
+      }
+    }
+  }
+  in_write.Reset();
+  struct timespec zero = {0, 0};
+  while (::sigtimedwait(&sigpipe, nullptr, &zero) == SIGPIPE) {
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  PG_ASSIGN_OR_RETURN(run.status, WaitForExit(pid));
+  return run;
+}
+
+Result<std::string> FindSystemProgram(const std::string& name) {
+  for (const char* dir : {"/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"}) {
+    std::string path = JoinPath(dir, name);
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return Status::NotFound(name + " is not installed in /usr/bin, /bin, /usr/sbin or /sbin");
+}
+
+void SetEnv(std::vector<std::string>& env, const std::string& name, const std::string& value) {
+  std::string prefix = name + "=";
+  for (std::string& entry : env) {
+    if (entry.compare(0, prefix.size(), prefix) == 0) {
+      entry = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+}  // namespace pushgate

@@ -1,0 +1,67 @@
+// Spawning child processes the way OpenSSH does: an absolute path, an argv
+// vector (never a shell string), exactly the environment given, stdin from
+// /dev/null unless a descriptor is passed, and every other descriptor closed.
+#ifndef PUSHGATE_UTIL_PROCESS_H_
+#define PUSHGATE_UTIL_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "util/duration.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+struct SpawnSpec {
+  std::string path;               // absolute path of the executable
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // "NAME=value", the child's whole environment
+  int stdin_fd = -1;              // -1: /dev/null
+  int stdout_fd = -1;             // -1: /dev/null
+  int stderr_fd = -1;             // -1: /dev/null
+  bool new_process_group = false; // so the whole tree can be signalled at once
+  std::string cwd;                // empty: inherit
+};
+
+struct ExitStatus {
+  bool exited = false;  // exited normally; else killed by `signal`
+  int code = 0;
+  int signal = 0;
+
+  bool success() const { return exited && code == 0; }
+  // "exit status 3", "killed by signal 9 (Killed)".
+  std::string Describe() const;
+};
+
+Result<pid_t> Spawn(const SpawnSpec& spec);
+
+// Replaces this process with `spec.path` (stdio descriptors in the spec are
+// ignored: the current stdio is kept). Every descriptor above 2 is closed
+// except `keep_fd` (-1 for none). Returns only on failure.
+Status ExecReplacing(const SpawnSpec& spec, int keep_fd);
+
+// Waits for `pid` to end (retrying EINTR).
+Result<ExitStatus> WaitForExit(pid_t pid);
+
+struct CapturedRun {
+  ExitStatus status;
+  std::string output;  // stdout and stderr interleaved as written
+};
+
+// Runs to completion, capturing stdout and stderr together. `stdin_data` is
+// written to the child's stdin. For short helper commands (git, ssh-keygen)
+// whose output is small; not for build logs.
+Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data = "");
+
+// Looks `name` up in the standard system directories (/usr/local/bin,
+// /usr/bin, /bin, /usr/sbin, /sbin); never in $PATH, which a client could set.
+Result<std::string> FindSystemProgram(const std::string& name);
+
+// Sets an environment entry in `env` ("NAME=value"), replacing an existing one.
+void SetEnv(std::vector<std::string>& env, const std::string& name, const std::string& value);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_PROCESS_H_
