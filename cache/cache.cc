@@ -104,7 +104,9 @@ Result<std::unique_ptr<KeyCache>> KeyCache::Open(const std::string& dir, Access 
   mdb_env_set_maxdbs(env.get(), kTableCount);
   if (!read_only) mdb_env_set_mapsize(env.get(), kMapSize);
   // Random point lookups: read-ahead would only evict useful pages.
-  unsigned flags = MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0);
+  // MDB_NOTLS ties reader slots to transactions rather than threads, so one
+  // thread may hold several read transactions (a listing inside a check).
+  unsigned flags = MDB_NORDAHEAD | MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
   rc = mdb_env_open(env.get(), dir.c_str(), flags, 0600);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "open key cache " + dir);
   if (!read_only) {

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,29 @@ la_ssize_t SinkWrite(struct archive* a, void* client, const void* buffer, size_t
   return static_cast<la_ssize_t>(length);
 }
 
+// libarchive converts path names through the current locale and crashes or
+// fails in the "C" locale. This switches the calling thread (only) to
+// C.UTF-8 for the lifetime of the object; the process locale is untouched.
+class ScopedUtf8Locale {
+ public:
+  ScopedUtf8Locale() : utf8_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0))) {
+    if (utf8_ != static_cast<locale_t>(0)) previous_ = ::uselocale(utf8_);
+  }
+  ~ScopedUtf8Locale() {
+    if (utf8_ != static_cast<locale_t>(0)) {
+      ::uselocale(previous_);
+      ::freelocale(utf8_);
+    }
+  }
+  ScopedUtf8Locale(const ScopedUtf8Locale&) = delete;
+  ScopedUtf8Locale& operator=(const ScopedUtf8Locale&) = delete;
+  bool ok() const { return utf8_ != static_cast<locale_t>(0); }
+
+ private:
+  locale_t utf8_;
+  locale_t previous_ = LC_GLOBAL_LOCALE;
+};
+
 bool IsSafeRelativePath(std::string_view path) {
   if (path.empty() || path.front() == '/') return false;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -77,6 +101,8 @@ bool IsSafeRelativePath(std::string_view path) {
 
 Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int fd) {
   PG_ASSIGN_OR_RETURN(CommitInfo commit, repo.ResolveCommit(commit_id));
+  ScopedUtf8Locale locale;
+  if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
   ArchivePtr a(archive_write_new());
   if (!a) return Status::ResourceExhausted("libarchive: out of memory");
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
@@ -116,13 +142,14 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
       case TreeEntry::Kind::kSymlink:
         archive_entry_set_filetype(entry.get(), AE_IFLNK);
         archive_entry_set_perm(entry.get(), 0777);
-        archive_entry_update_symlink_utf8(entry.get(), std::string(e.data).c_str());
+        archive_entry_set_symlink(entry.get(), std::string(e.data).c_str());
         break;
     }
-    // Git paths are bytes, in practice UTF-8; the pax writer records them
-    // exactly either way.
-    archive_entry_update_pathname_utf8(entry.get(), name.c_str());
-    if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK) {
+    archive_entry_set_pathname(entry.get(), name.c_str());
+    // Git paths are bytes, in practice UTF-8. A name that is not UTF-8 only
+    // draws a warning: the pax writer then records its bytes exactly
+    // (hdrcharset=BINARY), which is what we want.
+    if (archive_write_header(a.get(), entry.get()) < ARCHIVE_WARN) {
       return ArchiveStatus(a.get(), "archive " + name);
     }
     if (has_data && !e.data.empty() &&
@@ -140,6 +167,8 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
 }
 
 Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest) {
+  ScopedUtf8Locale locale;
+  if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
   ArchivePtr in(archive_read_new());
   ArchivePtr out(archive_write_disk_new());
   if (!in || !out) return Status::ResourceExhausted("libarchive: out of memory");
@@ -168,7 +197,7 @@ Status ExtractSourceArchive(const std::string& archive_path, const std::string& 
     struct archive_entry* entry = nullptr;
     int rc = archive_read_next_header(in.get(), &entry);
     if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK) return ArchiveStatus(in.get(), "read " + archive_path);
+    if (rc < ARCHIVE_WARN) return ArchiveStatus(in.get(), "read " + archive_path);
     const char* raw_path = archive_entry_pathname(entry);
     std::string_view path = raw_path != nullptr ? raw_path : "";
     if (!IsSafeRelativePath(path)) {
@@ -182,7 +211,7 @@ Status ExtractSourceArchive(const std::string& archive_path, const std::string& 
     if (type == AE_IFREG && archive_entry_hardlink(entry) != nullptr) {
       return Status::InvalidArgument("refusing archive entry \"" + std::string(path) + "\": hard link");
     }
-    if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {
+    if (archive_write_header(out.get(), entry) < ARCHIVE_WARN) {
       return ArchiveStatus(out.get(), "extract " + std::string(path));
     }
     const void* block;

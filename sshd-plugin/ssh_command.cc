@@ -45,6 +45,7 @@ ParsedSshCommand ParseSshCommand(std::string_view command) {
   }
   if (verb == nullptr) return NotGit();
   std::string_view path = command.substr(verb->spelling.size());
+  if (path.empty()) return NotGit();
 
   // One argument, quoted as a whole by git's sq_quote or not at all. An app
   // name never contains a quote, so git never needs its '\'' escape here.

@@ -1,0 +1,181 @@
+#include "cache/cache.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "tests/testing/testing.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+const char kFp1[] = "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI";
+const char kFp2[] = "SHA256:UPSXJz93Nq9OMT82lim0rcfuR2deBnsyLM41RkZW/Ao";
+
+KeyRecord Record(const std::string& user) {
+  return KeyRecord{user, "ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIEKUSxW6sncsk8eTshb0JCRgFUTKcmKtWycPbj9ibjV6",
+                   "laptop", 1700000000};
+}
+
+std::unique_ptr<KeyCache> OpenRw(const std::string& dir) {
+  Result<std::unique_ptr<KeyCache>> c = KeyCache::Open(dir, KeyCache::Access::kReadWrite);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? std::move(c).value() : nullptr;
+}
+
+TEST(KeyRecordTest, RoundTrips) {
+  KeyRecord r = Record("alice");
+  Result<KeyRecord> back = DecodeKeyRecord(EncodeKeyRecord(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, r);
+  KeyRecord empty;
+  EXPECT_EQ(*DecodeKeyRecord(EncodeKeyRecord(empty)), empty);
+}
+
+TEST(KeyRecordTest, EveryTruncationOrExtensionIsCorruption) {
+  std::string data = EncodeKeyRecord(Record("alice"));
+  for (size_t len = 0; len < data.size(); ++len) {
+    EXPECT_EQ(DecodeKeyRecord(data.substr(0, len)).status().code(), Status::Code::kCorruption) << len;
+  }
+  EXPECT_EQ(DecodeKeyRecord(data + "x").status().code(), Status::Code::kCorruption);
+  std::string wrong_version = data;
+  wrong_version[0] = 9;
+  EXPECT_EQ(DecodeKeyRecord(wrong_version).status().code(), Status::Code::kCorruption);
+}
+
+TEST(KeyRecordTest, RandomBytesNeverCrashTheDecoder) {
+  std::mt19937 rng(1);
+  for (int i = 0; i < 20000; ++i) {
+    std::string data(rng() % 64, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    if (!data.empty() && rng() % 2) data[0] = 1;
+    (void)DecodeKeyRecord(data);
+  }
+}
+
+TEST(KeyCacheTest, ReadOnlyOpenOfMissingCacheIsNotFound) {
+  TempDir dir;
+  EXPECT_TRUE(KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly).status().IsNotFound());
+}
+
+TEST(KeyCacheTest, PutGetDeleteAndUserIndex) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  ASSERT_TRUE(cache);
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(cache->PutKey(*txn, kFp1, Record("alice")).ok());
+    ASSERT_TRUE(cache->PutKey(*txn, kFp2, Record("alice")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  Result<std::unique_ptr<KeyCache>> reader = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto found = (*reader)->Lookup(kFp1);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, Record("alice"));
+  EXPECT_FALSE((*reader)->Lookup("SHA256:nope")->has_value());
+  {
+    auto txn = cache->BeginRead();
+    EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), (std::vector<std::string>{kFp1, kFp2}));
+    EXPECT_EQ(*cache->KeyCount(*txn), 2u);
+  }
+  // Moving a key to another user moves its index entry.
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*txn, kFp2, Record("bob")).ok());
+    EXPECT_TRUE(*cache->DeleteKey(*txn, kFp1));
+    EXPECT_FALSE(*cache->DeleteKey(*txn, kFp1));
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = cache->BeginRead();
+  EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "alice")->empty());
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "bob"), (std::vector<std::string>{kFp2}));
+  // "al" must not match "alice"'s entries: the separator is part of the prefix.
+  EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "bo")->empty());
+}
+
+TEST(KeyCacheTest, ReadersSeeASnapshotNeverAHalfWrite) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  auto reader = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(reader.ok());
+  auto read_txn = (*reader)->BeginRead();
+  ASSERT_TRUE(read_txn.ok());
+  auto write = cache->BeginWrite();
+  ASSERT_TRUE(cache->PutKey(*write, kFp1, Record("alice")).ok());
+  // Uncommitted: invisible to a new reader too.
+  EXPECT_FALSE((*reader)->Lookup(kFp1)->has_value());
+  ASSERT_TRUE(write->Commit().ok());
+  // The old transaction still sees the old state; a new one sees the write.
+  EXPECT_FALSE((*reader)->GetKey(*read_txn, kFp1)->has_value());
+  EXPECT_TRUE((*reader)->Lookup(kFp1)->has_value());
+}
+
+TEST(KeyCacheTest, AbortedWriteLeavesNothing) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto write = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*write, kFp1, Record("alice")).ok());
+  }  // destroyed without Commit
+  EXPECT_FALSE(cache->Lookup(kFp1)->has_value());
+}
+
+TEST(KeyCacheTest, CorruptRecordIsReportedNotReturned) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto write = cache->BeginWrite();
+    ASSERT_TRUE(write->Put(cache->dbi(Table::kKeys), kFp1, "\x01garbage").ok());
+    ASSERT_TRUE(write->Commit().ok());
+  }
+  EXPECT_EQ(cache->Lookup(kFp1).status().code(), Status::Code::kCorruption);
+}
+
+TEST(KeyCacheTest, RefusesUnknownSchema) {
+  TempDir dir;
+  {
+    auto cache = OpenRw(dir / "db");
+    auto write = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutMeta(*write, "schema", "99").ok());
+    ASSERT_TRUE(write->Commit().ok());
+  }
+  EXPECT_EQ(KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly).status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(KeyCache::Open(dir / "db", KeyCache::Access::kReadWrite).status().code(), Status::Code::kCorruption);
+}
+
+TEST(KeyCacheTest, GarbageFileIsAnErrorNotACrash) {
+  TempDir dir;
+  ASSERT_EQ(::mkdir((dir / "db").c_str(), 0700), 0);
+  testing::WriteFile(dir / "db/data.mdb", std::string(8192, 'x'));
+  Result<std::unique_ptr<KeyCache>> c = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  EXPECT_FALSE(c.ok());
+}
+
+TEST(KeyCacheTest, CompactCopyOpensAsACache) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto write = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*write, kFp1, Record("alice")).ok());
+    ASSERT_TRUE(write->Commit().ok());
+  }
+  ASSERT_EQ(::mkdir((dir / "copy").c_str(), 0700), 0);
+  int fd = ::open((dir / "copy/data.mdb").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(cache->CopyCompactTo(fd).ok());
+  ::close(fd);
+  auto copy = KeyCache::Open(dir / "copy", KeyCache::Access::kReadWrite);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_TRUE((*copy)->Lookup(kFp1)->has_value());
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,120 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/testing.h"
+
+namespace pushgate {
+namespace {
+
+Status ParseError(std::string_view text) {
+  Result<Config> c = ParseConfig(text, "test.toml");
+  EXPECT_FALSE(c.ok()) << text;
+  return c.ok() ? Status::OK() : c.status();
+}
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  Result<Config> c = ParseConfig("", "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->mode, Mode::kStandalone);
+  EXPECT_EQ(c->data_dir, "/var/lib/pushgate");
+  EXPECT_EQ(c->git_user, "git");
+  EXPECT_EQ(c->deploy_refs, (std::vector<std::string>{"refs/heads/main", "refs/heads/master"}));
+  EXPECT_EQ(c->git_path, "/usr/bin/git");
+  EXPECT_TRUE(c->build.command.empty());
+  EXPECT_EQ(c->build.timeout, std::chrono::minutes(30));
+  EXPECT_EQ(c->push.lock_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kSyslog);
+  EXPECT_EQ(c->RepoPath("web"), "/var/lib/pushgate/repos/web.git");
+  EXPECT_EQ(c->AppLockPath("web"), "/var/lib/pushgate/locks/web.lock");
+}
+
+TEST(ConfigTest, ReadsEveryKey) {
+  Result<Config> c = ParseConfig(R"(
+mode = "standalone"
+data_dir = "/srv/pushgate/"
+git_user = "deploy"
+deploy_refs = ["refs/heads/production"]
+git_path = "/usr/local/bin/git"
+
+[build]
+command = ["/usr/local/bin/build", "--fast"]
+timeout = "1h30m"
+
+[push]
+lock_timeout = "45s"
+
+[log]
+destination = "/var/log/pushgate.log"
+level = "debug"
+)",
+                                 "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->data_dir, "/srv/pushgate");
+  EXPECT_EQ(c->git_user, "deploy");
+  EXPECT_TRUE(c->IsDeployRef("refs/heads/production"));
+  EXPECT_FALSE(c->IsDeployRef("refs/heads/main"));
+  EXPECT_EQ(c->git_path, "/usr/local/bin/git");
+  EXPECT_EQ(c->build.command, (std::vector<std::string>{"/usr/local/bin/build", "--fast"}));
+  EXPECT_EQ(c->build.timeout, std::chrono::minutes(90));
+  EXPECT_EQ(c->push.lock_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kFile);
+  EXPECT_EQ(c->log.destination.path, "/var/log/pushgate.log");
+  EXPECT_EQ(c->log.level, log::Level::kDebug);
+}
+
+TEST(ConfigTest, BuildCommandStringIsSplitWithoutAShell) {
+  Result<Config> c = ParseConfig("[build]\ncommand = \"/usr/bin/build  --app  $APP;rm\"\n", "t");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->build.command, (std::vector<std::string>{"/usr/bin/build", "--app", "$APP;rm"}));
+}
+
+TEST(ConfigTest, UnknownKeysAreErrorsNamingTheKey) {
+  EXPECT_NE(ParseError("data_dri = \"/x\"").message().find("unknown key data_dri"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\ntimout = \"1s\"").message().find("unknown key build.timout"), std::string::npos);
+  EXPECT_NE(ParseError("[bulid]\ntimeout = \"1s\"").message().find("unknown key bulid"), std::string::npos);
+}
+
+TEST(ConfigTest, BadValuesNameKeyAndLine) {
+  Status s = ParseError("\n\n[build]\ntimeout = \"30\"\n");
+  EXPECT_NE(s.message().find("test.toml:4"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("build.timeout"), std::string::npos) << s.message();
+  EXPECT_NE(ParseError("build = 3").message().find("build must be a table"), std::string::npos);
+  EXPECT_NE(ParseError("mode = \"cluster\"").message().find("mode must be"), std::string::npos);
+  EXPECT_NE(ParseError("data_dir = \"relative/dir\"").message().find("data_dir"), std::string::npos);
+  EXPECT_NE(ParseError("data_dir = \"/with space\"").message().find("data_dir"), std::string::npos);
+  EXPECT_NE(ParseError("data_dir = 5").message().find("data_dir must be a string"), std::string::npos);
+  EXPECT_NE(ParseError("git_user = \"Root\"").message().find("git_user"), std::string::npos);
+  EXPECT_NE(ParseError("deploy_refs = []").message().find("deploy_refs"), std::string::npos);
+  EXPECT_NE(ParseError("deploy_refs = [\"main\"]").message().find("refs/heads/main"), std::string::npos);
+  EXPECT_NE(ParseError("deploy_refs = [1]").message().find("array of strings"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\ncommand = \"build.sh\"").message().find("absolute path"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\ncommand = []").message().find("build.command"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\ntimeout = \"0s\"").message().find("positive"), std::string::npos);
+  EXPECT_NE(ParseError("[log]\nlevel = \"loud\"").message().find("log.level"), std::string::npos);
+  EXPECT_NE(ParseError("[log]\ndestination = \"file.log\"").message().find("log.destination"), std::string::npos);
+}
+
+TEST(ConfigTest, SyntaxErrorsReportTheLine) {
+  Status s = ParseError("mode = \"standalone\"\ndata_dir = \n");
+  EXPECT_NE(s.message().find("test.toml:2"), std::string::npos) << s.message();
+}
+
+TEST(ConfigTest, ControllerModeIsNotYetAvailable) {
+  EXPECT_NE(ParseError("mode = \"controller\"").message().find("not available"), std::string::npos);
+}
+
+TEST(ConfigTest, LoadConfigReadsFileAndRemembersPath) {
+  testing::TempDir dir;
+  testing::WriteFile(dir / "pushgate.toml", "git_user = \"gitx\"\n");
+  Result<Config> c = LoadConfig(dir / "pushgate.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->path, dir / "pushgate.toml");
+  EXPECT_EQ(c->git_user, "gitx");
+  EXPECT_EQ(LoadConfig("relative.toml").status().code(), Status::Code::kInvalidArgument);
+  Result<Config> missing = LoadConfig(dir / "missing.toml");
+  EXPECT_NE(missing.status().message().find("cannot read config"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,124 @@
+#include "receive-hook/build_runner.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/testing/testing.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+// Running or sleeping; a killed process that its (re)parent has not reaped
+// yet is a zombie and counts as stopped.
+bool IsRunning(pid_t pid) {
+  Result<std::string> data = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!data.ok()) return false;
+  size_t paren = data->rfind(')');
+  return paren != std::string::npos && paren + 2 < data->size() && (*data)[paren + 2] != 'Z';
+}
+
+class BuildRunnerTest : public ::testing::Test {
+ protected:
+  BuildResult Run(const std::string& script, Duration timeout = std::chrono::seconds(30),
+                  const std::atomic<bool>* cancel = nullptr) {
+    UniqueFd log(::open((dir_ / "log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    BuildRequest request;
+    request.command = SpawnSpec{"/bin/sh", {"sh", "-c", script}, {"PATH=/usr/bin:/bin", "X=1"}, -1, -1, -1, false, ""};
+    request.timeout = timeout;
+    request.log_fd = log.get();
+    request.kill_grace = std::chrono::milliseconds(500);
+    request.cancel = cancel;
+    Result<BuildResult> result = RunBuild(request);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? *result : BuildResult{};
+  }
+  std::string Log() { return testing::ReadFile(dir_ / "log"); }
+
+  TempDir dir_;
+};
+
+TEST_F(BuildRunnerTest, SuccessRelaysStdoutAndStderrInOrder) {
+  BuildResult r = Run("echo one; echo two >&2; printf 'partial'; echo $X");
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);
+  EXPECT_EQ(Log(), "one\ntwo\npartial1\n");
+}
+
+TEST_F(BuildRunnerTest, FailureCarriesTheExitStatus) {
+  BuildResult r = Run("echo building; exit 7");
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kFailed);
+  EXPECT_EQ(r.exit.Describe(), "exit status 7");
+  EXPECT_EQ(Log(), "building\n");
+}
+
+TEST_F(BuildRunnerTest, DeathBySignalIsAFailure) {
+  BuildResult r = Run("kill -9 $$");
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kFailed);
+  EXPECT_EQ(r.exit.signal, 9);
+}
+
+TEST_F(BuildRunnerTest, TimeoutStopsTheWholeProcessGroup) {
+  std::string pidfile = dir_ / "grandchild.pid";
+  auto start = std::chrono::steady_clock::now();
+  BuildResult r = Run("sleep 60 & echo $! > " + pidfile + "; echo started; wait", std::chrono::milliseconds(500));
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kTimedOut);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(Log(), "started\n");
+  pid_t grandchild = std::stoi(testing::ReadFile(pidfile));
+  ::usleep(100000);
+  EXPECT_FALSE(IsRunning(grandchild)) << "the build's background process survived";
+}
+
+TEST_F(BuildRunnerTest, ProcessesLeftBehindAreStopped) {
+  std::string pidfile = dir_ / "daemon.pid";
+  BuildResult r = Run("(sleep 60 & echo $! > " + pidfile + ") ; echo done");
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);
+  pid_t daemon = std::stoi(testing::ReadFile(pidfile));
+  ::usleep(100000);
+  EXPECT_FALSE(IsRunning(daemon)) << "a process the build left behind survived";
+}
+
+TEST_F(BuildRunnerTest, CancelStopsTheBuild) {
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel = true;
+  });
+  BuildResult r = Run("echo working; sleep 60", std::chrono::seconds(60), &cancel);
+  canceller.join();
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kCancelled);
+}
+
+TEST_F(BuildRunnerTest, LostPusherStopsTheBuild) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);  // nobody will ever read the log
+  ::signal(SIGPIPE, SIG_IGN);
+  BuildRequest request;
+  request.command =
+      SpawnSpec{"/bin/sh", {"sh", "-c", "while true; do echo tick; sleep 0.05; done"}, {}, -1, -1, -1, false, ""};
+  request.timeout = std::chrono::seconds(30);
+  request.log_fd = fds[1];
+  Result<BuildResult> r = RunBuild(request);
+  ::close(fds[1]);
+  ::signal(SIGPIPE, SIG_DFL);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, BuildResult::Outcome::kOutputLost);
+}
+
+TEST_F(BuildRunnerTest, BuildGetsNoStdin) {
+  BuildResult r = Run("cat; echo eof");
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);
+  EXPECT_EQ(Log(), "eof\n");
+}
+
+}  // namespace
+}  // namespace pushgate

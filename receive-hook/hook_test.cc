@@ -1,0 +1,165 @@
+#include "receive-hook/hook.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/testing/testing.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+const std::string kOld(40, '1');
+const std::string kNew(40, '2');
+const std::string kZero(40, '0');
+
+Config TestConfig(const std::string& data_dir) {
+  Config c;
+  c.path = "/etc/pushgate/pushgate.toml";
+  c.data_dir = data_dir;
+  return c;
+}
+
+TEST(RefUpdatesTest, ReadsGitsFormat) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string input = kOld + " " + kNew + " refs/heads/main\n" + kZero + " " + kNew + " refs/heads/feature/x\n";
+  ASSERT_TRUE(WriteAll(fds[1], input).ok());
+  ::close(fds[1]);
+  LineReader lines(fds[0]);
+  auto updates = ReadRefUpdates(lines);
+  ::close(fds[0]);
+  ASSERT_TRUE(updates.ok());
+  ASSERT_EQ(updates->size(), 2u);
+  EXPECT_EQ((*updates)[1].old_id, kZero);
+  EXPECT_EQ((*updates)[1].ref, "refs/heads/feature/x");
+}
+
+TEST(RefUpdatesTest, RefusesMalformedLines) {
+  for (const std::string& bad : std::vector<std::string>{"x y z\n", kOld + " " + kNew + "\n", kOld + " " + kNew.substr(1) + " refs/heads/main\n",
+                          kOld + " " + std::string(40, 'G') + " refs/heads/main\n"}) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    ASSERT_TRUE(WriteAll(fds[1], bad).ok());
+    ::close(fds[1]);
+    LineReader lines(fds[0]);
+    EXPECT_FALSE(ReadRefUpdates(lines).ok()) << bad;
+    ::close(fds[0]);
+  }
+}
+
+TEST(JudgeTest, OnlyDeployRefsAndNoDeletion) {
+  Config config = TestConfig("/tmp/x");
+  RefVerdict ok = JudgeRefUpdates(config, {{kOld, kNew, "refs/heads/main"}});
+  EXPECT_TRUE(ok.refusals.empty());
+  ASSERT_EQ(ok.deploys.size(), 1u);
+
+  RefVerdict feature = JudgeRefUpdates(config, {{kOld, kNew, "refs/heads/main"}, {kZero, kNew, "refs/heads/feat"}});
+  ASSERT_EQ(feature.refusals.size(), 1u);
+  EXPECT_NE(feature.refusals[0].find("refs/heads/main or refs/heads/master"), std::string::npos);
+  EXPECT_NE(feature.refusals[0].find("git push REMOTE feat:main"), std::string::npos) << feature.refusals[0];
+
+  RefVerdict tag = JudgeRefUpdates(config, {{kZero, kNew, "refs/tags/v1"}});
+  EXPECT_EQ(tag.refusals.size(), 1u);
+
+  RefVerdict del = JudgeRefUpdates(config, {{kOld, kZero, "refs/heads/main"}});
+  ASSERT_EQ(del.refusals.size(), 1u);
+  EXPECT_NE(del.refusals[0].find("deleting"), std::string::npos);
+}
+
+TEST(JudgeTest, OnePushDeploysOneCommit) {
+  Config config = TestConfig("/tmp/x");
+  RefVerdict same = JudgeRefUpdates(config, {{kOld, kNew, "refs/heads/main"}, {kOld, kNew, "refs/heads/master"}});
+  EXPECT_TRUE(same.refusals.empty());
+  EXPECT_EQ(same.deploys.size(), 1u);
+  RefVerdict different =
+      JudgeRefUpdates(config, {{kOld, kNew, "refs/heads/main"}, {kOld, std::string(40, '3'), "refs/heads/master"}});
+  EXPECT_EQ(different.refusals.size(), 1u);
+}
+
+class PreReceiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = TestConfig(dir_ / "data");
+    commit_ = testing::MakeRepoWithCommit(dir_ / "work", {{"app.txt", "hello"}});
+    ASSERT_TRUE(MakeDirs(dir_ / "libexec", 0755).ok());
+  }
+
+  // Runs the hook with `build_script` as the build command; returns (exit, output).
+  std::pair<int, std::string> RunHook(const std::string& build_script, const std::string& ref = "refs/heads/main") {
+    testing::WriteFile(dir_ / "build.sh", "#!/bin/sh\n" + build_script, 0755);
+    config_.build.command = {dir_ / "build.sh"};
+    Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
+    EXPECT_TRUE(repo.ok());
+    UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    HookContext context{&config_, "web", "alice", "req1", dir_ / "libexec", out.get(), nullptr};
+    int rc = RunPreReceive(context, *repo, {{kZero, commit_, ref}});
+    return {rc, testing::ReadFile(dir_ / "out")};
+  }
+
+  TempDir dir_;
+  Config config_;
+  std::string commit_;
+};
+
+TEST_F(PreReceiveTest, SuccessfulBuildAcceptsAndSeesTheEnvironment) {
+  auto [rc, out] = RunHook(
+      "echo \"app=$PUSHGATE_APP user=$PUSHGATE_USER ref=$PUSHGATE_REF sha=$PUSHGATE_SHA\"\n"
+      "test \"$(sha256sum < \"$PUSHGATE_SOURCE\" | cut -d' ' -f1)\" = \"$PUSHGATE_SOURCE_SHA256\" && echo digest-ok\n"
+      "tar -tzf \"$PUSHGATE_SOURCE\"\n");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("-----> Building web (" + commit_.substr(0, 7) + ") as alice"), std::string::npos) << out;
+  EXPECT_NE(out.find("app=web user=alice ref=refs/heads/main sha=" + commit_), std::string::npos) << out;
+  EXPECT_NE(out.find("digest-ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("app.txt"), std::string::npos) << out;
+  // The archive is gone afterwards.
+  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+}
+
+TEST_F(PreReceiveTest, FailedBuildRejectsWithASummary) {
+  auto [rc, out] = RunHook("echo compiling; exit 3\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("compiling"), std::string::npos);
+  EXPECT_NE(out.find("Build failed (exit status 3)"), std::string::npos) << out;
+  EXPECT_NE(out.find("web is unchanged"), std::string::npos) << out;
+  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+}
+
+TEST_F(PreReceiveTest, TimeoutRejects) {
+  config_.build.timeout = std::chrono::milliseconds(300);
+  auto [rc, out] = RunHook("sleep 30\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("Build timed out after 300ms"), std::string::npos) << out;
+}
+
+TEST_F(PreReceiveTest, RefusedRefBuildsNothing) {
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n", "refs/heads/feature");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos);
+  EXPECT_NE(out.find("nothing was changed"), std::string::npos) << out;
+}
+
+TEST_F(PreReceiveTest, MissingBuildCommandIsExplained) {
+  config_.build.command = {dir_ / "no-such-build"};
+  Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
+  UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  HookContext context{&config_, "web", "alice", "req1", dir_ / "libexec", out.get(), nullptr};
+  EXPECT_EQ(RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}}), 1);
+  EXPECT_NE(testing::ReadFile(dir_ / "out").find("could not be started"), std::string::npos);
+}
+
+TEST_F(PreReceiveTest, UnwritableTmpDirIsAClearRejection) {
+  testing::WriteFile(dir_ / "data", "not a directory");
+  auto [rc, out] = RunHook("exit 0\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("tell the platform operator"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace pushgate

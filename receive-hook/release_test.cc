@@ -1,0 +1,123 @@
+#include "receive-hook/release.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "receive-hook/source_archive.h"
+#include "tests/testing/testing.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+class ReleaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { work_ = dir_ / "work"; }
+
+  // Commits `files` and archives that commit; returns the request for it.
+  DeployRequest Push(const std::map<std::string, std::string>& files) {
+    std::string commit = PathExists(work_) ? testing::CommitFiles(work_, files, "change")
+                                           : testing::MakeRepoWithCommit(work_, files);
+    std::string archive = dir_ / (commit + ".tar.gz");
+    Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
+    UniqueFd fd(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, fd.get());
+    EXPECT_TRUE(info.ok());
+    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5};
+  }
+
+  std::string Current() {
+    char buf[256];
+    ssize_t n = ::readlink((dir_ / "releases/web/current").c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+  TempDir dir_;
+  std::string work_;
+};
+
+TEST_F(ReleaseTest, FirstAndSecondDeploy) {
+  DeployRequest first = Push({{"index.html", "v1"}});
+  Result<DeployResult> r1 = DeployRelease(first);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->version, 1);
+  EXPECT_EQ(r1->name, "v1-" + first.commit.substr(0, 7));
+  EXPECT_EQ(Current(), r1->name);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/index.html"), "v1");
+
+  Result<DeployResult> r2 = DeployRelease(Push({{"index.html", "v2"}}));
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->version, 2);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/index.html"), "v2");
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/" + r1->name + "/index.html"), "v1");
+}
+
+TEST_F(ReleaseTest, KeepsTheNewestFive) {
+  std::vector<std::string> names;
+  for (int i = 1; i <= 7; ++i) {
+    Result<DeployResult> r = DeployRelease(Push({{"n", std::to_string(i)}}));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    names.push_back(r->name);
+  }
+  auto releases = ListReleases(dir_ / "releases/web");
+  ASSERT_TRUE(releases.ok());
+  EXPECT_EQ(*releases, std::vector<std::string>(names.begin() + 2, names.end()));
+  EXPECT_EQ(Current(), names.back());
+  // No staging leftovers.
+  Result<std::vector<std::string>> entries = ListDir(dir_ / "releases/web");
+  ASSERT_TRUE(entries.ok());
+  for (const std::string& name : *entries) {
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+  }
+}
+
+TEST_F(ReleaseTest, NeverRemovesTheCurrentReleaseEvenWhenOld) {
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(DeployRelease(Push({{"n", std::to_string(i)}})).ok());
+  std::string v1 = (*ListReleases(dir_ / "releases/web"))[0];
+  // An operator rolled back by pointing current at v1.
+  ASSERT_EQ(::unlink((dir_ / "releases/web/current").c_str()), 0);
+  ASSERT_EQ(::symlink(v1.c_str(), (dir_ / "releases/web/current").c_str()), 0);
+  DeployRequest req = Push({{"n", "3"}});
+  req.keep = 1;
+  ASSERT_TRUE(DeployRelease(req).ok());
+  auto releases = *ListReleases(dir_ / "releases/web");
+  // v3 is now current; v2 was pruned; v1 was pruned too once no longer current.
+  EXPECT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases.back().rfind("v3-", 0), 0u);
+}
+
+TEST_F(ReleaseTest, ChecksumMismatchDeploysNothing) {
+  DeployRequest req = Push({{"n", "1"}});
+  req.archive_sha256 = std::string(64, '0');
+  Result<DeployResult> r = DeployRelease(req);
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  EXPECT_FALSE(PathExists(dir_ / "releases/web/current"));
+}
+
+TEST_F(ReleaseTest, LeftoversOfACrashedDeployAreCleared) {
+  DeployRequest req = Push({{"n", "1"}});
+  std::string staging = dir_ / ("releases/web/.tmp-v1-" + req.commit.substr(0, 7));
+  ASSERT_TRUE(MakeDirs(staging + "/junk", 0755).ok());
+  Result<DeployResult> r = DeployRelease(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(PathExists(staging));
+  EXPECT_FALSE(PathExists(r->path + "/junk"));
+}
+
+TEST_F(ReleaseTest, RefusesBadInput) {
+  DeployRequest req = Push({{"n", "1"}});
+  DeployRequest bad = req;
+  bad.app = "../etc";
+  EXPECT_FALSE(DeployRelease(bad).ok());
+  bad = req;
+  bad.commit = "HEAD";
+  EXPECT_FALSE(DeployRelease(bad).ok());
+  EXPECT_FALSE(PathExists(dir_ / "etc"));
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,167 @@
+#include "registry/registry.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/testing/testing.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_dir_ = new TempDir;
+    for (int i = 0; i < 3; ++i) {
+      auto k = testing::MakeKey(keys_dir_->path(), "k" + std::to_string(i));
+      keys_.push_back(*ParsePublicKeyLine(k.public_line));
+    }
+  }
+  static void TearDownTestSuite() { delete keys_dir_; }
+
+  void SetUp() override {
+    auto r = Registry::Open(dir_ / "db", KeyCache::Access::kReadWrite);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    registry_ = std::move(r).value();
+  }
+
+  Status AddKeys(const std::string& user, const std::vector<PublicKey>& keys, size_t* added = nullptr) {
+    PG_ASSIGN_OR_RETURN(KeyImport import, registry_->BeginKeyImport(user));
+    for (const PublicKey& k : keys) PG_RETURN_IF_ERROR(import.Add(k));
+    PG_RETURN_IF_ERROR(import.Commit());
+    if (added) *added = import.added();
+    return Status::OK();
+  }
+
+  static TempDir* keys_dir_;
+  static std::vector<PublicKey> keys_;
+  TempDir dir_;
+  std::unique_ptr<Registry> registry_;
+};
+TempDir* RegistryTest::keys_dir_;
+std::vector<PublicKey> RegistryTest::keys_;
+
+TEST_F(RegistryTest, UsersAddListRemove) {
+  ASSERT_TRUE(registry_->AddUser("bob").ok());
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  EXPECT_TRUE(registry_->AddUser("alice").IsAlreadyExists());
+  EXPECT_EQ(registry_->AddUser("Alice").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(registry_->AddUser("a b").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(*registry_->ListUsers(), (std::vector<std::string>{"alice", "bob"}));
+  ASSERT_TRUE(registry_->RemoveUser("bob").ok());
+  EXPECT_TRUE(registry_->RemoveUser("bob").IsNotFound());
+  EXPECT_EQ(*registry_->ListUsers(), (std::vector<std::string>{"alice"}));
+}
+
+TEST_F(RegistryTest, KeyImportIsAtomicAndRefusesKeysOfOtherUsers) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->AddUser("bob").ok());
+  size_t added = 0;
+  ASSERT_TRUE(AddKeys("alice", {keys_[0], keys_[1]}, &added).ok());
+  EXPECT_EQ(added, 2u);
+  // Bob's import contains alice's key: nothing of it is applied.
+  Status s = AddKeys("bob", {keys_[2], keys_[0]});
+  EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
+  EXPECT_TRUE(registry_->ListKeys(std::string_view("bob"))->empty());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[2].sha256_fingerprint)->has_value());
+  // Re-adding one's own key is fine and changes nothing.
+  ASSERT_TRUE(AddKeys("alice", {keys_[0], keys_[2]}, &added).ok());
+  EXPECT_EQ(added, 1u);
+  auto alice = registry_->ListKeys(std::string_view("alice"));
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->size(), 3u);
+  EXPECT_TRUE(registry_->BeginKeyImport("nobody").status().IsNotFound());
+}
+
+TEST_F(RegistryTest, StoredKeyRecordIsExactlyTheParsedKey) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(AddKeys("alice", {keys_[0]}).ok());
+  auto record = registry_->cache().Lookup(keys_[0].sha256_fingerprint);
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->user, "alice");
+  EXPECT_EQ((*record)->type, keys_[0].type);
+  EXPECT_EQ((*record)->blob, keys_[0].blob);
+  EXPECT_EQ((*record)->comment, keys_[0].comment);
+  EXPECT_GT((*record)->added_at, 0);
+}
+
+TEST_F(RegistryTest, RemoveKeyAndUserCascade) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(AddKeys("alice", {keys_[0], keys_[1]}).ok());
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  ASSERT_TRUE(registry_->RemoveKey(keys_[0].sha256_fingerprint).ok());
+  EXPECT_TRUE(registry_->RemoveKey(keys_[0].sha256_fingerprint).IsNotFound());
+  EXPECT_EQ(registry_->RemoveKey("not-a-fingerprint").code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(registry_->RemoveUser("alice").ok());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[1].sha256_fingerprint)->has_value());
+  EXPECT_FALSE(*registry_->IsMember("web", "alice"));
+  // The name can be reused without inheriting anything.
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  EXPECT_TRUE(registry_->ListKeys(std::string_view("alice"))->empty());
+  EXPECT_FALSE(*registry_->IsMember("web", "alice"));
+}
+
+TEST_F(RegistryTest, AppsMembersGrantRevoke) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->AddUser("bob").ok());
+  EXPECT_TRUE(registry_->CreateApp("web", {"ghost"}).IsNotFound());
+  EXPECT_FALSE(*registry_->AppExists("web"));  // the failed create left nothing
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  EXPECT_TRUE(registry_->CreateApp("web", {}).IsAlreadyExists());
+  EXPECT_EQ(registry_->CreateApp("../x", {}).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(registry_->CreateApp("api", {}).ok());
+  EXPECT_TRUE(*registry_->IsMember("web", "alice"));
+  EXPECT_FALSE(*registry_->IsMember("web", "bob"));
+  ASSERT_TRUE(registry_->Grant("web", "bob").ok());
+  ASSERT_TRUE(registry_->Grant("web", "bob").ok());  // idempotent
+  EXPECT_TRUE(*registry_->IsMember("web", "bob"));
+  EXPECT_TRUE(registry_->Grant("nope", "bob").IsNotFound());
+  EXPECT_TRUE(registry_->Grant("web", "nobody").IsNotFound());
+  ASSERT_TRUE(registry_->Revoke("web", "alice").ok());
+  EXPECT_TRUE(registry_->Revoke("web", "alice").IsNotFound());
+  auto apps = registry_->ListApps();
+  ASSERT_TRUE(apps.ok());
+  ASSERT_EQ(apps->size(), 2u);
+  EXPECT_EQ((*apps)[0].name, "api");
+  EXPECT_TRUE((*apps)[0].members.empty());
+  EXPECT_EQ((*apps)[1].name, "web");
+  EXPECT_EQ((*apps)[1].members, (std::vector<std::string>{"bob"}));
+  ASSERT_TRUE(registry_->RemoveApp("web").ok());
+  EXPECT_FALSE(*registry_->AppExists("web"));
+  EXPECT_FALSE(*registry_->IsMember("web", "bob"));
+  EXPECT_TRUE(registry_->RemoveApp("web").IsNotFound());
+}
+
+TEST_F(RegistryTest, MembershipOfSimilarNamesDoesNotLeak) {
+  ASSERT_TRUE(registry_->AddUser("al").ok());
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  ASSERT_TRUE(registry_->CreateApp("web2", {"al"}).ok());
+  EXPECT_FALSE(*registry_->IsMember("web", "al"));
+  EXPECT_FALSE(*registry_->IsMember("web2", "alice"));
+  auto apps = registry_->ListApps();
+  EXPECT_EQ((*apps)[0].members, (std::vector<std::string>{"alice"}));
+  EXPECT_EQ((*apps)[1].members, (std::vector<std::string>{"al"}));
+}
+
+TEST_F(RegistryTest, BackupIsAConsistentOpenableCopy) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(AddKeys("alice", {keys_[0]}).ok());
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  ASSERT_EQ(::mkdir((dir_ / "restore").c_str(), 0700), 0);
+  int fd = ::open((dir_ / "restore/data.mdb").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(registry_->Backup(fd).ok());
+  ::close(fd);
+  auto restored = Registry::Open(dir_ / "restore", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_TRUE(*(*restored)->IsMember("web", "alice"));
+  EXPECT_TRUE((*restored)->cache().Lookup(keys_[0].sha256_fingerprint)->has_value());
+}
+
+}  // namespace
+}  // namespace pushgate

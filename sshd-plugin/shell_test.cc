@@ -1,0 +1,152 @@
+#include "sshd-plugin/shell.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "tests/testing/testing.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+class FakeBackend : public Backend {
+ public:
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) override {
+    ++calls;
+    last_fingerprint = std::string(fingerprint);
+    if (app == "missing") return Status::NotFound("App missing does not exist");
+    if (user != "alice") return Status::PermissionDenied("You do not have access to " + std::string(app));
+    if (app == "flaky") return Status::Unavailable("the platform controller is unavailable, try again shortly");
+    if (app == "broken") return Status::IOError("disk on fire");
+    return Status::OK();
+  }
+  int calls = 0;
+  std::string last_fingerprint;
+};
+
+class ShellTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.path = "/etc/pushgate/pushgate.toml";
+    config_.data_dir = dir_.path();
+    config_.push.lock_timeout = std::chrono::milliseconds(300);
+  }
+
+  ShellDecision Decide(std::optional<std::string> command, const std::string& user = "alice",
+                       std::optional<std::string> protocol = std::nullopt) {
+    ShellRequest request{user, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI", std::move(command),
+                         std::move(protocol), "req123", "/opt/pg/libexec/pushgate"};
+    return DecideShell(config_, backend_, request, [this](std::string_view line) { notices_.emplace_back(line); });
+  }
+
+  static std::string EnvValue(const SpawnSpec& spec, const std::string& name) {
+    for (const std::string& e : spec.env) {
+      if (e.rfind(name + "=", 0) == 0) return e.substr(name.size() + 1);
+    }
+    return "<unset>";
+  }
+
+  TempDir dir_;
+  Config config_;
+  FakeBackend backend_;
+  std::vector<std::string> notices_;
+};
+
+TEST_F(ShellTest, InteractiveLoginIsRefusedFriendly) {
+  ShellDecision d = Decide(std::nullopt);
+  EXPECT_FALSE(d.exec);
+  EXPECT_EQ(d.message, "Hi alice! pushgate does not provide shell access.");
+  EXPECT_EQ(d.exit_code, 1);
+  EXPECT_EQ(Decide(std::string("ls -la")).message, "Hi alice! pushgate does not provide shell access.");
+  EXPECT_EQ(backend_.calls, 0);
+}
+
+TEST_F(ShellTest, InvalidAppNameIsExplained) {
+  ShellDecision d = Decide(std::string("git-receive-pack '../x'"));
+  EXPECT_FALSE(d.exec);
+  EXPECT_EQ(d.message.rfind("'../x' is not a valid app name", 0), 0u) << d.message;
+  EXPECT_EQ(backend_.calls, 0);
+}
+
+TEST_F(ShellTest, BackendRefusalsReachThePusherVerbatim) {
+  EXPECT_EQ(Decide(std::string("git-receive-pack 'missing.git'")).message, "App missing does not exist");
+  EXPECT_EQ(Decide(std::string("git-receive-pack 'web.git'"), "bob").message, "You do not have access to web");
+  EXPECT_EQ(Decide(std::string("git-receive-pack 'flaky.git'")).message,
+            "the platform controller is unavailable, try again shortly");
+  ShellDecision broken = Decide(std::string("git-receive-pack 'broken.git'"));
+  EXPECT_FALSE(broken.exec);
+  EXPECT_NE(broken.message.find("try again"), std::string::npos);
+  EXPECT_EQ(broken.message.find("disk on fire"), std::string::npos);  // internals stay in the log
+  EXPECT_FALSE(PathExists(config_.RepoPath("missing")));
+}
+
+TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
+  ShellDecision d = Decide(std::string("git-receive-pack '/web.git'"), "alice", std::string("version=2"));
+  ASSERT_TRUE(d.exec) << d.message;
+  EXPECT_EQ(backend_.last_fingerprint, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI");
+  EXPECT_EQ(d.git.path, "/usr/bin/git");
+  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "receive-pack", config_.RepoPath("web")}));
+  ASSERT_TRUE(d.lock.has_value());
+  EXPECT_TRUE(*FileLock::IsHeld(config_.AppLockPath("web")));
+  EXPECT_TRUE(PathExists(config_.RepoPath("web") + "/HEAD"));
+  std::string repo_config = testing::ReadFile(config_.RepoPath("web") + "/config");
+  EXPECT_NE(repo_config.find("hooksPath = /opt/pg/libexec/pushgate/hooks"), std::string::npos) << repo_config;
+  EXPECT_NE(repo_config.find("fsckObjects = true"), std::string::npos) << repo_config;
+  EXPECT_FALSE(PathExists(config_.RepoPath("web") + "/hooks/pre-receive"));
+
+  EXPECT_EQ(EnvValue(d.git, "GIT_PROTOCOL"), "version=2");
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_APP"), "web");
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_USER"), "alice");
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_CONFIG"), "/etc/pushgate/pushgate.toml");
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_REQUEST_ID"), "req123");
+  EXPECT_EQ(EnvValue(d.git, "GIT_CONFIG_KEY_0"), "core.hooksPath");
+  EXPECT_EQ(EnvValue(d.git, "GIT_CONFIG_VALUE_0"), "/opt/pg/libexec/pushgate/hooks");
+  EXPECT_EQ(EnvValue(d.git, "GIT_CONFIG_GLOBAL"), "/dev/null");
+  EXPECT_EQ(EnvValue(d.git, "PATH"), "/usr/bin:/bin");
+  // Nothing of the process's own environment is copied.
+  for (const std::string& e : d.git.env) {
+    EXPECT_TRUE(e.rfind("GIT_", 0) == 0 || e.rfind("PUSHGATE_", 0) == 0 || e.rfind("PATH=", 0) == 0 ||
+                e.rfind("HOME=", 0) == 0)
+        << e;
+  }
+}
+
+TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
+  ShellDecision d = Decide(std::string("git-upload-pack 'web.git'"));
+  ASSERT_TRUE(d.exec) << d.message;
+  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
+  EXPECT_FALSE(d.lock.has_value());
+}
+
+TEST_F(ShellTest, InvalidGitProtocolIsDropped) {
+  for (std::string bad : {"version=3", "version=2:foo=bar", "version=2\nLD_PRELOAD=x", "", "version=2:"}) {
+    ShellDecision d = Decide(std::string("git-upload-pack 'web.git'"), "alice", bad);
+    ASSERT_TRUE(d.exec);
+    EXPECT_EQ(EnvValue(d.git, "GIT_PROTOCOL"), "<unset>") << bad;
+  }
+  EXPECT_TRUE(IsValidGitProtocol("version=2"));
+  EXPECT_TRUE(IsValidGitProtocol("version=1:version=2"));
+}
+
+TEST_F(ShellTest, SecondPushWaitsForTheLockThenGivesUpClearly) {
+  ShellDecision first = Decide(std::string("git-receive-pack 'web.git'"));
+  ASSERT_TRUE(first.exec);
+  ShellDecision second = Decide(std::string("git-receive-pack 'web.git'"));
+  EXPECT_FALSE(second.exec);
+  EXPECT_EQ(notices_, (std::vector<std::string>{"waiting for the deploy in progress..."}));
+  EXPECT_NE(second.message.find("another deploy of web is still running"), std::string::npos) << second.message;
+  first.lock.reset();
+  EXPECT_TRUE(Decide(std::string("git-receive-pack 'web.git'")).exec);
+}
+
+TEST_F(ShellTest, ExistingRepositoryIsReusedUntouched) {
+  ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+  testing::WriteFile(config_.RepoPath("web") + "/marker", "x");
+  ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+  EXPECT_TRUE(PathExists(config_.RepoPath("web") + "/marker"));
+}
+
+}  // namespace
+}  // namespace pushgate

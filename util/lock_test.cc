@@ -1,0 +1,128 @@
+#include "util/lock.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "tests/testing/testing.h"
+#include "util/process.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+// Forks a child that takes the lock, signals readiness on a pipe and then
+// waits to be killed, so the test controls a real foreign holder.
+pid_t HoldLockInChild(const std::string& path) {
+  int ready[2];
+  EXPECT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    Result<FileLock> lock = FileLock::TryAcquire(path);
+    char c = lock.ok() ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char c = 0;
+  EXPECT_EQ(::read(ready[0], &c, 1), 1);
+  EXPECT_EQ(c, 'y');
+  ::close(ready[0]);
+  ::close(ready[1]);
+  return pid;
+}
+
+void Kill(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+TEST(FileLockTest, ExclusiveWithinAndAcrossProcesses) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  EXPECT_FALSE(*FileLock::IsHeld(path));  // no file yet
+  {
+    Result<FileLock> first = FileLock::TryAcquire(path);
+    ASSERT_TRUE(first.ok());
+    EXPECT_TRUE(*FileLock::IsHeld(path));
+    Result<FileLock> second = FileLock::TryAcquire(path);
+    EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+  }
+  EXPECT_FALSE(*FileLock::IsHeld(path));
+  EXPECT_TRUE(FileLock::TryAcquire(path).ok());
+}
+
+TEST(FileLockTest, KilledHolderReleasesTheLock) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  pid_t holder = HoldLockInChild(path);
+  EXPECT_TRUE(*FileLock::IsHeld(path));
+  EXPECT_FALSE(FileLock::TryAcquire(path).ok());
+  Kill(holder);
+  EXPECT_FALSE(*FileLock::IsHeld(path));
+  EXPECT_TRUE(FileLock::TryAcquire(path).ok());
+}
+
+TEST(FileLockTest, AcquireWaitsTellsAndTimesOut) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  pid_t holder = HoldLockInChild(path);
+  int notified = 0;
+  Result<FileLock> lock = FileLock::Acquire(path, std::chrono::milliseconds(300), [&] { ++notified; });
+  EXPECT_EQ(lock.status().code(), Status::Code::kTimeout);
+  EXPECT_EQ(notified, 1);
+  Kill(holder);
+}
+
+TEST(FileLockTest, AcquireProceedsWhenHolderExits) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  pid_t holder = HoldLockInChild(path);
+  pid_t killer = ::fork();
+  if (killer == 0) {
+    ::usleep(200000);
+    ::kill(holder, SIGKILL);
+    ::_exit(0);
+  }
+  int notified = 0;
+  Result<FileLock> lock = FileLock::Acquire(path, std::chrono::seconds(20), [&] { ++notified; });
+  EXPECT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ(notified, 1);
+  ::waitpid(killer, nullptr, 0);
+  ::waitpid(holder, nullptr, 0);
+}
+
+TEST(FileLockTest, NoWaitNoticeWhenFree) {
+  TempDir dir;
+  int notified = 0;
+  EXPECT_TRUE(FileLock::Acquire(dir / "free.lock", std::chrono::seconds(1), [&] { ++notified; }).ok());
+  EXPECT_EQ(notified, 0);
+}
+
+TEST(FileLockTest, KeptAcrossExecUntilTheNewProgramExits) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  Result<FileLock> lock = FileLock::TryAcquire(path);
+  ASSERT_TRUE(lock.ok());
+  ASSERT_TRUE(lock->KeepAcrossExec().ok());
+  int lock_fd = lock->fd();
+  pid_t child = ::fork();
+  if (child == 0) {
+    SpawnSpec sleeper{"/bin/sleep", {"sleep", "0.5"}, {}, -1, -1, -1, false, ""};
+    (void)ExecReplacing(sleeper, lock_fd);
+    ::_exit(127);
+  }
+  // Drop our own descriptor: only the exec'd child holds the lock now.
+  { FileLock released = std::move(lock).value(); }
+  ::usleep(100000);
+  EXPECT_TRUE(*FileLock::IsHeld(path));
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(*FileLock::IsHeld(path));
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,117 @@
+#include "util/names.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <regex>
+#include <string>
+
+namespace pushgate {
+namespace {
+
+// The documented patterns; the hand-written checks must agree with them.
+const std::regex kAppPattern("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$");
+const std::regex kUserPattern("^[a-z0-9][a-z0-9._-]{0,63}$");
+
+std::string RandomName(std::mt19937& rng, const std::string& alphabet, size_t max_len) {
+  std::uniform_int_distribution<size_t> len(0, max_len);
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  std::string s(len(rng), ' ');
+  for (char& c : s) c = alphabet[pick(rng)];
+  return s;
+}
+
+TEST(NamesTest, AppNameAgreesWithDocumentedRegex) {
+  std::mt19937 rng(42);
+  const std::string alphabet = "az09-AZ._/ \n;'\"%\xc3\xa9";
+  for (int i = 0; i < 200000; ++i) {
+    std::string name = RandomName(rng, alphabet, 70);
+    ASSERT_EQ(IsValidAppName(name), std::regex_match(name, kAppPattern)) << "'" << name << "'";
+  }
+}
+
+TEST(NamesTest, UserNameAgreesWithDocumentedRegex) {
+  std::mt19937 rng(7);
+  const std::string alphabet = "az09-._AZ/ @\n;";
+  for (int i = 0; i < 200000; ++i) {
+    std::string name = RandomName(rng, alphabet, 70);
+    ASSERT_EQ(IsValidUserName(name), std::regex_match(name, kUserPattern)) << "'" << name << "'";
+  }
+}
+
+TEST(NamesTest, AppNameBoundaries) {
+  EXPECT_TRUE(IsValidAppName("a"));
+  EXPECT_TRUE(IsValidAppName("my-app-2"));
+  EXPECT_TRUE(IsValidAppName(std::string(63, 'a')));
+  EXPECT_FALSE(IsValidAppName(std::string(64, 'a')));
+  EXPECT_FALSE(IsValidAppName(""));
+  EXPECT_FALSE(IsValidAppName("-app"));
+  EXPECT_FALSE(IsValidAppName("app-"));
+  EXPECT_FALSE(IsValidAppName("App"));
+  EXPECT_FALSE(IsValidAppName("../x"));
+  EXPECT_FALSE(IsValidAppName("a;b"));
+  EXPECT_FALSE(IsValidAppName("a.git"));
+  EXPECT_FALSE(IsValidAppName("%2e%2e"));
+  EXPECT_FALSE(IsValidAppName("\xd0\xb0pp"));  // Cyrillic look-alike 'а'
+}
+
+TEST(NamesTest, Sha256FingerprintShape) {
+  EXPECT_TRUE(IsValidSha256Fingerprint("SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI"));
+  EXPECT_FALSE(IsValidSha256Fingerprint("SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUt"));    // 42
+  EXPECT_FALSE(IsValidSha256Fingerprint("SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI="));  // padded
+  EXPECT_FALSE(IsValidSha256Fingerprint("SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtJ"));  // low bits set
+  EXPECT_FALSE(IsValidSha256Fingerprint("sha256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI"));
+  EXPECT_FALSE(IsValidSha256Fingerprint("SHA256:L65etgu\"QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI"));
+  EXPECT_FALSE(IsValidSha256Fingerprint("MD5:e4:1f"));
+}
+
+TEST(NamesTest, KeyTypeAllowlist) {
+  EXPECT_TRUE(IsAllowedKeyType("ssh-ed25519"));
+  EXPECT_TRUE(IsAllowedKeyType("ecdsa-sha2-nistp521"));
+  EXPECT_TRUE(IsAllowedKeyType("sk-ssh-ed25519@openssh.com"));
+  EXPECT_FALSE(IsAllowedKeyType("ssh-dss"));
+  EXPECT_FALSE(IsAllowedKeyType("ssh-ed25519-cert-v01@openssh.com"));
+  EXPECT_FALSE(IsAllowedKeyType("SSH-ED25519"));
+  EXPECT_FALSE(IsAllowedKeyType("ssh-ed25519 "));
+}
+
+TEST(NamesTest, Base64Blob) {
+  EXPECT_TRUE(IsBase64Blob("AAAAC3NzaC1lZDI1NTE5AAAAIEKUSxW6sncsk8eTshb0JCRgFUTKcmKtWycPbj9ibjV6"));
+  EXPECT_TRUE(IsBase64Blob("QUJD"));
+  EXPECT_TRUE(IsBase64Blob("QUI="));
+  EXPECT_TRUE(IsBase64Blob("QQ=="));
+  EXPECT_FALSE(IsBase64Blob("Q==="));
+  EXPECT_FALSE(IsBase64Blob("QU=I"));
+  EXPECT_FALSE(IsBase64Blob("QUJ"));
+  EXPECT_FALSE(IsBase64Blob(""));
+  EXPECT_FALSE(IsBase64Blob("QUJD\n"));
+  EXPECT_FALSE(IsBase64Blob("QUJD\"QUJD"));
+  EXPECT_FALSE(IsBase64Blob(std::string(16388, 'A')));
+}
+
+TEST(NamesTest, SafeAbsolutePath) {
+  EXPECT_TRUE(IsSafeAbsolutePath("/etc/pushgate/pushgate.toml"));
+  EXPECT_TRUE(IsSafeAbsolutePath("/opt/pushgate-1.0/libexec/pushgate+x/a_b"));
+  EXPECT_FALSE(IsSafeAbsolutePath("etc/pushgate.toml"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/push gate.toml"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/\"x"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/$(id)"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/../root"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/./x"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc//x"));
+  EXPECT_FALSE(IsSafeAbsolutePath("/etc/x\n"));
+}
+
+TEST(NamesTest, BranchRef) {
+  EXPECT_TRUE(IsValidBranchRef("refs/heads/main"));
+  EXPECT_TRUE(IsValidBranchRef("refs/heads/release/v1.2"));
+  EXPECT_FALSE(IsValidBranchRef("refs/tags/v1"));
+  EXPECT_FALSE(IsValidBranchRef("refs/heads/"));
+  EXPECT_FALSE(IsValidBranchRef("refs/heads/../x"));
+  EXPECT_FALSE(IsValidBranchRef("refs/heads/x.lock"));
+  EXPECT_FALSE(IsValidBranchRef("refs/heads/-x"));
+  EXPECT_FALSE(IsValidBranchRef("main"));
+}
+
+}  // namespace
+}  // namespace pushgate
