@@ -96,10 +96,14 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       stopped_early = false;
       break;  // leftover processes hold the pipe open; stop them below
     }
-    struct pollfd pfd = {read_end.get(), POLLIN, 0};
-    int ready = ::poll(&pfd, 1, kPollInterval);
+    struct pollfd pfds[2] = {{read_end.get(), POLLIN, 0}, {request.session_fd, 0, 0}};
+    int ready = ::poll(pfds, request.session_fd >= 0 ? 2 : 1, kPollInterval);
     if (ready < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");
-    if (ready <= 0) continue;
+    if (request.session_fd >= 0 && (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+      result.outcome = BuildResult::Outcome::kOutputLost;
+      break;
+    }
+    if (ready <= 0 || pfds[0].revents == 0) continue;
     ssize_t n = ::read(read_end.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;

@@ -20,6 +20,9 @@ struct BuildRequest {
   SpawnSpec command;   // path, argv, env; stdio is set by RunBuild
   Duration timeout;
   int log_fd = 2;      // where the build's output goes
+  // The pusher's session channel, if known: when its far end closes (POLLERR
+  // or POLLHUP), the pusher is gone and the build is stopped.
+  int session_fd = -1;
   Duration kill_grace = std::chrono::seconds(5);
   // Set asynchronously (a signal handler) to stop the build.
   const std::atomic<bool>* cancel = nullptr;

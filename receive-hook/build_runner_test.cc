@@ -114,6 +114,46 @@ TEST_F(BuildRunnerTest, LostPusherStopsTheBuild) {
   EXPECT_EQ(r->outcome, BuildResult::Outcome::kOutputLost);
 }
 
+// git-receive-pack keeps relaying into a dead channel without telling its
+// hook; the session channel's far end closing is how the hook finds out.
+TEST_F(BuildRunnerTest, ClosedSessionChannelStopsTheBuild) {
+  int session[2];
+  ASSERT_EQ(::pipe(session), 0);
+  UniqueFd sshd_end(session[0]), our_end(session[1]);
+  UniqueFd log(::open((dir_ / "log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  BuildRequest request;
+  request.command = SpawnSpec{"/bin/sh", {"sh", "-c", "echo working; sleep 60"}, {}, -1, -1, -1, false, ""};
+  request.timeout = std::chrono::seconds(60);
+  request.log_fd = log.get();
+  request.session_fd = our_end.get();
+  std::thread disconnect([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sshd_end.Reset();
+  });
+  auto start = std::chrono::steady_clock::now();
+  Result<BuildResult> r = RunBuild(request);
+  disconnect.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, BuildResult::Outcome::kOutputLost);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(BuildRunnerTest, OpenSessionChannelDoesNotDisturbTheBuild) {
+  int session[2];
+  ASSERT_EQ(::pipe(session), 0);
+  UniqueFd sshd_end(session[0]), our_end(session[1]);
+  UniqueFd log(::open((dir_ / "log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  BuildRequest request;
+  request.command = SpawnSpec{"/bin/sh", {"sh", "-c", "sleep 0.5; echo done"}, {}, -1, -1, -1, false, ""};
+  request.timeout = std::chrono::seconds(60);
+  request.log_fd = log.get();
+  request.session_fd = our_end.get();
+  Result<BuildResult> r = RunBuild(request);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, BuildResult::Outcome::kSucceeded);
+  EXPECT_EQ(Log(), "done\n");
+}
+
 TEST_F(BuildRunnerTest, BuildGetsNoStdin) {
   BuildResult r = Run("cat; echo eof");
   EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);

@@ -98,6 +98,7 @@ bool Deploy(const HookContext& context, const GitRepo& repo, const RefUpdate& up
   BuildRequest build;
   build.timeout = config.build.timeout;
   build.log_fd = context.out_fd;
+  build.session_fd = context.session_fd;
   build.cancel = context.cancel;
   if (config.build.command.empty()) {
     build.command.path = context.libexec_dir + "/pushgate-deploy";

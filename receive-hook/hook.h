@@ -48,6 +48,7 @@ struct HookContext {
   std::string request_id;
   std::string libexec_dir;  // where the bundled pushgate-deploy lives
   int out_fd = 2;           // the pusher
+  int session_fd = -1;      // the pusher's ssh channel (PUSHGATE_CLIENT_FD), -1 if unknown
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -1,7 +1,9 @@
 // pushgate-hook: git's pre-receive hook, installed as hooks/pre-receive in
 // pushgate's hooks directory. It takes everything from the environment that
 // pushgate-shell prepared (PUSHGATE_*) and git (GIT_DIR, quarantine).
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +27,17 @@ void OnSignal(int) { g_cancel.store(true); }
 std::string Env(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? value : "";
+}
+
+// The ssh channel pushgate-shell passed down, if it is still a pipe or a socket.
+int SessionFd() {
+  std::string text = Env("PUSHGATE_CLIENT_FD");
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) return -1;
+  int fd = std::stoi(text);
+  struct stat st;
+  if (fd < 3 || ::fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return -1;
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
 }
 
 int Fail(std::string_view log_message, const pushgate::Status& status, std::string_view pusher_message) {
@@ -54,6 +67,7 @@ int main() {
   context.user = Env("PUSHGATE_USER");
   context.request_id = Env("PUSHGATE_REQUEST_ID");
   context.cancel = &g_cancel;
+  context.session_fd = SessionFd();
   if (!pushgate::IsValidAppName(context.app) || !pushgate::IsValidUserName(context.user)) {
     return Fail("started without pushgate-shell's environment",
                 pushgate::Status::InvalidArgument("PUSHGATE_APP/PUSHGATE_USER missing or invalid"),

@@ -1,5 +1,9 @@
 #include "sshd-plugin/shell.h"
 
+#include <fcntl.h>
+
+#include <cerrno>
+
 #include "gitrepo/gitrepo.h"
 #include "sshd-plugin/ssh_command.h"
 #include "util/fs.h"
@@ -109,6 +113,9 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
     Status keep = lock->KeepAcrossExec();
     if (!keep.ok()) return Unavailable(keep);
     decision.lock.emplace(std::move(lock).value());
+    // Not close-on-exec: it must reach the hook through git-receive-pack.
+    decision.session_fd.Reset(::fcntl(request.session_fd, F_DUPFD, 3));
+    if (!decision.session_fd.valid()) return Unavailable(Status::FromErrno(errno, "dup the session channel"));
   }
 
   std::string hooks_dir = request.libexec_dir + "/hooks";
@@ -142,6 +149,9 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   for (size_t i = 0; i < settings.size(); ++i) {
     git.env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + settings[i].first);
     git.env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + settings[i].second);
+  }
+  if (decision.session_fd.valid()) {
+    git.env.push_back("PUSHGATE_CLIENT_FD=" + std::to_string(decision.session_fd.get()));
   }
   if (request.git_protocol) {
     if (IsValidGitProtocol(*request.git_protocol)) {

@@ -16,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "config/config.h"
+#include "util/fd.h"
 #include "util/lock.h"
 #include "util/process.h"
 
@@ -28,6 +29,10 @@ struct ShellRequest {
   std::optional<std::string> git_protocol;      // GIT_PROTOCOL, if the client sent it
   std::string request_id;
   std::string libexec_dir;  // where pushgate-shell and the hooks are installed
+  // The ssh session's channel (stdout). A push hands a duplicate down to the
+  // hook, which polls it to learn that the pusher has gone: git-receive-pack
+  // itself does not tell its hook.
+  int session_fd = 1;
 };
 
 // What the shell does next: exec git, or print `message` and exit.
@@ -35,6 +40,7 @@ struct ShellDecision {
   bool exec = false;
   SpawnSpec git;                 // exec: the git program to become
   std::optional<FileLock> lock;  // exec of receive-pack: the app lock to keep
+  UniqueFd session_fd;           // exec of receive-pack: for the hook (PUSHGATE_CLIENT_FD)
   std::string message;           // refusal: one line for the pusher
   int exit_code = 0;
 };

@@ -70,8 +70,10 @@ int main(int argc, char** argv) {
     TellPusher(decision.message);
     return decision.exit_code;
   }
-  int keep_fd = decision.lock ? decision.lock->fd() : -1;
-  pushgate::Status s = pushgate::ExecReplacing(decision.git, keep_fd);
+  std::vector<int> keep_fds;
+  if (decision.lock) keep_fds.push_back(decision.lock->fd());
+  if (decision.session_fd.valid()) keep_fds.push_back(decision.session_fd.get());
+  pushgate::Status s = pushgate::ExecReplacing(decision.git, keep_fds);
   pushgate::log::Error("cannot run git", {{"error", s.message()}});
   TellPusher("pushgate could not start git on the server; tell the platform operator");
   return 1;

@@ -1,5 +1,6 @@
 #include "sshd-plugin/shell.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -105,6 +106,10 @@ TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
   EXPECT_EQ(EnvValue(d.git, "GIT_CONFIG_VALUE_0"), "/opt/pg/libexec/pushgate/hooks");
   EXPECT_EQ(EnvValue(d.git, "GIT_CONFIG_GLOBAL"), "/dev/null");
   EXPECT_EQ(EnvValue(d.git, "PATH"), "/usr/bin:/bin");
+  // The hook gets a duplicate of the session channel that survives exec.
+  ASSERT_TRUE(d.session_fd.valid());
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_CLIENT_FD"), std::to_string(d.session_fd.get()));
+  EXPECT_EQ(::fcntl(d.session_fd.get(), F_GETFD) & FD_CLOEXEC, 0);
   // Nothing of the process's own environment is copied.
   for (const std::string& e : d.git.env) {
     EXPECT_TRUE(e.rfind("GIT_", 0) == 0 || e.rfind("PUSHGATE_", 0) == 0 || e.rfind("PATH=", 0) == 0 ||
@@ -118,6 +123,8 @@ TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
   ASSERT_TRUE(d.exec) << d.message;
   EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
   EXPECT_FALSE(d.lock.has_value());
+  EXPECT_FALSE(d.session_fd.valid());
+  EXPECT_EQ(EnvValue(d.git, "PUSHGATE_CLIENT_FD"), "<unset>");
 }
 
 TEST_F(ShellTest, InvalidGitProtocolIsDropped) {

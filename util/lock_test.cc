@@ -113,7 +113,7 @@ TEST(FileLockTest, KeptAcrossExecUntilTheNewProgramExits) {
   pid_t child = ::fork();
   if (child == 0) {
     SpawnSpec sleeper{"/bin/sleep", {"sleep", "0.5"}, {}, -1, -1, -1, false, ""};
-    (void)ExecReplacing(sleeper, lock_fd);
+    (void)ExecReplacing(sleeper, {lock_fd});
     ::_exit(127);
   }
   // Drop our own descriptor: only the exec'd child holds the lock now.

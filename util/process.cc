@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -112,18 +113,20 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   return pid;
 }
 
-Status ExecReplacing(const SpawnSpec& spec, int keep_fd) {
+Status ExecReplacing(const SpawnSpec& spec, std::vector<int> keep_fds) {
   if (spec.path.empty() || spec.path.front() != '/') {
     return Status::InvalidArgument("refusing to run '" + spec.path + "': not an absolute path");
   }
   if (spec.argv.empty()) return Status::InvalidArgument("empty argv for " + spec.path);
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) return Status::FromErrno(errno, "chdir " + spec.cwd);
-  if (keep_fd > 3) ::close_range(3, static_cast<unsigned>(keep_fd) - 1, 0);
-  if (keep_fd >= 3) {
-    ::close_range(static_cast<unsigned>(keep_fd) + 1, ~0U, 0);
-  } else {
-    ::close_range(3, ~0U, 0);
+  std::sort(keep_fds.begin(), keep_fds.end());
+  unsigned next = 3;  // the lowest descriptor not yet closed or kept
+  for (int fd : keep_fds) {
+    if (fd < static_cast<int>(next)) continue;
+    if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+    next = static_cast<unsigned>(fd) + 1;
   }
+  ::close_range(next, ~0U, 0);
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
   ::execve(spec.path.c_str(), argv.data(), envp.data());

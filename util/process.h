@@ -39,8 +39,8 @@ Result<pid_t> Spawn(const SpawnSpec& spec);
 
 // Replaces this process with `spec.path` (stdio descriptors in the spec are
 // ignored: the current stdio is kept). Every descriptor above 2 is closed
-// except `keep_fd` (-1 for none). Returns only on failure.
-Status ExecReplacing(const SpawnSpec& spec, int keep_fd);
+// except those in `keep_fds`. Returns only on failure.
+Status ExecReplacing(const SpawnSpec& spec, std::vector<int> keep_fds);
 
 // Waits for `pid` to end (retrying EINTR).
 Result<ExitStatus> WaitForExit(pid_t pid);

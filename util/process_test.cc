@@ -65,7 +65,7 @@ TEST(ProcessTest, ChildThatIgnoresStdinDoesNotKillTheCaller) {
 TEST(ProcessTest, RefusesRelativePaths) {
   SpawnSpec spec{"sh", {"sh"}, {}, -1, -1, -1, false, ""};
   EXPECT_EQ(Spawn(spec).status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(ExecReplacing(spec, -1).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(ExecReplacing(spec, {}).code(), Status::Code::kInvalidArgument);
 }
 
 TEST(ProcessTest, MissingProgramIsAnError) {

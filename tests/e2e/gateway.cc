@@ -1,0 +1,252 @@
+#include "tests/e2e/gateway.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/random_id.h"
+
+namespace pushgate::testing {
+namespace {
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+int FreeLoopbackPort() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  socklen_t len = sizeof addr;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+bool CanConnect(int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+// The git user sshd logs in as; created once per machine, like an operator would.
+bool EnsureGitUser() {
+  if (::getpwnam(Gateway::kGitUser) == nullptr) {
+    CapturedRun add = Run({"useradd", "--system", "--shell", "/bin/sh", "--home-dir",
+                           std::string("/var/lib/") + Gateway::kGitUser, "--create-home", Gateway::kGitUser});
+    if (!add.status.success() && ::getpwnam(Gateway::kGitUser) == nullptr) {
+      ADD_FAILURE() << "useradd: " << add.output;
+      return false;
+    }
+  }
+  // '*' instead of useradd's locked '!': no password can match, and sshd
+  // does not treat the account as locked.
+  return Run({"usermod", "-p", "*", Gateway::kGitUser}).status.success();
+}
+
+}  // namespace
+
+std::unique_ptr<Gateway> Gateway::Start(const GatewayOptions& options) {
+  if (::geteuid() != 0) {
+    ADD_FAILURE() << "the end-to-end tests run sshd and need root; run scripts/test as root or with sudo";
+    return nullptr;
+  }
+  std::unique_ptr<Gateway> g(new Gateway);
+  g->build_dir_ = PUSHGATE_BUILD_DIR;
+  if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd()) return nullptr;
+  return g;
+}
+
+bool Gateway::Install(const GatewayOptions& options) {
+  if (!MakeDirs("/opt", 0755).ok()) return false;
+  prefix_ = "/opt/pushgate-e2e-" + RandomHex(4);
+  if (::mkdir(prefix_.c_str(), 0755) != 0) {
+    ADD_FAILURE() << "mkdir " << prefix_;
+    return false;
+  }
+  ::chmod(prefix_.c_str(), 0755);
+  CapturedRun install = Run({CMAKE_COMMAND, "--install", build_dir_, "--prefix", prefix_});
+  if (!install.status.success()) {
+    ADD_FAILURE() << "cmake --install failed:\n" << install.output;
+    return false;
+  }
+
+  struct passwd* pw = ::getpwnam(kGitUser);
+  data_dir_ = "/tmp/pushgate-e2e-data-" + RandomHex(4);
+  if (::mkdir(data_dir_.c_str(), 0750) != 0 || ::chown(data_dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    ADD_FAILURE() << "cannot create " << data_dir_;
+    return false;
+  }
+  client_home_ = data_dir_ + "-client";
+  MakeDirs(client_home_, 0700);
+
+  // A build command that behaves according to the app's name, so one
+  // gateway serves every scenario. Root-owned, like an operator's.
+  std::string builds = prefix_ + "/libexec/pushgate-test";
+  MakeDirs(builds, 0755);
+  WriteFile(builds + "/build",
+            "#!/bin/sh\n"
+            "case \"$PUSHGATE_APP\" in\n"
+            "  fail-*) echo \"compiling $PUSHGATE_APP\"; echo 'error: 3 tests failed' >&2; exit 3 ;;\n"
+            "  slow-*) echo 'building slowly'; sleep 2 ;;\n"
+            "  live-*) echo 'first line'; sleep 3; echo 'last line' ;;\n"
+            "  chatty-*) while :; do echo 'still building'; sleep 0.2; done ;;\n"
+            "esac\n"
+            "exec " + prefix_ + "/libexec/pushgate/pushgate-deploy\n",
+            0755);
+
+  config_path_ = prefix_ + "/etc/pushgate.toml";
+  MakeDirs(prefix_ + "/etc", 0755);
+  WriteFile(config_path_,
+            "mode = \"standalone\"\n"
+            "data_dir = \"" + data_dir_ + "\"\n"
+            "git_user = \"" + kGitUser + "\"\n"
+            "[build]\n"
+            "command = \"" + builds + "/build\"\n"
+            "timeout = \"60s\"\n"
+            "[log]\n"
+            "destination = \"" + data_dir_ + "/pushgate.log\"\n"
+            "level = \"debug\"\n" + options.extra_config,
+            0644);
+  return true;
+}
+
+bool Gateway::StartSshd() {
+  ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory
+  std::string etc = prefix_ + "/etc";
+  RunOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", etc + "/ssh_host_ed25519_key"});
+  std::string drop_in = ReadFile(prefix_ + "/share/pushgate/sshd_config.d/pushgate.conf.in");
+  drop_in = Replace(drop_in, "@GIT_USER@", kGitUser);
+  drop_in = Replace(drop_in, "@KEYS_HELPER@", prefix_ + "/libexec/pushgate/pushgate-keys");
+  drop_in = Replace(drop_in, "@CONFIG@", config_path_);
+  WriteFile(etc + "/pushgate-sshd.conf", drop_in, 0644);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = FreeLoopbackPort();
+    WriteFile(etc + "/sshd_config",
+              "Port " + std::to_string(port_) + "\n"
+              "ListenAddress 127.0.0.1\n"
+              "HostKey " + etc + "/ssh_host_ed25519_key\n"
+              "PidFile " + etc + "/sshd.pid\n"
+              "UsePAM no\n"
+              "PermitRootLogin no\n"
+              "PasswordAuthentication no\n"
+              "KbdInteractiveAuthentication no\n"
+              "AllowUsers " + kGitUser + "\n"
+              "MaxStartups 200\n"
+              "LogLevel VERBOSE\n"
+              "Include " + etc + "/pushgate-sshd.conf\n",
+              0644);
+    CapturedRun check = Run({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
+    if (!check.status.success()) {
+      ADD_FAILURE() << "sshd -t rejected the config:\n" << check.output;
+      return false;
+    }
+    SpawnSpec spec{"/usr/sbin/sshd", {"/usr/sbin/sshd", "-D", "-f", etc + "/sshd_config", "-E", etc + "/sshd.log"},
+                   {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+    Result<pid_t> pid = Spawn(spec);
+    if (!pid.ok()) {
+      ADD_FAILURE() << pid.status().ToString();
+      return false;
+    }
+    sshd_pid_ = *pid;
+    for (int i = 0; i < 200; ++i) {
+      if (CanConnect(port_)) return true;
+      int status;
+      if (::waitpid(sshd_pid_, &status, WNOHANG) == sshd_pid_) break;  // port taken meanwhile: retry
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ::kill(sshd_pid_, SIGKILL);
+    ::waitpid(sshd_pid_, nullptr, 0);
+    sshd_pid_ = -1;
+  }
+  ADD_FAILURE() << "sshd did not start:\n" << Logs();
+  return false;
+}
+
+Gateway::~Gateway() {
+  if (sshd_pid_ > 0) {
+    ::kill(sshd_pid_, SIGTERM);
+    ::waitpid(sshd_pid_, nullptr, 0);
+  }
+  if (!prefix_.empty()) (void)RemoveTree(prefix_);
+  if (!data_dir_.empty()) (void)RemoveTree(data_dir_);
+  if (!client_home_.empty()) (void)RemoveTree(client_home_);
+}
+
+CapturedRun Gateway::Admin(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {prefix_ + "/bin/pushgate", "--config", config_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv);
+}
+
+std::string Gateway::AdminOk(const std::vector<std::string>& args) const {
+  CapturedRun run = Admin(args);
+  EXPECT_TRUE(run.status.success()) << args.front() << ": " << run.output;
+  return run.output;
+}
+
+TestKey Gateway::AddUserWithKey(const std::string& user, const std::string& key_dir) const {
+  TestKey key = MakeKey(key_dir, user);
+  AdminOk({"user", "add", user});
+  AdminOk({"key", "add", user, key.private_path + ".pub"});
+  return key;
+}
+
+std::string Gateway::Url(const std::string& app) const {
+  return "ssh://" + std::string(kGitUser) + "@127.0.0.1:" + std::to_string(port_) + "/" + app + ".git";
+}
+
+std::map<std::string, std::string> Gateway::GitClientEnv(const TestKey& key) const {
+  std::map<std::string, std::string> env = GitEnv();
+  env["HOME"] = client_home_;
+  env["GIT_SSH_COMMAND"] = "ssh -F /dev/null -i " + key.private_path +
+                           " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
+                           " -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR";
+  return env;
+}
+
+CapturedRun Gateway::Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const {
+  std::vector<std::string> argv = {"timeout", "120", "git"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, GitClientEnv(key), cwd);
+}
+
+CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"timeout", "60", "ssh", "-F", "/dev/null", "-l", kGitUser, "-i", key.private_path,
+                                   "-p", std::to_string(port_), "-o", "IdentitiesOnly=yes",
+                                   "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                   "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, {{"HOME", client_home_}});
+}
+
+std::string Gateway::Logs() const {
+  std::string out = "--- sshd.log\n";
+  Result<std::string> sshd = ReadSmallFile(prefix_ + "/etc/sshd.log", 8 << 20);
+  if (sshd.ok()) out += sshd->size() > 6000 ? sshd->substr(sshd->size() - 6000) : *sshd;
+  out += "--- pushgate.log\n";
+  Result<std::string> log = ReadSmallFile(data_dir_ + "/pushgate.log", 8 << 20);
+  if (log.ok()) out += log->size() > 6000 ? log->substr(log->size() - 6000) : *log;
+  return out;
+}
+
+}  // namespace pushgate::testing

@@ -1,0 +1,76 @@
+// A complete pushgate gateway for end-to-end tests: installed with
+// `cmake --install` into a fresh root-owned prefix under /opt (sshd refuses
+// an AuthorizedKeysCommand whose path is writable by anyone but root), a
+// private OpenSSH sshd on a free loopback port running the shipped sshd
+// drop-in, a data_dir owned by the test git user, and clients that push with
+// the real git and ssh. Needs root.
+#ifndef PUSHGATE_TESTS_E2E_GATEWAY_H_
+#define PUSHGATE_TESTS_E2E_GATEWAY_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/testing/testing.h"
+#include "util/process.h"
+
+namespace pushgate::testing {
+
+struct GatewayOptions {
+  // Extra TOML appended to the generated config (e.g. a [push] table).
+  std::string extra_config;
+};
+
+class Gateway {
+ public:
+  static constexpr const char* kGitUser = "pushgate-e2e";
+
+  // Installs and starts everything; fails the test (ADD_FAILURE) on error.
+  static std::unique_ptr<Gateway> Start(const GatewayOptions& options = {});
+  ~Gateway();
+
+  const std::string& prefix() const { return prefix_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& config_path() const { return config_path_; }
+  int port() const { return port_; }
+
+  // Runs the admin CLI as root: `pushgate --config CONFIG args...`.
+  CapturedRun Admin(const std::vector<std::string>& args) const;
+  std::string AdminOk(const std::vector<std::string>& args) const;
+
+  // Registers a user with a fresh key; returns the key.
+  TestKey AddUserWithKey(const std::string& user, const std::string& key_dir) const;
+
+  // ssh://git@127.0.0.1:PORT/APP.git
+  std::string Url(const std::string& app) const;
+
+  // Runs git (or ssh) as a client authenticating with `key`, bounded by a
+  // 120 s timeout so a hang fails instead of blocking the suite.
+  CapturedRun Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const;
+  CapturedRun Ssh(const TestKey& key, const std::vector<std::string>& args) const;
+  // The environment Git() uses, for tests that start git themselves.
+  std::map<std::string, std::string> GitClientEnv(const TestKey& key) const;
+
+  // The sshd log and pushgate's own log, for failure messages.
+  std::string Logs() const;
+
+ private:
+  Gateway() = default;
+  bool Install(const GatewayOptions& options);
+  bool StartSshd();
+
+  std::string build_dir_;
+  std::string prefix_;
+  std::string data_dir_;
+  std::string config_path_;
+  std::string client_home_;
+  int port_ = 0;
+  pid_t sshd_pid_ = -1;
+};
+
+}  // namespace pushgate::testing
+
+#endif  // PUSHGATE_TESTS_E2E_GATEWAY_H_

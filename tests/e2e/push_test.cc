@@ -1,0 +1,334 @@
+// End-to-end: real git and ssh clients against a private sshd running
+// pushgate's keys helper, forced shell and pre-receive hook.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/e2e/gateway.h"
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/lock.h"
+
+namespace pushgate::testing {
+namespace {
+
+class PushTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_ = new TempDir;
+    gateway_ = Gateway::Start().release();
+    if (gateway_ == nullptr) return;
+    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
+    bob_ = new TestKey(gateway_->AddUserWithKey("bob", keys_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete alice_;
+    delete bob_;
+    delete keys_;
+  }
+  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
+  void TearDown() override {
+    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
+  }
+
+  // A fresh work tree with one commit; returns its path.
+  std::string NewWorkTree(const std::string& name, const std::map<std::string, std::string>& files,
+                          std::string* commit = nullptr) {
+    std::string dir = work_ / name;
+    std::string id = MakeRepoWithCommit(dir, files);
+    if (commit != nullptr) *commit = id;
+    return dir;
+  }
+
+  CapturedRun Push(const TestKey& key, const std::string& dir, const std::string& app,
+                   const std::string& refspec = "main") {
+    return gateway_->Git(key, {"push", gateway_->Url(app), refspec}, dir);
+  }
+
+  std::string RemoteRef(const std::string& app, const std::string& ref = "refs/heads/main") {
+    CapturedRun run = gateway_->Git(*alice_, {"ls-remote", gateway_->Url(app), ref}, work_.path());
+    return run.output.substr(0, run.output.find('\t'));
+  }
+
+  std::string ReleasesDir(const std::string& app) { return gateway_->data_dir() + "/releases/" + app; }
+  std::string CurrentRelease(const std::string& app) {
+    char buf[256];
+    ssize_t n = ::readlink((ReleasesDir(app) + "/current").c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+  static Gateway* gateway_;
+  static TempDir* keys_;
+  static TestKey* alice_;
+  static TestKey* bob_;
+  TempDir work_;
+};
+Gateway* PushTest::gateway_;
+TempDir* PushTest::keys_;
+TestKey* PushTest::alice_;
+TestKey* PushTest::bob_;
+
+TEST_F(PushTest, FirstPushDeploysTheExactTreeAndSecondPushMakesV2) {
+  gateway_->AdminOk({"app", "create", "web", "--member", "alice"});
+  std::string commit;
+  std::string dir = NewWorkTree("web", {{"index.html", "<h1>v1</h1>\n"}, {"lib/app.rb", "puts 1\n"}}, &commit);
+  ASSERT_EQ(::symlink("lib/app.rb", (dir + "/entry").c_str()), 0);
+  commit = CommitFiles(dir, {}, "add link");
+  CapturedRun push = Push(*alice_, dir, "web");
+  ASSERT_TRUE(push.status.success()) << push.output;
+  std::string short_id = commit.substr(0, 7);
+  EXPECT_NE(push.output.find("-----> Building web (" + short_id + ") as alice"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("-----> web deployed: v1 (" + short_id + ")"), std::string::npos) << push.output;
+  EXPECT_EQ(RemoteRef("web"), commit);
+
+  // The release is exactly the pushed tree: compare with git's own checkout.
+  EXPECT_EQ(CurrentRelease("web"), "v1-" + short_id);
+  RunOk({"git", "clone", "-q", dir, work_ / "expected"}, GitEnv());
+  RunOk({"rm", "-rf", work_ / "expected/.git"});
+  CapturedRun diff = pushgate::testing::Run({"diff", "-r", "--no-dereference", work_ / "expected", ReleasesDir("web") + "/current/"});
+  EXPECT_TRUE(diff.status.success()) << diff.output;
+
+  std::string second = CommitFiles(dir, {{"index.html", "<h1>v2</h1>\n"}}, "v2");
+  push = Push(*alice_, dir, "web");
+  ASSERT_TRUE(push.status.success()) << push.output;
+  EXPECT_NE(push.output.find("-----> web deployed: v2 (" + second.substr(0, 7) + ")"), std::string::npos)
+      << push.output;
+  EXPECT_EQ(ReadFile(ReleasesDir("web") + "/current/index.html"), "<h1>v2</h1>\n");
+  EXPECT_EQ(RemoteRef("web"), second);
+}
+
+TEST_F(PushTest, UnknownKeyIsDeniedBySshd) {
+  TestKey stranger = MakeKey(keys_->path(), "stranger");
+  gateway_->AdminOk({"app", "create", "stranger-app", "--member", "alice"});
+  CapturedRun push = Push(stranger, NewWorkTree("s", {{"a", "1"}}), "stranger-app");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("Permission denied (publickey)"), std::string::npos) << push.output;
+}
+
+TEST_F(PushTest, RemovedKeyIsDeniedImmediately) {
+  TestKey carol = gateway_->AddUserWithKey("carol", keys_->path());
+  gateway_->AdminOk({"app", "create", "carol-app", "--member", "carol"});
+  std::string dir = NewWorkTree("c", {{"a", "1"}});
+  ASSERT_TRUE(Push(carol, dir, "carol-app").status.success());
+  gateway_->AdminOk({"key", "rm", carol.sha256});
+  CapturedRun push = Push(carol, dir, "carol-app");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("Permission denied (publickey)"), std::string::npos) << push.output;
+}
+
+TEST_F(PushTest, MemberOfAnotherAppIsDenied) {
+  gateway_->AdminOk({"app", "create", "private", "--member", "alice"});
+  CapturedRun push = Push(*bob_, NewWorkTree("p", {{"a", "1"}}), "private");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("You do not have access to private"), std::string::npos) << push.output;
+  EXPECT_FALSE(PathExists(gateway_->data_dir() + "/repos/private.git"));
+}
+
+TEST_F(PushTest, UnknownAppIsDenied) {
+  CapturedRun push = Push(*alice_, NewWorkTree("u", {{"a", "1"}}), "nope");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("App nope does not exist"), std::string::npos) << push.output;
+}
+
+TEST_F(PushTest, BadAppNamesAreDenied) {
+  std::string dir = NewWorkTree("b", {{"a", "1"}});
+  for (std::string app : {"../x", "a;b", "A"}) {
+    CapturedRun push = Push(*alice_, dir, app);
+    EXPECT_FALSE(push.status.success()) << app;
+    EXPECT_NE(push.output.find("is not a valid app name"), std::string::npos) << app << ": " << push.output;
+  }
+  for (std::string leaked : {"/x.git", "/repos/x.git", "/repos/a;b.git", "/repos/A.git", "/repos/a.git"}) {
+    EXPECT_FALSE(PathExists(gateway_->data_dir() + leaked)) << leaked;
+  }
+}
+
+TEST_F(PushTest, InteractiveShellAndCommandsAreRefused) {
+  CapturedRun login = gateway_->Ssh(*alice_, {"-T", "127.0.0.1"});
+  EXPECT_EQ(login.status.code, 1) << login.output;
+  EXPECT_NE(login.output.find("Hi alice! pushgate does not provide shell access."), std::string::npos)
+      << login.output;
+  CapturedRun command = gateway_->Ssh(*alice_, {"127.0.0.1", "cat /etc/passwd"});
+  EXPECT_EQ(command.status.code, 1);
+  EXPECT_EQ(command.output.find("root:"), std::string::npos) << command.output;
+  EXPECT_NE(command.output.find("does not provide shell access"), std::string::npos);
+  CapturedRun tty = gateway_->Ssh(*alice_, {"-tt", "127.0.0.1"});
+  EXPECT_NE(tty.status.code, 0);
+  EXPECT_EQ(tty.output.find("$ "), std::string::npos) << tty.output;
+}
+
+TEST_F(PushTest, FailingBuildRejectsThePushAndLeavesTheRefUnchanged) {
+  gateway_->AdminOk({"app", "create", "fail-api", "--member", "alice"});
+  std::string dir = NewWorkTree("f", {{"a", "1"}});
+  CapturedRun push = Push(*alice_, dir, "fail-api");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("compiling fail-api"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("error: 3 tests failed"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("Build failed (exit status 3)"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("pre-receive hook declined"), std::string::npos) << push.output;
+  EXPECT_EQ(RemoteRef("fail-api"), "");
+  EXPECT_FALSE(PathExists(ReleasesDir("fail-api") + "/current"));
+}
+
+TEST_F(PushTest, NonDeployBranchAndDeletionAreRefused) {
+  gateway_->AdminOk({"app", "create", "refs", "--member", "alice"});
+  std::string dir = NewWorkTree("r", {{"a", "1"}});
+  ASSERT_TRUE(Push(*alice_, dir, "refs").status.success());
+  std::string deployed = RemoteRef("refs");
+  RunOk({"git", "checkout", "-q", "-b", "feature"}, GitEnv(), dir);
+  CommitFiles(dir, {{"b", "2"}}, "feature work");
+  CapturedRun feature = Push(*alice_, dir, "refs", "feature");
+  EXPECT_FALSE(feature.status.success());
+  EXPECT_NE(feature.output.find("pushgate deploys only refs/heads/main or refs/heads/master"), std::string::npos)
+      << feature.output;
+  EXPECT_EQ(RemoteRef("refs", "refs/heads/feature"), "");
+  CapturedRun del = Push(*alice_, dir, "refs", ":main");
+  EXPECT_FALSE(del.status.success());
+  EXPECT_NE(del.output.find("deleting a deploy branch is not allowed"), std::string::npos) << del.output;
+  EXPECT_EQ(RemoteRef("refs"), deployed);
+}
+
+TEST_F(PushTest, ConcurrentPushesToOneAppAreSerializedInOrder) {
+  gateway_->AdminOk({"app", "create", "slow-app", "--member", "alice", "--member", "bob"});
+  std::string one, two;
+  std::string dir1 = NewWorkTree("one", {{"who", "one"}}, &one);
+  std::string dir2 = NewWorkTree("two", {{"who", "two"}}, &two);
+  CapturedRun first, second;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread a([&] { first = Push(*alice_, dir1, "slow-app", "+main"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::thread b([&] { second = Push(*bob_, dir2, "slow-app", "+main"); });
+  a.join();
+  b.join();
+  ASSERT_TRUE(first.status.success()) << first.output;
+  ASSERT_TRUE(second.status.success()) << second.output;
+  EXPECT_NE(second.output.find("waiting for the deploy in progress..."), std::string::npos) << second.output;
+  EXPECT_NE(first.output.find("slow-app deployed: v1 (" + one.substr(0, 7) + ")"), std::string::npos)
+      << first.output;
+  EXPECT_NE(second.output.find("slow-app deployed: v2 (" + two.substr(0, 7) + ")"), std::string::npos)
+      << second.output;
+  // Two 2-second builds one after the other, not side by side.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  EXPECT_EQ(RemoteRef("slow-app"), two);
+  EXPECT_EQ(ReadFile(ReleasesDir("slow-app") + "/current/who"), "two");
+}
+
+TEST_F(PushTest, BuildLogIsStreamedLive) {
+  gateway_->AdminOk({"app", "create", "live-app", "--member", "alice"});
+  std::string dir = NewWorkTree("live", {{"a", "1"}});
+  // Read the push's output as it arrives; "first line" must show up while
+  // the build is still sleeping before "last line".
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  SpawnSpec spec{"/usr/bin/git", {"git", "push", gateway_->Url("live-app"), "main"}, {}, -1, write_end.get(),
+                 write_end.get(), false, dir};
+  for (const auto& [k, v] : gateway_->GitClientEnv(*alice_)) spec.env.push_back(k + "=" + v);
+  spec.env.push_back("PATH=/usr/bin:/bin");
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok());
+  write_end.Reset();
+  std::string seen;
+  auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration first_at{}, last_at{};
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0) {
+    seen.append(buf, static_cast<size_t>(n));
+    auto now = std::chrono::steady_clock::now() - start;
+    if (first_at == std::chrono::steady_clock::duration{} && seen.find("first line") != std::string::npos) first_at = now;
+    if (last_at == std::chrono::steady_clock::duration{} && seen.find("last line") != std::string::npos) last_at = now;
+  }
+  ASSERT_TRUE(WaitForExit(*pid)->success()) << seen;
+  ASSERT_NE(seen.find("first line"), std::string::npos) << seen;
+  ASSERT_NE(seen.find("last line"), std::string::npos) << seen;
+  EXPECT_GE(last_at - first_at, std::chrono::seconds(2)) << "the log arrived in one piece at the end";
+}
+
+TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
+  gateway_->AdminOk({"app", "create", "chatty-app", "--member", "alice"});
+  std::string dir = NewWorkTree("chatty", {{"a", "1"}});
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  SpawnSpec spec{"/usr/bin/git", {"git", "push", gateway_->Url("chatty-app"), "main"}, {}, -1, write_end.get(),
+                 write_end.get(), true, dir};
+  for (const auto& [k, v] : gateway_->GitClientEnv(*alice_)) spec.env.push_back(k + "=" + v);
+  spec.env.push_back("PATH=/usr/bin:/bin");
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok());
+  write_end.Reset();
+  std::string seen;
+  char buf[4096];
+  ssize_t n;
+  while (seen.find("still building") == std::string::npos && (n = ::read(read_end.get(), buf, sizeof buf)) > 0) {
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_NE(seen.find("still building"), std::string::npos) << seen;
+  ::kill(-*pid, SIGKILL);  // the pusher's git and ssh vanish mid-build
+  (void)WaitForExit(*pid);
+  read_end.Reset();
+
+  // The never-ending build is stopped and the app lock released: a second
+  // pusher gets in (and, with its own chatty build, is cut off the same way).
+  std::string lock = gateway_->data_dir() + "/locks/chatty-app.lock";
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    released = !*FileLock::IsHeld(lock);
+  }
+  EXPECT_TRUE(released) << "the app lock is still held 10 s after the pusher disconnected";
+  EXPECT_EQ(RemoteRef("chatty-app"), "");
+  EXPECT_TRUE(ListDir(gateway_->data_dir() + "/tmp")->empty()) << "the source archive was left behind";
+}
+
+TEST_F(PushTest, MembersCanCloneAndOthersCannot) {
+  gateway_->AdminOk({"app", "create", "shared", "--member", "alice"});
+  std::string commit;
+  std::string dir = NewWorkTree("shared", {{"README", "shared code\n"}}, &commit);
+  ASSERT_TRUE(Push(*alice_, dir, "shared").status.success());
+  CapturedRun clone = gateway_->Git(*alice_, {"clone", "-q", gateway_->Url("shared"), work_ / "clone"}, work_.path());
+  ASSERT_TRUE(clone.status.success()) << clone.output;
+  EXPECT_EQ(ReadFile(work_ / "clone/README"), "shared code\n");
+  // Protocol v2 (git's default for fetch) works through AcceptEnv GIT_PROTOCOL.
+  CapturedRun v2 = gateway_->Git(*alice_, {"-c", "protocol.version=2", "ls-remote", gateway_->Url("shared")},
+                                 work_.path());
+  EXPECT_NE(v2.output.find(commit), std::string::npos) << v2.output;
+  CapturedRun denied = gateway_->Git(*bob_, {"clone", "-q", gateway_->Url("shared"), work_ / "bob"}, work_.path());
+  EXPECT_FALSE(denied.status.success());
+  EXPECT_NE(denied.output.find("You do not have access to shared"), std::string::npos) << denied.output;
+  // Granting access takes effect on the next connection.
+  gateway_->AdminOk({"app", "grant", "shared", "bob"});
+  EXPECT_TRUE(gateway_->Git(*bob_, {"clone", "-q", gateway_->Url("shared"), work_ / "bob2"}, work_.path())
+                  .status.success());
+}
+
+TEST_F(PushTest, RegistryFilesBelongToTheGitUser) {
+  struct stat st;
+  ASSERT_EQ(::stat((gateway_->data_dir() + "/db/data.mdb").c_str(), &st), 0);
+  struct stat dir;
+  ASSERT_EQ(::stat(gateway_->data_dir().c_str(), &dir), 0);
+  EXPECT_NE(st.st_uid, 0u);
+  EXPECT_EQ(st.st_uid, dir.st_uid);
+  ASSERT_EQ(::stat((gateway_->data_dir() + "/db/lock.mdb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, dir.st_uid);
+}
+
+TEST_F(PushTest, BackupWhileServingIsARestorableRegistry) {
+  std::string backup = work_ / "registry.mdb";
+  gateway_->AdminOk({"backup", backup});
+  TempDir restore;
+  ASSERT_TRUE(MakeDirs(restore / "db", 0700).ok());
+  RunOk({"cp", backup, restore / "db/data.mdb"});
+  WriteFile(restore / "pushgate.toml", "data_dir = \"" + restore.path() + "\"\ngit_user = \"root\"\n");
+  std::string users = RunOk({gateway_->prefix() + "/bin/pushgate", "--config", restore / "pushgate.toml", "user", "ls"});
+  EXPECT_NE(users.find("alice"), std::string::npos) << users;
+}
+
+}  // namespace
+}  // namespace pushgate::testing
