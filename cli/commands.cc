@@ -28,7 +28,7 @@ struct Session {
 Result<Session> OpenSession(const CommandArgs& args) {
   Session session;
   PG_ASSIGN_OR_RETURN(session.config, LoadConfig(args.config_path));
-  PG_RETURN_IF_ERROR(EnterGitUser(session.config));
+  PG_RETURN_IF_ERROR(BecomeGitUser(session.config));
   PG_ASSIGN_OR_RETURN(session.registry, Registry::Open(session.config.DbDir(), KeyCache::Access::kReadWrite));
   return session;
 }
@@ -175,21 +175,25 @@ void DeclareBackup(CLI::App& c, CommandArgs& a) {
   c.add_option("FILE", a.file, "where to write the copy (replaced atomically)")->required();
 }
 
+// Reads the registry as whoever runs it (root or git_user) and writes the
+// copy with the caller's identity into the caller's directory: nothing in
+// data_dir is written, so there is no need to switch users.
 Status Backup(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  // A read-only open creates lock.mdb if it is missing; as root that file
+  // would then belong to root and lock git_user out.
+  if (!PathExists(config.DbDir() + "/lock.mdb")) {
+    return Status::NotFound("there is no registry in " + config.DbDir() + " to back up");
+  }
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<Registry> registry,
+                      Registry::Open(config.DbDir(), KeyCache::Access::kReadOnly));
   std::string tmp = args.file + ".tmp." + std::to_string(::getpid());
-  // Created with the caller's identity, in the caller's directory.
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
-  Status s = [&]() -> Status {
-    PG_ASSIGN_OR_RETURN(Session session, OpenSession(args));
-    PG_RETURN_IF_ERROR(session.registry->Backup(fd.get()));
-    if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + tmp);
-    PG_RETURN_IF_ERROR(LeaveGitUser());
-    if (::rename(tmp.c_str(), args.file.c_str()) != 0) return Status::FromErrno(errno, "rename to " + args.file);
-    return Status::OK();
-  }();
+  Status s = registry->Backup(fd.get());
+  if (s.ok() && ::fsync(fd.get()) != 0) s = Status::FromErrno(errno, "fsync " + tmp);
+  if (s.ok() && ::rename(tmp.c_str(), args.file.c_str()) != 0) s = Status::FromErrno(errno, "rename to " + args.file);
   if (!s.ok()) {
-    (void)LeaveGitUser();
     ::unlink(tmp.c_str());
     return s;
   }

@@ -11,14 +11,8 @@
 #include "util/fs.h"
 
 namespace pushgate {
-namespace {
 
-bool g_switched = false;
-
-}  // namespace
-
-Status EnterGitUser(const Config& config) {
-  errno = 0;
+Status BecomeGitUser(const Config& config) {
   struct passwd* pw = ::getpwnam(config.git_user.c_str());
   if (pw == nullptr) {
     return Status::NotFound("git_user \"" + config.git_user + "\" does not exist; create it with: useradd --system "
@@ -48,17 +42,11 @@ Status EnterGitUser(const Config& config) {
     ::getgrouplist(pw->pw_name, gid, groups.data(), &ngroups);
   }
   groups.resize(static_cast<size_t>(ngroups));
-  if (::setgroups(groups.size(), groups.data()) != 0 || ::setegid(gid) != 0 || ::seteuid(uid) != 0) {
+  if (::setgroups(groups.size(), groups.data()) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+      ::setresuid(uid, uid, uid) != 0) {
     return Status::FromErrno(errno, "switch to user " + config.git_user);
   }
-  g_switched = true;
-  return Status::OK();
-}
-
-Status LeaveGitUser() {
-  if (!g_switched) return Status::OK();
-  if (::seteuid(0) != 0 || ::setegid(0) != 0) return Status::FromErrno(errno, "switch back to root");
-  g_switched = false;
+  if (::setuid(0) == 0) return Status::Internal("could not drop root privileges");
   return Status::OK();
 }
 

@@ -1,9 +1,8 @@
 // The admin CLI runs as root or as git_user, and whatever it creates under
 // data_dir must belong to git_user (sshd runs the keys helper and the forced
-// shell as that user). Run as root, it switches its effective user and groups
-// to git_user before touching data_dir, keeping root only as the saved id so
-// a command can return to it for a step outside data_dir (the final rename
-// of a backup file in root's directory).
+// shell as that user). Run as root, a command that writes data_dir first
+// drops to git_user for good: real, effective and saved ids, and groups. No
+// way back to root remains while it parses input files.
 #ifndef PUSHGATE_CLI_PRIVILEGES_H_
 #define PUSHGATE_CLI_PRIVILEGES_H_
 
@@ -12,13 +11,10 @@
 
 namespace pushgate {
 
-// Creates data_dir owned by git_user if missing, then makes git_user the
-// effective user. Running as git_user already is fine; any other user is
-// refused with a message saying how to run the command.
-Status EnterGitUser(const Config& config);
-
-// Returns to root if EnterGitUser switched away from it; otherwise a no-op.
-Status LeaveGitUser();
+// Creates data_dir owned by git_user if missing, then becomes git_user.
+// Running as git_user already is fine; any other user is refused with a
+// message saying how to run the command.
+Status BecomeGitUser(const Config& config);
 
 }  // namespace pushgate
 
