@@ -141,20 +141,14 @@ bool Gateway::StartSshd() {
   WriteFile(etc + "/pushgate-sshd.conf", drop_in, 0644);
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreeLoopbackPort();
-    WriteFile(etc + "/sshd_config",
-              "Port " + std::to_string(port_) + "\n"
-              "ListenAddress 127.0.0.1\n"
-              "HostKey " + etc + "/ssh_host_ed25519_key\n"
-              "PidFile " + etc + "/sshd.pid\n"
-              "UsePAM no\n"
-              "PermitRootLogin no\n"
-              "PasswordAuthentication no\n"
-              "KbdInteractiveAuthentication no\n"
-              "AllowUsers " + kGitUser + "\n"
-              "MaxStartups 200\n"
-              "LogLevel VERBOSE\n"
-              "Include " + etc + "/pushgate-sshd.conf\n",
-              0644);
+    std::string sshd_config = ReadFile(prefix_ + "/share/pushgate/sshd_config.d/sshd_config.in");
+    sshd_config = Replace(sshd_config, "@PORT@", std::to_string(port_));
+    sshd_config = Replace(sshd_config, "@LISTEN@", "127.0.0.1");
+    sshd_config = Replace(sshd_config, "@HOST_KEY@", etc + "/ssh_host_ed25519_key");
+    sshd_config = Replace(sshd_config, "@PID_FILE@", etc + "/sshd.pid");
+    sshd_config = Replace(sshd_config, "@GIT_USER@", kGitUser);
+    sshd_config = Replace(sshd_config, "@DROP_IN@", etc + "/pushgate-sshd.conf");
+    WriteFile(etc + "/sshd_config", sshd_config, 0644);
     CapturedRun check = Run({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
     if (!check.status.success()) {
       ADD_FAILURE() << "sshd -t rejected the config:\n" << check.output;
