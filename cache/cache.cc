@@ -171,6 +171,23 @@ Status KeyCache::PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyR
   return txn.Put(dbi(Table::kUserKeys), CompositeKey(record.user, fingerprint), "");
 }
 
+Result<std::optional<KeyRecord>> KeyCache::InsertKey(lmdb::Txn& txn, std::string_view fingerprint,
+                                                     const KeyRecord& record) {
+  MDB_val key = lmdb::ToVal(fingerprint);
+  std::string encoded = EncodeKeyRecord(record);
+  MDB_val value = lmdb::ToVal(encoded);
+  int rc = mdb_put(txn.get(), dbi(Table::kKeys), &key, &value, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) {
+    // LMDB left `value` pointing at the stored record.
+    Result<KeyRecord> existing = DecodeKeyRecord(lmdb::FromVal(value));
+    if (!existing.ok()) return existing.status().Annotate(std::string(fingerprint));
+    return std::optional<KeyRecord>(std::move(existing).value());
+  }
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "write");
+  PG_RETURN_IF_ERROR(txn.Put(dbi(Table::kUserKeys), CompositeKey(record.user, fingerprint), ""));
+  return std::optional<KeyRecord>();
+}
+
 Result<bool> KeyCache::DeleteKey(lmdb::Txn& txn, std::string_view fingerprint) {
   PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(dbi(Table::kKeys), fingerprint));
   if (!old) return false;

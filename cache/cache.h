@@ -77,6 +77,10 @@ class KeyCache {
   // fingerprint moves from one user to another.
   Result<std::optional<KeyRecord>> GetKey(const lmdb::Txn& txn, std::string_view fingerprint) const;
   Status PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record);
+  // Adds the key only if its fingerprint is absent (one B-tree search, for
+  // bulk imports). Returns the existing record, untouched, if there is one.
+  Result<std::optional<KeyRecord>> InsertKey(lmdb::Txn& txn, std::string_view fingerprint,
+                                             const KeyRecord& record);
   Result<bool> DeleteKey(lmdb::Txn& txn, std::string_view fingerprint);
   // Fingerprints of `user`'s keys, sorted.
   Result<std::vector<std::string>> UserKeyFingerprints(const lmdb::Txn& txn, std::string_view user) const;

@@ -101,6 +101,22 @@ TEST(KeyCacheTest, PutGetDeleteAndUserIndex) {
   EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "bo")->empty());
 }
 
+TEST(KeyCacheTest, InsertKeyNeverOverwrites) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  auto txn = cache->BeginWrite();
+  auto first = cache->InsertKey(*txn, kFp1, Record("alice"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+  auto second = cache->InsertKey(*txn, kFp1, Record("bob"));
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->user, "alice");
+  EXPECT_EQ((*cache->GetKey(*txn, kFp1))->user, "alice");
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), (std::vector<std::string>{kFp1}));
+  EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "bob")->empty());
+}
+
 TEST(KeyCacheTest, ReadersSeeASnapshotNeverAHalfWrite) {
   TempDir dir;
   auto cache = OpenRw(dir / "db");

@@ -38,17 +38,16 @@ Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, MDB_dbi dbi,
 }  // namespace
 
 Status KeyImport::Add(const PublicKey& key) {
-  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> existing, cache_->GetKey(txn_, key.sha256_fingerprint));
-  if (existing) {
-    if (existing->user != user_) {
-      return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to another user");
-    }
-    ++unchanged_;
+  KeyRecord record{user_, key.type, key.blob, key.comment, now_};
+  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> existing, cache_->InsertKey(txn_, key.sha256_fingerprint, record));
+  if (!existing) {
+    ++added_;
     return Status::OK();
   }
-  KeyRecord record{user_, key.type, key.blob, key.comment, now_};
-  PG_RETURN_IF_ERROR(cache_->PutKey(txn_, key.sha256_fingerprint, record));
-  ++added_;
+  if (existing->user != user_) {
+    return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to another user");
+  }
+  ++unchanged_;
   return Status::OK();
 }
 

@@ -2,7 +2,10 @@
 
 #include <libssh/libssh.h>
 
+#include <algorithm>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "util/names.h"
 
@@ -139,22 +142,82 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
   return out;
 }
 
-Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key) {
-  size_t count = 0;
+namespace {
+
+constexpr size_t kBatchLines = 4096;
+
+// Up to kBatchLines key lines with their line numbers, and what parsing
+// them gave.
+struct Batch {
+  std::vector<std::string> lines;
+  std::vector<size_t> line_numbers;
+  std::vector<PublicKey> keys;
+  std::vector<Status> errors;
+};
+
+Result<Batch> ReadBatch(LineReader& lines) {
+  Batch batch;
   std::string_view line;
-  for (;;) {
-    Result<bool> more = lines.Next(line);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
-    std::string where = "line " + std::to_string(lines.line_number());
+  while (batch.lines.size() < kBatchLines) {
+    PG_ASSIGN_OR_RETURN(bool more, lines.Next(line));
+    if (!more) break;
     std::string_view trimmed = line;
     while (!trimmed.empty() && (IsBlank(trimmed.front()) || trimmed.front() == '\r')) trimmed.remove_prefix(1);
     if (trimmed.empty() || trimmed.front() == '#') continue;
-    Result<PublicKey> key = ParsePublicKeyLine(line);
-    if (!key.ok()) return key.status().Annotate(where);
-    Status s = on_key(std::move(key).value());
-    if (!s.ok()) return s.Annotate(where);
-    ++count;
+    batch.lines.emplace_back(line);
+    batch.line_numbers.push_back(lines.line_number());
+  }
+  return batch;
+}
+
+void ParseRange(Batch& batch, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    Result<PublicKey> key = ParsePublicKeyLine(batch.lines[i]);
+    if (key.ok()) {
+      batch.keys[i] = std::move(key).value();
+    } else {
+      batch.errors[i] = key.status();
+    }
+  }
+}
+
+// Parses a batch on `threads` threads (the calling one included).
+void ParseBatch(Batch& batch, unsigned threads) {
+  size_t n = batch.lines.size();
+  batch.keys.resize(n);
+  batch.errors.resize(n);
+  std::vector<std::thread> workers;
+  size_t per_thread = (n + threads - 1) / threads;
+  for (unsigned t = 1; t < threads && t * per_thread < n; ++t) {
+    workers.emplace_back(ParseRange, std::ref(batch), t * per_thread, std::min(n, (t + 1) * per_thread));
+  }
+  ParseRange(batch, 0, std::min(n, per_thread));
+  for (std::thread& w : workers) w.join();
+}
+
+}  // namespace
+
+Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key) {
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  size_t count = 0;
+  PG_ASSIGN_OR_RETURN(Batch current, ReadBatch(lines));
+  ParseBatch(current, threads);
+  while (!current.lines.empty()) {
+    // Read and parse the next batch while this one is handed to on_key.
+    PG_ASSIGN_OR_RETURN(Batch next, ReadBatch(lines));
+    std::thread parser([&next, threads] { ParseBatch(next, threads); });
+    Status status;
+    for (size_t i = 0; i < current.lines.size() && status.ok(); ++i) {
+      status = current.errors[i].ok() ? on_key(std::move(current.keys[i])) : current.errors[i];
+      if (status.ok()) {
+        ++count;
+      } else {
+        status = status.Annotate("line " + std::to_string(current.line_numbers[i]));
+      }
+    }
+    parser.join();
+    if (!status.ok()) return status;
+    current = std::move(next);
   }
   return count;
 }

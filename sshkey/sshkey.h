@@ -30,10 +30,11 @@ struct PublicKey {
 // (printable characters only, at most 1 KiB). Errors say what is wrong.
 Result<PublicKey> ParsePublicKeyLine(std::string_view line);
 
-// Reads a list of keys, one per line, in constant memory; blank lines and
-// lines starting with '#' are skipped. Calls `on_key` for each key in order
-// and stops at the first error, which names the line number. Returns the
-// number of keys read.
+// Reads a list of keys, one per line, in bounded memory; blank lines and
+// lines starting with '#' are skipped. Calls `on_key` for each key in input
+// order (on the calling thread) and stops at the first error, which names the
+// line number. Parsing runs on all cores, one batch ahead of `on_key`, so a
+// million-key list loads in seconds. Returns the number of keys read.
 Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key);
 
 }  // namespace pushgate
