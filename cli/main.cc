@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
   CLI::App app("pushgate: manage the users, keys and apps of a standalone git push gateway");
   app.require_subcommand(1);
+  app.set_version_flag("--version", PUSHGATE_VERSION);
   pushgate::CommandArgs args;
   args.config_path = std::string(pushgate::kDefaultConfigPath);
   app.add_option("--config", args.config_path, "configuration file")->capture_default_str();

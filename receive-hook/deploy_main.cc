@@ -24,10 +24,12 @@ std::string Env(const char* name) {
 int main(int argc, char** argv) {
   CLI::App app("pushgate's bundled deploy step: unpack the pushed source as a new release");
   int keep = 5;
+  std::string config_path = Env("PUSHGATE_CONFIG");
+  app.add_option("--config", config_path, "configuration file (default: $PUSHGATE_CONFIG)");
   app.add_option("--keep", keep, "number of releases to keep")->check(CLI::Range(1, 1000))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
   if (!config.ok()) {
     std::cerr << "pushgate-deploy: " << config.status().message() << "\n";
     return 1;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -51,7 +52,12 @@ int Fail(std::string_view log_message, const pushgate::Status& status, std::stri
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App app("pushgate's pre-receive hook; git runs it, with PUSHGATE_* set by pushgate-shell");
+  std::string config_path = Env("PUSHGATE_CONFIG");
+  app.add_option("--config", config_path, "configuration file (default: $PUSHGATE_CONFIG)");
+  CLI11_PARSE(app, argc, argv);
+
   // A vanished pusher shows up as EPIPE on write (and stops the build), not as
   // a silent death that would leave the build running.
   ::signal(SIGPIPE, SIG_IGN);
@@ -73,7 +79,7 @@ int main() {
                 pushgate::Status::InvalidArgument("PUSHGATE_APP/PUSHGATE_USER missing or invalid"),
                 "this repository only accepts pushes through pushgate");
   }
-  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
   if (!config.ok()) return Fail("cannot load config", config.status(), "pushgate is misconfigured; tell the platform operator");
   pushgate::log::Configure("pushgate-hook", config->log.destination, config->log.level);
   pushgate::log::SetContext("request_id", context.request_id);

@@ -71,7 +71,7 @@ TEST_F(SourceArchiveTest, ContentsMatchTheCommitExactly) {
   // git's own view of the same commit, checked out fresh.
   RunOk({"git", "clone", "-q", work_, dir_ / "clone"}, testing::GitEnv());
   RunOk({"rm", "-rf", dir_ / "clone/.git"});
-  CapturedRun diff = testing::Run({"diff", "-r", "--no-dereference", dir_ / "clone", dir_ / "out"});
+  CapturedRun diff = testing::RunCommand({"diff", "-r", "--no-dereference", dir_ / "clone", dir_ / "out"});
   EXPECT_TRUE(diff.status.success()) << diff.output;
   struct stat st;
   ASSERT_EQ(::stat((dir_ / "out/bin/run").c_str(), &st), 0);

@@ -51,7 +51,7 @@ bool CanConnect(int port) {
 // The git user sshd logs in as; created once per machine, like an operator would.
 bool EnsureGitUser() {
   if (::getpwnam(Gateway::kGitUser) == nullptr) {
-    CapturedRun add = Run({"useradd", "--system", "--shell", "/bin/sh", "--home-dir",
+    CapturedRun add = RunCommand({"useradd", "--system", "--shell", "/bin/sh", "--home-dir",
                            std::string("/var/lib/") + Gateway::kGitUser, "--create-home", Gateway::kGitUser});
     if (!add.status.success() && ::getpwnam(Gateway::kGitUser) == nullptr) {
       ADD_FAILURE() << "useradd: " << add.output;
@@ -60,7 +60,7 @@ bool EnsureGitUser() {
   }
   // '*' instead of useradd's locked '!': no password can match, and sshd
   // does not treat the account as locked.
-  return Run({"usermod", "-p", "*", Gateway::kGitUser}).status.success();
+  return RunCommand({"usermod", "-p", "*", Gateway::kGitUser}).status.success();
 }
 
 }  // namespace
@@ -84,7 +84,7 @@ bool Gateway::Install(const GatewayOptions& options) {
     return false;
   }
   ::chmod(prefix_.c_str(), 0755);
-  CapturedRun install = Run({CMAKE_COMMAND, "--install", build_dir_, "--prefix", prefix_});
+  CapturedRun install = RunCommand({CMAKE_COMMAND, "--install", build_dir_, "--prefix", prefix_});
   if (!install.status.success()) {
     ADD_FAILURE() << "cmake --install failed:\n" << install.output;
     return false;
@@ -149,7 +149,7 @@ bool Gateway::StartSshd() {
     sshd_config = Replace(sshd_config, "@GIT_USER@", kGitUser);
     sshd_config = Replace(sshd_config, "@DROP_IN@", etc + "/pushgate-sshd.conf");
     WriteFile(etc + "/sshd_config", sshd_config, 0644);
-    CapturedRun check = Run({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
+    CapturedRun check = RunCommand({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
     if (!check.status.success()) {
       ADD_FAILURE() << "sshd -t rejected the config:\n" << check.output;
       return false;
@@ -189,7 +189,7 @@ Gateway::~Gateway() {
 CapturedRun Gateway::Admin(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {prefix_ + "/bin/pushgate", "--config", config_path_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv);
+  return RunCommand(argv);
 }
 
 std::string Gateway::AdminOk(const std::vector<std::string>& args) const {
@@ -221,7 +221,7 @@ std::map<std::string, std::string> Gateway::GitClientEnv(const TestKey& key) con
 CapturedRun Gateway::Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const {
   std::vector<std::string> argv = {"timeout", "120", "git"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv, GitClientEnv(key), cwd);
+  return RunCommand(argv, GitClientEnv(key), cwd);
 }
 
 CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& args) const {
@@ -230,7 +230,7 @@ CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& arg
                                    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                                    "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv, {{"HOME", client_home_}});
+  return RunCommand(argv, {{"HOME", client_home_}});
 }
 
 std::string Gateway::Logs() const {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -91,7 +92,7 @@ TEST_F(PushTest, FirstPushDeploysTheExactTreeAndSecondPushMakesV2) {
   EXPECT_EQ(CurrentRelease("web"), "v1-" + short_id);
   RunOk({"git", "clone", "-q", dir, work_ / "expected"}, GitEnv());
   RunOk({"rm", "-rf", work_ / "expected/.git"});
-  CapturedRun diff = pushgate::testing::Run({"diff", "-r", "--no-dereference", work_ / "expected", ReleasesDir("web") + "/current/"});
+  CapturedRun diff = RunCommand({"diff", "-r", "--no-dereference", work_ / "expected", ReleasesDir("web") + "/current/"});
   EXPECT_TRUE(diff.status.success()) << diff.output;
 
   std::string second = CommitFiles(dir, {{"index.html", "<h1>v2</h1>\n"}}, "v2");
@@ -317,6 +318,39 @@ TEST_F(PushTest, RegistryFilesBelongToTheGitUser) {
   EXPECT_EQ(st.st_uid, dir.st_uid);
   ASSERT_EQ(::stat((gateway_->data_dir() + "/db/lock.mdb").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, dir.st_uid);
+}
+
+TEST_F(PushTest, AdminCliWorksAsGitUserAndRefusesOtherUsers) {
+  std::string pushgate = gateway_->prefix() + "/bin/pushgate";
+  CapturedRun as_git = RunCommand({"runuser", "-u", Gateway::kGitUser, "--", pushgate, "--config",
+                            gateway_->config_path(), "user", "add", "dave"});
+  EXPECT_TRUE(as_git.status.success()) << as_git.output;
+  CapturedRun as_nobody = RunCommand({"runuser", "-u", "nobody", "--", pushgate, "--config", gateway_->config_path(),
+                               "user", "ls"});
+  EXPECT_EQ(as_nobody.status.code, 1);
+  EXPECT_NE(as_nobody.output.find("run pushgate as root or as " + std::string(Gateway::kGitUser)),
+            std::string::npos)
+      << as_nobody.output;
+  EXPECT_NE(gateway_->AdminOk({"user", "ls"}).find("dave"), std::string::npos);
+}
+
+TEST_F(PushTest, AdminRefusalsAreOneLineWithNonZeroExit) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"user", "add", "Bad Name"},
+      {"app", "create", "../x"},
+      {"app", "create", "ok-app", "--member", "ghost"},
+      {"key", "add", "ghost", keys_->path() + "/alice.pub"},
+      {"key", "add", "bob", keys_->path() + "/alice.pub"},  // alice's key
+      {"key", "rm", "SHA256:nope"},
+      {"app", "grant", "missing-app", "alice"},
+  };
+  for (const auto& args : bad) {
+    CapturedRun run = gateway_->Admin(args);
+    EXPECT_EQ(run.status.code, 1) << args[0] << " " << args[1] << ": " << run.output;
+    EXPECT_EQ(run.output.rfind("pushgate: ", 0), 0u) << run.output;
+    EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+  }
+  EXPECT_EQ(gateway_->AdminOk({"app", "ls"}).find("ok-app"), std::string::npos);
 }
 
 TEST_F(PushTest, BackupWhileServingIsARestorableRegistry) {

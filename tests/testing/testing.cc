@@ -41,7 +41,7 @@ std::string ReadFile(const std::string& path) {
   return data.ok() ? *data : std::string();
 }
 
-CapturedRun Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+CapturedRun RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 const std::string& cwd, const std::string& stdin_data) {
   SpawnSpec spec;
   if (!argv.empty() && argv.front().front() == '/') {
@@ -68,7 +68,7 @@ CapturedRun Run(const std::vector<std::string>& argv, const std::map<std::string
 
 std::string RunOk(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                   const std::string& cwd) {
-  CapturedRun run = Run(argv, env, cwd);
+  CapturedRun run = RunCommand(argv, env, cwd);
   std::string joined;
   for (const std::string& a : argv) joined += a + " ";
   EXPECT_TRUE(run.status.success()) << joined << "-> " << run.status.Describe() << "\n" << run.output;

@@ -31,7 +31,7 @@ std::string ReadFile(const std::string& path);
 
 // Runs a system program (looked up in /usr/bin, /bin, ...) with argv and an
 // environment made of a sane PATH/HOME plus `env`; returns output and status.
-CapturedRun Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+CapturedRun RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                 const std::string& cwd = "", const std::string& stdin_data = "");
 
 // Like Run but fails the current test (ADD_FAILURE) unless it exits 0.
