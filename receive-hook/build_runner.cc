@@ -22,17 +22,6 @@ using Clock = std::chrono::steady_clock;
 constexpr Duration kDrainAfterExit = std::chrono::seconds(1);
 constexpr int kPollInterval = 100;  // ms: reaction time to cancel and timeout
 
-ExitStatus Decode(int wstatus) {
-  ExitStatus st;
-  if (WIFEXITED(wstatus)) {
-    st.exited = true;
-    st.code = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus)) {
-    st.signal = WTERMSIG(wstatus);
-  }
-  return st;
-}
-
 // Stops every process of the group and reaps the leader if still unreaped.
 void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit) {
   ::kill(-pgid, SIGTERM);
@@ -42,7 +31,7 @@ void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit)
     pid_t r = ::waitpid(pgid, &wstatus, WNOHANG);
     if (r == pgid) {
       leader_reaped = true;
-      *exit = Decode(wstatus);
+      *exit = ExitStatusFromWait(wstatus);
       break;
     }
     ::usleep(20000);
@@ -52,7 +41,7 @@ void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit)
     int wstatus = 0;
     while (::waitpid(pgid, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    *exit = Decode(wstatus);
+    *exit = ExitStatusFromWait(wstatus);
   }
 }
 
@@ -90,7 +79,7 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       if (::waitpid(pid, &wstatus, WNOHANG) == pid) {
         leader_reaped = true;
         exited_at = Clock::now();
-        result.exit = Decode(wstatus);
+        result.exit = ExitStatusFromWait(wstatus);
       }
     } else if (Clock::now() - exited_at >= kDrainAfterExit) {
       stopped_early = false;
@@ -117,7 +106,7 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
       }
       leader_reaped = true;
-      result.exit = Decode(wstatus);
+      result.exit = ExitStatusFromWait(wstatus);
       break;
     }
     if (!WriteAll(request.log_fd, std::string_view(buf, static_cast<size_t>(n))).ok()) {

@@ -1,12 +1,8 @@
 #include "receive-hook/sha256.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
-#include <cerrno>
-
-#include "util/fd.h"
+#include "util/fs.h"
 
 namespace pushgate {
 
@@ -47,19 +43,8 @@ Result<std::string> Sha256::FinishHex() {
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
   Sha256 hash;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "read " + path);
-    }
-    if (n == 0) break;
-    hash.Update(std::string_view(buf, static_cast<size_t>(n)));
-  }
+  PG_RETURN_IF_ERROR(ReadFileInChunks(path, [&](std::string_view chunk) { hash.Update(chunk); }));
   return hash.FinishHex();
 }
 

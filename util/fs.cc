@@ -11,23 +11,30 @@
 
 namespace pushgate {
 
-Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+Status ReadFileInChunks(const std::string& path, const std::function<void(std::string_view)>& chunk) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
-  std::string data;
-  char buf[8192];
+  char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "read " + path);
     }
-    if (n == 0) break;
-    if (data.size() + static_cast<size_t>(n) > max_bytes) {
-      return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) +
-                                     " bytes");
-    }
-    data.append(buf, static_cast<size_t>(n));
+    if (n == 0) return Status::OK();
+    chunk(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  std::string data;
+  bool too_large = false;
+  PG_RETURN_IF_ERROR(ReadFileInChunks(path, [&](std::string_view chunk) {
+    too_large = too_large || data.size() + chunk.size() > max_bytes;
+    if (!too_large) data += chunk;
+  }));
+  if (too_large) {
+    return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
   return data;
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,9 @@ namespace pushgate {
 // Reads a whole file that is expected to be small (config, tokens). Refuses
 // files larger than `max_bytes` so a wrong path cannot exhaust memory.
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 1 << 20);
+
+// Reads a file of any size in chunks, calling `chunk` for each.
+Status ReadFileInChunks(const std::string& path, const std::function<void(std::string_view)>& chunk);
 
 // Writes `data` to `fd` completely, retrying short writes and EINTR.
 Status WriteAll(int fd, std::string_view data);

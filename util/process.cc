@@ -133,12 +133,7 @@ Status ExecReplacing(const SpawnSpec& spec, std::vector<int> keep_fds) {
   return Status::FromErrno(errno, "run " + spec.path);
 }
 
-Result<ExitStatus> WaitForExit(pid_t pid) {
-  int wstatus = 0;
-  for (;;) {
-    if (::waitpid(pid, &wstatus, 0) >= 0) break;
-    if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
-  }
+ExitStatus ExitStatusFromWait(int wstatus) {
   ExitStatus st;
   if (WIFEXITED(wstatus)) {
     st.exited = true;
@@ -147,6 +142,15 @@ Result<ExitStatus> WaitForExit(pid_t pid) {
     st.signal = WTERMSIG(wstatus);
   }
   return st;
+}
+
+Result<ExitStatus> WaitForExit(pid_t pid) {
+  int wstatus = 0;
+  for (;;) {
+    if (::waitpid(pid, &wstatus, 0) >= 0) break;
+    if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
+  }
+  return ExitStatusFromWait(wstatus);
 }
 
 Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data) {

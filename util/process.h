@@ -35,6 +35,9 @@ struct ExitStatus {
   std::string Describe() const;
 };
 
+// Decodes a waitpid(2) status.
+ExitStatus ExitStatusFromWait(int wstatus);
+
 Result<pid_t> Spawn(const SpawnSpec& spec);
 
 // Replaces this process with `spec.path` (stdio descriptors in the spec are

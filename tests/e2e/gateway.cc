@@ -218,6 +218,14 @@ std::map<std::string, std::string> Gateway::GitClientEnv(const TestKey& key) con
   return env;
 }
 
+Result<pid_t> Gateway::StartGit(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd,
+                               int out_fd, bool own_process_group) const {
+  SpawnSpec spec{"/usr/bin/git", {"git"}, {"PATH=/usr/bin:/bin"}, -1, out_fd, out_fd, own_process_group, cwd};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  for (const auto& [k, v] : GitClientEnv(key)) SetEnv(spec.env, k, v);
+  return Spawn(spec);
+}
+
 CapturedRun Gateway::Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const {
   std::vector<std::string> argv = {"timeout", "120", "git"};
   argv.insert(argv.end(), args.begin(), args.end());

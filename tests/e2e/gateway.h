@@ -51,8 +51,11 @@ class Gateway {
   // 120 s timeout so a hang fails instead of blocking the suite.
   CapturedRun Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const;
   CapturedRun Ssh(const TestKey& key, const std::vector<std::string>& args) const;
-  // The environment Git() uses, for tests that start git themselves.
   std::map<std::string, std::string> GitClientEnv(const TestKey& key) const;
+  // Starts git without waiting, its stdout and stderr on `out_fd`; in its
+  // own process group if asked, so a test can kill git and ssh together.
+  Result<pid_t> StartGit(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd,
+                         int out_fd, bool own_process_group) const;
 
   // The sshd log and pushgate's own log, for failure messages.
   std::string Logs() const;

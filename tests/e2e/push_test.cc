@@ -227,11 +227,8 @@ TEST_F(PushTest, BuildLogIsStreamedLive) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
-  SpawnSpec spec{"/usr/bin/git", {"git", "push", gateway_->Url("live-app"), "main"}, {}, -1, write_end.get(),
-                 write_end.get(), false, dir};
-  for (const auto& [k, v] : gateway_->GitClientEnv(*alice_)) spec.env.push_back(k + "=" + v);
-  spec.env.push_back("PATH=/usr/bin:/bin");
-  Result<pid_t> pid = Spawn(spec);
+  Result<pid_t> pid = gateway_->StartGit(*alice_, {"push", gateway_->Url("live-app"), "main"}, dir,
+                                         write_end.get(), false);
   ASSERT_TRUE(pid.ok());
   write_end.Reset();
   std::string seen;
@@ -257,11 +254,8 @@ TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
-  SpawnSpec spec{"/usr/bin/git", {"git", "push", gateway_->Url("chatty-app"), "main"}, {}, -1, write_end.get(),
-                 write_end.get(), true, dir};
-  for (const auto& [k, v] : gateway_->GitClientEnv(*alice_)) spec.env.push_back(k + "=" + v);
-  spec.env.push_back("PATH=/usr/bin:/bin");
-  Result<pid_t> pid = Spawn(spec);
+  Result<pid_t> pid = gateway_->StartGit(*alice_, {"push", gateway_->Url("chatty-app"), "main"}, dir,
+                                         write_end.get(), true);
   ASSERT_TRUE(pid.ok());
   write_end.Reset();
   std::string seen;
