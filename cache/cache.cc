@@ -211,23 +211,6 @@ Result<std::vector<std::string>> KeyCache::UserKeyFingerprints(const lmdb::Txn& 
   return out;
 }
 
-Result<uint64_t> KeyCache::KeyCount(const lmdb::Txn& txn) const {
-  MDB_stat st;
-  int rc = mdb_stat(txn.get(), dbi(Table::kKeys), &st);
-  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "stat keys");
-  return static_cast<uint64_t>(st.ms_entries);
-}
-
-Result<std::optional<std::string>> KeyCache::GetMeta(const lmdb::Txn& txn, std::string_view name) const {
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kMeta), name));
-  if (!value) return std::optional<std::string>();
-  return std::optional<std::string>(std::string(*value));
-}
-
-Status KeyCache::PutMeta(lmdb::Txn& txn, std::string_view name, std::string_view value) {
-  return txn.Put(dbi(Table::kMeta), name, value);
-}
-
 Result<std::optional<KeyRecord>> KeyCache::Lookup(std::string_view fingerprint) const {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, BeginRead());
   return GetKey(txn, fingerprint);

@@ -84,11 +84,6 @@ class KeyCache {
   Result<bool> DeleteKey(lmdb::Txn& txn, std::string_view fingerprint);
   // Fingerprints of `user`'s keys, sorted.
   Result<std::vector<std::string>> UserKeyFingerprints(const lmdb::Txn& txn, std::string_view user) const;
-  Result<uint64_t> KeyCount(const lmdb::Txn& txn) const;
-
-  // Small named values (schema version, sync revision, ...).
-  Result<std::optional<std::string>> GetMeta(const lmdb::Txn& txn, std::string_view name) const;
-  Status PutMeta(lmdb::Txn& txn, std::string_view name, std::string_view value);
 
   // One-shot lookup in its own read transaction: the keys helper's hot path.
   Result<std::optional<KeyRecord>> Lookup(std::string_view fingerprint) const;

@@ -85,7 +85,6 @@ class Cursor {
   Result<bool> Next();
   std::string_view key() const { return FromVal(key_); }
   std::string_view value() const { return FromVal(value_); }
-  MDB_cursor* get() const { return cursor_; }
 
  private:
   explicit Cursor(MDB_cursor* c) : cursor_(c) {}

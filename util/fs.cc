@@ -67,20 +67,6 @@ Status MakeDirs(const std::string& path, mode_t mode) {
   return Status::OK();
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
-  Status s = WriteAll(fd.get(), data);
-  if (s.ok() && ::fsync(fd.get()) != 0) s = Status::FromErrno(errno, "fsync " + tmp);
-  fd.Reset();
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = Status::FromErrno(errno, "rename " + tmp + " to " + path);
-  }
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
-}
-
 namespace {
 
 struct DirCloser {

@@ -30,10 +30,6 @@ Status WriteAll(int fd, std::string_view data);
 // Creates `path` and any missing parents with `mode`. Existing directories are fine.
 Status MakeDirs(const std::string& path, mode_t mode);
 
-// Writes `data` to a temporary file beside `path`, fsyncs it and renames it
-// over `path`, so readers see the old or the new content, never a mix.
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
-
 // Removes a file or a directory tree. Never follows symlinks: a symlink is
 // removed, not its target. Missing `path` is not an error.
 Status RemoveTree(const std::string& path);

@@ -26,14 +26,6 @@ TEST(FsTest, RemoveTreeNeverFollowsSymlinks) {
   EXPECT_TRUE(RemoveTree(dir / "missing").ok());
 }
 
-TEST(FsTest, WriteFileAtomicReplaces) {
-  TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir / "f", "one", 0600).ok());
-  ASSERT_TRUE(WriteFileAtomic(dir / "f", "two", 0600).ok());
-  EXPECT_EQ(testing::ReadFile(dir / "f"), "two");
-  EXPECT_EQ(*ListDir(dir.path()), (std::vector<std::string>{"f"}));  // no temp left
-}
-
 TEST(FsTest, ReadSmallFileRefusesLargeFiles) {
   TempDir dir;
   WriteFile(dir / "big", std::string(2000, 'x'));

@@ -1,6 +1,5 @@
 #include "util/json_writer.h"
 
-#include <cinttypes>
 #include <cstdio>
 
 namespace pushgate {
@@ -87,26 +86,6 @@ JsonObject& JsonObject::Add(std::string_view key, std::string_view value) {
 JsonObject& JsonObject::Add(std::string_view key, int64_t value) {
   Key(key);
   out_ += std::to_string(value);
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, double value) {
-  Key(key);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", value);
-  out_ += buf;
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, bool value) {
-  Key(key);
-  out_ += value ? "true" : "false";
-  return *this;
-}
-
-JsonObject& JsonObject::AddRaw(std::string_view key, std::string_view raw_json) {
-  Key(key);
-  out_ += raw_json;
   return *this;
 }
 

@@ -20,10 +20,6 @@ class JsonObject {
   JsonObject& Add(std::string_view key, std::string_view value);
   JsonObject& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
   JsonObject& Add(std::string_view key, int64_t value);
-  JsonObject& Add(std::string_view key, double value);
-  JsonObject& Add(std::string_view key, bool value);
-  // Adds `raw_json` verbatim; the caller guarantees it is valid JSON.
-  JsonObject& AddRaw(std::string_view key, std::string_view raw_json);
   std::string Finish();
 
  private:
