@@ -28,8 +28,8 @@ class StandaloneBackend : public Backend {
     PG_ASSIGN_OR_RETURN(bool member, (*registry)->IsMember(app, user));
     if (!member) return NoAccess(app);
     // The key may have been removed since sshd accepted it.
-    PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> key, (*registry)->cache().Lookup(fingerprint));
-    if (!key || key->user != user) return NoAccess(app);
+    PG_ASSIGN_OR_RETURN(KeyLookup key, (*registry)->cache().Lookup(fingerprint));
+    if (!key.record || key.record->user != user) return NoAccess(app);
     return Status::OK();
   }
 

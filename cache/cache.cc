@@ -14,7 +14,8 @@ constexpr uint8_t kRecordVersion = 1;
 // written; 32 GiB holds tens of millions of keys.
 constexpr size_t kMapSize = size_t{32} << 30;
 
-constexpr const char* kTableNames[kTableCount] = {"meta", "keys", "user_keys", "users", "apps", "members"};
+constexpr const char* kTableNames[kTableCount] = {"meta",     "keys",  "user_keys", "keys.1", "user_keys.1",
+                                                  "negative", "users", "apps",      "members"};
 
 void PutVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -59,21 +60,25 @@ std::string EncodeKeyRecord(const KeyRecord& r) {
   PutField(out, r.blob);
   PutField(out, r.comment);
   PutVarint(out, static_cast<uint64_t>(r.added_at));
+  PutVarint(out, static_cast<uint64_t>(r.verified_at_ms));
   return out;
 }
 
 Result<KeyRecord> DecodeKeyRecord(std::string_view data) {
   KeyRecord r;
   uint64_t added_at;
+  uint64_t verified_at;
   if (data.empty() || static_cast<uint8_t>(data.front()) != kRecordVersion) {
     return Status::Corruption("key record has an unknown version");
   }
   data.remove_prefix(1);
   if (!GetField(data, r.user) || !GetField(data, r.type) || !GetField(data, r.blob) ||
-      !GetField(data, r.comment) || !GetVarint(data, added_at) || !data.empty()) {
+      !GetField(data, r.comment) || !GetVarint(data, added_at) || !GetVarint(data, verified_at) ||
+      !data.empty()) {
     return Status::Corruption("key record is truncated or malformed");
   }
   r.added_at = static_cast<int64_t>(added_at);
+  r.verified_at_ms = static_cast<int64_t>(verified_at);
   return r;
 }
 
@@ -149,34 +154,49 @@ Result<lmdb::Txn> KeyCache::BeginRead() const { return lmdb::Txn::Begin(env_.get
 
 Result<lmdb::Txn> KeyCache::BeginWrite() { return lmdb::Txn::Begin(env_.get(), 0); }
 
-Result<std::optional<KeyRecord>> KeyCache::GetKey(const lmdb::Txn& txn, std::string_view fingerprint) const {
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kKeys), fingerprint));
+Result<KeyCache::KeyTables> KeyCache::Tables(const lmdb::Txn& txn, KeySet set) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> active, txn.Get(dbi(Table::kMeta), kMetaKeySet));
+  bool one_active = active && *active == "1";
+  if (active && *active != "0" && *active != "1") return Status::Corruption("meta key_set is neither 0 nor 1");
+  bool use_one = (set == KeySet::kActive) == one_active;
+  Table keys = use_one ? Table::kKeys1 : Table::kKeys;
+  Table index = use_one ? Table::kUserKeys1 : Table::kUserKeys;
+  if (!HasTable(keys) || !HasTable(index)) return Status::Corruption("the key cache lacks key set tables");
+  return KeyTables{dbi(keys), dbi(index)};
+}
+
+Result<std::optional<KeyRecord>> KeyCache::GetKey(const lmdb::Txn& txn, std::string_view fingerprint,
+                                                  KeySet set) const {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, set));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(tables.keys, fingerprint));
   if (!value) return std::optional<KeyRecord>();
   Result<KeyRecord> record = DecodeKeyRecord(*value);
   if (!record.ok()) return record.status().Annotate(std::string(fingerprint));
   return std::optional<KeyRecord>(std::move(record).value());
 }
 
-Status KeyCache::PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record) {
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(dbi(Table::kKeys), fingerprint));
+Status KeyCache::PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record, KeySet set) {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, set));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(tables.keys, fingerprint));
   if (old) {
     Result<KeyRecord> previous = DecodeKeyRecord(*old);
     // A corrupt old record is replaced; its index entry cannot be known, and
     // a stale index entry only costs a skipped row when listing.
     if (previous.ok() && previous->user != record.user) {
-      PG_RETURN_IF_ERROR(txn.Delete(dbi(Table::kUserKeys), CompositeKey(previous->user, fingerprint)).status());
+      PG_RETURN_IF_ERROR(txn.Delete(tables.user_keys, CompositeKey(previous->user, fingerprint)).status());
     }
   }
-  PG_RETURN_IF_ERROR(txn.Put(dbi(Table::kKeys), fingerprint, EncodeKeyRecord(record)));
-  return txn.Put(dbi(Table::kUserKeys), CompositeKey(record.user, fingerprint), "");
+  PG_RETURN_IF_ERROR(txn.Put(tables.keys, fingerprint, EncodeKeyRecord(record)));
+  return txn.Put(tables.user_keys, CompositeKey(record.user, fingerprint), "");
 }
 
 Result<std::optional<KeyRecord>> KeyCache::InsertKey(lmdb::Txn& txn, std::string_view fingerprint,
                                                      const KeyRecord& record) {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, KeySet::kActive));
   MDB_val key = lmdb::ToVal(fingerprint);
   std::string encoded = EncodeKeyRecord(record);
   MDB_val value = lmdb::ToVal(encoded);
-  int rc = mdb_put(txn.get(), dbi(Table::kKeys), &key, &value, MDB_NOOVERWRITE);
+  int rc = mdb_put(txn.get(), tables.keys, &key, &value, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) {
     // LMDB left `value` pointing at the stored record.
     Result<KeyRecord> existing = DecodeKeyRecord(lmdb::FromVal(value));
@@ -184,25 +204,27 @@ Result<std::optional<KeyRecord>> KeyCache::InsertKey(lmdb::Txn& txn, std::string
     return std::optional<KeyRecord>(std::move(existing).value());
   }
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "write");
-  PG_RETURN_IF_ERROR(txn.Put(dbi(Table::kUserKeys), CompositeKey(record.user, fingerprint), ""));
+  PG_RETURN_IF_ERROR(txn.Put(tables.user_keys, CompositeKey(record.user, fingerprint), ""));
   return std::optional<KeyRecord>();
 }
 
-Result<bool> KeyCache::DeleteKey(lmdb::Txn& txn, std::string_view fingerprint) {
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(dbi(Table::kKeys), fingerprint));
+Result<bool> KeyCache::DeleteKey(lmdb::Txn& txn, std::string_view fingerprint, KeySet set) {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, set));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> old, txn.Get(tables.keys, fingerprint));
   if (!old) return false;
   Result<KeyRecord> previous = DecodeKeyRecord(*old);
   if (previous.ok()) {
-    PG_RETURN_IF_ERROR(txn.Delete(dbi(Table::kUserKeys), CompositeKey(previous->user, fingerprint)).status());
+    PG_RETURN_IF_ERROR(txn.Delete(tables.user_keys, CompositeKey(previous->user, fingerprint)).status());
   }
-  return txn.Delete(dbi(Table::kKeys), fingerprint);
+  return txn.Delete(tables.keys, fingerprint);
 }
 
 Result<std::vector<std::string>> KeyCache::UserKeyFingerprints(const lmdb::Txn& txn,
                                                                std::string_view user) const {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, KeySet::kActive));
   std::vector<std::string> out;
   std::string prefix = CompositeKey(user, "");
-  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi(Table::kUserKeys)));
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, tables.user_keys));
   PG_ASSIGN_OR_RETURN(bool more, cursor.Seek(prefix));
   while (more && cursor.key().substr(0, prefix.size()) == prefix) {
     out.emplace_back(cursor.key().substr(prefix.size()));
@@ -211,9 +233,111 @@ Result<std::vector<std::string>> KeyCache::UserKeyFingerprints(const lmdb::Txn& 
   return out;
 }
 
-Result<std::optional<KeyRecord>> KeyCache::Lookup(std::string_view fingerprint) const {
+Result<uint64_t> KeyCache::KeyCount(const lmdb::Txn& txn, KeySet set) const {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, set));
+  MDB_stat st;
+  int rc = mdb_stat(txn.get(), tables.keys, &st);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "stat keys");
+  return static_cast<uint64_t>(st.ms_entries);
+}
+
+Status KeyCache::ForEachKey(const lmdb::Txn& txn,
+                            const std::function<Status(std::string_view, const KeyRecord&)>& visit) const {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, KeySet::kActive));
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, tables.keys));
+  PG_ASSIGN_OR_RETURN(bool more, cursor.First());
+  while (more) {
+    Result<KeyRecord> record = DecodeKeyRecord(cursor.value());
+    if (!record.ok()) return record.status().Annotate(std::string(cursor.key()));
+    PG_RETURN_IF_ERROR(visit(cursor.key(), *record));
+    PG_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  return Status::OK();
+}
+
+Status KeyCache::ClearStaging(lmdb::Txn& txn) {
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, KeySet::kStaging));
+  PG_RETURN_IF_ERROR(lmdb::ToStatus(mdb_drop(txn.get(), tables.keys, 0), "empty the staging keys"));
+  return lmdb::ToStatus(mdb_drop(txn.get(), tables.user_keys, 0), "empty the staging index");
+}
+
+Status KeyCache::ActivateStaging(lmdb::Txn& txn) {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> active, txn.Get(dbi(Table::kMeta), kMetaKeySet));
+  return PutMeta(txn, kMetaKeySet, active && *active == "1" ? "0" : "1");
+}
+
+Result<std::optional<std::string>> KeyCache::GetMeta(const lmdb::Txn& txn, std::string_view name) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kMeta), name));
+  if (!value) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*value));
+}
+
+Status KeyCache::PutMeta(lmdb::Txn& txn, std::string_view name, std::string_view value) {
+  return txn.Put(dbi(Table::kMeta), name, value);
+}
+
+namespace {
+
+// Decimal integers in meta and the negative table: readable with mdb_dump.
+Result<int64_t> ParseInt(std::string_view text, std::string_view what) {
+  if (text.empty() || text.size() > 19) return Status::Corruption(std::string(what) + " is not a number");
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return Status::Corruption(std::string(what) + " is not a number");
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<int64_t> KeyCache::GetMetaInt(const lmdb::Txn& txn, std::string_view name) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(Table::kMeta), name));
+  if (!value) return int64_t{0};
+  return ParseInt(*value, "meta " + std::string(name));
+}
+
+Status KeyCache::PutMetaInt(lmdb::Txn& txn, std::string_view name, int64_t value) {
+  return PutMeta(txn, name, std::to_string(value));
+}
+
+Status KeyCache::PutNegative(lmdb::Txn& txn, std::string_view fingerprint, int64_t until_ms) {
+  return txn.Put(dbi(Table::kNegative), fingerprint, std::to_string(until_ms));
+}
+
+Status KeyCache::DeleteNegative(lmdb::Txn& txn, std::string_view fingerprint) {
+  return txn.Delete(dbi(Table::kNegative), fingerprint).status();
+}
+
+Status KeyCache::SweepNegative(lmdb::Txn& txn, int64_t now_ms) {
+  std::vector<std::string> expired;
+  {
+    PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi(Table::kNegative)));
+    PG_ASSIGN_OR_RETURN(bool more, cursor.First());
+    while (more) {
+      Result<int64_t> until = ParseInt(cursor.value(), "negative cache entry");
+      if (!until.ok() || *until < now_ms) expired.emplace_back(cursor.key());
+      PG_ASSIGN_OR_RETURN(more, cursor.Next());
+    }
+  }
+  for (const std::string& fp : expired) PG_RETURN_IF_ERROR(DeleteNegative(txn, fp));
+  return Status::OK();
+}
+
+Result<KeyLookup> KeyCache::Lookup(std::string_view fingerprint) const {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, BeginRead());
-  return GetKey(txn, fingerprint);
+  KeyLookup out;
+  PG_ASSIGN_OR_RETURN(out.record, GetKey(txn, fingerprint));
+  PG_ASSIGN_OR_RETURN(out.synced_at_ms, GetMetaInt(txn, kMetaSyncedAt));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> feed, txn.Get(dbi(Table::kMeta), kMetaFeed));
+  if (feed) out.feed = std::string(*feed);
+  if (HasTable(Table::kNegative)) {
+    PG_ASSIGN_OR_RETURN(std::optional<std::string_view> negative, txn.Get(dbi(Table::kNegative), fingerprint));
+    if (negative) {
+      PG_ASSIGN_OR_RETURN(out.negative_until_ms, ParseInt(*negative, "negative cache entry"));
+    }
+  }
+  return out;
 }
 
 Status KeyCache::CopyCompactTo(int fd) const {

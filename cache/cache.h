@@ -1,6 +1,13 @@
 // The LMDB key cache under data_dir/db: public keys by OpenSSH SHA256
 // fingerprint, shared by both modes.
 //
+// Keys live in one of two key sets (each a keys table plus its per-user
+// index); meta "key_set" names the active one. Every read and ordinary write
+// goes to the active set. A full resync from the controller fills the other
+// (staging) set page by page, one transaction per page, then makes it active
+// in one small transaction: memory stays flat and readers never see a
+// half-built key set.
+//
 // In standalone mode the `pushgate` CLI writes it (together with the
 // registry's users and apps tables, in the same environment and the same
 // transactions); in controller mode the sync process fills it from the
@@ -16,6 +23,7 @@
 #define PUSHGATE_CACHE_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +43,9 @@ struct KeyRecord {
   std::string blob;     // base64 key blob exactly as sshd passes it in %k
   std::string comment;  // free text, never printed on an authorized_keys line
   int64_t added_at = 0; // unix seconds
+  // Controller lookup mode: when the controller last confirmed this key
+  // (unix ms); 0 for keys that came from the registry or the delta feed.
+  int64_t verified_at_ms = 0;
 
   bool operator==(const KeyRecord&) const = default;
 };
@@ -44,14 +55,37 @@ Result<KeyRecord> DecodeKeyRecord(std::string_view data);
 
 // The named databases of the environment.
 enum class Table {
-  kMeta,      // schema version and sync state: name -> value
-  kKeys,      // "SHA256:..." -> EncodeKeyRecord
-  kUserKeys,  // user '\0' fingerprint -> "" (index for listing a user's keys)
-  kUsers,     // user -> created-at (standalone registry)
-  kApps,      // app -> created-at (standalone registry)
-  kMembers,   // app '\0' user -> "" (standalone registry)
+  kMeta,       // schema version and sync state: name -> value
+  kKeys,       // key set 0: "SHA256:..." -> EncodeKeyRecord
+  kUserKeys,   // key set 0: user '\0' fingerprint -> "" (index for listing a user's keys)
+  kKeys1,      // key set 1
+  kUserKeys1,  // key set 1
+  kNegative,   // controller lookup mode: fingerprint -> unix ms until which it is known unknown
+  kUsers,      // user -> created-at (standalone registry)
+  kApps,       // app -> created-at (standalone registry)
+  kMembers,    // app '\0' user -> "" (standalone registry)
 };
-inline constexpr int kTableCount = 6;
+inline constexpr int kTableCount = 9;
+
+// Which key set an operation addresses.
+enum class KeySet { kActive, kStaging };
+
+// Names in the meta table.
+inline constexpr std::string_view kMetaKeySet = "key_set";               // "0" or "1"
+inline constexpr std::string_view kMetaRevision = "revision";            // applied controller revision
+inline constexpr std::string_view kMetaSyncedAt = "synced_at_ms";        // last successful sync
+inline constexpr std::string_view kMetaFeed = "feed";                    // "delta" or "lookup"
+inline constexpr std::string_view kMetaResyncRevision = "resync_revision";  // a resync in progress
+inline constexpr std::string_view kMetaLastAttempt = "last_attempt_ms";
+inline constexpr std::string_view kMetaLastError = "last_error";         // "" after a success
+
+// What the keys helper needs to answer, read in one transaction.
+struct KeyLookup {
+  std::optional<KeyRecord> record;
+  int64_t synced_at_ms = 0;       // 0: never synced (or standalone)
+  std::string feed;               // "delta", "lookup" or "" (not yet known)
+  int64_t negative_until_ms = 0;  // 0: no negative answer cached for the key
+};
 
 class KeyCache {
  public:
@@ -75,18 +109,41 @@ class KeyCache {
 
   // Key records. PutKey keeps the per-user index in step, also when a
   // fingerprint moves from one user to another.
-  Result<std::optional<KeyRecord>> GetKey(const lmdb::Txn& txn, std::string_view fingerprint) const;
-  Status PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record);
+  Result<std::optional<KeyRecord>> GetKey(const lmdb::Txn& txn, std::string_view fingerprint,
+                                          KeySet set = KeySet::kActive) const;
+  Status PutKey(lmdb::Txn& txn, std::string_view fingerprint, const KeyRecord& record,
+                KeySet set = KeySet::kActive);
   // Adds the key only if its fingerprint is absent (one B-tree search, for
   // bulk imports). Returns the existing record, untouched, if there is one.
   Result<std::optional<KeyRecord>> InsertKey(lmdb::Txn& txn, std::string_view fingerprint,
                                              const KeyRecord& record);
-  Result<bool> DeleteKey(lmdb::Txn& txn, std::string_view fingerprint);
+  Result<bool> DeleteKey(lmdb::Txn& txn, std::string_view fingerprint, KeySet set = KeySet::kActive);
   // Fingerprints of `user`'s keys, sorted.
   Result<std::vector<std::string>> UserKeyFingerprints(const lmdb::Txn& txn, std::string_view user) const;
+  Result<uint64_t> KeyCount(const lmdb::Txn& txn, KeySet set = KeySet::kActive) const;
+  // Calls `visit` for every key of the active set in fingerprint order.
+  Status ForEachKey(const lmdb::Txn& txn,
+                    const std::function<Status(std::string_view, const KeyRecord&)>& visit) const;
 
-  // One-shot lookup in its own read transaction: the keys helper's hot path.
-  Result<std::optional<KeyRecord>> Lookup(std::string_view fingerprint) const;
+  // Empties the staging set, and makes it the active one (the old active set
+  // becomes the staging set, to be emptied by the next resync).
+  Status ClearStaging(lmdb::Txn& txn);
+  Status ActivateStaging(lmdb::Txn& txn);
+
+  // Small named values (kMeta* above).
+  Result<std::optional<std::string>> GetMeta(const lmdb::Txn& txn, std::string_view name) const;
+  Status PutMeta(lmdb::Txn& txn, std::string_view name, std::string_view value);
+  Result<int64_t> GetMetaInt(const lmdb::Txn& txn, std::string_view name) const;  // 0 if absent
+  Status PutMetaInt(lmdb::Txn& txn, std::string_view name, int64_t value);
+
+  // The negative cache (controller lookup mode).
+  Status PutNegative(lmdb::Txn& txn, std::string_view fingerprint, int64_t until_ms);
+  Status DeleteNegative(lmdb::Txn& txn, std::string_view fingerprint);
+  // Removes entries that expired before `now_ms`.
+  Status SweepNegative(lmdb::Txn& txn, int64_t now_ms);
+
+  // One read transaction with everything the keys helper needs: the hot path.
+  Result<KeyLookup> Lookup(std::string_view fingerprint) const;
 
   // Writes a compacted, consistent copy of the environment to `fd` while
   // readers and writers carry on.
@@ -95,6 +152,11 @@ class KeyCache {
  private:
   explicit KeyCache(lmdb::EnvPtr env) : env_(std::move(env)) {}
   Status OpenTables(Access access);
+  struct KeyTables {
+    MDB_dbi keys;
+    MDB_dbi user_keys;
+  };
+  Result<KeyTables> Tables(const lmdb::Txn& txn, KeySet set) const;
 
   lmdb::EnvPtr env_;
   MDB_dbi dbis_[kTableCount] = {};

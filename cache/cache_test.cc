@@ -30,6 +30,7 @@ std::unique_ptr<KeyCache> OpenRw(const std::string& dir) {
 
 TEST(KeyRecordTest, RoundTrips) {
   KeyRecord r = Record("alice");
+  r.verified_at_ms = 1700000000999;
   Result<KeyRecord> back = DecodeKeyRecord(EncodeKeyRecord(r));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, r);
@@ -78,9 +79,9 @@ TEST(KeyCacheTest, PutGetDeleteAndUserIndex) {
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   auto found = (*reader)->Lookup(kFp1);
   ASSERT_TRUE(found.ok());
-  ASSERT_TRUE(found->has_value());
-  EXPECT_EQ(**found, Record("alice"));
-  EXPECT_FALSE((*reader)->Lookup("SHA256:nope")->has_value());
+  ASSERT_TRUE(found->record.has_value());
+  EXPECT_EQ(*found->record, Record("alice"));
+  EXPECT_FALSE((*reader)->Lookup("SHA256:nope")->record.has_value());
   {
     auto txn = cache->BeginRead();
     EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), (std::vector<std::string>{kFp1, kFp2}));
@@ -126,11 +127,11 @@ TEST(KeyCacheTest, ReadersSeeASnapshotNeverAHalfWrite) {
   auto write = cache->BeginWrite();
   ASSERT_TRUE(cache->PutKey(*write, kFp1, Record("alice")).ok());
   // Uncommitted: invisible to a new reader too.
-  EXPECT_FALSE((*reader)->Lookup(kFp1)->has_value());
+  EXPECT_FALSE((*reader)->Lookup(kFp1)->record.has_value());
   ASSERT_TRUE(write->Commit().ok());
   // The old transaction still sees the old state; a new one sees the write.
   EXPECT_FALSE((*reader)->GetKey(*read_txn, kFp1)->has_value());
-  EXPECT_TRUE((*reader)->Lookup(kFp1)->has_value());
+  EXPECT_TRUE((*reader)->Lookup(kFp1)->record.has_value());
 }
 
 TEST(KeyCacheTest, AbortedWriteLeavesNothing) {
@@ -140,7 +141,7 @@ TEST(KeyCacheTest, AbortedWriteLeavesNothing) {
     auto write = cache->BeginWrite();
     ASSERT_TRUE(cache->PutKey(*write, kFp1, Record("alice")).ok());
   }  // destroyed without Commit
-  EXPECT_FALSE(cache->Lookup(kFp1)->has_value());
+  EXPECT_FALSE(cache->Lookup(kFp1)->record.has_value());
 }
 
 TEST(KeyCacheTest, CorruptRecordIsReportedNotReturned) {
@@ -174,6 +175,86 @@ TEST(KeyCacheTest, GarbageFileIsAnErrorNotACrash) {
   EXPECT_FALSE(c.ok());
 }
 
+TEST(KeyCacheTest, StagingSetIsInvisibleUntilActivatedInOneStep) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*txn, kFp1, Record("alice")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto reader = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(reader.ok());
+  // A resync builds the new set across several transactions...
+  for (const char* fp : {kFp2}) {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->ClearStaging(*txn).ok());
+    ASSERT_TRUE(cache->PutKey(*txn, fp, Record("bob"), KeySet::kStaging).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  // ...which readers do not see: they still get the old set.
+  EXPECT_TRUE((*reader)->Lookup(kFp1)->record.has_value());
+  EXPECT_FALSE((*reader)->Lookup(kFp2)->record.has_value());
+  {
+    auto txn = cache->BeginWrite();
+    EXPECT_EQ(*cache->KeyCount(*txn, KeySet::kStaging), 1u);
+    ASSERT_TRUE(cache->ActivateStaging(*txn).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_FALSE((*reader)->Lookup(kFp1)->record.has_value());
+  EXPECT_EQ((*reader)->Lookup(kFp2)->record->user, "bob");
+  auto txn = cache->BeginRead();
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "bob"), (std::vector<std::string>{kFp2}));
+  EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "alice")->empty());
+  // The old set is now the staging set, emptied by the next resync.
+  EXPECT_EQ(*cache->KeyCount(*txn, KeySet::kStaging), 1u);
+}
+
+TEST(KeyCacheTest, LookupCarriesSyncStateAndNegativeEntries) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutMetaInt(*txn, kMetaSyncedAt, 1700000000123).ok());
+    ASSERT_TRUE(cache->PutMeta(*txn, kMetaFeed, "lookup").ok());
+    ASSERT_TRUE(cache->PutNegative(*txn, kFp2, 5000).ok());
+    ASSERT_TRUE(cache->PutNegative(*txn, kFp1, 9000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto found = cache->Lookup(kFp2);
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->record.has_value());
+  EXPECT_EQ(found->synced_at_ms, 1700000000123);
+  EXPECT_EQ(found->feed, "lookup");
+  EXPECT_EQ(found->negative_until_ms, 5000);
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->SweepNegative(*txn, 6000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(cache->Lookup(kFp2)->negative_until_ms, 0);
+  EXPECT_EQ(cache->Lookup(kFp1)->negative_until_ms, 9000);
+  auto txn = cache->BeginWrite();
+  ASSERT_TRUE(cache->PutMeta(*txn, kMetaSyncedAt, "12x").ok());
+  EXPECT_EQ(cache->GetMetaInt(*txn, kMetaSyncedAt).status().code(), Status::Code::kCorruption);
+  ASSERT_TRUE(cache->PutMeta(*txn, kMetaKeySet, "7").ok());
+  EXPECT_EQ(cache->GetKey(*txn, kFp1).status().code(), Status::Code::kCorruption);
+}
+
+TEST(KeyCacheTest, ForEachKeyVisitsTheActiveSetInOrder) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  auto txn = cache->BeginWrite();
+  ASSERT_TRUE(cache->PutKey(*txn, kFp2, Record("bob")).ok());
+  ASSERT_TRUE(cache->PutKey(*txn, kFp1, Record("alice")).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(cache->ForEachKey(*txn, [&](std::string_view fp, const KeyRecord& r) {
+    seen.push_back(std::string(fp) + "=" + r.user);
+    return Status::OK();
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{std::string(kFp1) + "=alice", std::string(kFp2) + "=bob"}));
+}
+
 TEST(KeyCacheTest, CompactCopyOpensAsACache) {
   TempDir dir;
   auto cache = OpenRw(dir / "db");
@@ -189,7 +270,7 @@ TEST(KeyCacheTest, CompactCopyOpensAsACache) {
   ::close(fd);
   auto copy = KeyCache::Open(dir / "copy", KeyCache::Access::kReadWrite);
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
-  EXPECT_TRUE((*copy)->Lookup(kFp1)->has_value());
+  EXPECT_TRUE((*copy)->Lookup(kFp1)->record.has_value());
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ Status ApplyMode(const toml::node& value, std::string_view key, Config& config) 
     return Status::OK();
   }
   if (mode == "controller") {
-    return Status::InvalidArgument(
-        "mode = \"controller\" is not available in this version; use \"standalone\"");
+    config.mode = Mode::kController;
+    return Status::OK();
   }
   return Status::InvalidArgument("mode must be \"standalone\" or \"controller\", not \"" + mode + "\"");
 }
@@ -127,15 +127,82 @@ Status ApplyBuildCommand(const toml::node& value, std::string_view key, Config& 
   return Status::OK();
 }
 
-Status ApplyBuildTimeout(const toml::node& value, std::string_view key, Config& config) {
-  PG_ASSIGN_OR_RETURN(config.build.timeout, AsDuration(value, key));
-  if (config.build.timeout.count() == 0) return Status::InvalidArgument(std::string(key) + " must be positive");
+// A duration that must be more than zero.
+Status ApplyPositive(const toml::node& value, std::string_view key, Duration& out) {
+  PG_ASSIGN_OR_RETURN(out, AsDuration(value, key));
+  if (out.count() == 0) return Status::InvalidArgument(std::string(key) + " must be positive");
   return Status::OK();
+}
+
+Status ApplyBuildTimeout(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyPositive(value, key, config.build.timeout);
 }
 
 Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(config.push.lock_timeout, AsDuration(value, key));
   return Status::OK();
+}
+
+Status ApplyControllerUrl(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string url, AsString(value, key));
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  bool scheme = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+  bool clean = url.find_first_of(" \t\r\n\"'\\") == std::string::npos;
+  if (!scheme || !clean || url.size() > 2048) {
+    return Status::InvalidArgument(std::string(key) + " must be an http:// or https:// URL, not \"" + url + "\"");
+  }
+  config.controller.url = url;
+  return Status::OK();
+}
+
+Status ApplyAuthHeader(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string header, AsString(value, key));
+  bool token = !header.empty() && header.size() <= 64;
+  for (char c : header) {
+    token = token && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  }
+  if (!token) return Status::InvalidArgument(std::string(key) + " must be an HTTP header name such as X-Deis-Builder-Auth");
+  config.controller.auth_header = header;
+  return Status::OK();
+}
+
+Status ApplyAbsoluteFile(const toml::node& value, std::string_view key, std::string& out) {
+  PG_ASSIGN_OR_RETURN(std::string path, AsString(value, key));
+  if (path.empty() || path.front() != '/') {
+    return Status::InvalidArgument(std::string(key) + " must be an absolute path, not \"" + path + "\"");
+  }
+  out = path;
+  return Status::OK();
+}
+
+Status ApplyTokenFile(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyAbsoluteFile(value, key, config.controller.token_file);
+}
+
+Status ApplyCaFile(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyAbsoluteFile(value, key, config.controller.ca_file);
+}
+
+Status ApplyConnectTimeout(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.controller.connect_timeout);
+}
+Status ApplyControllerTimeout(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.controller.timeout);
+}
+Status ApplyRefreshAfter(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.cache.refresh_after);
+}
+Status ApplyPositiveTtl(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.cache.positive_ttl);
+}
+Status ApplyNegativeTtl(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.cache.negative_ttl);
+}
+Status ApplyMaxStaleness(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.cache.max_staleness);
+}
+Status ApplySyncDeadline(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyPositive(v, k, c.cache.sync_deadline);
 }
 
 Status ApplyLogDestination(const toml::node& value, std::string_view key, Config& config) {
@@ -168,6 +235,21 @@ constexpr KeySpec kBuild[] = {
 constexpr KeySpec kPush[] = {
     {"push.lock_timeout", ApplyLockTimeout},
 };
+constexpr KeySpec kController[] = {
+    {"controller.url", ApplyControllerUrl},
+    {"controller.auth_header", ApplyAuthHeader},
+    {"controller.token_file", ApplyTokenFile},
+    {"controller.ca_file", ApplyCaFile},
+    {"controller.connect_timeout", ApplyConnectTimeout},
+    {"controller.timeout", ApplyControllerTimeout},
+};
+constexpr KeySpec kCache[] = {
+    {"cache.refresh_after", ApplyRefreshAfter},
+    {"cache.positive_ttl", ApplyPositiveTtl},
+    {"cache.negative_ttl", ApplyNegativeTtl},
+    {"cache.max_staleness", ApplyMaxStaleness},
+    {"cache.sync_deadline", ApplySyncDeadline},
+};
 constexpr KeySpec kLog[] = {
     {"log.destination", ApplyLogDestination},
     {"log.level", ApplyLogLevel},
@@ -180,6 +262,8 @@ struct TableSpec {
 constexpr TableSpec kTables[] = {
     {"build", kBuild},
     {"push", kPush},
+    {"controller", kController},
+    {"cache", kCache},
     {"log", kLog},
 };
 
@@ -241,6 +325,14 @@ Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
     for (const auto& [sub_name, sub_value] : *table) {
       std::string dotted = std::string(name.str()) + "." + std::string(sub_name.str());
       PG_RETURN_IF_ERROR(ApplyKey(dotted, sub_value, table_spec->keys, origin, config));
+    }
+  }
+  if (config.mode == Mode::kController) {
+    if (config.controller.url.empty()) {
+      return Status::InvalidArgument(std::string(origin) + ": mode = \"controller\" needs controller.url");
+    }
+    if (config.controller.token_file.empty()) {
+      return Status::InvalidArgument(std::string(origin) + ": mode = \"controller\" needs controller.token_file");
     }
   }
   return config;

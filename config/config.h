@@ -33,6 +33,27 @@ struct PushConfig {
   Duration lock_timeout = std::chrono::minutes(10);
 };
 
+// How to reach the platform controller (mode = "controller").
+struct ControllerConfig {
+  std::string url;  // "https://controller.example.com", no trailing '/'
+  // Header carrying the token. For "Authorization" the value is sent as
+  // "Bearer TOKEN" unless the token file already starts with "Bearer ".
+  std::string auth_header = "X-Deis-Builder-Auth";
+  std::string token_file;  // the token, read at each start (trailing whitespace ignored)
+  std::string ca_file;     // a private CA bundle; empty: the system's
+  Duration connect_timeout = std::chrono::seconds(1);
+  Duration timeout = std::chrono::seconds(3);
+};
+
+// The controller-mode key cache's freshness rules (docs/configuration.md).
+struct CacheConfig {
+  Duration refresh_after = std::chrono::seconds(30);  // a hit older than this syncs first
+  Duration positive_ttl = std::chrono::seconds(60);   // lookup mode: trust a fetched key this long
+  Duration negative_ttl = std::chrono::seconds(10);   // a miss within this of the last answer is not re-asked
+  Duration max_staleness = std::chrono::minutes(10);  // controller down: serve hits this old at most
+  Duration sync_deadline = std::chrono::seconds(2);   // how long the keys helper waits for a sync
+};
+
 struct LogConfig {
   log::Destination destination = {log::Destination::Kind::kSyslog, ""};
   log::Level level = log::Level::kInfo;
@@ -47,6 +68,8 @@ struct Config {
   std::string git_path = "/usr/bin/git";
   BuildConfig build;
   PushConfig push;
+  ControllerConfig controller;
+  CacheConfig cache;
   LogConfig log;
 
   // The layout of data_dir (docs/architecture.md).
@@ -57,6 +80,7 @@ struct Config {
   std::string AppLockPath(std::string_view app) const;
   std::string ReleasesDir() const { return data_dir + "/releases"; }
   std::string TmpDir() const { return data_dir + "/tmp"; }
+  std::string SyncLockPath() const { return LocksDir() + "/sync.lock"; }
 
   bool IsDeployRef(std::string_view ref) const;
 };

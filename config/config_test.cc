@@ -100,8 +100,62 @@ TEST(ConfigTest, SyntaxErrorsReportTheLine) {
   EXPECT_NE(s.message().find("test.toml:2"), std::string::npos) << s.message();
 }
 
-TEST(ConfigTest, ControllerModeIsNotYetAvailable) {
-  EXPECT_NE(ParseError("mode = \"controller\"").message().find("not available"), std::string::npos);
+TEST(ConfigTest, ControllerModeReadsItsTables) {
+  Result<Config> c = ParseConfig(R"(
+mode = "controller"
+[controller]
+url = "https://controller.example.com/"
+auth_header = "Authorization"
+token_file = "/etc/pushgate/token"
+ca_file = "/etc/pushgate/ca.pem"
+connect_timeout = "500ms"
+timeout = "5s"
+[cache]
+refresh_after = "15s"
+positive_ttl = "2m"
+negative_ttl = "5s"
+max_staleness = "1h"
+sync_deadline = "1500ms"
+)",
+                                 "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->mode, Mode::kController);
+  EXPECT_EQ(c->controller.url, "https://controller.example.com");
+  EXPECT_EQ(c->controller.auth_header, "Authorization");
+  EXPECT_EQ(c->controller.token_file, "/etc/pushgate/token");
+  EXPECT_EQ(c->controller.ca_file, "/etc/pushgate/ca.pem");
+  EXPECT_EQ(c->controller.connect_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->controller.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->cache.refresh_after, std::chrono::seconds(15));
+  EXPECT_EQ(c->cache.positive_ttl, std::chrono::minutes(2));
+  EXPECT_EQ(c->cache.negative_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(c->cache.max_staleness, std::chrono::hours(1));
+  EXPECT_EQ(c->cache.sync_deadline, std::chrono::milliseconds(1500));
+}
+
+TEST(ConfigTest, ControllerDefaultsMatchTheDocumentation) {
+  Result<Config> c = ParseConfig("", "t");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->controller.auth_header, "X-Deis-Builder-Auth");
+  EXPECT_EQ(c->controller.connect_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c->controller.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->cache.refresh_after, std::chrono::seconds(30));
+  EXPECT_EQ(c->cache.max_staleness, std::chrono::minutes(10));
+  EXPECT_EQ(c->cache.sync_deadline, std::chrono::seconds(2));
+}
+
+TEST(ConfigTest, ControllerModeNeedsUrlAndToken) {
+  EXPECT_NE(ParseError("mode = \"controller\"").message().find("needs controller.url"), std::string::npos);
+  EXPECT_NE(ParseError("mode = \"controller\"\n[controller]\nurl = \"http://c\"").message().find(
+                "needs controller.token_file"),
+            std::string::npos);
+  EXPECT_NE(ParseError("[controller]\nurl = \"ftp://c\"").message().find("controller.url"), std::string::npos);
+  EXPECT_NE(ParseError("[controller]\nurl = \"http://c x\"").message().find("controller.url"), std::string::npos);
+  EXPECT_NE(ParseError("[controller]\nauth_header = \"X: y\"").message().find("header name"), std::string::npos);
+  EXPECT_NE(ParseError("[controller]\ntoken_file = \"token\"").message().find("absolute"), std::string::npos);
+  EXPECT_NE(ParseError("[cache]\nrefresh_after = \"0s\"").message().find("positive"), std::string::npos);
+  EXPECT_NE(ParseError("[cache]\nrefresh = \"1s\"").message().find("unknown key cache.refresh"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, LoadConfigReadsFileAndRemembersPath) {

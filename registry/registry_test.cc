@@ -67,7 +67,7 @@ TEST_F(RegistryTest, KeyImportIsAtomicAndRefusesKeysOfOtherUsers) {
   Status s = AddKeys("bob", {keys_[2], keys_[0]});
   EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
   EXPECT_TRUE(registry_->ListKeys(std::string_view("bob"))->empty());
-  EXPECT_FALSE(registry_->cache().Lookup(keys_[2].sha256_fingerprint)->has_value());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[2].sha256_fingerprint)->record.has_value());
   // Re-adding one's own key is fine and changes nothing.
   ASSERT_TRUE(AddKeys("alice", {keys_[0], keys_[2]}, &added).ok());
   EXPECT_EQ(added, 1u);
@@ -80,13 +80,14 @@ TEST_F(RegistryTest, KeyImportIsAtomicAndRefusesKeysOfOtherUsers) {
 TEST_F(RegistryTest, StoredKeyRecordIsExactlyTheParsedKey) {
   ASSERT_TRUE(registry_->AddUser("alice").ok());
   ASSERT_TRUE(AddKeys("alice", {keys_[0]}).ok());
-  auto record = registry_->cache().Lookup(keys_[0].sha256_fingerprint);
-  ASSERT_TRUE(record.ok() && record->has_value());
-  EXPECT_EQ((*record)->user, "alice");
-  EXPECT_EQ((*record)->type, keys_[0].type);
-  EXPECT_EQ((*record)->blob, keys_[0].blob);
-  EXPECT_EQ((*record)->comment, keys_[0].comment);
-  EXPECT_GT((*record)->added_at, 0);
+  auto found = registry_->cache().Lookup(keys_[0].sha256_fingerprint);
+  ASSERT_TRUE(found.ok() && found->record.has_value());
+  const KeyRecord& record = *found->record;
+  EXPECT_EQ(record.user, "alice");
+  EXPECT_EQ(record.type, keys_[0].type);
+  EXPECT_EQ(record.blob, keys_[0].blob);
+  EXPECT_EQ(record.comment, keys_[0].comment);
+  EXPECT_GT(record.added_at, 0);
 }
 
 TEST_F(RegistryTest, RemoveKeyAndUserCascade) {
@@ -97,7 +98,7 @@ TEST_F(RegistryTest, RemoveKeyAndUserCascade) {
   EXPECT_TRUE(registry_->RemoveKey(keys_[0].sha256_fingerprint).IsNotFound());
   EXPECT_EQ(registry_->RemoveKey("not-a-fingerprint").code(), Status::Code::kInvalidArgument);
   ASSERT_TRUE(registry_->RemoveUser("alice").ok());
-  EXPECT_FALSE(registry_->cache().Lookup(keys_[1].sha256_fingerprint)->has_value());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[1].sha256_fingerprint)->record.has_value());
   EXPECT_FALSE(*registry_->IsMember("web", "alice"));
   // The name can be reused without inheriting anything.
   ASSERT_TRUE(registry_->AddUser("alice").ok());
@@ -160,7 +161,7 @@ TEST_F(RegistryTest, BackupIsAConsistentOpenableCopy) {
   auto restored = Registry::Open(dir_ / "restore", KeyCache::Access::kReadOnly);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_TRUE(*(*restored)->IsMember("web", "alice"));
-  EXPECT_TRUE((*restored)->cache().Lookup(keys_[0].sha256_fingerprint)->has_value());
+  EXPECT_TRUE((*restored)->cache().Lookup(keys_[0].sha256_fingerprint)->record.has_value());
 }
 
 }  // namespace

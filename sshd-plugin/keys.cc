@@ -20,7 +20,8 @@ Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell
     if (cache.status().IsNotFound()) return std::string();  // nothing registered yet
     return cache.status();
   }
-  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, (*cache)->Lookup(query.fingerprint));
+  PG_ASSIGN_OR_RETURN(KeyLookup lookup, (*cache)->Lookup(query.fingerprint));
+  const std::optional<KeyRecord>& record = lookup.record;
   if (!record) return std::string();
   // The fingerprint is a hash of the blob; comparing the stored type and blob
   // byte for byte as well means a colliding or tampered record never matches.
