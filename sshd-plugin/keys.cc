@@ -5,9 +5,41 @@
 #include "util/names.h"
 
 namespace pushgate {
+namespace {
 
-Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path,
-                                    const KeysQuery& query) {
+// The cache as one read transaction sees it; a cache that does not exist
+// yet (controller mode before the first sync) reads as empty.
+Result<KeyLookup> ReadCache(const Config& config, std::string_view fingerprint) {
+  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadOnly);
+  if (!cache.ok()) {
+    if (cache.status().IsNotFound()) return KeyLookup();
+    return cache.status();
+  }
+  return (*cache)->Lookup(fingerprint);
+}
+
+// The fingerprint is a hash of the blob; comparing the stored type and blob
+// byte for byte as well means a colliding or tampered record never matches.
+bool Matches(const KeyLookup& lookup, const KeysQuery& query) {
+  return lookup.record && lookup.record->type == query.key_type && lookup.record->blob == query.key_blob;
+}
+
+// How old the cache's knowledge of this key is, in ms.
+int64_t Age(const KeyLookup& lookup, int64_t now_ms) {
+  int64_t as_of = lookup.feed == "lookup" ? lookup.record->verified_at_ms : lookup.synced_at_ms;
+  return now_ms - as_of;
+}
+
+Result<std::string> Line(const Config& config, std::string_view shell_path, const KeysQuery& query,
+                         const KeyRecord& record) {
+  return FormatAuthorizedKeysLine({shell_path, config.path, record.user, query.fingerprint, record.type,
+                                   record.blob});
+}
+
+}  // namespace
+
+Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
+                                    const KeysContext& context) {
   if (query.login_user != config.git_user) return std::string();
   // Malformed input from sshd is impossible in practice; refusing it before
   // touching the cache keeps the lookup key well-formed.
@@ -15,19 +47,30 @@ Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell
       !IsBase64Blob(query.key_blob)) {
     return std::string();
   }
-  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadOnly);
-  if (!cache.ok()) {
-    if (cache.status().IsNotFound()) return std::string();  // nothing registered yet
-    return cache.status();
+  PG_ASSIGN_OR_RETURN(KeyLookup lookup, ReadCache(config, query.fingerprint));
+  bool hit = Matches(lookup, query);
+  if (config.mode == Mode::kStandalone) {
+    return hit ? Line(config, shell_path, query, *lookup.record) : std::string();
   }
-  PG_ASSIGN_OR_RETURN(KeyLookup lookup, (*cache)->Lookup(query.fingerprint));
-  const std::optional<KeyRecord>& record = lookup.record;
-  if (!record) return std::string();
-  // The fingerprint is a hash of the blob; comparing the stored type and blob
-  // byte for byte as well means a colliding or tampered record never matches.
-  if (record->type != query.key_type || record->blob != query.key_blob) return std::string();
-  return FormatAuthorizedKeysLine({shell_path, config.path, record->user, query.fingerprint,
-                                   record->type, record->blob});
+
+  const CacheConfig& rules = config.cache;
+  int64_t now = context.now_ms;
+  if (hit) {
+    Duration fresh_for = lookup.feed == "lookup" ? rules.positive_ttl : rules.refresh_after;
+    if (Age(lookup, now) < fresh_for.count()) return Line(config, shell_path, query, *lookup.record);
+  } else {
+    bool recently_answered = lookup.feed == "lookup"
+                                 ? lookup.negative_until_ms > now
+                                 : lookup.synced_at_ms > 0 && now - lookup.synced_at_ms < rules.negative_ttl.count();
+    if (recently_answered) return std::string();
+  }
+
+  bool synced = context.sync && context.sync();
+  PG_ASSIGN_OR_RETURN(lookup, ReadCache(config, query.fingerprint));
+  if (!Matches(lookup, query)) return std::string();
+  // Without a fresh answer, cached keys carry on until they are too old.
+  if (!synced && Age(lookup, now) >= rules.max_staleness.count()) return std::string();
+  return Line(config, shell_path, query, *lookup.record);
 }
 
 }  // namespace pushgate

@@ -7,9 +7,20 @@
 // This is the hottest code in pushgate. It reads the LMDB key cache in one
 // read transaction, makes no network calls and writes nothing, and links
 // neither libcurl, libgit2 nor libssh (tests/build checks enforce this).
+//
+// Controller mode adds freshness rules (docs/configuration.md, [cache]):
+// a fresh hit is answered at once; a stale hit or a miss runs pushgate-sync
+// (the network lives there) for at most cache.sync_deadline and answers from
+// the cache afterwards. If the controller cannot be reached, cached keys
+// keep working until their data is older than cache.max_staleness; unknown
+// keys are denied. A miss shortly after the controller last answered is
+// denied without asking again (cache.negative_ttl), so a key-scanning client
+// cannot turn connections into controller requests.
 #ifndef PUSHGATE_SSHD_PLUGIN_KEYS_H_
 #define PUSHGATE_SSHD_PLUGIN_KEYS_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -25,11 +36,18 @@ struct KeysQuery {
   std::string_view key_blob;     // %k
 };
 
+struct KeysContext {
+  int64_t now_ms = 0;
+  // Controller mode: runs one sync for the offered key, waiting at most the
+  // sync deadline; true if it finished and the controller answered.
+  std::function<bool()> sync;
+};
+
 // The authorized_keys line for `query`, or an empty string to deny (wrong
 // login user, unknown key, key type or blob not matching the record). Errors
 // (unreadable or corrupt cache) are returned as a Status; the caller denies.
-Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path,
-                                    const KeysQuery& query);
+Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
+                                    const KeysContext& context);
 
 }  // namespace pushgate
 

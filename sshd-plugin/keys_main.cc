@@ -6,6 +6,7 @@
 // (logged; nothing printed, so sshd denies), 2 usage.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -13,15 +14,40 @@
 #include "sshd-plugin/keys.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/process.h"
 
 namespace {
 
 constexpr char kUsage[] = "usage: pushgate-keys [--config FILE] %u %f %t %k\n";
 
-// pushgate-shell is installed beside this executable.
-std::string ShellPath() {
-  pushgate::Result<std::string> dir = pushgate::ExecutableDir();
-  return dir.ok() ? *dir + "/pushgate-shell" : std::string();
+// Controller mode's network path: pushgate-sync, installed beside this
+// executable, run for the offered key and waited for up to the deadline. If
+// it takes longer it is left to finish, so its answer is cached for the
+// connection's second helper call or the next one.
+bool RunSync(const pushgate::Config& config, const std::string& dir, const pushgate::KeysQuery& query) {
+  pushgate::SpawnSpec spec;
+  spec.path = dir + "/pushgate-sync";
+  spec.argv = {spec.path, "--config", config.path, "--key", std::string(query.key_type),
+               std::string(query.key_blob)};
+  spec.env = {"PATH=/usr/bin:/bin"};
+  pushgate::Result<pid_t> pid = pushgate::Spawn(spec);
+  if (!pid.ok()) {
+    pushgate::log::Error("cannot run pushgate-sync", {{"error", pid.status().message()}});
+    return false;
+  }
+  pushgate::Result<std::optional<pushgate::ExitStatus>> done =
+      pushgate::WaitForExitUntil(*pid, config.cache.sync_deadline);
+  if (!done.ok() || !done->has_value()) {
+    pushgate::log::Warn("the key sync did not finish within cache.sync_deadline", {{"key", query.fingerprint}});
+    return false;
+  }
+  return (*done)->success();
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -50,8 +76,18 @@ int main(int argc, char** argv) {
   }
   pushgate::log::Configure("pushgate-keys", config->log.destination, config->log.level);
 
+  pushgate::Result<std::string> dir = pushgate::ExecutableDir();
+  if (!dir.ok()) {
+    pushgate::log::Error("cannot locate the installation", {{"error", dir.status().message()}});
+    return 1;
+  }
   pushgate::KeysQuery query{argv[arg], argv[arg + 1], argv[arg + 2], argv[arg + 3]};
-  pushgate::Result<std::string> line = pushgate::AnswerKeysQuery(*config, ShellPath(), query);
+  pushgate::KeysContext context;
+  context.now_ms = NowMs();
+  if (config->mode == pushgate::Mode::kController) {
+    context.sync = [&] { return RunSync(*config, *dir, query); };
+  }
+  pushgate::Result<std::string> line = pushgate::AnswerKeysQuery(*config, *dir + "/pushgate-shell", query, context);
   if (!line.ok()) {
     pushgate::log::Error("key lookup failed; denying",
                          {{"error", line.status().message()}, {"key", query.fingerprint}});

@@ -31,7 +31,7 @@ class KeysTest : public ::testing::Test {
 
   std::string Answer(const std::string& login, const std::string& fp, const std::string& type,
                      const std::string& blob) {
-    Result<std::string> line = AnswerKeysQuery(config_, kShell, {login, fp, type, blob});
+    Result<std::string> line = AnswerKeysQuery(config_, kShell, {login, fp, type, blob}, {});
     EXPECT_TRUE(line.ok()) << line.status().ToString();
     return line.ok() ? *line : "error";
   }
@@ -70,7 +70,7 @@ TEST_F(KeysTest, MalformedArgumentsFromSshdGetNothing) {
 TEST_F(KeysTest, EmptyDataDirGetsNothing) {
   Config empty = config_;
   empty.data_dir = dir_ / "nothing-here";
-  Result<std::string> line = AnswerKeysQuery(empty, kShell, {"git", key_.sha256, key_.type, key_.blob});
+  Result<std::string> line = AnswerKeysQuery(empty, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
   ASSERT_TRUE(line.ok());
   EXPECT_EQ(*line, "");
 }
@@ -82,7 +82,7 @@ TEST_F(KeysTest, CorruptRecordIsAnErrorAndNeverPrinted) {
     ASSERT_TRUE(txn->Put((*cache)->dbi(Table::kKeys), key_.sha256, "\x01\x05" "alice-garbage").ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
-  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob});
+  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
   EXPECT_EQ(line.status().code(), Status::Code::kCorruption);
 }
 
@@ -96,9 +96,124 @@ TEST_F(KeysTest, InjectionInAStoredUserNameIsNeverPrinted) {
     ASSERT_TRUE((*cache)->PutKey(*txn, key_.sha256, evil).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
-  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob});
+  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
   ASSERT_FALSE(line.ok());
   EXPECT_EQ(line.status().code(), Status::Code::kInvalidArgument);
+}
+
+// Controller mode: the freshness rules, with the clock and the sync injected.
+class ControllerKeysTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kNow = 1700000000000;
+
+  void SetUp() override {
+    config_.path = "/etc/pushgate/pushgate.toml";
+    config_.data_dir = dir_.path();
+    config_.git_user = "git";
+    config_.mode = Mode::kController;
+    key_ = testing::MakeKey(dir_.path(), "alice");
+  }
+
+  // Writes the cache: the key (if `with_key`), the feed and the sync time.
+  void Seed(bool with_key, const std::string& feed, int64_t synced_at, int64_t verified_at = 0,
+            int64_t negative_until = 0) {
+    auto cache = KeyCache::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    ASSERT_TRUE(cache.ok());
+    auto txn = (*cache)->BeginWrite();
+    if (with_key) {
+      KeyRecord record{"alice", key_.type, key_.blob, "", 0, verified_at};
+      ASSERT_TRUE((*cache)->PutKey(*txn, key_.sha256, record).ok());
+    } else {
+      ASSERT_TRUE((*cache)->DeleteKey(*txn, key_.sha256).ok());
+    }
+    ASSERT_TRUE((*cache)->PutMeta(*txn, kMetaFeed, feed).ok());
+    ASSERT_TRUE((*cache)->PutMetaInt(*txn, kMetaSyncedAt, synced_at).ok());
+    if (negative_until > 0) {
+      ASSERT_TRUE((*cache)->PutNegative(*txn, key_.sha256, negative_until).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+
+  // Answers at kNow with a sync that runs `effect` and reports `ok`.
+  std::string Answer(bool ok, const std::function<void()>& effect = {}) {
+    KeysContext context;
+    context.now_ms = kNow;
+    context.sync = [&] {
+      ++syncs_;
+      if (effect) effect();
+      return ok;
+    };
+    Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, context);
+    EXPECT_TRUE(line.ok()) << line.status().ToString();
+    return line.ok() ? *line : "error";
+  }
+
+  TempDir dir_;
+  Config config_;
+  testing::TestKey key_;
+  int syncs_ = 0;
+};
+
+TEST_F(ControllerKeysTest, FreshHitAnswersWithoutSyncing) {
+  Seed(true, "delta", kNow - 5000);
+  EXPECT_NE(Answer(true), "");
+  EXPECT_EQ(syncs_, 0);
+}
+
+TEST_F(ControllerKeysTest, StaleHitSyncsFirstAndHonoursARevocation) {
+  Seed(true, "delta", kNow - 60000);
+  EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");
+  EXPECT_EQ(syncs_, 1);
+  Seed(true, "delta", kNow - 60000);
+  EXPECT_EQ(Answer(true, [&] { Seed(false, "delta", kNow); }), "");  // the sync brought the delete
+}
+
+TEST_F(ControllerKeysTest, ControllerDownServesCachedKeysUntilMaxStaleness) {
+  Seed(true, "delta", kNow - 5 * 60000);  // older than refresh_after, younger than 10 min
+  EXPECT_NE(Answer(false), "");
+  EXPECT_EQ(syncs_, 1);
+  Seed(true, "delta", kNow - 11 * 60000);
+  EXPECT_EQ(Answer(false), "");
+}
+
+TEST_F(ControllerKeysTest, MissSyncsUnlessTheControllerAnsweredMomentsAgo) {
+  Seed(false, "delta", kNow - 2000);  // within negative_ttl (10 s)
+  EXPECT_EQ(Answer(true), "");
+  EXPECT_EQ(syncs_, 0);
+  Seed(false, "delta", kNow - 20000);
+  EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");  // a key added on the controller
+  EXPECT_EQ(syncs_, 1);
+}
+
+TEST_F(ControllerKeysTest, UnknownKeyWithControllerDownIsDenied) {
+  Seed(false, "delta", kNow - 20000);
+  EXPECT_EQ(Answer(false), "");
+}
+
+TEST_F(ControllerKeysTest, FirstEverConnectionSyncsAnEmptyCache) {
+  EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");
+  EXPECT_EQ(syncs_, 1);
+}
+
+TEST_F(ControllerKeysTest, LookupModeUsesPerKeyTimesAndTheNegativeCache) {
+  Seed(true, "lookup", kNow, kNow - 30000);  // verified 30 s ago, positive_ttl 60 s
+  EXPECT_NE(Answer(true), "");
+  EXPECT_EQ(syncs_, 0);
+  Seed(true, "lookup", kNow, kNow - 90000);  // older than positive_ttl: ask again
+  EXPECT_NE(Answer(true, [&] { Seed(true, "lookup", kNow, kNow); }), "");
+  EXPECT_EQ(syncs_, 1);
+  Seed(false, "lookup", kNow, 0, kNow + 5000);  // known unknown for 5 more seconds
+  EXPECT_EQ(Answer(true), "");
+  EXPECT_EQ(syncs_, 1);
+  Seed(true, "lookup", kNow, kNow - 20 * 60000);  // controller down, key 20 min old
+  EXPECT_EQ(Answer(false), "");
+}
+
+TEST_F(ControllerKeysTest, StandaloneModeNeverSyncs) {
+  config_.mode = Mode::kStandalone;
+  Seed(true, "", 0);
+  EXPECT_NE(Answer(true), "");
+  EXPECT_EQ(syncs_, 0);
 }
 
 }  // namespace

@@ -151,8 +151,7 @@ constexpr size_t kBatchLines = 4096;
 struct Batch {
   std::vector<std::string> lines;
   std::vector<size_t> line_numbers;
-  std::vector<PublicKey> keys;
-  std::vector<Status> errors;
+  ParsedKeys parsed;
 };
 
 Result<Batch> ReadBatch(LineReader& lines) {
@@ -170,45 +169,47 @@ Result<Batch> ReadBatch(LineReader& lines) {
   return batch;
 }
 
-void ParseRange(Batch& batch, size_t begin, size_t end) {
+void ParseRange(const std::vector<std::string>& lines, ParsedKeys& out, size_t begin, size_t end) {
   for (size_t i = begin; i < end; ++i) {
-    Result<PublicKey> key = ParsePublicKeyLine(batch.lines[i]);
+    Result<PublicKey> key = ParsePublicKeyLine(lines[i]);
     if (key.ok()) {
-      batch.keys[i] = std::move(key).value();
+      out.keys[i] = std::move(key).value();
     } else {
-      batch.errors[i] = key.status();
+      out.errors[i] = key.status();
     }
   }
 }
 
-// Parses a batch on `threads` threads (the calling one included).
-void ParseBatch(Batch& batch, unsigned threads) {
-  size_t n = batch.lines.size();
-  batch.keys.resize(n);
-  batch.errors.resize(n);
+}  // namespace
+
+ParsedKeys ParsePublicKeyLines(const std::vector<std::string>& lines) {
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  size_t n = lines.size();
+  ParsedKeys out;
+  out.keys.resize(n);
+  out.errors.resize(n);
   std::vector<std::thread> workers;
   size_t per_thread = (n + threads - 1) / threads;
   for (unsigned t = 1; t < threads && t * per_thread < n; ++t) {
-    workers.emplace_back(ParseRange, std::ref(batch), t * per_thread, std::min(n, (t + 1) * per_thread));
+    workers.emplace_back(ParseRange, std::cref(lines), std::ref(out), t * per_thread,
+                         std::min(n, (t + 1) * per_thread));
   }
-  ParseRange(batch, 0, std::min(n, per_thread));
+  ParseRange(lines, out, 0, std::min(n, per_thread));
   for (std::thread& w : workers) w.join();
+  return out;
 }
 
-}  // namespace
-
 Result<size_t> ReadPublicKeyList(LineReader& lines, const std::function<Status(PublicKey&&)>& on_key) {
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   size_t count = 0;
   PG_ASSIGN_OR_RETURN(Batch current, ReadBatch(lines));
-  ParseBatch(current, threads);
+  current.parsed = ParsePublicKeyLines(current.lines);
   while (!current.lines.empty()) {
     // Read and parse the next batch while this one is handed to on_key.
     PG_ASSIGN_OR_RETURN(Batch next, ReadBatch(lines));
-    std::thread parser([&next, threads] { ParseBatch(next, threads); });
+    std::thread parser([&next] { next.parsed = ParsePublicKeyLines(next.lines); });
     Status status;
     for (size_t i = 0; i < current.lines.size() && status.ok(); ++i) {
-      status = current.errors[i].ok() ? on_key(std::move(current.keys[i])) : current.errors[i];
+      status = current.parsed.errors[i].ok() ? on_key(std::move(current.parsed.keys[i])) : current.parsed.errors[i];
       if (status.ok()) {
         ++count;
       } else {

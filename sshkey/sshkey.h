@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/line_reader.h"
 #include "util/status.h"
@@ -29,6 +30,14 @@ struct PublicKey {
 // the blob; the blob must decode and re-encode to itself. The comment is kept
 // (printable characters only, at most 1 KiB). Errors say what is wrong.
 Result<PublicKey> ParsePublicKeyLine(std::string_view line);
+
+// Parses many lines on all cores. errors[i] is OK exactly when keys[i] holds
+// the parsed line i.
+struct ParsedKeys {
+  std::vector<PublicKey> keys;
+  std::vector<Status> errors;
+};
+ParsedKeys ParsePublicKeyLines(const std::vector<std::string>& lines);
 
 // Reads a list of keys, one per line, in bounded memory; blank lines and
 // lines starting with '#' are skipped. Calls `on_key` for each key in input

@@ -5,12 +5,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
@@ -151,6 +153,28 @@ Result<ExitStatus> WaitForExit(pid_t pid) {
     if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
   }
   return ExitStatusFromWait(wstatus);
+}
+
+Result<std::optional<ExitStatus>> WaitForExitUntil(pid_t pid, Duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A pidfd becomes readable when the process exits: one poll, no signals.
+  // (The raw syscall: glibc 2.36's <sys/pidfd.h> lacks C++ linkage guards.)
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  for (;;) {
+    int wstatus = 0;
+    pid_t r = ::waitpid(pid, &wstatus, WNOHANG);
+    if (r == pid) return std::optional<ExitStatus>(ExitStatusFromWait(wstatus));
+    if (r < 0 && errno != EINTR) return Status::FromErrno(errno, "waitpid");
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::optional<ExitStatus>();
+    if (pidfd.valid()) {
+      struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+      ::poll(&pfd, 1, static_cast<int>(left.count()));
+    } else {
+      struct timespec ts = {0, 2000000};  // kernels without pidfd: poll every 2 ms
+      ::nanosleep(&ts, nullptr);
+    }
+  }
 }
 
 Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ Status ExecReplacing(const SpawnSpec& spec, std::vector<int> keep_fds);
 
 // Waits for `pid` to end (retrying EINTR).
 Result<ExitStatus> WaitForExit(pid_t pid);
+
+// Waits at most `timeout` for `pid` to end; nullopt if it is still running
+// (it is left running, unreaped).
+Result<std::optional<ExitStatus>> WaitForExitUntil(pid_t pid, Duration timeout);
 
 struct CapturedRun {
   ExitStatus status;

@@ -65,6 +65,24 @@ TEST(ProcessTest, ChildThatIgnoresStdinDoesNotKillTheCaller) {
   EXPECT_TRUE(run->status.success());
 }
 
+TEST(ProcessTest, WaitForExitUntilReturnsEarlyOrLeavesItRunning) {
+  Result<pid_t> quick = Spawn(Shell("exit 4"));
+  ASSERT_TRUE(quick.ok());
+  Result<std::optional<ExitStatus>> done = WaitForExitUntil(*quick, std::chrono::seconds(10));
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE(done->has_value());
+  EXPECT_EQ((*done)->code, 4);
+
+  Result<pid_t> slow = Spawn(Shell("sleep 1"));
+  ASSERT_TRUE(slow.ok());
+  auto start = std::chrono::steady_clock::now();
+  Result<std::optional<ExitStatus>> pending = WaitForExitUntil(*slow, std::chrono::milliseconds(100));
+  ASSERT_TRUE(pending.ok());
+  EXPECT_FALSE(pending->has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  EXPECT_TRUE(WaitForExit(*slow)->success());  // it was left running, not killed
+}
+
 TEST(ProcessTest, RefusesRelativePaths) {
   SpawnSpec spec{"sh", {"sh"}, {}, -1, -1, -1, false, ""};
   EXPECT_EQ(Spawn(spec).status().code(), Status::Code::kInvalidArgument);

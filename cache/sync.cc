@@ -1,0 +1,193 @@
+#include "cache/sync.h"
+
+#include <vector>
+
+#include "sshkey/sshkey.h"
+#include "util/log.h"
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+int64_t Seconds(int64_t ms) { return ms / 1000; }
+
+// A put is applied only if everything about it checks out; `record` is
+// filled for an accepted put.
+Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, int64_t now_ms, KeyRecord* record) {
+  if (!IsValidUserName(change.username)) return Status::InvalidArgument("invalid username");
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->sha256_fingerprint != change.fingerprint) {
+    return Status::InvalidArgument("the fingerprint does not match the key (" + parsed->sha256_fingerprint + ")");
+  }
+  *record = KeyRecord{change.username, parsed->type, parsed->blob, parsed->comment, Seconds(now_ms), 0};
+  return Status::OK();
+}
+
+// Shown in logs; the controller's text is never trusted to be printable.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7F) ? '?' : c;
+  }
+  return out;
+}
+
+// Applies one page to `set` in `txn`; counts into `report`.
+Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, int64_t now_ms,
+                 SyncReport& report) {
+  std::vector<std::string> lines;
+  std::vector<size_t> put_index(page.changes.size(), 0);
+  for (size_t i = 0; i < page.changes.size(); ++i) {
+    if (page.changes[i].op == KeyChange::Op::kPut) {
+      put_index[i] = lines.size();
+      lines.push_back(page.changes[i].key);
+    }
+  }
+  ParsedKeys parsed = ParsePublicKeyLines(lines);
+  for (size_t i = 0; i < page.changes.size(); ++i) {
+    const KeyChange& change = page.changes[i];
+    if (!IsValidSha256Fingerprint(change.fingerprint)) {
+      ++report.rejected;
+      log::Warn("rejected a change with an invalid fingerprint", {{"fingerprint", Printable(change.fingerprint)}});
+      continue;
+    }
+    if (change.op == KeyChange::Op::kDelete) {
+      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      ++report.deletes;
+      continue;
+    }
+    size_t k = put_index[i];
+    Result<PublicKey> key = parsed.errors[k].ok() ? Result<PublicKey>(std::move(parsed.keys[k]))
+                                                  : Result<PublicKey>(parsed.errors[k]);
+    KeyRecord record;
+    Status valid = CheckPut(change, key, now_ms, &record);
+    if (!valid.ok()) {
+      ++report.rejected;
+      log::Warn("rejected a key from the controller", {{"fingerprint", change.fingerprint},
+                                                       {"username", Printable(change.username)},
+                                                       {"error", valid.message()}});
+      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      continue;
+    }
+    PG_RETURN_IF_ERROR(cache.PutKey(txn, change.fingerprint, record, set));
+    ++report.puts;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOptions& options) {
+  SyncReport report;
+  bool resyncing;
+  uint64_t since;
+  {
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginRead());
+    PG_ASSIGN_OR_RETURN(std::optional<std::string> resync, cache.GetMeta(txn, kMetaResyncRevision));
+    PG_ASSIGN_OR_RETURN(int64_t revision, cache.GetMetaInt(txn, kMetaRevision));
+    report.from_revision = static_cast<uint64_t>(revision);
+    resyncing = resync.has_value();
+    if (resyncing) {
+      PG_ASSIGN_OR_RETURN(int64_t progress, cache.GetMetaInt(txn, kMetaResyncRevision));
+      since = static_cast<uint64_t>(progress);
+    } else {
+      since = static_cast<uint64_t>(revision);
+    }
+  }
+  report.resynced = resyncing;
+  for (;;) {
+    PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit));
+    if (answer.kind == FeedAnswer::Kind::kUnsupported) {
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+      PG_RETURN_IF_ERROR(txn.Commit());
+      report.outcome = SyncReport::Outcome::kNoFeed;
+      return report;
+    }
+    if (answer.kind == FeedAnswer::Kind::kGone) {
+      if (resyncing && since == 0) {
+        return Status::Unavailable("the controller answered 410 Gone to since=0");
+      }
+      // Start over into an empty staging set; readers keep the active one.
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+      PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
+      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaResyncRevision, 0));
+      PG_RETURN_IF_ERROR(txn.Commit());
+      log::Info("controller history compacted; resyncing all keys", {{"since", std::to_string(since)}});
+      resyncing = true;
+      report.resynced = true;
+      since = 0;
+      continue;
+    }
+    const DeltaPage& page = answer.page;
+    if (page.revision < since) {
+      return Status::Unavailable("the controller's revision went backwards (" + std::to_string(page.revision) +
+                                 " after " + std::to_string(since) + ")");
+    }
+    if (page.more && page.changes.empty() && page.revision == since) {
+      return Status::Unavailable("the controller says more changes follow but sent none");
+    }
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+    KeySet set = resyncing ? KeySet::kStaging : KeySet::kActive;
+    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, set, options.now_ms, report));
+    int64_t revision = static_cast<int64_t>(page.revision);
+    if (resyncing && page.more) {
+      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaResyncRevision, revision));
+    } else if (resyncing) {
+      PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
+      PG_RETURN_IF_ERROR(txn.Delete(cache.dbi(Table::kMeta), kMetaResyncRevision).status());
+    }
+    if (!resyncing || !page.more) PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, revision));
+    if (!page.more) {
+      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, options.now_ms));
+      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "delta"));
+    }
+    PG_RETURN_IF_ERROR(txn.Commit());
+    ++report.pages;
+    since = page.revision;
+    if (!page.more) break;
+  }
+  report.revision = since;
+  return report;
+}
+
+Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_view type, std::string_view blob,
+                                int64_t now_ms, Duration negative_ttl) {
+  Result<PublicKey> key = ParsePublicKeyLine(std::string(type) + " " + std::string(blob));
+  if (!key.ok()) return key.status().Annotate("the key to look up");
+  PG_ASSIGN_OR_RETURN(std::optional<KeyOwner> owner, source.LookupKeyOwner(key->md5_fingerprint));
+  LookupOutcome outcome;
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+  if (owner && !IsValidUserName(owner->username)) {
+    log::Warn("rejected a key owner from the controller",
+              {{"fingerprint", key->sha256_fingerprint}, {"username", Printable(owner->username)}});
+    owner.reset();
+  }
+  if (owner) {
+    KeyRecord record{owner->username, key->type, key->blob, key->comment, Seconds(now_ms), now_ms};
+    PG_RETURN_IF_ERROR(cache.PutKey(txn, key->sha256_fingerprint, record));
+    PG_RETURN_IF_ERROR(cache.DeleteNegative(txn, key->sha256_fingerprint));
+    outcome.known = true;
+    outcome.username = owner->username;
+  } else {
+    PG_RETURN_IF_ERROR(cache.DeleteKey(txn, key->sha256_fingerprint).status());
+    PG_RETURN_IF_ERROR(cache.PutNegative(txn, key->sha256_fingerprint, now_ms + negative_ttl.count()));
+  }
+  // Expired negative entries go as new ones come, so a key-scanning client
+  // cannot grow the table without bound.
+  PG_RETURN_IF_ERROR(cache.SweepNegative(txn, now_ms));
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, now_ms));
+  PG_RETURN_IF_ERROR(txn.Commit());
+  return outcome;
+}
+
+Status RecordSyncAttempt(KeyCache& cache, const Status& result, int64_t now_ms) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaLastAttempt, now_ms));
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaLastError, result.ok() ? "" : result.message().substr(0, 500)));
+  return txn.Commit();
+}
+
+}  // namespace pushgate

@@ -1,0 +1,87 @@
+#include "cache/sync_service.h"
+
+#include <chrono>
+
+#include "util/fs.h"
+#include "util/lock.h"
+#include "util/log.h"
+
+namespace pushgate {
+namespace {
+
+struct Locked {
+  FileLock lock;
+  std::unique_ptr<KeyCache> cache;
+};
+
+Result<Locked> LockAndOpen(const Config& config, Duration wait) {
+  PG_RETURN_IF_ERROR(MakeDirs(config.LocksDir(), 0750));
+  PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.SyncLockPath(), wait, nullptr));
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.DbDir(), KeyCache::Access::kReadWrite));
+  return Locked{std::move(lock), std::move(cache)};
+}
+
+// Records the attempt without letting a bookkeeping failure hide `result`.
+template <typename T>
+Result<T> Recorded(KeyCache& cache, Result<T> result, int64_t now_ms) {
+  Status recorded = RecordSyncAttempt(cache, result.status(), now_ms);
+  if (!recorded.ok()) log::Warn("cannot record the sync attempt", {{"error", recorded.message()}});
+  return result;
+}
+
+Result<bool> LookupFor(KeyCache& cache, KeySource& source, std::string_view type, std::string_view blob,
+                       int64_t now_ms, Duration negative_ttl) {
+  PG_ASSIGN_OR_RETURN(LookupOutcome outcome, LookupKey(cache, source, type, blob, now_ms, negative_ttl));
+  return outcome.known;
+}
+
+}  // namespace
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<SyncReport> SyncOnce(const Config& config, KeySource& source, const Clock& clock, Duration lock_wait) {
+  PG_ASSIGN_OR_RETURN(Locked locked, LockAndOpen(config, lock_wait));
+  int64_t now = clock();
+  SyncOptions options;
+  options.now_ms = now;
+  Result<SyncReport> report = SyncFromFeed(*locked.cache, source, options);
+  if (report.ok()) {
+    // Lookup mode keeps no feed to pull, but its negative entries still expire.
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, locked.cache->BeginWrite());
+    PG_RETURN_IF_ERROR(locked.cache->SweepNegative(txn, now));
+    PG_RETURN_IF_ERROR(txn.Commit());
+  }
+  return Recorded(*locked.cache, std::move(report), now);
+}
+
+Status SyncForKey(const Config& config, KeySource& source, std::string_view type, std::string_view blob,
+                  const Clock& clock, Duration deadline) {
+  int64_t asked_at = clock();
+  PG_ASSIGN_OR_RETURN(Locked locked, LockAndOpen(config, deadline));
+  KeyCache& cache = *locked.cache;
+  std::string feed;
+  int64_t synced_at;
+  {
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginRead());
+    PG_ASSIGN_OR_RETURN(std::optional<std::string> stored_feed, cache.GetMeta(txn, kMetaFeed));
+    feed = stored_feed.value_or("");
+    PG_ASSIGN_OR_RETURN(synced_at, cache.GetMetaInt(txn, kMetaSyncedAt));
+  }
+  // Another helper's sync finished while this one waited for the lock.
+  if (feed == "delta" && synced_at >= asked_at) return Status::OK();
+
+  int64_t now = clock();
+  if (feed != "lookup") {
+    SyncOptions options;
+    options.now_ms = now;
+    Result<SyncReport> report = Recorded(cache, SyncFromFeed(cache, source, options), now);
+    if (!report.ok()) return report.status();
+    if (report->outcome == SyncReport::Outcome::kSynced) return Status::OK();
+  }
+  return Recorded(cache, LookupFor(cache, source, type, blob, now, config.cache.negative_ttl), now).status();
+}
+
+}  // namespace pushgate

@@ -1,0 +1,60 @@
+// The one adapter between pushgate and libcurl: a small HTTP client for the
+// platform controller.
+//
+// TLS peer and host verification are always on (ca_file adds a private CA).
+// Redirects are not followed, only http and https are spoken, proxies from
+// the environment are ignored (the keys helper runs its sync with an empty
+// environment; every pushgate process must reach the controller the same
+// way), and every request has a connect and a total timeout, so a stalled
+// controller costs at most `timeout`. Answers larger than the request's
+// `max_body` are refused. One HttpClient reuses its connection across requests.
+#ifndef PUSHGATE_CONTROLLER_HTTP_H_
+#define PUSHGATE_CONTROLLER_HTTP_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/duration.h"
+#include "util/status.h"
+
+namespace pushgate {
+
+struct HttpOptions {
+  std::string base_url;              // "https://controller.example.com"
+  std::vector<std::string> headers;  // "Name: value", sent with every request
+  std::string ca_file;               // empty: the system's CA bundle
+  Duration connect_timeout = std::chrono::seconds(1);
+  Duration timeout = std::chrono::seconds(3);
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::string retry_after;  // the Retry-After header, if any
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // `path` starts with '/'; any HTTP status is a successful Result, errors
+  // are transport failures: Timeout, Unavailable (connect, reset, TLS),
+  // ResourceExhausted (answer too large).
+  Result<HttpResponse> Get(std::string_view path, size_t max_body);
+
+  const HttpOptions& options() const { return options_; }
+
+ private:
+  struct Handle;
+  HttpOptions options_;
+  std::unique_ptr<Handle> handle_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_CONTROLLER_HTTP_H_

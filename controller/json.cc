@@ -1,0 +1,180 @@
+#include "controller/json.h"
+
+#include <simdjson.h>
+
+#include <functional>
+#include <set>
+
+namespace pushgate {
+namespace {
+
+namespace dom = simdjson::dom;
+
+// Answers are flat: an object of arrays of objects at most.
+constexpr size_t kMaxDepth = 8;
+
+Status Malformed(std::string_view what) {
+  return Status::Corruption("malformed controller answer: " + std::string(what));
+}
+
+Result<dom::element> Parse(dom::parser& parser, simdjson::padded_string& padded) {
+  if (parser.allocate(padded.size(), kMaxDepth) != simdjson::SUCCESS) {
+    return Status::ResourceExhausted("cannot allocate a JSON parser for the controller's answer");
+  }
+  dom::element doc;
+  simdjson::error_code err = parser.parse(padded).get(doc);
+  if (err != simdjson::SUCCESS) return Malformed(simdjson::error_message(err));
+  return doc;
+}
+
+// Walks an object's fields, refusing duplicate keys.
+Status ForEachField(dom::object object, std::string_view where,
+                    const std::function<Status(std::string_view, dom::element)>& visit) {
+  std::set<std::string_view> seen;
+  for (dom::key_value_pair field : object) {
+    if (!seen.insert(field.key).second) {
+      return Malformed(std::string(where) + " has the key \"" + std::string(field.key.substr(0, 64)) +
+                       "\" twice");
+    }
+    PG_RETURN_IF_ERROR(visit(field.key, field.value));
+  }
+  return Status::OK();
+}
+
+Result<std::string> String(dom::element e, std::string_view field) {
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS) return Malformed(std::string(field) + " must be a string");
+  return std::string(s);
+}
+
+Result<dom::object> Object(dom::element e, std::string_view what) {
+  dom::object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return Malformed(std::string(what) + " must be an object");
+  return o;
+}
+
+Result<dom::array> Array(dom::element e, std::string_view what) {
+  dom::array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS) return Malformed(std::string(what) + " must be an array");
+  return a;
+}
+
+Result<KeyChange> DecodeChange(dom::element e) {
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(e, "a change"));
+  KeyChange change;
+  std::string op;
+  bool has_fingerprint = false, has_username = false, has_key = false;
+  PG_RETURN_IF_ERROR(ForEachField(object, "a change", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "op") {
+      PG_ASSIGN_OR_RETURN(op, String(value, "op"));
+    } else if (key == "fingerprint") {
+      PG_ASSIGN_OR_RETURN(change.fingerprint, String(value, "fingerprint"));
+      has_fingerprint = true;
+    } else if (key == "username") {
+      PG_ASSIGN_OR_RETURN(change.username, String(value, "username"));
+      has_username = true;
+    } else if (key == "key") {
+      PG_ASSIGN_OR_RETURN(change.key, String(value, "key"));
+      has_key = true;
+    }
+    return Status::OK();
+  }));
+  if (op == "put") {
+    change.op = KeyChange::Op::kPut;
+    if (!has_username || !has_key) return Malformed("a put change needs username and key");
+  } else if (op == "delete") {
+    change.op = KeyChange::Op::kDelete;
+  } else {
+    return Malformed("a change's op must be \"put\" or \"delete\"");
+  }
+  if (!has_fingerprint) return Malformed("a change needs a fingerprint");
+  return change;
+}
+
+}  // namespace
+
+Result<KeyOwner> DecodeKeyOwner(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the key owner"));
+  KeyOwner owner;
+  bool has_username = false;
+  PG_RETURN_IF_ERROR(ForEachField(object, "the key owner", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "username") {
+      PG_ASSIGN_OR_RETURN(owner.username, String(value, "username"));
+      has_username = true;
+    } else if (key == "apps") {
+      PG_ASSIGN_OR_RETURN(dom::array apps, Array(value, "apps"));
+      for (dom::element app : apps) {
+        PG_ASSIGN_OR_RETURN(std::string name, String(app, "an app"));
+        owner.apps.push_back(std::move(name));
+      }
+    }
+    return Status::OK();
+  }));
+  if (!has_username) return Malformed("the key owner has no username");
+  return owner;
+}
+
+Result<KeyLists> DecodeKeyLists(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object users, Object(doc, "the key list"));
+  KeyLists lists;
+  PG_RETURN_IF_ERROR(ForEachField(users, "the key list", [&](std::string_view user, dom::element value) -> Status {
+    PG_ASSIGN_OR_RETURN(dom::array keys, Array(value, "a user's keys"));
+    std::vector<ListedKey>& out = lists[std::string(user)];
+    for (dom::element entry : keys) {
+      PG_ASSIGN_OR_RETURN(dom::object object, Object(entry, "a key entry"));
+      ListedKey listed;
+      bool has_key = false;
+      PG_RETURN_IF_ERROR(ForEachField(object, "a key entry", [&](std::string_view key, dom::element v) -> Status {
+        if (key == "key") {
+          PG_ASSIGN_OR_RETURN(listed.key, String(v, "key"));
+          has_key = true;
+        } else if (key == "fingerprint") {
+          PG_ASSIGN_OR_RETURN(listed.fingerprint, String(v, "fingerprint"));
+        }
+        return Status::OK();
+      }));
+      if (!has_key) return Malformed("a key entry has no key");
+      out.push_back(std::move(listed));
+    }
+    return Status::OK();
+  }));
+  return lists;
+}
+
+Result<DeltaPage> DecodeDeltaPage(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the delta page"));
+  DeltaPage page;
+  bool has_revision = false, has_more = false, has_changes = false;
+  PG_RETURN_IF_ERROR(ForEachField(object, "the delta page", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "revision") {
+      if (value.get_uint64().get(page.revision) != simdjson::SUCCESS) {
+        return Malformed("revision must be a non-negative integer");
+      }
+      has_revision = true;
+    } else if (key == "more") {
+      if (value.get_bool().get(page.more) != simdjson::SUCCESS) return Malformed("more must be true or false");
+      has_more = true;
+    } else if (key == "changes") {
+      PG_ASSIGN_OR_RETURN(dom::array changes, Array(value, "changes"));
+      for (dom::element e : changes) {
+        PG_ASSIGN_OR_RETURN(KeyChange change, DecodeChange(e));
+        page.changes.push_back(std::move(change));
+      }
+      has_changes = true;
+    }
+    return Status::OK();
+  }));
+  if (!has_revision || !has_more || !has_changes) return Malformed("the delta page needs revision, more and changes");
+  return page;
+}
+
+}  // namespace pushgate
