@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 namespace pushgate {
 namespace {
@@ -252,6 +253,27 @@ Status KeyCache::ForEachKey(const lmdb::Txn& txn,
     PG_RETURN_IF_ERROR(visit(cursor.key(), *record));
     PG_ASSIGN_OR_RETURN(more, cursor.Next());
   }
+  return Status::OK();
+}
+
+Status KeyCache::VerifyIndex(const lmdb::Txn& txn) const {
+  std::set<std::string> from_keys;
+  PG_RETURN_IF_ERROR(ForEachKey(txn, [&](std::string_view fp, const KeyRecord& r) {
+    from_keys.insert(CompositeKey(r.user, fp));
+    return Status::OK();
+  }));
+  PG_ASSIGN_OR_RETURN(KeyTables tables, Tables(txn, KeySet::kActive));
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, tables.user_keys));
+  PG_ASSIGN_OR_RETURN(bool more, cursor.First());
+  size_t indexed = 0;
+  while (more) {
+    if (!from_keys.count(std::string(cursor.key()))) {
+      return Status::Corruption("the per-user index has an entry without a key");
+    }
+    ++indexed;
+    PG_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  if (indexed != from_keys.size()) return Status::Corruption("the per-user index misses keys");
   return Status::OK();
 }
 

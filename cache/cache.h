@@ -75,7 +75,6 @@ inline constexpr std::string_view kMetaKeySet = "key_set";               // "0" 
 inline constexpr std::string_view kMetaRevision = "revision";            // applied controller revision
 inline constexpr std::string_view kMetaSyncedAt = "synced_at_ms";        // last successful sync
 inline constexpr std::string_view kMetaFeed = "feed";                    // "delta" or "lookup"
-inline constexpr std::string_view kMetaResyncRevision = "resync_revision";  // a resync in progress
 inline constexpr std::string_view kMetaLastAttempt = "last_attempt_ms";
 inline constexpr std::string_view kMetaLastError = "last_error";         // "" after a success
 
@@ -124,6 +123,9 @@ class KeyCache {
   // Calls `visit` for every key of the active set in fingerprint order.
   Status ForEachKey(const lmdb::Txn& txn,
                     const std::function<Status(std::string_view, const KeyRecord&)>& visit) const;
+
+  // Corruption unless the active set's per-user index lists exactly its keys.
+  Status VerifyIndex(const lmdb::Txn& txn) const;
 
   // Empties the staging set, and makes it the active one (the old active set
   // becomes the staging set, to be emptied by the next resync).

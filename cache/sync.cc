@@ -80,24 +80,28 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
 
 Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOptions& options) {
   SyncReport report;
-  bool resyncing;
   uint64_t since;
   {
     PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginRead());
-    PG_ASSIGN_OR_RETURN(std::optional<std::string> resync, cache.GetMeta(txn, kMetaResyncRevision));
     PG_ASSIGN_OR_RETURN(int64_t revision, cache.GetMetaInt(txn, kMetaRevision));
-    report.from_revision = static_cast<uint64_t>(revision);
-    resyncing = resync.has_value();
-    if (resyncing) {
-      PG_ASSIGN_OR_RETURN(int64_t progress, cache.GetMetaInt(txn, kMetaResyncRevision));
-      since = static_cast<uint64_t>(progress);
-    } else {
-      since = static_cast<uint64_t>(revision);
-    }
+    since = static_cast<uint64_t>(revision);
   }
-  report.resynced = resyncing;
+  report.from_revision = since;
+  // A walk from 0 (the first sync, or after a 410) goes into an emptied
+  // staging set and becomes active with its last page.
+  bool resyncing = false;
+  auto start_walk = [&]() -> Status {
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+    PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
+    PG_RETURN_IF_ERROR(txn.Commit());
+    resyncing = true;
+    since = 0;
+    return Status::OK();
+  };
+  if (since == 0) PG_RETURN_IF_ERROR(start_walk());
+  int restarts = 0;
   for (;;) {
-    PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit));
+    PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit, resyncing && since > 0));
     if (answer.kind == FeedAnswer::Kind::kUnsupported) {
       PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
       PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
@@ -109,15 +113,16 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
       if (resyncing && since == 0) {
         return Status::Unavailable("the controller answered 410 Gone to since=0");
       }
-      // Start over into an empty staging set; readers keep the active one.
-      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
-      PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
-      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaResyncRevision, 0));
-      PG_RETURN_IF_ERROR(txn.Commit());
+      // A snapshot continuation should never be refused; one restart covers
+      // a controller that compacted meanwhile, more would loop forever.
+      if (resyncing && ++restarts > 1) {
+        return Status::Unavailable("the controller answered 410 Gone to a snapshot continuation (since=" +
+                                   std::to_string(since) + "&snapshot=1); it must serve those from its compacted "
+                                   "history (docs/controller-api.md)");
+      }
       log::Info("controller history compacted; resyncing all keys", {{"since", std::to_string(since)}});
-      resyncing = true;
       report.resynced = true;
-      since = 0;
+      PG_RETURN_IF_ERROR(start_walk());
       continue;
     }
     const DeltaPage& page = answer.page;
@@ -132,12 +137,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     KeySet set = resyncing ? KeySet::kStaging : KeySet::kActive;
     PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, set, options.now_ms, report));
     int64_t revision = static_cast<int64_t>(page.revision);
-    if (resyncing && page.more) {
-      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaResyncRevision, revision));
-    } else if (resyncing) {
-      PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
-      PG_RETURN_IF_ERROR(txn.Delete(cache.dbi(Table::kMeta), kMetaResyncRevision).status());
-    }
+    if (resyncing && !page.more) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
     if (!resyncing || !page.more) PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, revision));
     if (!page.more) {
       PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, options.now_ms));

@@ -5,7 +5,10 @@
 // so a crash at any point leaves the cache at a consistent earlier revision
 // and the next sync resumes there. A 410 (history compacted) starts a full
 // resync into the staging key set, one transaction per page, made active in
-// the transaction of its last page; an interrupted resync resumes too.
+// the transaction of its last page. An interrupted resync is not resumed:
+// the controller may have forgotten deletes meanwhile, so the next sync
+// (which gets 410 again, the active set being at its old revision) starts
+// the walk over from an empty staging set.
 //
 // Without a delta feed (404), LookupKeyOwner asks about one key by its MD5
 // fingerprint, caching the answer with its time (positive) or remembering
@@ -37,8 +40,10 @@ namespace pushgate {
 class KeySource {
  public:
   virtual ~KeySource() = default;
-  // The delta feed from `since`, at most `limit` changes.
-  virtual Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit) = 0;
+  // The delta feed from `since`, at most `limit` changes. `snapshot` marks
+  // the continuation of a walk that started at since=0: the controller
+  // serves it from its compacted history instead of answering 410.
+  virtual Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) = 0;
   // Who owns the key with this MD5 fingerprint ("e4:1f:..."); nullopt if nobody.
   virtual Result<std::optional<KeyOwner>> LookupKeyOwner(std::string_view md5_fingerprint) = 0;
 };

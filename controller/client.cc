@@ -66,8 +66,9 @@ Result<std::unique_ptr<ControllerClient>> ControllerClient::Create(const Control
   return std::unique_ptr<ControllerClient>(new ControllerClient(std::move(options)));
 }
 
-Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit) {
+Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, bool snapshot) {
   std::string path = "/v2/hooks/keys?since=" + std::to_string(since) + "&limit=" + std::to_string(limit);
+  if (snapshot) path += "&snapshot=1";
   PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get(path, kDeltaPageAnswer));
   FeedAnswer answer;
   if (r.status == 404) {

@@ -32,7 +32,7 @@ class ControllerClient : public KeySource {
   // Reads the token file; fails if it is missing, empty or unreadable.
   static Result<std::unique_ptr<ControllerClient>> Create(const ControllerConfig& config);
 
-  Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit) override;
+  Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) override;
   Result<std::optional<KeyOwner>> LookupKeyOwner(std::string_view md5_fingerprint) override;
   // App and user names must be valid (util/names.h); they go into the path.
   Result<AppAccess> AppUserKeys(std::string_view app, std::string_view user);

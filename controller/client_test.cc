@@ -1,0 +1,201 @@
+#include "controller/client.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "tests/fake_controller/fake_controller.h"
+#include "tests/testing/testing.h"
+
+namespace pushgate {
+namespace {
+
+using testing::FakeController;
+using testing::TempDir;
+
+class ControllerClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice_ = testing::MakeKey(dir_.path(), "alice");
+    bob_ = testing::MakeKey(dir_.path(), "bob");
+    fake_.AddKey("alice", alice_.public_line);
+    fake_.AddKey("bob", bob_.public_line);
+    fake_.AddApp("web", {"alice"});
+    testing::WriteFile(dir_ / "token", "test-token\n", 0600);
+  }
+
+  std::unique_ptr<ControllerClient> Client(const std::string& url, const std::string& extra_ca = "") {
+    ControllerConfig config;
+    config.url = url;
+    config.token_file = dir_ / "token";
+    config.ca_file = extra_ca;
+    config.timeout = std::chrono::milliseconds(1500);
+    Result<std::unique_ptr<ControllerClient>> client = ControllerClient::Create(config);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(client).value() : nullptr;
+  }
+
+  TempDir dir_;
+  FakeController fake_;
+  testing::TestKey alice_, bob_;
+};
+
+TEST_F(ControllerClientTest, WorkflowEndpoints) {
+  auto client = Client(fake_.url());
+  auto owner = client->LookupKeyOwner(alice_.md5);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  ASSERT_TRUE(owner->has_value());
+  EXPECT_EQ((*owner)->username, "alice");
+  EXPECT_EQ((*owner)->apps, (std::vector<std::string>{"web"}));
+  auto unknown = client->LookupKeyOwner("00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+  EXPECT_EQ(client->LookupKeyOwner("../../etc").status().code(), Status::Code::kInvalidArgument);
+
+  auto allowed = client->AppUserKeys("web", "alice");
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(allowed->kind, AppAccess::Kind::kAllowed);
+  ASSERT_EQ(allowed->keys.size(), 1u);
+  EXPECT_EQ(allowed->keys[0].key, alice_.public_line);
+  EXPECT_EQ(client->AppUserKeys("web", "bob")->kind, AppAccess::Kind::kForbidden);
+  EXPECT_EQ(client->AppUserKeys("nope", "alice")->kind, AppAccess::Kind::kNoSuchApp);
+  EXPECT_EQ(client->AppUserKeys("../x", "alice").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(ControllerClientTest, DeltaFeedPagesGoneAndUnsupported) {
+  auto client = Client(fake_.url());
+  auto first = client->FetchKeys(0, 1, false);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->kind, FeedAnswer::Kind::kPage);
+  EXPECT_EQ(first->page.changes.size(), 1u);
+  EXPECT_TRUE(first->page.more);
+  auto second = client->FetchKeys(first->page.revision, 10, true);
+  EXPECT_FALSE(second->page.more);
+  EXPECT_EQ(second->page.revision, fake_.revision());
+  fake_.Compact();
+  fake_.RemoveKey(bob_.sha256);
+  EXPECT_EQ(client->FetchKeys(1, 10, false)->kind, FeedAnswer::Kind::kGone);
+  EXPECT_EQ(client->FetchKeys(1, 10, true)->kind, FeedAnswer::Kind::kPage);  // a snapshot continuation
+  EXPECT_EQ(client->FetchKeys(0, 10, false)->kind, FeedAnswer::Kind::kPage);
+  fake_.SetDeltaFeed(false);
+  EXPECT_EQ(client->FetchKeys(0, 10, false)->kind, FeedAnswer::Kind::kUnsupported);
+}
+
+TEST_F(ControllerClientTest, WrongTokenIsAClearError) {
+  testing::WriteFile(dir_ / "token", "wrong\n", 0600);
+  auto client = Client(fake_.url());
+  Result<FeedAnswer> answer = client->FetchKeys(0, 10, false);
+  EXPECT_EQ(answer.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(answer.status().message().find("401"), std::string::npos);
+  EXPECT_NE(answer.status().message().find("token_file"), std::string::npos);
+}
+
+TEST_F(ControllerClientTest, MissingOrEmptyTokenFileIsRefusedUpFront) {
+  ControllerConfig config;
+  config.url = fake_.url();
+  config.token_file = dir_ / "missing";
+  EXPECT_FALSE(ControllerClient::Create(config).ok());
+  testing::WriteFile(dir_ / "empty", "\n", 0600);
+  config.token_file = dir_ / "empty";
+  EXPECT_FALSE(ControllerClient::Create(config).ok());
+}
+
+TEST(AuthHeaderTest, BearerIsAddedForAuthorizationOnly) {
+  EXPECT_EQ(AuthHeaderLine("X-Deis-Builder-Auth", "abc"), "X-Deis-Builder-Auth: abc");
+  EXPECT_EQ(AuthHeaderLine("Authorization", "abc"), "Authorization: Bearer abc");
+  EXPECT_EQ(AuthHeaderLine("authorization", "Bearer abc"), "authorization: Bearer abc");
+}
+
+TEST(ControllerClientBearerTest, AuthorizationBearerWorks) {
+  TempDir dir;
+  FakeController::Options options;
+  options.auth_header = "Authorization";
+  FakeController fake(options);
+  testing::WriteFile(dir / "token", "test-token", 0600);
+  ControllerConfig config;
+  config.url = fake.url();
+  config.token_file = dir / "token";
+  config.auth_header = "Authorization";
+  auto client = ControllerClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->FetchKeys(0, 10, false).ok());
+}
+
+// Every fault ends in an error that says so, within the timeout, and never a
+// partial answer.
+TEST_F(ControllerClientTest, FaultsAreErrorsWithinTheDeadline) {
+  auto client = Client(fake_.url());
+  struct Case {
+    FakeController::Fault fault;
+    Status::Code code;
+  };
+  const Case cases[] = {
+      {FakeController::Fault::kServerError, Status::Code::kUnavailable},
+      {FakeController::Fault::kTruncated, Status::Code::kUnavailable},
+      {FakeController::Fault::kMalformed, Status::Code::kUnavailable},
+      {FakeController::Fault::kWrongTypes, Status::Code::kUnavailable},
+      {FakeController::Fault::kDuplicateKeys, Status::Code::kUnavailable},
+      {FakeController::Fault::kDeepNesting, Status::Code::kUnavailable},
+      {FakeController::Fault::kReset, Status::Code::kUnavailable},
+      {FakeController::Fault::kHuge, Status::Code::kResourceExhausted},
+      {FakeController::Fault::kSlowloris, Status::Code::kTimeout},
+  };
+  for (const Case& c : cases) {
+    fake_.InjectFault("/v2/hooks/keys", c.fault);
+    auto start = std::chrono::steady_clock::now();
+    Result<FeedAnswer> answer = client->FetchKeys(0, 10, false);
+    EXPECT_EQ(answer.status().code(), c.code) << static_cast<int>(c.fault) << ": " << answer.status().ToString();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3)) << static_cast<int>(c.fault);
+  }
+  // The same client works again afterwards.
+  EXPECT_TRUE(client->FetchKeys(0, 10, false).ok());
+}
+
+TEST_F(ControllerClientTest, SlowAnswersTimeOut) {
+  auto client = Client(fake_.url());
+  fake_.InjectFault("/v2/hooks/key/", FakeController::Fault::kLatency, 1, std::chrono::seconds(3));
+  EXPECT_EQ(client->LookupKeyOwner(alice_.md5).status().code(), Status::Code::kTimeout);
+}
+
+TEST_F(ControllerClientTest, ControllerDownIsUnavailable) {
+  auto client = Client(fake_.url());
+  fake_.Stop();
+  Result<AppAccess> access = client->AppUserKeys("web", "alice");
+  EXPECT_EQ(access.status().code(), Status::Code::kUnavailable);
+  fake_.Start();
+  EXPECT_TRUE(client->AppUserKeys("web", "alice").ok());
+}
+
+TEST(ControllerClientTlsTest, VerifiesTheCertificateAndAcceptsAPrivateCa) {
+  TempDir dir;
+  // A private CA and a server certificate for 127.0.0.1 signed by it.
+  testing::RunOk({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test ca",
+                  "-keyout", dir / "ca.key", "-out", dir / "ca.pem"});
+  testing::RunOk({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+                  dir / "server.key", "-out", dir / "server.csr"});
+  testing::WriteFile(dir / "san.ext", "subjectAltName=IP:127.0.0.1\n");
+  testing::RunOk({"openssl", "x509", "-req", "-in", dir / "server.csr", "-CA", dir / "ca.pem", "-CAkey",
+                  dir / "ca.key", "-CAcreateserial", "-days", "2", "-extfile", dir / "san.ext", "-out",
+                  dir / "server.pem"});
+  FakeController::Options options;
+  options.tls_cert = dir / "server.pem";
+  options.tls_key = dir / "server.key";
+  FakeController fake(options);
+  testing::WriteFile(dir / "token", "test-token", 0600);
+  ControllerConfig config;
+  config.url = fake.url();
+  config.token_file = dir / "token";
+
+  auto untrusted = ControllerClient::Create(config);
+  Result<FeedAnswer> refused = (*untrusted)->FetchKeys(0, 10, false);
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(refused.status().message().find("certificate"), std::string::npos) << refused.status().message();
+
+  config.ca_file = dir / "ca.pem";
+  auto trusted = ControllerClient::Create(config);
+  Result<FeedAnswer> answer = (*trusted)->FetchKeys(0, 10, false);
+  EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+}
+
+}  // namespace
+}  // namespace pushgate

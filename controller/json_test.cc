@@ -1,0 +1,84 @@
+#include "controller/json.h"
+
+#include <gtest/gtest.h>
+
+namespace pushgate {
+namespace {
+
+TEST(DecodeDeltaPageTest, ReadsPutsAndDeletes) {
+  Result<DeltaPage> page = DecodeDeltaPage(R"({"revision": 42, "more": true, "changes": [
+      {"op": "put", "fingerprint": "SHA256:a", "username": "alice", "key": "ssh-ed25519 AAAA x", "extra": 1},
+      {"op": "delete", "fingerprint": "SHA256:b"}], "server": "future field"})");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->revision, 42u);
+  EXPECT_TRUE(page->more);
+  ASSERT_EQ(page->changes.size(), 2u);
+  EXPECT_EQ(page->changes[0].op, KeyChange::Op::kPut);
+  EXPECT_EQ(page->changes[0].username, "alice");
+  EXPECT_EQ(page->changes[0].key, "ssh-ed25519 AAAA x");
+  EXPECT_EQ(page->changes[1].op, KeyChange::Op::kDelete);
+  EXPECT_EQ(page->changes[1].fingerprint, "SHA256:b");
+}
+
+// Hostile or broken answers: each is a clear error, never a partial value.
+TEST(DecodeDeltaPageTest, RefusesEveryMalformedShape) {
+  const char* bad[] = {
+      "",
+      "{",
+      "[]",
+      "null",
+      R"({"revision": "42", "more": false, "changes": []})",
+      R"({"revision": -1, "more": false, "changes": []})",
+      R"({"revision": 1.5, "more": false, "changes": []})",
+      R"({"revision": 1, "more": "false", "changes": []})",
+      R"({"revision": 1, "more": false, "changes": {}})",
+      R"({"revision": 1, "more": false})",
+      R"({"more": false, "changes": []})",
+      R"({"revision": 1, "revision": 2, "more": false, "changes": []})",
+      R"({"revision": 1, "more": false, "changes": [{"op": "put", "fingerprint": "SHA256:a"}]})",
+      R"({"revision": 1, "more": false, "changes": [{"op": "upsert", "fingerprint": "SHA256:a"}]})",
+      R"({"revision": 1, "more": false, "changes": [{"op": "delete"}]})",
+      R"({"revision": 1, "more": false, "changes": [{"op": "delete", "fingerprint": 7}]})",
+      R"({"revision": 1, "more": false, "changes": [{"op": "delete", "fingerprint": "x", "fingerprint": "y"}]})",
+      R"({"revision": 1, "more": false, "changes": ["put"]})",
+      R"({"revision": 1, "more": false, "changes": [[[[[[[[[[[[[[]]]]]]]]]]]]]]})",
+      R"({"revision": 99999999999999999999999, "more": false, "changes": []})",
+  };
+  for (const char* json : bad) {
+    Result<DeltaPage> page = DecodeDeltaPage(json);
+    EXPECT_FALSE(page.ok()) << json;
+    if (!page.ok()) {
+      EXPECT_NE(page.status().message().find("malformed controller answer"), std::string::npos) << json;
+    }
+  }
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(DecodeDeltaPage(deep).ok());
+}
+
+TEST(DecodeKeyOwnerTest, ReadsOwnerAndRefusesBadShapes) {
+  Result<KeyOwner> owner = DecodeKeyOwner(R"({"username": "alice", "apps": ["a", "b"]})");
+  ASSERT_TRUE(owner.ok());
+  EXPECT_EQ(owner->username, "alice");
+  EXPECT_EQ(owner->apps, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(DecodeKeyOwner(R"({"username": "alice"})").ok());
+  for (const char* json : {R"({"apps": []})", R"({"username": 1})", R"({"username": "a", "apps": "b"})",
+                           R"({"username": "a", "apps": [1]})", R"({"username": "a", "username": "b"})", "[]"}) {
+    EXPECT_FALSE(DecodeKeyOwner(json).ok()) << json;
+  }
+}
+
+TEST(DecodeKeyListsTest, ReadsListsAndRefusesBadShapes) {
+  Result<KeyLists> lists = DecodeKeyLists(
+      R"({"alice": [{"key": "ssh-ed25519 AAAA", "fingerprint": "e4:1f"}, {"key": "ssh-rsa BBBB"}], "bob": []})");
+  ASSERT_TRUE(lists.ok()) << lists.status().ToString();
+  ASSERT_EQ(lists->at("alice").size(), 2u);
+  EXPECT_EQ(lists->at("alice")[1].key, "ssh-rsa BBBB");
+  EXPECT_TRUE(lists->at("bob").empty());
+  for (const char* json : {R"({"alice": {}})", R"({"alice": [{"fingerprint": "x"}]})", R"({"alice": [{"key": 5}]})",
+                           R"({"alice": [], "alice": []})", R"({"alice": ["ssh-ed25519 AAAA"]})", "\"x\""}) {
+    EXPECT_FALSE(DecodeKeyLists(json).ok()) << json;
+  }
+}
+
+}  // namespace
+}  // namespace pushgate
