@@ -83,8 +83,11 @@ int main(int argc, char** argv) {
   auto* key_option = app.add_option("--key", key, "sync for one key (TYPE BLOB), as pushgate-keys does")->expected(2);
   once_flag->excludes(daemon_flag)->excludes(key_option);
   daemon_flag->excludes(key_option);
-  app.require_option(1);
   CLI11_PARSE(app, argc, argv);
+  if (!once && !daemon && key.empty()) {
+    std::fprintf(stderr, "pushgate-sync: say what to do: --once, --daemon or --key TYPE BLOB\n");
+    return 2;
+  }
 
   if (::geteuid() == 0) {
     std::fprintf(stderr, "pushgate-sync: run it as git_user (the owner of data_dir), not as root\n");

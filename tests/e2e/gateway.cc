@@ -116,8 +116,18 @@ bool Gateway::Install(const GatewayOptions& options) {
 
   config_path_ = prefix_ + "/etc/pushgate.toml";
   MakeDirs(prefix_ + "/etc", 0755);
+  std::string mode = "mode = \"standalone\"\n";
+  std::string controller;
+  if (!options.controller_url.empty()) {
+    // The token is a secret: readable by root and the git user only.
+    std::string token = prefix_ + "/etc/controller-token";
+    WriteFile(token, options.controller_token + "\n", 0640);
+    if (::chown(token.c_str(), 0, pw->pw_gid) != 0) ADD_FAILURE() << "chown " << token;
+    mode = "mode = \"controller\"\n";
+    controller = "[controller]\nurl = \"" + options.controller_url + "\"\ntoken_file = \"" + token + "\"\n";
+  }
   WriteFile(config_path_,
-            "mode = \"standalone\"\n"
+            mode +
             "data_dir = \"" + data_dir_ + "\"\n"
             "git_user = \"" + kGitUser + "\"\n"
             "[build]\n"
@@ -125,7 +135,7 @@ bool Gateway::Install(const GatewayOptions& options) {
             "timeout = \"60s\"\n"
             "[log]\n"
             "destination = \"" + data_dir_ + "/pushgate.log\"\n"
-            "level = \"debug\"\n" + options.extra_config,
+            "level = \"debug\"\n" + controller + options.extra_config,
             0644);
   return true;
 }

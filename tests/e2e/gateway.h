@@ -20,7 +20,10 @@
 namespace pushgate::testing {
 
 struct GatewayOptions {
-  // Extra TOML appended to the generated config (e.g. a [push] table).
+  // Controller mode when set: the controller's URL (a FakeController's).
+  std::string controller_url;
+  std::string controller_token = "test-token";
+  // Extra TOML appended to the generated config (e.g. a [cache] table).
   std::string extra_config;
 };
 
