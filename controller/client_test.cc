@@ -151,6 +151,13 @@ TEST_F(ControllerClientTest, FaultsAreErrorsWithinTheDeadline) {
   EXPECT_TRUE(client->FetchKeys(0, 10, false).ok());
 }
 
+TEST_F(ControllerClientTest, OversizedChunkedAnswersAreCutOff) {
+  auto client = Client(fake_.url());
+  fake_.InjectFault("/v2/hooks/key/", FakeController::Fault::kHugeChunked);
+  Result<std::optional<KeyOwner>> owner = client->LookupKeyOwner(alice_.md5);
+  EXPECT_EQ(owner.status().code(), Status::Code::kResourceExhausted) << owner.status().ToString();
+}
+
 TEST_F(ControllerClientTest, SlowAnswersTimeOut) {
   auto client = Client(fake_.url());
   fake_.InjectFault("/v2/hooks/key/", FakeController::Fault::kLatency, 1, std::chrono::seconds(3));

@@ -117,6 +117,9 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode
+  // A declared Content-Length over the limit fails before any byte is read;
+  // OnBody enforces the same limit on chunked or compressed answers.
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_body));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
@@ -124,7 +127,7 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   CURLcode rc = curl_easy_perform(c);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-  if (transfer.too_large) {
+  if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     return Status::ResourceExhausted("the controller's answer to " + url + " is larger than " +
                                      std::to_string(max_body) + " bytes");
   }

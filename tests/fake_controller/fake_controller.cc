@@ -117,6 +117,16 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
       return true;
     case Fault::kDeepNesting: res.set_content(std::string(5000, '[') + std::string(5000, ']'), kJson); return true;
     case Fault::kHuge: res.set_content("[\"" + std::string(70 << 20, 'x') + "\"]", kJson); return true;
+    case Fault::kHugeChunked:
+      res.set_chunked_content_provider(kJson, [](size_t offset, httplib::DataSink& sink) {
+        if (offset >= (2 << 20)) {
+          sink.done();
+          return true;
+        }
+        std::string chunk(64 << 10, 'x');
+        return sink.write(chunk.data(), chunk.size());
+      });
+      return true;
     case Fault::kBackwards: res.set_content("{\"revision\":0,\"more\":false,\"changes\":[]}", kJson); return true;
     case Fault::kReset: {
       auto body = std::make_shared<std::string>(good_body.empty() ? std::string(1000, ' ') : good_body);

@@ -51,6 +51,7 @@ class FakeController {
     kDeepNesting,    // a 200 nested thousands of levels deep
     kReset,          // the connection closes halfway through the body
     kHuge,           // a 200 larger than any answer pushgate accepts
+    kHugeChunked,    // a 2 MB 200 without Content-Length (chunked)
     kSlowloris,      // a 200 sent one byte at a time, slower than any timeout
     kGone,           // 410 (delta feed)
     kBackwards,      // a delta page whose revision is lower than `since`
