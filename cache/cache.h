@@ -88,7 +88,15 @@ struct KeyLookup {
 
 class KeyCache {
  public:
-  enum class Access { kReadOnly, kReadWrite };
+  enum class Access {
+    kReadOnly,
+    kReadWrite,
+    // Read-write with LMDB's MDB_WRITEMAP: a write transaction's dirty pages
+    // live in the file mapping instead of the heap, so one transaction can
+    // write a million keys in flat memory. The data file then has the map's
+    // size (sparse: only written pages use disk). For pushgate-sync.
+    kBulkWrite,
+  };
 
   // Opens (read-write: creates) the environment in `dir`. A read-only open of
   // a missing or empty environment fails with NotFound.

@@ -1,5 +1,6 @@
 #include "cache/sync.h"
 
+#include <optional>
 #include <vector>
 
 #include "sshkey/sshkey.h"
@@ -10,6 +11,12 @@ namespace pushgate {
 namespace {
 
 int64_t Seconds(int64_t ms) { return ms / 1000; }
+
+// A successful answer is recorded in the transaction that applies it.
+Status RecordSuccess(KeyCache& cache, lmdb::Txn& txn, int64_t now_ms) {
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaLastAttempt, now_ms));
+  return cache.PutMeta(txn, kMetaLastError, "");
+}
 
 // A put is applied only if everything about it checks out; `record` is
 // filled for an accepted put.
@@ -87,24 +94,29 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     since = static_cast<uint64_t>(revision);
   }
   report.from_revision = since;
-  // A walk from 0 (the first sync, or after a 410) goes into an emptied
-  // staging set and becomes active with its last page.
-  bool resyncing = false;
+  // A walk from 0 (the first sync, or after a 410) fills the emptied staging
+  // set in one write transaction that also activates it: readers never see
+  // it half-built, an interruption leaves nothing behind, and each B-tree
+  // page is written once rather than once per feed page.
+  std::optional<lmdb::Txn> walk;
   auto start_walk = [&]() -> Status {
+    walk.reset();
     PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
     PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
-    PG_RETURN_IF_ERROR(txn.Commit());
-    resyncing = true;
+    walk.emplace(std::move(txn));
     since = 0;
     return Status::OK();
   };
   if (since == 0) PG_RETURN_IF_ERROR(start_walk());
   int restarts = 0;
   for (;;) {
+    bool resyncing = walk.has_value();
     PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit, resyncing && since > 0));
     if (answer.kind == FeedAnswer::Kind::kUnsupported) {
+      walk.reset();
       PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
       PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
       PG_RETURN_IF_ERROR(txn.Commit());
       report.outcome = SyncReport::Outcome::kNoFeed;
       return report;
@@ -133,19 +145,27 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     if (page.more && page.changes.empty() && page.revision == since) {
       return Status::Unavailable("the controller says more changes follow but sent none");
     }
-    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
-    KeySet set = resyncing ? KeySet::kStaging : KeySet::kActive;
-    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, set, options.now_ms, report));
-    int64_t revision = static_cast<int64_t>(page.revision);
-    if (resyncing && !page.more) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
-    if (!resyncing || !page.more) PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, revision));
+    // Incremental pages are one transaction each, with their revision.
+    std::optional<lmdb::Txn> own;
+    if (!resyncing) {
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+      own.emplace(std::move(txn));
+    }
+    lmdb::Txn& txn = resyncing ? *walk : *own;
+    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, resyncing ? KeySet::kStaging : KeySet::kActive, options.now_ms,
+                                 report));
+    ++report.pages;
+    since = page.revision;
+    if (resyncing && page.more) continue;
+    if (resyncing) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
+    PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, static_cast<int64_t>(page.revision)));
     if (!page.more) {
       PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, options.now_ms));
       PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "delta"));
+      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
     }
     PG_RETURN_IF_ERROR(txn.Commit());
-    ++report.pages;
-    since = page.revision;
+    walk.reset();
     if (!page.more) break;
   }
   report.revision = since;
@@ -179,14 +199,15 @@ Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_
   PG_RETURN_IF_ERROR(cache.SweepNegative(txn, now_ms));
   PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
   PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, now_ms));
+  PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, now_ms));
   PG_RETURN_IF_ERROR(txn.Commit());
   return outcome;
 }
 
-Status RecordSyncAttempt(KeyCache& cache, const Status& result, int64_t now_ms) {
+Status RecordSyncFailure(KeyCache& cache, const Status& error, int64_t now_ms) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
   PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaLastAttempt, now_ms));
-  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaLastError, result.ok() ? "" : result.message().substr(0, 500)));
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaLastError, error.message().substr(0, 500)));
   return txn.Commit();
 }
 

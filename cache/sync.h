@@ -79,8 +79,9 @@ struct LookupOutcome {
 Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_view type, std::string_view blob,
                                 int64_t now_ms, Duration negative_ttl);
 
-// Records the time and result of a sync attempt (for status and logs).
-Status RecordSyncAttempt(KeyCache& cache, const Status& result, int64_t now_ms);
+// Records a failed sync attempt (for status and logs); successful ones are
+// recorded by the transaction that applies them.
+Status RecordSyncFailure(KeyCache& cache, const Status& error, int64_t now_ms);
 
 }  // namespace pushgate
 

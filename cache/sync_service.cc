@@ -17,15 +17,16 @@ struct Locked {
 Result<Locked> LockAndOpen(const Config& config, Duration wait) {
   PG_RETURN_IF_ERROR(MakeDirs(config.LocksDir(), 0750));
   PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.SyncLockPath(), wait, nullptr));
-  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.DbDir(), KeyCache::Access::kReadWrite));
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.DbDir(), KeyCache::Access::kBulkWrite));
   return Locked{std::move(lock), std::move(cache)};
 }
 
-// Records the attempt without letting a bookkeeping failure hide `result`.
+// Records a failure without letting a bookkeeping error hide it.
 template <typename T>
 Result<T> Recorded(KeyCache& cache, Result<T> result, int64_t now_ms) {
-  Status recorded = RecordSyncAttempt(cache, result.status(), now_ms);
-  if (!recorded.ok()) log::Warn("cannot record the sync attempt", {{"error", recorded.message()}});
+  if (result.ok()) return result;
+  Status recorded = RecordSyncFailure(cache, result.status(), now_ms);
+  if (!recorded.ok()) log::Warn("cannot record the failed sync", {{"error", recorded.message()}});
   return result;
 }
 
@@ -48,7 +49,7 @@ Result<SyncReport> SyncOnce(const Config& config, KeySource& source, const Clock
   SyncOptions options;
   options.now_ms = now;
   Result<SyncReport> report = SyncFromFeed(*locked.cache, source, options);
-  if (report.ok()) {
+  if (report.ok() && report->outcome == SyncReport::Outcome::kNoFeed) {
     // Lookup mode keeps no feed to pull, but its negative entries still expire.
     PG_ASSIGN_OR_RETURN(lmdb::Txn txn, locked.cache->BeginWrite());
     PG_RETURN_IF_ERROR(locked.cache->SweepNegative(txn, now));
