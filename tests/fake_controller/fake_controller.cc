@@ -85,10 +85,16 @@ void FakeController::Serve() {
                [this](const httplib::Request& req, httplib::Response& res) { HandleAppKeys(req, res); });
 }
 
-bool FakeController::Authorized(const httplib::Request& req) const {
+bool FakeController::Admit(const httplib::Request& req, httplib::Response& res) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++requests_[req.path];
+  }
   std::string expected = options_.token;
   if (options_.auth_header == "Authorization") expected = "Bearer " + expected;
-  return req.get_header_value(options_.auth_header) == expected;
+  if (req.get_header_value(options_.auth_header) == expected) return true;
+  res.status = 401;
+  return false;
 }
 
 bool FakeController::ApplyFault(const std::string& path, httplib::Response& res, const std::string& good_body) {
@@ -149,14 +155,7 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
 }
 
 void FakeController::HandleFeed(const httplib::Request& req, httplib::Response& res) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++requests_[req.path];
-  }
-  if (!Authorized(req)) {
-    res.status = 401;
-    return;
-  }
+  if (!Admit(req, res)) return;
   uint64_t since = req.has_param("since") ? std::stoull(req.get_param_value("since")) : 0;
   size_t limit = req.has_param("limit") ? std::stoul(req.get_param_value("limit")) : 1000;
   bool snapshot = req.has_param("snapshot") && req.get_param_value("snapshot") == "1";
@@ -193,15 +192,8 @@ void FakeController::HandleFeed(const httplib::Request& req, httplib::Response& 
 }
 
 void FakeController::HandleKeyOwner(const httplib::Request& req, httplib::Response& res) {
-  std::string path = req.path;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++requests_[path];
-  }
-  if (!Authorized(req)) {
-    res.status = 401;
-    return;
-  }
+  if (!Admit(req, res)) return;
+  const std::string& path = req.path;
   std::string md5 = req.matches[1];
   std::string body;
   {
@@ -228,15 +220,8 @@ void FakeController::HandleKeyOwner(const httplib::Request& req, httplib::Respon
 }
 
 void FakeController::HandleAppKeys(const httplib::Request& req, httplib::Response& res) {
-  std::string path = req.path;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++requests_[path];
-  }
-  if (!Authorized(req)) {
-    res.status = 401;
-    return;
-  }
+  if (!Admit(req, res)) return;
+  const std::string& path = req.path;
   std::string app = req.matches[1];
   std::string user = req.matches.size() > 3 ? std::string(req.matches[3]) : std::string();
   int status = 200;

@@ -116,7 +116,8 @@ class FakeController {
   };
 
   void Serve();
-  bool Authorized(const httplib::Request& req) const;
+  // Counts the request and checks its token (401 if wrong).
+  bool Admit(const httplib::Request& req, httplib::Response& res);
   // Applies a pending fault to `res`; true if the fault replaced the answer.
   bool ApplyFault(const std::string& path, httplib::Response& res, const std::string& good_body);
   void HandleFeed(const httplib::Request& req, httplib::Response& res);
