@@ -30,16 +30,6 @@ Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, int64_
   return Status::OK();
 }
 
-// Shown in logs; the controller's text is never trusted to be printable.
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7F) ? '?' : c;
-  }
-  return out;
-}
-
 // Applies one page to `set` in `txn`; counts into `report`.
 Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, int64_t now_ms,
                  SyncReport& report) {
@@ -56,7 +46,7 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
     const KeyChange& change = page.changes[i];
     if (!IsValidSha256Fingerprint(change.fingerprint)) {
       ++report.rejected;
-      log::Warn("rejected a change with an invalid fingerprint", {{"fingerprint", Printable(change.fingerprint)}});
+      log::Warn("rejected a change with an invalid fingerprint", {{"fingerprint", Printable(change.fingerprint, 64)}});
       continue;
     }
     if (change.op == KeyChange::Op::kDelete) {
@@ -72,7 +62,7 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
     if (!valid.ok()) {
       ++report.rejected;
       log::Warn("rejected a key from the controller", {{"fingerprint", change.fingerprint},
-                                                       {"username", Printable(change.username)},
+                                                       {"username", Printable(change.username, 64)},
                                                        {"error", valid.message()}});
       PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
       continue;
@@ -181,7 +171,7 @@ Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
   if (owner && !IsValidUserName(owner->username)) {
     log::Warn("rejected a key owner from the controller",
-              {{"fingerprint", key->sha256_fingerprint}, {"username", Printable(owner->username)}});
+              {{"fingerprint", key->sha256_fingerprint}, {"username", Printable(owner->username, 64)}});
     owner.reset();
   }
   if (owner) {

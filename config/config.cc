@@ -138,6 +138,10 @@ Status ApplyBuildTimeout(const toml::node& value, std::string_view key, Config& 
   return ApplyPositive(value, key, config.build.timeout);
 }
 
+Status ApplyKeepalive(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyPositive(value, key, config.build.keepalive);
+}
+
 Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(config.push.lock_timeout, AsDuration(value, key));
   return Status::OK();
@@ -231,6 +235,7 @@ constexpr KeySpec kTopLevel[] = {
 constexpr KeySpec kBuild[] = {
     {"build.command", ApplyBuildCommand},
     {"build.timeout", ApplyBuildTimeout},
+    {"build.keepalive", ApplyKeepalive},
 };
 constexpr KeySpec kPush[] = {
     {"push.lock_timeout", ApplyLockTimeout},

@@ -23,9 +23,15 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/pushgate/pushgate.t
 enum class Mode { kStandalone, kController };
 
 struct BuildConfig {
-  // argv of the build command; empty means the bundled pushgate-deploy.
+  // argv of the build command. Empty means the bundled pushgate-deploy in
+  // standalone mode and the controller's build service in controller mode.
   std::vector<std::string> command;
   Duration timeout = std::chrono::minutes(30);
+  // While the build log is silent this long, the pusher gets a keepalive
+  // line, so ssh and load-balancer idle timeouts do not cut the push.
+  Duration keepalive = std::chrono::seconds(20);
+
+  bool UsesController(Mode mode) const { return mode == Mode::kController && command.empty(); }
 };
 
 struct PushConfig {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,25 @@ struct FeedAnswer {
     kUnsupported,  // 404: the controller has no delta feed; use per-key lookups
   } kind = Kind::kPage;
   DeltaPage page;
+};
+
+// POST /v2/hooks/builds: what to build.
+struct BuildSpec {
+  std::string app;
+  std::string username;
+  std::string sha;         // the pushed commit, 40 hex digits
+  std::string ref;         // "refs/heads/main"
+  std::string source;      // "sha256:<64 hex>", uploaded before
+  std::string request_id;
+};
+
+// GET /v2/hooks/builds/{id}
+struct BuildState {
+  enum class Phase { kPending, kRunning, kSucceeded, kFailed, kCancelled } phase = Phase::kPending;
+  std::string id;
+  std::string message;                    // may be empty
+  std::optional<int64_t> release_version;  // set once a release was made
+  bool finished() const { return phase != Phase::kPending && phase != Phase::kRunning; }
 };
 
 }  // namespace pushgate

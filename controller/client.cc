@@ -1,9 +1,13 @@
 #include "controller/client.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cerrno>
 
 #include "controller/json.h"
 #include "util/fs.h"
+#include "util/json_writer.h"
 #include "util/names.h"
 
 namespace pushgate {
@@ -11,6 +15,10 @@ namespace {
 
 constexpr size_t kSmallAnswer = 1 << 20;      // key owner, app keys
 constexpr size_t kDeltaPageAnswer = 64 << 20;  // a page of up to `limit` changes
+// An upload may take as long as it needs while bytes flow; this much silence
+// means the controller or the network is stuck.
+constexpr Duration kUploadStall = std::chrono::seconds(30);
+constexpr size_t kMessageChars = 300;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -37,6 +45,17 @@ bool IsMd5Fingerprint(std::string_view fp) {
   }
   return true;
 }
+
+bool IsSourceDigest(std::string_view digest) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (digest.size() != kPrefix.size() + 64 || digest.substr(0, kPrefix.size()) != kPrefix) return false;
+  for (char c : digest.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string ErrorMessage(const HttpResponse& r) { return Printable(DecodeErrorMessage(r.body), kMessageChars); }
 
 }  // namespace
 
@@ -113,6 +132,114 @@ Result<AppAccess> ControllerClient::AppUserKeys(std::string_view app, std::strin
   auto it = lists->find(std::string(user));
   if (it != lists->end()) access.keys = std::move(it->second);
   return access;
+}
+
+std::vector<std::string> ControllerClient::RequestHeaders() const {
+  if (request_id_.empty()) return {};
+  return {"X-Request-Id: " + Printable(request_id_, 64)};
+}
+
+Result<bool> ControllerClient::HasSource(std::string_view digest) {
+  if (!IsSourceDigest(digest)) return Status::InvalidArgument("not a source digest");
+  HttpRequest request;
+  request.method = HttpRequest::Method::kHead;
+  request.path = "/v2/hooks/sources/" + std::string(digest);
+  request.headers = RequestHeaders();
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (r.status == 200) return true;
+  if (r.status == 404) return false;
+  return Unexpected(r, "a source check");
+}
+
+Status ControllerClient::UploadSource(std::string_view digest, int fd, const StreamCallbacks& callbacks) {
+  if (!IsSourceDigest(digest)) return Status::InvalidArgument("not a source digest");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat the source archive");
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPut;
+  request.path = "/v2/hooks/sources/" + std::string(digest);
+  request.headers = RequestHeaders();
+  request.headers.push_back("Content-Type: application/gzip");
+  request.upload_fd = fd;
+  request.upload_size = static_cast<uint64_t>(st.st_size);
+  request.timeout = Duration(0);
+  request.stall_timeout = kUploadStall;
+  request.on_tick = callbacks.on_tick;
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (r.status == 200 || r.status == 201) return Status::OK();
+  if (r.status >= 400 && r.status < 500 && r.status != 401 && r.status != 408 && r.status != 429) {
+    std::string why = ErrorMessage(r);
+    return Status::InvalidArgument("the controller refused the source (" + std::to_string(r.status) + ")" +
+                                   (why.empty() ? "" : ": " + why));
+  }
+  return Unexpected(r, "the source upload");
+}
+
+Result<BuildAdmission> ControllerClient::CreateBuild(const BuildSpec& spec) {
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPost;
+  request.path = "/v2/hooks/builds";
+  request.headers = RequestHeaders();
+  request.headers.push_back("Content-Type: application/json");
+  request.body = JsonObject()
+                     .Add("app", spec.app)
+                     .Add("username", spec.username)
+                     .Add("sha", spec.sha)
+                     .Add("ref", spec.ref)
+                     .Add("source", spec.source)
+                     .Add("request_id", spec.request_id)
+                     .Finish();
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  BuildAdmission admission;
+  switch (r.status) {
+    case 200:
+    case 201: {
+      Result<std::string> id = DecodeBuildCreated(r.body);
+      if (!id.ok()) return Status::Unavailable(id.status().message());
+      admission.id = std::move(id).value();
+      return admission;
+    }
+    case 403: admission.kind = BuildAdmission::Kind::kForbidden; break;
+    case 404: admission.kind = BuildAdmission::Kind::kNoSuchApp; break;
+    case 409: admission.kind = BuildAdmission::Kind::kBusy; break;
+    case 429: admission.kind = BuildAdmission::Kind::kQuota; break;
+    default:
+      if (r.status < 400 || r.status >= 500 || r.status == 401 || r.status == 408) {
+        return Unexpected(r, "the build request");
+      }
+      admission.kind = BuildAdmission::Kind::kRejected;
+  }
+  admission.message = ErrorMessage(r);
+  admission.retry_after = Printable(r.retry_after, 64);
+  return admission;
+}
+
+Result<BuildState> ControllerClient::GetBuild(std::string_view id) {
+  if (!IsValidBuildId(id)) return Status::InvalidArgument("not a build id");
+  HttpRequest request;
+  request.path = "/v2/hooks/builds/" + std::string(id);
+  request.headers = RequestHeaders();
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (r.status == 404) return Status::NotFound("the controller does not know build " + Printable(id, 128));
+  if (r.status != 200) return Unexpected(r, "a build status request");
+  Result<BuildState> state = DecodeBuildState(r.body);
+  if (!state.ok()) return Status::Unavailable(state.status().message());
+  state->message = Printable(state->message, kMessageChars);
+  return state;
+}
+
+Status ControllerClient::StreamBuildLog(std::string_view id, uint64_t offset, const StreamCallbacks& callbacks) {
+  if (!IsValidBuildId(id)) return Status::InvalidArgument("not a build id");
+  HttpRequest request;
+  request.path = "/v2/hooks/builds/" + std::string(id) + "/logs?offset=" + std::to_string(offset);
+  request.headers = RequestHeaders();
+  request.timeout = Duration(0);
+  request.on_body = callbacks.on_data;
+  request.on_tick = callbacks.on_tick;
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (r.status == 404) return Status::NotFound("the controller does not know build " + Printable(id, 128));
+  if (r.status != 200) return Unexpected(r, "the build log");
+  return Status::OK();
 }
 
 }  // namespace pushgate

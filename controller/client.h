@@ -8,6 +8,7 @@
 #ifndef PUSHGATE_CONTROLLER_CLIENT_H_
 #define PUSHGATE_CONTROLLER_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,28 @@ struct AppAccess {
   std::vector<ListedKey> keys;  // kAllowed: the user's keys
 };
 
+// POST /v2/hooks/builds
+struct BuildAdmission {
+  enum class Kind {
+    kCreated,    // 201: `id` names the build
+    kForbidden,  // 403
+    kNoSuchApp,  // 404
+    kBusy,       // 409: another build of this app is running
+    kQuota,      // 429: `retry_after` says when to try again (if given)
+    kRejected,   // any other 4xx
+  } kind = Kind::kCreated;
+  std::string id;
+  std::string message;      // the controller's reason, printable, may be empty
+  std::string retry_after;  // the Retry-After header, printable
+};
+
+// Callbacks for long transfers (source upload, build log): on_tick runs about
+// once a second; an error from either aborts the transfer and is returned.
+struct StreamCallbacks {
+  std::function<Status(std::string_view)> on_data;
+  std::function<Status()> on_tick;
+};
+
 class ControllerClient : public KeySource {
  public:
   // Reads the token file; fails if it is missing, empty or unreadable.
@@ -37,9 +60,25 @@ class ControllerClient : public KeySource {
   // App and user names must be valid (util/names.h); they go into the path.
   Result<AppAccess> AppUserKeys(std::string_view app, std::string_view user);
 
+  // The build API. `digest` is "sha256:<64 hex>"; requests carry
+  // X-Request-Id when `request_id` is set.
+  void set_request_id(std::string request_id) { request_id_ = std::move(request_id); }
+  Result<bool> HasSource(std::string_view digest);
+  // Streams the file `fd` (from its start). InvalidArgument if the
+  // controller refuses the body (digest mismatch, too large), with its reason.
+  Status UploadSource(std::string_view digest, int fd, const StreamCallbacks& callbacks);
+  Result<BuildAdmission> CreateBuild(const BuildSpec& spec);
+  Result<BuildState> GetBuild(std::string_view id);
+  // Streams the log from byte `offset` to callbacks.on_data until the
+  // controller closes it. OK means it closed cleanly (the build may still be
+  // running if a proxy cut it short: ask GetBuild); NotFound: no such build.
+  Status StreamBuildLog(std::string_view id, uint64_t offset, const StreamCallbacks& callbacks);
+
  private:
   explicit ControllerClient(HttpOptions options) : http_(std::move(options)) {}
+  std::vector<std::string> RequestHeaders() const;
   HttpClient http_;
+  std::string request_id_;
 };
 
 // The header line to send for `header` and the token file's contents.

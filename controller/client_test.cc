@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <chrono>
 
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
+#include "util/fd.h"
 
 namespace pushgate {
 namespace {
@@ -202,6 +205,121 @@ TEST(ControllerClientTlsTest, VerifiesTheCertificateAndAcceptsAPrivateCa) {
   auto trusted = ControllerClient::Create(config);
   Result<FeedAnswer> answer = (*trusted)->FetchKeys(0, 10, false);
   EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+}
+
+// A source archive stand-in: the controller stores bytes by their digest.
+struct Blob {
+  std::string path;
+  std::string digest;
+  uint64_t size;
+};
+
+Blob WriteBlob(const TempDir& dir, const std::string& name, const std::string& content) {
+  testing::WriteFile(dir / name, content);
+  std::string sha = testing::RunOk({"sh", "-c", "sha256sum " + (dir / name) + " | cut -d' ' -f1"});
+  while (!sha.empty() && sha.back() == '\n') sha.pop_back();
+  return Blob{dir / name, "sha256:" + sha, content.size()};
+}
+
+Status Upload(ControllerClient& client, const Blob& blob, std::string_view digest) {
+  UniqueFd fd(::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC));
+  return client.UploadSource(digest, fd.get(), {});
+}
+
+TEST_F(ControllerClientTest, SourcesAreContentAddressed) {
+  auto client = Client(fake_.url());
+  Blob blob = WriteBlob(dir_, "src.tar.gz", std::string(300000, 'z'));
+  EXPECT_EQ(client->HasSource(blob.digest).value(), false);
+  ASSERT_TRUE(Upload(*client, blob, blob.digest).ok());
+  EXPECT_EQ(client->HasSource(blob.digest).value(), true);
+  EXPECT_EQ(fake_.Source(blob.digest), std::string(300000, 'z'));
+
+  Blob other = WriteBlob(dir_, "other.tar.gz", "other bytes");
+  Status wrong = Upload(*client, other, blob.digest.substr(0, 7) + std::string(64, '0'));
+  EXPECT_EQ(wrong.code(), Status::Code::kInvalidArgument) << wrong.ToString();
+  EXPECT_NE(wrong.message().find("digest"), std::string::npos) << wrong.message();
+  EXPECT_EQ(client->HasSource("sha256:../../x").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(ControllerClientTest, BuildLifecycle) {
+  auto client = Client(fake_.url());
+  client->set_request_id("req-1");
+  Blob blob = WriteBlob(dir_, "src.tar.gz", "source");
+  ASSERT_TRUE(Upload(*client, blob, blob.digest).ok());
+  FakeController::BuildScript script;
+  script.log = {{Duration(0), "line one\n"}, {std::chrono::milliseconds(300), "line two\n"}};
+  script.message = "deployed";
+  fake_.SetBuildScript(script);
+  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "req-1"};
+  Result<BuildAdmission> admission = client->CreateBuild(spec);
+  ASSERT_TRUE(admission.ok()) << admission.status().ToString();
+  ASSERT_EQ(admission->kind, BuildAdmission::Kind::kCreated);
+  auto builds = fake_.Builds();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].app, "web");
+  EXPECT_EQ(builds[0].username, "alice");
+  EXPECT_EQ(builds[0].sha, std::string(40, 'a'));
+  EXPECT_EQ(builds[0].ref, "refs/heads/main");
+  EXPECT_EQ(builds[0].source, blob.digest);
+  EXPECT_EQ(builds[0].request_id, "req-1");
+  EXPECT_EQ(builds[0].request_id_header, "req-1");
+
+  EXPECT_FALSE(client->GetBuild(admission->id)->finished());
+  std::string log;
+  Status streamed = client->StreamBuildLog(admission->id, 0, {[&](std::string_view b) {
+                                                                  log.append(b);
+                                                                  return Status::OK();
+                                                                },
+                                                                nullptr});
+  ASSERT_TRUE(streamed.ok()) << streamed.ToString();
+  EXPECT_EQ(log, "line one\nline two\n");
+  Result<BuildState> state = client->GetBuild(admission->id);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->phase, BuildState::Phase::kSucceeded);
+  EXPECT_EQ(state->message, "deployed");
+  EXPECT_EQ(state->release_version, 1);
+
+  std::string tail;
+  ASSERT_TRUE(client->StreamBuildLog(admission->id, 5, {[&](std::string_view b) {
+                                                          tail.append(b);
+                                                          return Status::OK();
+                                                        },
+                                                        nullptr})
+                  .ok());
+  EXPECT_EQ(tail, "one\nline two\n");
+  EXPECT_EQ(client->GetBuild("../keys").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(client->GetBuild("b-999").status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(ControllerClientTest, BuildRefusalsCarryTheControllersReason) {
+  auto client = Client(fake_.url());
+  Blob blob = WriteBlob(dir_, "src.tar.gz", "source");
+  ASSERT_TRUE(Upload(*client, blob, blob.digest).ok());
+  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "r"};
+
+  fake_.InjectFault("/v2/hooks/builds", FakeController::Fault::kConflict);
+  Result<BuildAdmission> busy = client->CreateBuild(spec);
+  ASSERT_TRUE(busy.ok());
+  EXPECT_EQ(busy->kind, BuildAdmission::Kind::kBusy);
+  EXPECT_NE(busy->message.find("running"), std::string::npos);
+
+  fake_.InjectFault("/v2/hooks/builds", FakeController::Fault::kQuota);
+  Result<BuildAdmission> quota = client->CreateBuild(spec);
+  ASSERT_TRUE(quota.ok());
+  EXPECT_EQ(quota->kind, BuildAdmission::Kind::kQuota);
+  EXPECT_EQ(quota->retry_after, "120");
+  EXPECT_EQ(quota->message, "10 builds per hour");
+
+  fake_.InjectFault("/v2/hooks/builds", FakeController::Fault::kServerError);
+  EXPECT_EQ(client->CreateBuild(spec).status().code(), Status::Code::kUnavailable);
+
+  BuildSpec stranger = spec;
+  stranger.username = "bob";
+  EXPECT_EQ(client->CreateBuild(stranger)->kind, BuildAdmission::Kind::kForbidden);
+  BuildSpec nowhere = spec;
+  nowhere.app = "nowhere";
+  EXPECT_EQ(client->CreateBuild(nowhere)->kind, BuildAdmission::Kind::kNoSuchApp);
+  EXPECT_TRUE(fake_.Builds().empty());
 }
 
 }  // namespace

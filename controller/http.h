@@ -8,10 +8,17 @@
 // way), and every request has a connect and a total timeout, so a stalled
 // controller costs at most `timeout`. Answers larger than the request's
 // `max_body` are refused. One HttpClient reuses its connection across requests.
+//
+// Long transfers (a source upload, a build log held open for the length of a
+// build) stream: the request body is read from a file descriptor, the answer
+// handed to a callback as it arrives, and a tick callback runs about once a
+// second so the caller can keep the pusher's session alive or give up.
 #ifndef PUSHGATE_CONTROLLER_HTTP_H_
 #define PUSHGATE_CONTROLLER_HTTP_H_
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +42,26 @@ struct HttpResponse {
   std::string retry_after;  // the Retry-After header, if any
 };
 
+struct HttpRequest {
+  enum class Method { kGet, kHead, kPost, kPut };
+  Method method = Method::kGet;
+  std::string path;                  // starts with '/'
+  std::vector<std::string> headers;  // added to HttpOptions::headers
+  std::string body;                  // kPost
+  int upload_fd = -1;                // kPut: the body is read from here...
+  uint64_t upload_size = 0;          // ...this many bytes
+  size_t max_body = 1 << 20;         // a buffered answer larger than this is refused
+  // When set, the body of a 2xx answer is passed here as it arrives instead
+  // of being buffered; an error aborts the transfer and is returned.
+  std::function<Status(std::string_view)> on_body;
+  // Runs about once a second during the transfer; an error aborts it.
+  std::function<Status()> on_tick;
+  // Replaces HttpOptions::timeout; zero means no limit on the whole transfer.
+  std::optional<Duration> timeout;
+  // Aborts a transfer during which no byte moved for this long (zero: never).
+  Duration stall_timeout{0};
+};
+
 class HttpClient {
  public:
   explicit HttpClient(HttpOptions options);
@@ -46,6 +73,7 @@ class HttpClient {
   // are transport failures: Timeout, Unavailable (connect, reset, TLS),
   // ResourceExhausted (answer too large).
   Result<HttpResponse> Get(std::string_view path, size_t max_body);
+  Result<HttpResponse> Perform(const HttpRequest& request);
 
   const HttpOptions& options() const { return options_; }
 

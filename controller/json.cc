@@ -5,6 +5,8 @@
 #include <functional>
 #include <set>
 
+#include "util/names.h"
+
 namespace pushgate {
 namespace {
 
@@ -175,6 +177,96 @@ Result<DeltaPage> DecodeDeltaPage(std::string_view json) {
   }));
   if (!has_revision || !has_more || !has_changes) return Malformed("the delta page needs revision, more and changes");
   return page;
+}
+
+namespace {
+
+Result<std::string> BuildId(dom::element value) {
+  PG_ASSIGN_OR_RETURN(std::string id, String(value, "id"));
+  if (!IsValidBuildId(id)) return Malformed("a build id must be 1-128 characters of [A-Za-z0-9._-]");
+  return id;
+}
+
+Result<BuildState::Phase> Phase(std::string_view state) {
+  if (state == "pending") return BuildState::Phase::kPending;
+  if (state == "running") return BuildState::Phase::kRunning;
+  if (state == "succeeded") return BuildState::Phase::kSucceeded;
+  if (state == "failed") return BuildState::Phase::kFailed;
+  if (state == "cancelled") return BuildState::Phase::kCancelled;
+  return Malformed("state must be pending, running, succeeded, failed or cancelled");
+}
+
+}  // namespace
+
+Result<std::string> DecodeBuildCreated(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the created build"));
+  std::optional<std::string> id;
+  PG_RETURN_IF_ERROR(ForEachField(object, "the created build", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "id") {
+      PG_ASSIGN_OR_RETURN(id, BuildId(value));
+    }
+    return Status::OK();
+  }));
+  if (!id) return Malformed("the created build has no id");
+  return *id;
+}
+
+Result<BuildState> DecodeBuildState(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the build"));
+  BuildState build;
+  bool has_id = false, has_state = false;
+  PG_RETURN_IF_ERROR(ForEachField(object, "the build", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "id") {
+      PG_ASSIGN_OR_RETURN(build.id, BuildId(value));
+      has_id = true;
+    } else if (key == "state") {
+      PG_ASSIGN_OR_RETURN(std::string state, String(value, "state"));
+      PG_ASSIGN_OR_RETURN(build.phase, Phase(state));
+      has_state = true;
+    } else if (key == "message") {
+      if (!value.is_null()) {
+        PG_ASSIGN_OR_RETURN(build.message, String(value, "message"));
+      }
+    } else if (key == "release") {
+      if (value.is_null()) return Status::OK();
+      PG_ASSIGN_OR_RETURN(dom::object release, Object(value, "release"));
+      return ForEachField(release, "release", [&](std::string_view field, dom::element v) -> Status {
+        if (field != "version") return Status::OK();
+        int64_t version = 0;
+        if (v.get_int64().get(version) != simdjson::SUCCESS || version < 0) {
+          return Malformed("release.version must be a non-negative integer");
+        }
+        build.release_version = version;
+        return Status::OK();
+      });
+    }
+    return Status::OK();
+  }));
+  if (!has_id || !has_state) return Malformed("the build needs id and state");
+  return build;
+}
+
+std::string DecodeErrorMessage(std::string_view body) {
+  simdjson::padded_string padded(body);
+  dom::parser parser;
+  Result<dom::element> doc = Parse(parser, padded);
+  if (!doc.ok()) {
+    bool text = !body.empty() && body.size() <= 500 && body.front() != '<' && body.front() != '{';
+    return text ? std::string(body) : std::string();
+  }
+  dom::object object;
+  if (doc->get_object().get(object) != simdjson::SUCCESS) return "";
+  for (const char* field : {"detail", "message"}) {
+    std::string_view text;
+    if (object[field].get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+  }
+  return "";
 }
 
 }  // namespace pushgate

@@ -23,6 +23,18 @@ Result<KeyLists> DecodeKeyLists(std::string_view json);
 //   "username": "alice", "key": "ssh-ed25519 AAAA..."}, {"op": "delete", "fingerprint": "SHA256:..."}]}
 Result<DeltaPage> DecodeDeltaPage(std::string_view json);
 
+// {"id": "b-42"}: a created build. The id must be a safe path segment
+// ([A-Za-z0-9._-], at most 128 characters).
+Result<std::string> DecodeBuildCreated(std::string_view json);
+
+// {"id": "b-42", "state": "running", "message": "...", "release": {"version": 7} | null}
+Result<BuildState> DecodeBuildState(std::string_view json);
+
+// The human-readable reason in an error answer: the "detail" (Workflow) or
+// "message" field of a JSON object, else the body itself if it is short
+// text; empty if there is none. Not sanitized: see Printable().
+std::string DecodeErrorMessage(std::string_view body);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_CONTROLLER_JSON_H_

@@ -80,5 +80,66 @@ TEST(DecodeKeyListsTest, ReadsListsAndRefusesBadShapes) {
   }
 }
 
+TEST(DecodeBuildTest, ReadsCreatedAndState) {
+  Result<std::string> id = DecodeBuildCreated(R"({"id": "b-42", "url": "ignored"})");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, "b-42");
+
+  Result<BuildState> running = DecodeBuildState(R"({"id": "b-42", "state": "running", "message": null, "release": null})");
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_EQ(running->phase, BuildState::Phase::kRunning);
+  EXPECT_FALSE(running->finished());
+  EXPECT_FALSE(running->release_version.has_value());
+
+  Result<BuildState> done =
+      DecodeBuildState(R"({"id": "b-42", "state": "succeeded", "message": "ok", "release": {"version": 7}})");
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->phase, BuildState::Phase::kSucceeded);
+  EXPECT_TRUE(done->finished());
+  EXPECT_EQ(done->message, "ok");
+  EXPECT_EQ(done->release_version, 7);
+
+  for (const char* state : {"pending", "failed", "cancelled"}) {
+    std::string json = std::string(R"({"id": "x", "state": ")") + state + "\"}";
+    EXPECT_TRUE(DecodeBuildState(json).ok()) << state;
+  }
+}
+
+// A build id goes into URL paths: anything but a plain token is refused.
+TEST(DecodeBuildTest, RefusesHostileIdsAndShapes) {
+  const char* bad_created[] = {
+      R"({"id": "../../v2/hooks/keys"})", R"({"id": "a/b"})", R"({"id": "a?offset=9"})", R"({"id": ""})",
+      R"({"id": ".."})",                   R"({"id": 42})",    R"({"id": "a", "id": "b"})", R"({})",
+      R"(["b-1"])",                        "{"};
+  for (const char* json : bad_created) {
+    EXPECT_EQ(DecodeBuildCreated(json).status().code(), Status::Code::kCorruption) << json;
+  }
+  EXPECT_FALSE(DecodeBuildCreated("{\"id\": \"" + std::string(129, 'a') + "\"}").ok());
+  const char* bad_state[] = {
+      R"({"id": "b", "state": "done"})",
+      R"({"id": "b", "state": 3})",
+      R"({"id": "b"})",
+      R"({"state": "running"})",
+      R"({"id": "b", "state": "running", "release": {"version": "7"}})",
+      R"({"id": "b", "state": "running", "release": {"version": -1}})",
+      R"({"id": "b", "state": "running", "release": 7})",
+      R"({"id": "b", "state": "running", "message": 7})",
+      R"({"id": "b", "state": "running", "state": "failed"})",
+  };
+  for (const char* json : bad_state) {
+    EXPECT_EQ(DecodeBuildState(json).status().code(), Status::Code::kCorruption) << json;
+  }
+}
+
+TEST(DecodeErrorMessageTest, FindsTheReason) {
+  EXPECT_EQ(DecodeErrorMessage(R"({"detail": "quota exceeded"})"), "quota exceeded");
+  EXPECT_EQ(DecodeErrorMessage(R"({"message": "app is locked"})"), "app is locked");
+  EXPECT_EQ(DecodeErrorMessage("plain text reason"), "plain text reason");
+  EXPECT_EQ(DecodeErrorMessage("<html><body>502</body></html>"), "");
+  EXPECT_EQ(DecodeErrorMessage(R"({"detail": 42})"), "");
+  EXPECT_EQ(DecodeErrorMessage(""), "");
+  EXPECT_EQ(DecodeErrorMessage(std::string(600, 'x')), "");
+}
+
 }  // namespace
 }  // namespace pushgate

@@ -10,7 +10,6 @@
 #include <chrono>
 
 #include "util/fd.h"
-#include "util/fs.h"
 
 namespace pushgate {
 namespace {
@@ -85,14 +84,21 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       stopped_early = false;
       break;  // leftover processes hold the pipe open; stop them below
     }
-    struct pollfd pfds[2] = {{read_end.get(), POLLIN, 0}, {request.session_fd, 0, 0}};
-    int ready = ::poll(pfds, request.session_fd >= 0 ? 2 : 1, kPollInterval);
+    LogRelay& relay = *request.relay;
+    struct pollfd pfds[2] = {{read_end.get(), POLLIN, 0}, {relay.session_fd(), 0, 0}};
+    int ready = ::poll(pfds, relay.session_fd() >= 0 ? 2 : 1, kPollInterval);
     if (ready < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");
-    if (request.session_fd >= 0 && (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+    if (relay.session_fd() >= 0 && (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) {
       result.outcome = BuildResult::Outcome::kOutputLost;
       break;
     }
-    if (ready <= 0 || pfds[0].revents == 0) continue;
+    if (ready <= 0 || pfds[0].revents == 0) {
+      if (!relay.KeepAliveIfSilent().ok()) {
+        result.outcome = BuildResult::Outcome::kOutputLost;
+        break;
+      }
+      continue;
+    }
     ssize_t n = ::read(read_end.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -109,7 +115,7 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       result.exit = ExitStatusFromWait(wstatus);
       break;
     }
-    if (!WriteAll(request.log_fd, std::string_view(buf, static_cast<size_t>(n))).ok()) {
+    if (!relay.Write(std::string_view(buf, static_cast<size_t>(n))).ok()) {
       result.outcome = BuildResult::Outcome::kOutputLost;
       break;
     }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 
+#include "receive-hook/log_relay.h"
 #include "util/duration.h"
 #include "util/process.h"
 #include "util/status.h"
@@ -19,10 +20,9 @@ namespace pushgate {
 struct BuildRequest {
   SpawnSpec command;   // path, argv, env; stdio is set by RunBuild
   Duration timeout;
-  int log_fd = 2;      // where the build's output goes
-  // The pusher's session channel, if known: when its far end closes (POLLERR
-  // or POLLHUP), the pusher is gone and the build is stopped.
-  int session_fd = -1;
+  // Where the build's output goes. When the pusher's session closes or a
+  // write to it fails, the pusher is gone and the build is stopped.
+  LogRelay* relay = nullptr;
   Duration kill_grace = std::chrono::seconds(5);
   // Set asynchronously (a signal handler) to stop the build.
   const std::atomic<bool>* cancel = nullptr;
@@ -34,7 +34,7 @@ struct BuildResult {
     kFailed,      // non-zero exit or killed by a signal
     kTimedOut,
     kCancelled,
-    kOutputLost,  // writing the log failed: the pusher disconnected
+    kOutputLost,  // the pusher disconnected
   } outcome = Outcome::kFailed;
   ExitStatus exit;
 };

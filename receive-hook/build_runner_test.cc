@@ -29,12 +29,13 @@ bool IsRunning(pid_t pid) {
 class BuildRunnerTest : public ::testing::Test {
  protected:
   BuildResult Run(const std::string& script, Duration timeout = std::chrono::seconds(30),
-                  const std::atomic<bool>* cancel = nullptr) {
+                  const std::atomic<bool>* cancel = nullptr, Duration keepalive = std::chrono::seconds(20)) {
     UniqueFd log(::open((dir_ / "log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    LogRelay relay(log.get(), -1, keepalive);
     BuildRequest request;
     request.command = SpawnSpec{"/bin/sh", {"sh", "-c", script}, {"PATH=/usr/bin:/bin", "X=1"}, -1, -1, -1, false, ""};
     request.timeout = timeout;
-    request.log_fd = log.get();
+    request.relay = &relay;
     request.kill_grace = std::chrono::milliseconds(500);
     request.cancel = cancel;
     Result<BuildResult> result = RunBuild(request);
@@ -106,7 +107,8 @@ TEST_F(BuildRunnerTest, LostPusherStopsTheBuild) {
   request.command =
       SpawnSpec{"/bin/sh", {"sh", "-c", "while true; do echo tick; sleep 0.05; done"}, {}, -1, -1, -1, false, ""};
   request.timeout = std::chrono::seconds(30);
-  request.log_fd = fds[1];
+  LogRelay relay(fds[1], -1, std::chrono::seconds(20));
+  request.relay = &relay;
   Result<BuildResult> r = RunBuild(request);
   ::close(fds[1]);
   ::signal(SIGPIPE, SIG_DFL);
@@ -124,8 +126,8 @@ TEST_F(BuildRunnerTest, ClosedSessionChannelStopsTheBuild) {
   BuildRequest request;
   request.command = SpawnSpec{"/bin/sh", {"sh", "-c", "echo working; sleep 60"}, {}, -1, -1, -1, false, ""};
   request.timeout = std::chrono::seconds(60);
-  request.log_fd = log.get();
-  request.session_fd = our_end.get();
+  LogRelay relay(log.get(), our_end.get(), std::chrono::seconds(20));
+  request.relay = &relay;
   std::thread disconnect([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     sshd_end.Reset();
@@ -146,12 +148,28 @@ TEST_F(BuildRunnerTest, OpenSessionChannelDoesNotDisturbTheBuild) {
   BuildRequest request;
   request.command = SpawnSpec{"/bin/sh", {"sh", "-c", "sleep 0.5; echo done"}, {}, -1, -1, -1, false, ""};
   request.timeout = std::chrono::seconds(60);
-  request.log_fd = log.get();
-  request.session_fd = our_end.get();
+  LogRelay relay(log.get(), our_end.get(), std::chrono::seconds(20));
+  request.relay = &relay;
   Result<BuildResult> r = RunBuild(request);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->outcome, BuildResult::Outcome::kSucceeded);
   EXPECT_EQ(Log(), "done\n");
+}
+
+TEST_F(BuildRunnerTest, SilentBuildGetsKeepaliveLinesOnTheirOwnLine) {
+  BuildResult r = Run("printf 'step 1'; sleep 1.3; echo ' done'", std::chrono::seconds(30), nullptr,
+                      std::chrono::milliseconds(400));
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);
+  std::string log = Log();
+  EXPECT_EQ(log.rfind("step 1\n       ... still building (", 0), 0u) << log;
+  EXPECT_NE(log.find(")\n done\n"), std::string::npos) << log;
+}
+
+TEST_F(BuildRunnerTest, ChattyBuildGetsNoKeepalive) {
+  BuildResult r = Run("for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done", std::chrono::seconds(30), nullptr,
+                      std::chrono::milliseconds(400));
+  EXPECT_EQ(r.outcome, BuildResult::Outcome::kSucceeded);
+  EXPECT_EQ(Log(), "1\n2\n3\n4\n5\n6\n");
 }
 
 TEST_F(BuildRunnerTest, BuildGetsNoStdin) {

@@ -5,7 +5,10 @@
 
 #include <cerrno>
 
+#include "controller/client.h"
 #include "receive-hook/build_runner.h"
+#include "receive-hook/log_relay.h"
+#include "receive-hook/remote_build.h"
 #include "receive-hook/source_archive.h"
 #include "util/fd.h"
 #include "util/fs.h"
@@ -59,93 +62,164 @@ std::string DescribeFailure(const Status& s) {
   return "the gateway could not prepare the source (" + std::string(CodeName(s.code())) + ")";
 }
 
-// Archives and builds one deploy update. Returns true if the build succeeded.
-bool Deploy(const HookContext& context, const GitRepo& repo, const RefUpdate& update) {
-  const Config& config = *context.config;
-  std::string short_id = update.new_id.substr(0, 7);
-  Say(context, "-----> Building " + context.app + " (" + short_id + ") as " + context.user);
-  log::Info("build starting", {{"sha", update.new_id}, {"ref", update.ref}});
-  auto reject = [&](const std::string& why) {
-    Say(context, " !     " + why);
-    Say(context, " !     The push was rejected; " + context.app + " is unchanged.");
+// One deploy in progress: what the pusher sees goes through `relay`.
+class Deployment {
+ public:
+  Deployment(const HookContext& context, const RefUpdate& update)
+      : context_(context),
+        config_(*context.config),
+        update_(update),
+        relay_(context.out_fd, context.session_fd, config_.build.keepalive) {}
+
+  // Returns true if the build succeeded.
+  bool Run(const GitRepo& repo) {
+    (void)relay_.Say("-----> Building " + context_.app + " (" + update_.new_id.substr(0, 7) + ") as " +
+                     context_.user);
+    log::Info("build starting", {{"sha", update_.new_id}, {"ref", update_.ref}});
+    if (!WriteArchive(repo)) return false;
+    return config_.build.UsesController(config_.mode) ? BuildOnController() : BuildLocally();
+  }
+
+ private:
+  bool Reject(const std::string& why) {
+    (void)relay_.Say(" !     " + why);
+    (void)relay_.Say(" !     The push was rejected; " + context_.app + " is unchanged.");
     return false;
-  };
+  }
 
-  Status dir = MakeDirs(config.TmpDir(), 0750);
-  if (!dir.ok()) {
-    log::Error("cannot create the tmp dir", {{"error", dir.message()}});
-    return reject(DescribeFailure(dir) + "; tell the platform operator.");
-  }
-  TempFile archive{config.TmpDir() + "/" + context.app + "-" + short_id + "-" + RandomHex(4) + ".tar.gz"};
-  UniqueFd fd(::open(archive.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) {
-    Status s = Status::FromErrno(errno, "create " + archive.path);
-    archive.path.clear();
-    log::Error("cannot create the source archive", {{"error", s.message()}});
-    return reject(DescribeFailure(s) + "; tell the platform operator.");
-  }
-  Result<ArchiveInfo> info = WriteSourceArchive(repo, update.new_id, fd.get());
-  if (info.ok() && ::fsync(fd.get()) != 0) info = Status::FromErrno(errno, "fsync " + archive.path);
-  fd.Reset();
-  if (!info.ok()) {
-    log::Error("cannot archive the source", {{"error", info.status().message()}});
-    if (info.status().code() == Status::Code::kInvalidArgument) {
-      return reject("the pushed commit cannot be deployed: " + info.status().message());
+  // The exact pushed tree, as a deterministic tar.gz in data_dir/tmp.
+  bool WriteArchive(const GitRepo& repo) {
+    Status dir = MakeDirs(config_.TmpDir(), 0750);
+    if (!dir.ok()) {
+      log::Error("cannot create the tmp dir", {{"error", dir.message()}});
+      return Reject(DescribeFailure(dir) + "; tell the platform operator.");
     }
-    return reject(DescribeFailure(info.status()) + "; tell the platform operator.");
+    archive_.path = config_.TmpDir() + "/" + context_.app + "-" + update_.new_id.substr(0, 7) + "-" + RandomHex(4) +
+                    ".tar.gz";
+    UniqueFd fd(::open(archive_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) {
+      Status s = Status::FromErrno(errno, "create " + archive_.path);
+      archive_.path.clear();
+      log::Error("cannot create the source archive", {{"error", s.message()}});
+      return Reject(DescribeFailure(s) + "; tell the platform operator.");
+    }
+    Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, fd.get());
+    if (info.ok() && ::fsync(fd.get()) != 0) info = Status::FromErrno(errno, "fsync " + archive_.path);
+    if (!info.ok()) {
+      log::Error("cannot archive the source", {{"error", info.status().message()}});
+      if (info.status().code() == Status::Code::kInvalidArgument) {
+        return Reject("the pushed commit cannot be deployed: " + info.status().message());
+      }
+      return Reject(DescribeFailure(info.status()) + "; tell the platform operator.");
+    }
+    info_ = std::move(info).value();
+    return true;
   }
 
-  BuildRequest build;
-  build.timeout = config.build.timeout;
-  build.log_fd = context.out_fd;
-  build.session_fd = context.session_fd;
-  build.cancel = context.cancel;
-  if (config.build.command.empty()) {
-    build.command.path = context.libexec_dir + "/pushgate-deploy";
-    build.command.argv = {build.command.path};
-  } else {
-    build.command.path = config.build.command.front();
-    build.command.argv = config.build.command;
+  bool BuildLocally() {
+    BuildRequest build;
+    build.timeout = config_.build.timeout;
+    build.relay = &relay_;
+    build.cancel = context_.cancel;
+    if (config_.build.command.empty()) {
+      build.command.path = context_.libexec_dir + "/pushgate-deploy";
+      build.command.argv = {build.command.path};
+    } else {
+      build.command.path = config_.build.command.front();
+      build.command.argv = config_.build.command;
+    }
+    build.command.cwd = config_.data_dir;
+    build.command.env = {
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "HOME=" + config_.data_dir,
+        "LANG=C.UTF-8",
+        "PUSHGATE_CONFIG=" + config_.path,
+        "PUSHGATE_APP=" + context_.app,
+        "PUSHGATE_USER=" + context_.user,
+        "PUSHGATE_SHA=" + update_.new_id,
+        "PUSHGATE_REF=" + update_.ref,
+        "PUSHGATE_SOURCE=" + archive_.path,
+        "PUSHGATE_SOURCE_SHA256=" + info_.sha256,
+        "PUSHGATE_REQUEST_ID=" + context_.request_id,
+    };
+    Result<BuildResult> result = RunBuild(build);
+    if (!result.ok()) {
+      log::Error("cannot run the build command", {{"error", result.status().message()}});
+      return Reject("the build command could not be started (" + result.status().message() +
+                    "); tell the platform operator.");
+    }
+    switch (result->outcome) {
+      case BuildResult::Outcome::kSucceeded:
+        log::Info("build succeeded", {{"sha", update_.new_id}});
+        return true;
+      case BuildResult::Outcome::kFailed:
+        log::Info("build failed", {{"sha", update_.new_id}, {"exit", result->exit.Describe()}});
+        return Reject("Build failed (" + result->exit.Describe() + ").");
+      case BuildResult::Outcome::kTimedOut:
+        log::Warn("build timed out", {{"sha", update_.new_id}});
+        return Reject("Build timed out after " + FormatDuration(config_.build.timeout) + ".");
+      case BuildResult::Outcome::kCancelled:
+        log::Warn("build cancelled", {{"sha", update_.new_id}});
+        return Reject("Build cancelled: the push was interrupted.");
+      case BuildResult::Outcome::kOutputLost:
+        log::Warn("pusher disconnected; build stopped", {{"sha", update_.new_id}});
+        return false;
+    }
+    return false;
   }
-  build.command.cwd = config.data_dir;
-  build.command.env = {
-      "PATH=/usr/local/bin:/usr/bin:/bin",
-      "HOME=" + config.data_dir,
-      "LANG=C.UTF-8",
-      "PUSHGATE_CONFIG=" + config.path,
-      "PUSHGATE_APP=" + context.app,
-      "PUSHGATE_USER=" + context.user,
-      "PUSHGATE_SHA=" + update.new_id,
-      "PUSHGATE_REF=" + update.ref,
-      "PUSHGATE_SOURCE=" + archive.path,
-      "PUSHGATE_SOURCE_SHA256=" + info->sha256,
-      "PUSHGATE_REQUEST_ID=" + context.request_id,
-  };
-  Result<BuildResult> result = RunBuild(build);
-  if (!result.ok()) {
-    log::Error("cannot run the build command", {{"error", result.status().message()}});
-    return reject("the build command could not be started (" + result.status().message() +
-                  "); tell the platform operator.");
+
+  bool BuildOnController() {
+    Result<std::unique_ptr<ControllerClient>> controller = ControllerClient::Create(config_.controller);
+    if (!controller.ok()) {
+      log::Error("cannot set up the controller client", {{"error", controller.status().message()}});
+      return Reject("pushgate is misconfigured; tell the platform operator.");
+    }
+    (*controller)->set_request_id(context_.request_id);
+    RemoteBuildRequest build;
+    build.controller = controller->get();
+    build.spec = BuildSpec{context_.app, context_.user, update_.new_id, update_.ref, "", context_.request_id};
+    build.archive_path = archive_.path;
+    build.archive_sha256 = info_.sha256;
+    build.timeout = config_.build.timeout;
+    build.relay = &relay_;
+    build.cancel = context_.cancel;
+    RemoteBuildResult result = RunRemoteBuild(build);
+    switch (result.outcome) {
+      case RemoteBuildResult::Outcome::kSucceeded: {
+        log::Info("build succeeded", {{"sha", update_.new_id}, {"build", result.build_id}});
+        std::string released = result.release_version ? " released as v" + std::to_string(*result.release_version)
+                                                       : " built";
+        (void)relay_.Say("-----> " + context_.app + released);
+        return true;
+      }
+      case RemoteBuildResult::Outcome::kFailed:
+        log::Info("build failed", {{"sha", update_.new_id}, {"build", result.build_id}});
+        return Reject(result.message.empty() ? "Build failed." : "Build failed: " + result.message);
+      case RemoteBuildResult::Outcome::kRefused:
+        return Reject(result.message + ".");
+      case RemoteBuildResult::Outcome::kUnavailable:
+        return Reject("the platform controller is unavailable, try again shortly.");
+      case RemoteBuildResult::Outcome::kTimedOut:
+        log::Warn("gave up waiting for the build", {{"sha", update_.new_id}, {"build", result.build_id}});
+        return Reject("Gave up waiting for the build after " + FormatDuration(config_.build.timeout) +
+                      "; it may still finish on the platform.");
+      case RemoteBuildResult::Outcome::kInterrupted:
+        log::Warn("hook interrupted while the build runs on the platform", {{"sha", update_.new_id}, {"build", result.build_id}});
+        return Reject("The push was interrupted; the build may still finish on the platform.");
+      case RemoteBuildResult::Outcome::kPusherGone:
+        log::Warn("pusher disconnected; the build goes on on the platform", {{"sha", update_.new_id}, {"build", result.build_id}});
+        return false;
+    }
+    return false;
   }
-  switch (result->outcome) {
-    case BuildResult::Outcome::kSucceeded:
-      log::Info("build succeeded", {{"sha", update.new_id}});
-      return true;
-    case BuildResult::Outcome::kFailed:
-      log::Info("build failed", {{"sha", update.new_id}, {"exit", result->exit.Describe()}});
-      return reject("Build failed (" + result->exit.Describe() + ").");
-    case BuildResult::Outcome::kTimedOut:
-      log::Warn("build timed out", {{"sha", update.new_id}});
-      return reject("Build timed out after " + FormatDuration(config.build.timeout) + ".");
-    case BuildResult::Outcome::kCancelled:
-      log::Warn("build cancelled", {{"sha", update.new_id}});
-      return reject("Build cancelled: the push was interrupted.");
-    case BuildResult::Outcome::kOutputLost:
-      log::Warn("pusher disconnected; build stopped", {{"sha", update.new_id}});
-      return false;
-  }
-  return false;
-}
+
+  const HookContext& context_;
+  const Config& config_;
+  const RefUpdate& update_;
+  LogRelay relay_;
+  TempFile archive_;
+  ArchiveInfo info_;
+};
 
 }  // namespace
 
@@ -205,7 +279,7 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
     return 1;
   }
   for (const RefUpdate& update : verdict.deploys) {
-    if (!Deploy(context, repo, update)) return 1;
+    if (!Deployment(context, update).Run(repo)) return 1;
   }
   return 0;
 }

@@ -24,17 +24,6 @@ ParsedSshCommand NotGit() {
   return out;
 }
 
-// A printable rendering of what the user sent, for the error message.
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7F) ? '?' : c;
-  }
-  if (s.size() > 80) out += "...";
-  return out;
-}
-
 }  // namespace
 
 ParsedSshCommand ParseSshCommand(std::string_view command) {
@@ -62,7 +51,7 @@ ParsedSshCommand ParseSshCommand(std::string_view command) {
   if (!IsValidAppName(name)) {
     ParsedSshCommand out;
     out.error.kind = SshCommandError::Kind::kInvalidAppName;
-    out.error.repository = Printable(path);
+    out.error.repository = Printable(path, 80);
     return out;
   }
   ParsedSshCommand out;

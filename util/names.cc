@@ -114,4 +114,24 @@ bool IsValidBranchRef(std::string_view ref) {
   return true;
 }
 
+bool IsValidBuildId(std::string_view id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string Printable(std::string_view text, size_t max_chars) {
+  std::string out;
+  for (char c : text.substr(0, max_chars)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7F) ? '?' : c;
+  }
+  if (text.size() > max_chars) out += "...";
+  return out;
+}
+
 }  // namespace pushgate

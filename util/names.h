@@ -9,6 +9,7 @@
 #ifndef PUSHGATE_UTIL_NAMES_H_
 #define PUSHGATE_UTIL_NAMES_H_
 
+#include <string>
 #include <string_view>
 
 namespace pushgate {
@@ -37,6 +38,15 @@ bool IsSafeAbsolutePath(std::string_view path);
 
 // A git ref name under refs/heads/ with a conservative alphabet.
 bool IsValidBranchRef(std::string_view ref);
+
+// A build id from the controller, used as a URL path segment:
+// ^[A-Za-z0-9._-]{1,128}$ and not "." or "..".
+bool IsValidBuildId(std::string_view id);
+
+// Untrusted text (a pusher's command, a controller's name or message) made
+// safe for a terminal or a log line: at most `max_chars` characters, every
+// byte outside printable ASCII replaced by '?', and "..." if it was cut.
+std::string Printable(std::string_view text, size_t max_chars);
 
 }  // namespace pushgate
 

@@ -1,9 +1,11 @@
 #include "tests/fake_controller/fake_controller.h"
 
 #include <httplib.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <regex>
 
 #include "sshkey/sshkey.h"
 #include "util/json_writer.h"
@@ -34,6 +36,37 @@ std::string KeyListJson(const std::map<std::string, std::vector<std::pair<std::s
   }
   return out + "}";
 }
+
+constexpr size_t kKeptSourceBytes = 16 << 20;
+
+std::string Detail(std::string_view text) { return "{\"detail\":" + Quoted(text) + "}"; }
+
+// A string field of a flat JSON object, good enough for the requests pushgate
+// sends (no escapes in the values it sends).
+std::string Field(const std::string& body, const std::string& name) {
+  std::smatch m;
+  std::regex re("\"" + name + "\"\\s*:\\s*\"([^\"]*)\"");
+  return std::regex_search(body, m, re) ? m[1].str() : "";
+}
+
+struct Sha256Hasher {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  Sha256Hasher() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+  ~Sha256Hasher() { EVP_MD_CTX_free(ctx); }
+  void Update(const char* data, size_t n) { EVP_DigestUpdate(ctx, data, n); }
+  std::string Hex() {
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, digest, &len);
+    static const char* kHex = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+      out += kHex[digest[i] >> 4];
+      out += kHex[digest[i] & 15];
+    }
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -66,9 +99,11 @@ void FakeController::Start() {
 
 void FakeController::Stop() {
   if (!server_) return;
+  stopping_ = true;  // ends log streams held open
   server_->stop();
   thread_.join();
   server_.reset();
+  stopping_ = false;
 }
 
 void FakeController::Serve() {
@@ -83,6 +118,160 @@ void FakeController::Serve() {
                [this](const httplib::Request& req, httplib::Response& res) { HandleKeyOwner(req, res); });
   server_->Get(R"(/v2/hooks/keys/([^/]+)(/([^/]+))?)",
                [this](const httplib::Request& req, httplib::Response& res) { HandleAppKeys(req, res); });
+  // GET routes answer HEAD too (without the body).
+  server_->Get(R"(/v2/hooks/sources/(sha256:[0-9a-f]{64}))",
+               [this](const httplib::Request& req, httplib::Response& res) { HandleSourceHead(req, res); });
+  server_->Put(R"(/v2/hooks/sources/(sha256:[0-9a-f]{64}))",
+               [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                 if (!Admit(req, res)) return;
+                 std::string digest = req.matches[1];
+                 Sha256Hasher hasher;
+                 std::string kept;
+                 size_t total = 0;
+                 reader([&](const char* data, size_t n) {
+                   hasher.Update(data, n);
+                   total += n;
+                   if (total <= kKeptSourceBytes) kept.append(data, n);
+                   return true;
+                 });
+                 std::string actual = "sha256:" + hasher.Hex();
+                 if (actual != digest) {
+                   res.status = 400;
+                   res.set_content(Detail("the body's digest is " + actual + ", not " + digest), kJson);
+                   return;
+                 }
+                 std::lock_guard<std::mutex> lock(mu_);
+                 ++source_uploads_;
+                 bool existed = sources_.count(digest) > 0;
+                 sources_[digest] = total <= kKeptSourceBytes ? std::move(kept) : std::string();
+                 res.status = existed ? 200 : 201;
+               });
+  server_->Post("/v2/hooks/builds",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleBuildCreate(req, res); });
+  server_->Get(R"(/v2/hooks/builds/([A-Za-z0-9._-]+))",
+               [this](const httplib::Request& req, httplib::Response& res) { HandleBuildState(req, res); });
+  server_->Get(R"(/v2/hooks/builds/([A-Za-z0-9._-]+)/logs)",
+               [this](const httplib::Request& req, httplib::Response& res) { HandleBuildLog(req, res); });
+}
+
+void FakeController::HandleSourceHead(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  res.status = sources_.count(req.matches[1]) ? 200 : 404;
+}
+
+void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  if (ApplyFault(req.path, res, "")) return;
+  BuildRecord record{"", Field(req.body, "app"), Field(req.body, "username"), Field(req.body, "sha"),
+                     Field(req.body, "ref"), Field(req.body, "source"), Field(req.body, "request_id"),
+                     req.get_header_value("X-Request-Id")};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto app = apps_.find(record.app);
+  if (app == apps_.end()) {
+    res.status = 404;
+    res.set_content(Detail("app " + record.app + " not found"), kJson);
+    return;
+  }
+  if (!app->second.count(record.username)) {
+    res.status = 403;
+    res.set_content(Detail(record.username + " is not a member of " + record.app), kJson);
+    return;
+  }
+  if (!sources_.count(record.source) || record.sha.size() != 40) {
+    res.status = 400;
+    res.set_content(Detail("unknown source or bad sha"), kJson);
+    return;
+  }
+  record.id = "b-" + std::to_string(build_order_.size() + 1);
+  Build build{record, script_, std::chrono::steady_clock::now(), 0};
+  if (script_.outcome == "succeeded") build.release = ++releases_[record.app];
+  builds_[record.id] = build;
+  build_order_.push_back(record.id);
+  res.status = 201;
+  res.set_content("{\"id\":" + Quoted(record.id) + "}", kJson);
+}
+
+std::string FakeController::ReleasedLog(const Build& build, std::chrono::steady_clock::time_point now, bool* ended) {
+  std::string out;
+  auto at = build.created;
+  for (const BuildScript::Part& part : build.script.log) {
+    at += part.delay;
+    if (at > now) {
+      *ended = false;
+      return out;
+    }
+    out += part.text;
+  }
+  *ended = !build.script.outcome.empty();
+  return out;
+}
+
+void FakeController::HandleBuildState(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  std::string body;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = builds_.find(req.matches[1]);
+    if (it == builds_.end()) {
+      res.status = 404;
+      return;
+    }
+    const Build& build = it->second;
+    bool ended = false;
+    ReleasedLog(build, std::chrono::steady_clock::now(), &ended);
+    std::string state = ended ? build.script.outcome : "running";
+    bool released = ended && build.release > 0;
+    body = "{\"id\":" + Quoted(build.record.id) + ",\"state\":" + Quoted(state) + ",\"message\":" +
+           (ended && !build.script.message.empty() ? Quoted(build.script.message) : "null") + ",\"release\":" +
+           (released ? "{\"version\":" + std::to_string(build.release) + "}" : "null") + "}";
+  }
+  if (ApplyFault(req.path, res, body)) return;
+  res.set_content(body, kJson);
+}
+
+void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  std::string id = req.matches[1];
+  size_t offset = req.has_param("offset") ? std::stoull(req.get_param_value("offset")) : 0;
+  if (ApplyFault(req.path, res, "")) return;
+  size_t drop_after = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!builds_.count(id)) {
+      res.status = 404;
+      return;
+    }
+    if (drops_ > 0) {
+      --drops_;
+      drop_after = drop_after_;
+    }
+  }
+  res.set_chunked_content_provider("text/plain", [this, id, offset, drop_after](size_t sent, httplib::DataSink& sink) {
+    for (;;) {
+      if (stopping_) return false;
+      bool ended = false;
+      std::string log;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        log = ReleasedLog(builds_.at(id), std::chrono::steady_clock::now(), &ended);
+      }
+      size_t from = offset + sent;
+      if (from < log.size()) {
+        size_t n = std::min<size_t>(log.size() - from, 64 << 10);
+        if (drop_after > 0) {
+          if (sent >= drop_after) return false;  // hang up, mid-line if it falls there
+          n = std::min(n, drop_after - sent);
+        }
+        return sink.write(log.data() + from, n);
+      }
+      if (ended) {
+        sink.done();
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
 }
 
 bool FakeController::Admit(const httplib::Request& req, httplib::Response& res) {
@@ -134,6 +323,15 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
       });
       return true;
     case Fault::kBackwards: res.set_content("{\"revision\":0,\"more\":false,\"changes\":[]}", kJson); return true;
+    case Fault::kConflict:
+      res.status = 409;
+      res.set_content(Detail("build b-7 of this app is running"), kJson);
+      return true;
+    case Fault::kQuota:
+      res.status = 429;
+      res.set_header("Retry-After", "120");
+      res.set_content(Detail("10 builds per hour"), kJson);
+      return true;
     case Fault::kReset: {
       auto body = std::make_shared<std::string>(good_body.empty() ? std::string(1000, ' ') : good_body);
       res.set_content_provider(body->size() * 2, kJson,
@@ -323,6 +521,40 @@ void FakeController::Compact() {
     if (last[kept[i].fingerprint] == i) log_.push_back(kept[i]);
   }
   compacted_upto_ = revision_;
+}
+
+void FakeController::SetBuildScript(BuildScript script) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_ = std::move(script);
+}
+
+std::vector<FakeController::BuildRecord> FakeController::Builds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<BuildRecord> out;
+  for (const std::string& id : build_order_) out.push_back(builds_.at(id).record);
+  return out;
+}
+
+bool FakeController::HasSource(const std::string& digest) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sources_.count(digest) > 0;
+}
+
+std::string FakeController::Source(const std::string& digest) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sources_.find(digest);
+  return it == sources_.end() ? "" : it->second;
+}
+
+int FakeController::SourceUploads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return source_uploads_;
+}
+
+void FakeController::DropLogStreams(size_t after_bytes, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  drop_after_ = after_bytes;
+  drops_ = count;
 }
 
 uint64_t FakeController::revision() const {

@@ -1,6 +1,10 @@
 // A fake platform controller for tests and benchmarks: the Workflow/Drycc
-// hooks API and pushgate's delta feed, served over HTTP or HTTPS on a
-// loopback port from an in-process thread, with faults on demand.
+// hooks API, pushgate's delta feed and the build API, served over HTTP or
+// HTTPS on a loopback port from an in-process thread, with faults on demand.
+//
+// Builds follow a script (SetBuildScript): log text released over time and
+// an outcome, decided by the clock rather than by threads, so a build "runs"
+// while the test does other things.
 //
 // State changes (keys, apps) append to a change log with increasing
 // revisions, which the delta feed serves. Compact() drops history the way a
@@ -55,6 +59,27 @@ class FakeController {
     kSlowloris,      // a 200 sent one byte at a time, slower than any timeout
     kGone,           // 410 (delta feed)
     kBackwards,      // a delta page whose revision is lower than `since`
+    kConflict,       // 409 {"detail": ...} (build request)
+    kQuota,          // 429 with Retry-After: 120 (build request)
+  };
+
+  // What builds created from now on do.
+  struct BuildScript {
+    // Log text, each part released `delay` after the previous one.
+    struct Part {
+      Duration delay;
+      std::string text;
+    };
+    std::vector<Part> log = {{Duration(0), "-----> Compiling\n"}, {Duration(0), "       done\n"}};
+    // "succeeded", "failed" or "cancelled" once the log is out; empty: the
+    // build never ends.
+    std::string outcome = "succeeded";
+    std::string message;
+  };
+
+  struct BuildRecord {
+    std::string id, app, username, sha, ref, source, request_id;
+    std::string request_id_header;  // X-Request-Id
   };
 
   explicit FakeController(Options options);
@@ -84,6 +109,17 @@ class FakeController {
   // other older `since` gets 410.
   void Compact();
 
+  void SetBuildScript(BuildScript script);
+  std::vector<BuildRecord> Builds() const;
+  // Source archives received by digest ("sha256:<hex>"); the bytes are kept
+  // for archives up to 16 MB (larger ones only count).
+  bool HasSource(const std::string& digest) const;
+  std::string Source(const std::string& digest) const;
+  int SourceUploads() const;
+  // The next `count` log streams hang up (no terminating chunk) after
+  // sending `after_bytes` bytes.
+  void DropLogStreams(size_t after_bytes, int count);
+
   uint64_t revision() const;
   // The live key set: SHA256 fingerprint -> "user key-line".
   std::map<std::string, std::string> Keys() const;
@@ -108,6 +144,14 @@ class FakeController {
     std::string user;
     std::string line;
   };
+  struct Build {
+    BuildRecord record;
+    BuildScript script;
+    std::chrono::steady_clock::time_point created;
+    int64_t release = 0;
+  };
+  // The log released so far and whether the build has ended, at `now`.
+  static std::string ReleasedLog(const Build& build, std::chrono::steady_clock::time_point now, bool* ended);
   struct PendingFault {
     std::string prefix;
     Fault fault;
@@ -123,6 +167,10 @@ class FakeController {
   void HandleFeed(const httplib::Request& req, httplib::Response& res);
   void HandleKeyOwner(const httplib::Request& req, httplib::Response& res);
   void HandleAppKeys(const httplib::Request& req, httplib::Response& res);
+  void HandleSourceHead(const httplib::Request& req, httplib::Response& res);
+  void HandleBuildCreate(const httplib::Request& req, httplib::Response& res);
+  void HandleBuildState(const httplib::Request& req, httplib::Response& res);
+  void HandleBuildLog(const httplib::Request& req, httplib::Response& res);
   void PutLocked(const std::string& user, const std::string& line, const std::string& sha256, const std::string& md5);
 
   Options options_;
@@ -139,6 +187,15 @@ class FakeController {
   uint64_t compacted_upto_ = 0;
   std::vector<PendingFault> faults_;
   std::map<std::string, int> requests_;
+  BuildScript script_;
+  std::map<std::string, Build> builds_;
+  std::vector<std::string> build_order_;
+  std::map<std::string, int64_t> releases_;  // app -> last release version
+  std::map<std::string, std::string> sources_;
+  int source_uploads_ = 0;
+  size_t drop_after_ = 0;
+  int drops_ = 0;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace pushgate::testing

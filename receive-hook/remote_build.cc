@@ -1,0 +1,207 @@
+#include "receive-hook/remote_build.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "util/fd.h"
+#include "util/log.h"
+
+namespace pushgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Outcome = RemoteBuildResult::Outcome;
+
+// Why a wait was cut short; returned by Watch::Tick as an error so that
+// libcurl aborts the transfer in progress.
+class Watch {
+ public:
+  explicit Watch(const RemoteBuildRequest& request)
+      : request_(request), deadline_(Clock::now() + request.timeout) {}
+
+  // Checks everything that ends a wait and keeps the pusher's session alive.
+  Status Tick() {
+    if (request_.cancel != nullptr && request_.cancel->load()) return Stop(Outcome::kInterrupted);
+    if (request_.relay->PusherGone()) return Stop(Outcome::kPusherGone);
+    if (Clock::now() >= deadline_) return Stop(Outcome::kTimedOut);
+    if (!request_.relay->KeepAliveIfSilent().ok()) return Stop(Outcome::kPusherGone);
+    return Status::OK();
+  }
+
+  // Waits `d`, ticking; false if the wait was cut short.
+  bool Sleep(Duration d) {
+    auto until = Clock::now() + d;
+    while (Clock::now() < until) {
+      if (!Tick().ok()) return false;
+      std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(100)));
+    }
+    return Tick().ok();
+  }
+
+  std::optional<Outcome> stopped() const { return stopped_; }
+
+ private:
+  Status Stop(Outcome outcome) {
+    stopped_ = outcome;
+    return Status::Unavailable("wait ended");
+  }
+
+  const RemoteBuildRequest& request_;
+  Clock::time_point deadline_;
+  std::optional<Outcome> stopped_;
+};
+
+RemoteBuildResult Ended(Outcome outcome, std::string message = "") {
+  RemoteBuildResult r;
+  r.outcome = outcome;
+  r.message = std::move(message);
+  return r;
+}
+
+// "120" -> "2m"; an HTTP date is shown as it is.
+std::string RetryAfterText(const std::string& retry_after) {
+  if (retry_after.empty()) return "later";
+  if (retry_after.size() <= 9 && retry_after.find_first_not_of("0123456789") == std::string::npos) {
+    return "in " + FormatDuration(std::chrono::seconds(std::stoll(retry_after)));
+  }
+  return "after " + retry_after;
+}
+
+std::string WithReason(std::string text, const std::string& reason) {
+  return reason.empty() ? text : text + ": " + reason;
+}
+
+RemoteBuildResult Refusal(const BuildAdmission& admission, const std::string& app) {
+  switch (admission.kind) {
+    case BuildAdmission::Kind::kForbidden:
+      return Ended(Outcome::kRefused, WithReason("You do not have access to " + app, admission.message));
+    case BuildAdmission::Kind::kNoSuchApp:
+      return Ended(Outcome::kRefused, WithReason("App " + app + " does not exist", admission.message));
+    case BuildAdmission::Kind::kBusy:
+      return Ended(Outcome::kRefused, "Another build of " + app +
+                                           " is running on the platform; wait for it to finish, then push again" +
+                                           (admission.message.empty() ? "" : " (" + admission.message + ")"));
+    case BuildAdmission::Kind::kQuota:
+      return Ended(Outcome::kRefused, WithReason("The build quota for " + app + " is used up", admission.message) +
+                                           "; try again " + RetryAfterText(admission.retry_after));
+    default:
+      return Ended(Outcome::kRefused, WithReason("The platform refused the build", admission.message));
+  }
+}
+
+// Makes sure the controller has the source; kUnavailable etc. on failure.
+std::optional<RemoteBuildResult> EnsureSource(const RemoteBuildRequest& request, Watch& watch) {
+  ControllerClient& controller = *request.controller;
+  const std::string& digest = request.spec.source;
+  Result<bool> present = controller.HasSource(digest);
+  if (!present.ok()) {
+    log::Warn("cannot check the source on the controller", {{"error", present.status().message()}});
+    return Ended(Outcome::kUnavailable);
+  }
+  if (*present) {
+    log::Info("source already on the controller", {{"source", digest}});
+    return std::nullopt;
+  }
+  UniqueFd fd(::open(request.archive_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    log::Error("cannot open the source archive", {{"error", Status::FromErrno(errno, request.archive_path).message()}});
+    return Ended(Outcome::kRefused, "the gateway could not read the source archive; tell the platform operator");
+  }
+  auto start = Clock::now();
+  Status uploaded = controller.UploadSource(digest, fd.get(), {nullptr, [&watch] { return watch.Tick(); }});
+  if (watch.stopped()) return Ended(*watch.stopped());
+  if (uploaded.code() == Status::Code::kInvalidArgument) {
+    log::Error("the controller refused the source", {{"error", uploaded.message()}});
+    return Ended(Outcome::kRefused, uploaded.message() + "; tell the platform operator");
+  }
+  if (!uploaded.ok()) {
+    log::Warn("cannot upload the source", {{"error", uploaded.message()}});
+    return Ended(Outcome::kUnavailable);
+  }
+  log::Info("source uploaded", {{"source", digest},
+                                {"ms", std::to_string(std::chrono::duration_cast<Duration>(Clock::now() - start).count())}});
+  return std::nullopt;
+}
+
+}  // namespace
+
+RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
+  Watch watch(request);
+  BuildSpec spec = request.spec;
+  spec.source = "sha256:" + request.archive_sha256;
+  RemoteBuildRequest with_source = request;
+  with_source.spec = spec;
+  if (std::optional<RemoteBuildResult> failed = EnsureSource(with_source, watch)) return *failed;
+
+  Result<BuildAdmission> admission = request.controller->CreateBuild(spec);
+  if (!admission.ok()) {
+    log::Warn("cannot request the build", {{"error", admission.status().message()}});
+    return Ended(Outcome::kUnavailable);
+  }
+  if (admission->kind != BuildAdmission::Kind::kCreated) {
+    log::Info("build refused by the controller", {{"message", admission->message}});
+    return Refusal(*admission, spec.app);
+  }
+  const std::string& id = admission->id;
+  log::Info("build created", {{"build", id}});
+
+  uint64_t offset = 0;
+  Duration backoff = request.retry_initial;
+  StreamCallbacks callbacks;
+  callbacks.on_data = [&](std::string_view bytes) -> Status {
+    PG_RETURN_IF_ERROR(request.relay->Write(bytes));
+    offset += bytes.size();
+    backoff = request.retry_initial;
+    return Status::OK();
+  };
+  callbacks.on_tick = [&watch] { return watch.Tick(); };
+  for (;;) {
+    Status streamed = request.controller->StreamBuildLog(id, offset, callbacks);
+    if (!streamed.ok() && streamed.code() == Status::Code::kIOError) {
+      RemoteBuildResult gone = Ended(Outcome::kPusherGone);
+      gone.build_id = id;
+      return gone;
+    }
+    if (watch.stopped()) {
+      RemoteBuildResult stopped = Ended(*watch.stopped());
+      stopped.build_id = id;
+      return stopped;
+    }
+    if (streamed.code() == Status::Code::kNotFound) {
+      log::Error("the controller lost the build", {{"build", id}});
+      RemoteBuildResult lost = Ended(Outcome::kFailed, "the platform lost track of build " + id);
+      lost.build_id = id;
+      return lost;
+    }
+    if (streamed.ok()) {
+      // A clean close: the build has ended, or a proxy cut the stream short.
+      Result<BuildState> state = request.controller->GetBuild(id);
+      if (state.ok() && state->finished()) {
+        RemoteBuildResult r;
+        r.build_id = id;
+        r.message = state->message;
+        r.release_version = state->release_version;
+        r.outcome = state->phase == BuildState::Phase::kSucceeded ? Outcome::kSucceeded : Outcome::kFailed;
+        if (state->phase == BuildState::Phase::kCancelled && r.message.empty()) {
+          r.message = "the platform cancelled the build";
+        }
+        return r;
+      }
+      if (!state.ok()) log::Warn("cannot get the build state", {{"build", id}, {"error", state.status().message()}});
+    } else {
+      log::Warn("build log stream interrupted; resuming",
+                {{"build", id}, {"offset", std::to_string(offset)}, {"error", streamed.message()}});
+    }
+    if (!watch.Sleep(backoff)) {
+      RemoteBuildResult stopped = Ended(*watch.stopped());
+      stopped.build_id = id;
+      return stopped;
+    }
+    backoff = std::min(backoff * 2, request.retry_max);
+  }
+}
+
+}  // namespace pushgate
