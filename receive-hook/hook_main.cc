@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "util/line_reader.h"
 #include "util/log.h"
 #include "util/names.h"
+#include "util/process.h"
 
 namespace {
 
@@ -96,5 +98,11 @@ int main(int argc, char** argv) {
   if (!updates.ok()) return Fail("cannot read ref updates", updates.status(), "pushgate could not read the pushed refs");
   pushgate::Result<pushgate::GitRepo> repo = pushgate::GitRepo::OpenFromEnvironment();
   if (!repo.ok()) return Fail("cannot open the repository", repo.status(), "pushgate could not open the repository; tell the platform operator");
-  return pushgate::RunPreReceive(context, *repo, *updates);
+  auto start = std::chrono::steady_clock::now();
+  int exit_code = pushgate::RunPreReceive(context, *repo, *updates);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  pushgate::log::Info("hook finished", {{"exit", std::to_string(exit_code)},
+                                        {"ms", std::to_string(ms)},
+                                        {"peak_rss_kb", std::to_string(pushgate::PeakRssKb())}});
+  return exit_code;
 }

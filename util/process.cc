@@ -254,4 +254,12 @@ void SetEnv(std::vector<std::string>& env, const std::string& name, const std::s
   env.push_back(prefix + value);
 }
 
+long PeakRssKb() {
+  Result<std::string> status = ReadSmallFile("/proc/self/status", 64 * 1024);
+  if (!status.ok()) return 0;
+  size_t at = status->find("\nVmHWM:");
+  if (at == std::string::npos) return 0;
+  return std::strtol(status->c_str() + at + 7, nullptr, 10);
+}
+
 }  // namespace pushgate

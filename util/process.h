@@ -70,6 +70,10 @@ Result<std::string> FindSystemProgram(const std::string& name);
 // Sets an environment entry in `env` ("NAME=value"), replacing an existing one.
 void SetEnv(std::vector<std::string>& env, const std::string& name, const std::string& value);
 
+// This process's peak resident memory since its last exec (VmHWM), in KiB;
+// 0 if unknown. Logged by long-running steps so memory use is visible.
+long PeakRssKb();
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_UTIL_PROCESS_H_

@@ -44,6 +44,7 @@ class ControllerPushTest : public ::testing::Test {
     GatewayOptions gateway;
     gateway.controller_url = fake_->url();
     gateway.extra_config = kFastCache;
+    gateway.build_options = "keepalive = \"1s\"\n";
     gateway_ = Gateway::Start(gateway).release();
   }
   static void Teardown() {
@@ -56,6 +57,7 @@ class ControllerPushTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(gateway_, nullptr) << "the gateway did not start";
     fake_->Start();
+    fake_->SetBuildScript(FakeController::BuildScript());
   }
   void TearDown() override {
     if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
@@ -85,8 +87,117 @@ TEST_F(ControllerPushTest, PushDeploysWithKeysFromTheController) {
   WorkTree("one");
   CapturedRun push = Push(*alice_, "one", "web");
   ASSERT_TRUE(push.status.success()) << push.output;
-  EXPECT_NE(push.output.find("-----> web deployed: v"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("-----> Building web ("), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("-----> Compiling"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("-----> web released as v"), std::string::npos) << push.output;
   EXPECT_GE(fake_->Requests("/v2/hooks/keys/web/alice"), 1);  // the shell's fresh check
+  auto builds = fake_->Builds();
+  ASSERT_FALSE(builds.empty());
+  EXPECT_EQ(builds.back().app, "web");
+  EXPECT_EQ(builds.back().username, "alice");
+  EXPECT_EQ(builds.back().sha, gateway_->RemoteRef(*alice_, "web"));
+  EXPECT_FALSE(builds.back().request_id.empty());
+  EXPECT_EQ(builds.back().request_id_header, builds.back().request_id);
+  EXPECT_TRUE(fake_->HasSource(builds.back().source));
+}
+
+// The controller's build log reaches the pusher while the build runs.
+TEST_F(ControllerPushTest, BuildLogStreamsLive) {
+  FakeController::BuildScript script;
+  script.log = {{Duration(0), "first line\n"}, {std::chrono::milliseconds(2500), "last line\n"}};
+  fake_->SetBuildScript(script);
+  WorkTree("live");
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("web"), "+main"}, work_ / "live");
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("first line")) << push->output();
+  auto first_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(push->ReadUntil("last line")) << push->output();
+  auto last_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(push->Finish().success()) << push->output();
+  EXPECT_GE(last_at - first_at, std::chrono::seconds(2)) << "the log arrived in one piece at the end";
+  EXPECT_NE(push->output().find("still building"), std::string::npos) << "no keepalive in 2.5 s of silence";
+}
+
+TEST_F(ControllerPushTest, FailedBuildRejectsThePushAndKeepsTheRef) {
+  WorkTree("fail");
+  ASSERT_TRUE(Push(*alice_, "fail", "web").status.success());
+  std::string before = gateway_->RemoteRef(*alice_, "web");
+  FakeController::BuildScript script;
+  script.log = {{Duration(0), "compiling\n"}, {Duration(0), "error: missing Procfile\n"}};
+  script.outcome = "failed";
+  script.message = "no process types found";
+  fake_->SetBuildScript(script);
+  CommitFiles(work_ / "fail", {{"index.html", "broken\n"}}, "break");
+  CapturedRun push = Push(*alice_, "fail", "web");
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("error: missing Procfile"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("Build failed: no process types found"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("The push was rejected; web is unchanged."), std::string::npos) << push.output;
+  EXPECT_EQ(gateway_->RemoteRef(*alice_, "web"), before);
+}
+
+TEST_F(ControllerPushTest, ConflictAndQuotaRefusalsAreActionable) {
+  WorkTree("busy");
+  fake_->InjectFault("/v2/hooks/builds", FakeController::Fault::kConflict);
+  CapturedRun busy = Push(*alice_, "busy", "web");
+  EXPECT_FALSE(busy.status.success());
+  EXPECT_NE(busy.output.find("Another build of web is running on the platform; wait for it to finish, then push again"),
+            std::string::npos)
+      << busy.output;
+  fake_->InjectFault("/v2/hooks/builds", FakeController::Fault::kQuota);
+  CapturedRun quota = Push(*alice_, "busy", "web");
+  EXPECT_FALSE(quota.status.success());
+  EXPECT_NE(quota.output.find("The build quota for web is used up: 10 builds per hour; try again in 2m"),
+            std::string::npos)
+      << quota.output;
+}
+
+// The log stream drops mid-line three times; the pusher sees every line
+// exactly once, in order.
+TEST_F(ControllerPushTest, DroppedLogStreamResumesWithoutGapsOrRepeats) {
+  std::string log;
+  for (int i = 0; i < 300; ++i) log += "log line " + std::to_string(i) + " of the build\n";
+  FakeController::BuildScript script;
+  script.log = {{Duration(0), log.substr(0, log.size() / 2)}, {std::chrono::milliseconds(500), log.substr(log.size() / 2)}};
+  fake_->SetBuildScript(script);
+  fake_->DropLogStreams(1234, 3);
+  WorkTree("resume");
+  CapturedRun push = Push(*alice_, "resume", "web");
+  ASSERT_TRUE(push.status.success()) << push.output;
+  std::vector<std::string> seen;
+  size_t pos = 0;
+  while ((pos = push.output.find("log line ", pos)) != std::string::npos) {
+    size_t end = push.output.find('\n', pos);
+    std::string line = push.output.substr(pos, end - pos);
+    // git pads sideband lines with spaces (to overwrite progress output).
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    seen.push_back(line);
+    pos = end;
+  }
+  ASSERT_EQ(seen.size(), 300u) << push.output;
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(seen[i], "log line " + std::to_string(i) + " of the build");
+}
+
+// The pusher vanishes mid-build: the build stays the platform's, the hook
+// lets go of the app, and the next push goes through.
+TEST_F(ControllerPushTest, PusherDisconnectThenTheNextPushWorks) {
+  FakeController::BuildScript hang;
+  hang.log = {{Duration(0), "building forever\n"}};
+  hang.outcome = "";
+  fake_->SetBuildScript(hang);
+  WorkTree("gone");
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("web"), "+main"}, work_ / "gone");
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("building forever")) << push->output();
+  size_t builds = fake_->Builds().size();
+  push->Kill();
+
+  fake_->SetBuildScript(FakeController::BuildScript());
+  auto start = std::chrono::steady_clock::now();
+  CapturedRun next = Push(*alice_, "gone", "web");
+  EXPECT_TRUE(next.status.success()) << next.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(fake_->Builds().size(), builds + 1);
 }
 
 TEST_F(ControllerPushTest, KeyAddedOnTheControllerWorksAfterARefresh) {

@@ -1,6 +1,7 @@
 #include "tests/e2e/gateway.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -72,7 +74,7 @@ std::unique_ptr<Gateway> Gateway::Start(const GatewayOptions& options) {
   }
   std::unique_ptr<Gateway> g(new Gateway);
   g->build_dir_ = PUSHGATE_BUILD_DIR;
-  if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd()) return nullptr;
+  if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd(options.extra_sshd_config)) return nullptr;
   return g;
 }
 
@@ -130,9 +132,11 @@ bool Gateway::Install(const GatewayOptions& options) {
             mode +
             "data_dir = \"" + data_dir_ + "\"\n"
             "git_user = \"" + kGitUser + "\"\n"
-            "[build]\n"
-            "command = \"" + builds + "/build\"\n"
-            "timeout = \"60s\"\n"
+            "[build]\n" +
+            // Controller mode builds on the controller; standalone runs the
+            // test build script.
+            (options.controller_url.empty() ? "command = \"" + builds + "/build\"\n" : "") +
+            "timeout = \"60s\"\n" + options.build_options +
             "[log]\n"
             "destination = \"" + data_dir_ + "/pushgate.log\"\n"
             "level = \"debug\"\n" + controller + options.extra_config,
@@ -140,7 +144,7 @@ bool Gateway::Install(const GatewayOptions& options) {
   return true;
 }
 
-bool Gateway::StartSshd() {
+bool Gateway::StartSshd(const std::string& extra_sshd_config) {
   ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory
   std::string etc = prefix_ + "/etc";
   RunOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", etc + "/ssh_host_ed25519_key"});
@@ -157,7 +161,7 @@ bool Gateway::StartSshd() {
     sshd_config = Replace(sshd_config, "@HOST_KEY@", etc + "/ssh_host_ed25519_key");
     sshd_config = Replace(sshd_config, "@PID_FILE@", etc + "/sshd.pid");
     sshd_config = Replace(sshd_config, "@GIT_USER@", kGitUser);
-    sshd_config = Replace(sshd_config, "@DROP_IN@", etc + "/pushgate-sshd.conf");
+    sshd_config = Replace(sshd_config, "Include @DROP_IN@", extra_sshd_config + "Include " + etc + "/pushgate-sshd.conf");
     WriteFile(etc + "/sshd_config", sshd_config, 0644);
     CapturedRun check = RunCommand({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
     if (!check.status.success()) {
@@ -228,12 +232,65 @@ std::map<std::string, std::string> Gateway::GitClientEnv(const TestKey& key) con
   return env;
 }
 
-Result<pid_t> Gateway::StartGit(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd,
-                               int out_fd, bool own_process_group) const {
-  SpawnSpec spec{"/usr/bin/git", {"git"}, {"PATH=/usr/bin:/bin"}, -1, out_fd, out_fd, own_process_group, cwd};
+LiveGit::~LiveGit() {
+  if (!reaped_) Kill();
+}
+
+bool LiveGit::ReadMore() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(out_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    output_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+}
+
+bool LiveGit::ReadUntil(std::string_view text) {
+  while (output_.find(text) == std::string::npos) {
+    if (!ReadMore()) return false;
+  }
+  return true;
+}
+
+ExitStatus LiveGit::Finish() {
+  while (ReadMore()) {
+  }
+  Result<ExitStatus> exit = WaitForExit(pid_);
+  reaped_ = true;
+  return exit.ok() ? *exit : ExitStatus{};
+}
+
+void LiveGit::Kill() {
+  ::kill(-pid_, SIGKILL);
+  (void)WaitForExit(pid_);
+  reaped_ = true;
+  out_.Reset();
+}
+
+std::unique_ptr<LiveGit> Gateway::StartGit(const TestKey& key, const std::vector<std::string>& args,
+                                           const std::string& cwd) const {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return nullptr;
+  }
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  SpawnSpec spec{"/usr/bin/git", {"git"}, {"PATH=/usr/bin:/bin"}, -1, write_end.get(), write_end.get(), true, cwd};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   for (const auto& [k, v] : GitClientEnv(key)) SetEnv(spec.env, k, v);
-  return Spawn(spec);
+  Result<pid_t> pid = Spawn(spec);
+  if (!pid.ok()) {
+    ADD_FAILURE() << pid.status().ToString();
+    return nullptr;
+  }
+  return std::make_unique<LiveGit>(*pid, read_end.Release());
+}
+
+std::string Gateway::RemoteRef(const TestKey& key, const std::string& app, const std::string& ref) const {
+  CapturedRun run = Git(key, {"ls-remote", Url(app), ref}, "/");
+  return run.output.substr(0, run.output.find('\t'));
 }
 
 CapturedRun Gateway::Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const {

@@ -12,17 +12,49 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/testing/testing.h"
+#include "util/fd.h"
 #include "util/process.h"
 
 namespace pushgate::testing {
 
+// A git command running in the background in its own process group (so git
+// and its ssh can be killed together), its output read as it arrives.
+class LiveGit {
+ public:
+  LiveGit(pid_t pid, int out_fd) : pid_(pid), out_(out_fd) {}
+  ~LiveGit();
+  // Reads until `text` appears in the output or the output ends; true if it
+  // appeared.
+  bool ReadUntil(std::string_view text);
+  // Reads the rest and waits for git to exit.
+  ExitStatus Finish();
+  // Kills git and ssh, as a pusher vanishing would, and reaps git.
+  void Kill();
+  const std::string& output() const { return output_; }
+
+ private:
+  bool ReadMore();
+
+  pid_t pid_;
+  UniqueFd out_;
+  std::string output_;
+  bool reaped_ = false;
+};
+
 struct GatewayOptions {
-  // Controller mode when set: the controller's URL (a FakeController's).
+  // Controller mode when set: the controller's URL (a FakeController's),
+  // which also builds.
   std::string controller_url;
   std::string controller_token = "test-token";
+  // Extra keys of the [build] table (e.g. keepalive = "1s").
+  std::string build_options;
+  // sshd_config lines placed before the pushgate drop-in (e.g. a Match
+  // block for another user, ending with "Match all").
+  std::string extra_sshd_config;
   // Extra TOML appended to the generated config (e.g. a [cache] table).
   std::string extra_config;
 };
@@ -55,10 +87,12 @@ class Gateway {
   CapturedRun Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const;
   CapturedRun Ssh(const TestKey& key, const std::vector<std::string>& args) const;
   std::map<std::string, std::string> GitClientEnv(const TestKey& key) const;
-  // Starts git without waiting, its stdout and stderr on `out_fd`; in its
-  // own process group if asked, so a test can kill git and ssh together.
-  Result<pid_t> StartGit(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd,
-                         int out_fd, bool own_process_group) const;
+  // Starts git without waiting for it.
+  std::unique_ptr<LiveGit> StartGit(const TestKey& key, const std::vector<std::string>& args,
+                                    const std::string& cwd) const;
+  // The commit `ref` of `app` points to on the gateway ("" if none), as
+  // `key` sees it with ls-remote.
+  std::string RemoteRef(const TestKey& key, const std::string& app, const std::string& ref = "refs/heads/main") const;
 
   // The sshd log and pushgate's own log, for failure messages.
   std::string Logs() const;
@@ -66,7 +100,7 @@ class Gateway {
  private:
   Gateway() = default;
   bool Install(const GatewayOptions& options);
-  bool StartSshd();
+  bool StartSshd(const std::string& extra_sshd_config);
 
   std::string build_dir_;
   std::string prefix_;

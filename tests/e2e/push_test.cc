@@ -53,8 +53,7 @@ class PushTest : public ::testing::Test {
   }
 
   std::string RemoteRef(const std::string& app, const std::string& ref = "refs/heads/main") {
-    CapturedRun run = gateway_->Git(*alice_, {"ls-remote", gateway_->Url(app), ref}, work_.path());
-    return run.output.substr(0, run.output.find('\t'));
+    return gateway_->RemoteRef(*alice_, app, ref);
   }
 
   std::string ReleasesDir(const std::string& app) { return gateway_->data_dir() + "/releases/" + app; }
@@ -224,50 +223,23 @@ TEST_F(PushTest, BuildLogIsStreamedLive) {
   std::string dir = NewWorkTree("live", {{"a", "1"}});
   // Read the push's output as it arrives; "first line" must show up while
   // the build is still sleeping before "last line".
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
-  Result<pid_t> pid = gateway_->StartGit(*alice_, {"push", gateway_->Url("live-app"), "main"}, dir,
-                                         write_end.get(), false);
-  ASSERT_TRUE(pid.ok());
-  write_end.Reset();
-  std::string seen;
-  auto start = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration first_at{}, last_at{};
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0) {
-    seen.append(buf, static_cast<size_t>(n));
-    auto now = std::chrono::steady_clock::now() - start;
-    if (first_at == std::chrono::steady_clock::duration{} && seen.find("first line") != std::string::npos) first_at = now;
-    if (last_at == std::chrono::steady_clock::duration{} && seen.find("last line") != std::string::npos) last_at = now;
-  }
-  ASSERT_TRUE(WaitForExit(*pid)->success()) << seen;
-  ASSERT_NE(seen.find("first line"), std::string::npos) << seen;
-  ASSERT_NE(seen.find("last line"), std::string::npos) << seen;
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("live-app"), "main"}, dir);
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("first line")) << push->output();
+  auto first_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(push->ReadUntil("last line")) << push->output();
+  auto last_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(push->Finish().success()) << push->output();
   EXPECT_GE(last_at - first_at, std::chrono::seconds(2)) << "the log arrived in one piece at the end";
 }
 
 TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
   gateway_->AdminOk({"app", "create", "chatty-app", "--member", "alice"});
   std::string dir = NewWorkTree("chatty", {{"a", "1"}});
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
-  Result<pid_t> pid = gateway_->StartGit(*alice_, {"push", gateway_->Url("chatty-app"), "main"}, dir,
-                                         write_end.get(), true);
-  ASSERT_TRUE(pid.ok());
-  write_end.Reset();
-  std::string seen;
-  char buf[4096];
-  ssize_t n;
-  while (seen.find("still building") == std::string::npos && (n = ::read(read_end.get(), buf, sizeof buf)) > 0) {
-    seen.append(buf, static_cast<size_t>(n));
-  }
-  ASSERT_NE(seen.find("still building"), std::string::npos) << seen;
-  ::kill(-*pid, SIGKILL);  // the pusher's git and ssh vanish mid-build
-  (void)WaitForExit(*pid);
-  read_end.Reset();
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("chatty-app"), "main"}, dir);
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("still building")) << push->output();
+  push->Kill();  // the pusher's git and ssh vanish mid-build
 
   // The never-ending build is stopped and the app lock released: a second
   // pusher gets in (and, with its own chatty build, is cut off the same way).

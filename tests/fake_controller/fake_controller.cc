@@ -311,7 +311,14 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
                       kJson);
       return true;
     case Fault::kDeepNesting: res.set_content(std::string(5000, '[') + std::string(5000, ']'), kJson); return true;
-    case Fault::kHuge: res.set_content("[\"" + std::string(70 << 20, 'x') + "\"]", kJson); return true;
+    case Fault::kHuge:
+      // Declared up front and produced as it is sent: the client must refuse
+      // it from the Content-Length alone, at once, even under sanitizers.
+      res.set_content_provider(70 << 20, kJson, [](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::string chunk(std::min<size_t>(length, 64 << 10), offset == 0 ? '[' : 'x');
+        return sink.write(chunk.data(), chunk.size());
+      });
+      return true;
     case Fault::kHugeChunked:
       res.set_chunked_content_provider(kJson, [](size_t offset, httplib::DataSink& sink) {
         if (offset >= (2 << 20)) {

@@ -1,0 +1,168 @@
+// push_bench: the gateway's overhead on a push, and the hook's memory on a
+// large one.
+//
+//   push_bench --workdir DIR [--runs N] [--large-mb MB]
+//
+// Starts a complete controller-mode gateway (the e2e harness: installed
+// binaries, a private sshd on loopback, the fake controller with instant
+// builds) and, on the same sshd, a plain user whose key runs git directly
+// against a bare repository. hyperfine then times `git push` of a small app
+// with a fresh commit each run through both. Finally it pushes a repository
+// of --large-mb MB of incompressible files through pushgate and reads the
+// hook's peak RSS from its log. Prints key=value lines; hyperfine's CSV goes
+// to the work directory.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "tests/e2e/gateway.h"
+#include "tests/fake_controller/fake_controller.h"
+#include "tests/testing/testing.h"
+#include "util/fs.h"
+
+namespace {
+
+using namespace pushgate::testing;
+
+constexpr const char* kPlainUser = "pushgate-bench-plain";
+
+bool Fail(const std::string& what) {
+  std::fprintf(stderr, "push_bench: %s\n", what.c_str());
+  return false;
+}
+
+// The baseline: a user whose authorized key runs git-receive-pack itself.
+bool MakePlainUser(const std::string& keys_file, const TestKey& key, std::string* repo) {
+  std::string home = std::string("/var/lib/") + kPlainUser;
+  if (::getpwnam(kPlainUser) == nullptr) {
+    RunCommand({"useradd", "--system", "--shell", "/bin/sh", "--home-dir", home, "--create-home", kPlainUser});
+  }
+  if (!RunCommand({"usermod", "-p", "*", kPlainUser}).status.success()) return Fail("usermod");
+  *repo = home + "/plain.git";
+  RunCommand({"rm", "-rf", *repo});
+  if (!RunCommand({"git", "init", "-q", "--bare", *repo}).status.success()) return Fail("git init");
+  if (!RunCommand({"chown", "-R", std::string(kPlainUser) + ":", *repo}).status.success()) return Fail("chown");
+  WriteFile(keys_file, key.public_line + "\n", 0644);
+  return true;
+}
+
+// A small app: a few source files.
+void MakeApp(const std::string& dir) {
+  std::string code;
+  for (int i = 0; i < 200; ++i) code += "def handler_" + std::to_string(i) + "():\n    return 'hello'\n";
+  MakeRepoWithCommit(dir, {{"Procfile", "web: python app.py\n"},
+                           {"app.py", code},
+                           {"requirements.txt", "flask==3.0.0\n"},
+                           {"static/index.html", "<h1>hello</h1>\n"}});
+}
+
+std::string Medians(const std::string& csv) {
+  std::ifstream in(csv);
+  std::string line, out;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    // command,mean,stddev,median,...
+    size_t a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1), d = line.find(',', c + 1);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f ", std::stod(line.substr(c + 1, d - c - 1)) * 1000);
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("pushgate push benchmarks (needs root)");
+  std::string workdir;
+  int runs = 40;
+  int large_mb = 1024;
+  app.add_option("--workdir", workdir, "scratch directory")->required();
+  app.add_option("--runs", runs, "hyperfine runs per command");
+  app.add_option("--large-mb", large_mb, "size of the large push (0: skip)");
+  CLI11_PARSE(app, argc, argv);
+
+  FakeController fake;
+  TestKey alice = MakeKey(workdir, "alice");
+  fake.AddKey("alice", alice.public_line);
+  fake.AddApp("web", {"alice"});
+  fake.AddApp("large", {"alice"});
+
+  // The baseline user's keys file sits in a root-owned directory, as sshd's
+  // StrictModes wants.
+  std::string keys_dir = "/etc/pushgate-bench";
+  pushgate::MakeDirs(keys_dir, 0755);
+  std::string keys_file = keys_dir + "/plain_authorized_keys";
+  std::string plain_repo;
+  if (!MakePlainUser(keys_file, alice, &plain_repo)) return 1;
+
+  GatewayOptions options;
+  options.controller_url = fake.url();
+  options.extra_sshd_config = std::string("AllowUsers ") + kPlainUser + "\nMatch User " + kPlainUser +
+                              "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file +
+                              "\nMatch all\n";
+  std::unique_ptr<Gateway> gateway = Gateway::Start(options);
+  if (!gateway) return Fail("the gateway did not start"), 1;
+
+  std::string work = workdir + "/app";
+  MakeApp(work);
+  std::string pushgate_url = gateway->Url("web");
+  std::string plain_url =
+      "ssh://" + std::string(kPlainUser) + "@127.0.0.1:" + std::to_string(gateway->port()) + plain_repo;
+  auto env = gateway->GitClientEnv(alice);
+  for (const std::string& url : {pushgate_url, plain_url}) {
+    CapturedRun first = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, work);
+    if (!first.status.success()) return Fail("first push to " + url + ":\n" + first.output + gateway->Logs()), 1;
+  }
+
+  // Each run pushes one new commit that changes one file.
+  std::string prepare = workdir + "/next-commit";
+  WriteFile(prepare,
+            "#!/bin/sh\nset -e\ncd " + work + "\ndate +%s%N > stamp\ngit add stamp\ngit commit -qm bench\n", 0755);
+  std::string csv = workdir + "/push.csv";
+  std::vector<std::string> hyperfine = {"hyperfine", "-N", "--warmup", "3", "--runs", std::to_string(runs),
+                                        "--prepare", prepare, "--export-csv", csv,
+                                        "git push -q " + plain_url + " HEAD:main",
+                                        "git push -q " + pushgate_url + " HEAD:main"};
+  CapturedRun timed = RunCommand(hyperfine, env, work);
+  if (!timed.status.success()) return Fail("hyperfine:\n" + timed.output + gateway->Logs()), 1;
+  std::printf("push_medians_ms=%s\n", Medians(csv).c_str());
+  std::printf("builds=%zu\n", fake.Builds().size());
+
+  if (large_mb > 0) {
+    // Incompressible files of 16 MB: the archive is as large as the tree.
+    std::string big = workdir + "/large";
+    MakeRepoWithCommit(big, {{"README", "large app\n"}});
+    std::mt19937_64 rng(7);
+    std::string chunk(16 << 20, '\0');
+    for (int i = 0; i < large_mb / 16; ++i) {
+      for (size_t j = 0; j + 8 <= chunk.size(); j += 8) {
+        uint64_t v = rng();
+        std::memcpy(&chunk[j], &v, 8);
+      }
+      WriteFile(big + "/blob-" + std::to_string(i) + ".bin", chunk);
+    }
+    RunOk({"git", "add", "-A"}, {}, big);
+    RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "large"}, {}, big);
+    auto start = std::chrono::steady_clock::now();
+    CapturedRun push = RunCommand({"git", "push", "-q", gateway->Url("large"), "HEAD:main"}, env, big);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!push.status.success()) return Fail("large push:\n" + push.output + gateway->Logs()), 1;
+    std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
+    size_t at = log.rfind("\"peak_rss_kb\":\"");
+    long peak_kb = at == std::string::npos ? 0 : std::stol(log.substr(at + 15));
+    std::printf("large_push_mb=%d\nlarge_push_seconds=%.1f\nlarge_push_hook_peak_rss_mb=%ld\n", large_mb, seconds,
+                peak_kb / 1024);
+  }
+  RunCommand({"userdel", "-r", kPlainUser});
+  RunCommand({"rm", "-rf", keys_dir});
+  return 0;
+}
