@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "tests/e2e/gateway.h"
 #include "tests/fake_controller/fake_controller.h"
@@ -31,6 +33,7 @@
 namespace {
 
 using namespace pushgate::testing;
+using pushgate::CapturedRun;
 
 constexpr const char* kPlainUser = "pushgate-bench-plain";
 
@@ -78,6 +81,24 @@ std::string Medians(const std::string& csv) {
   return out;
 }
 
+// The values of `field` in the hook's "hook finished" log lines, in order.
+std::vector<long> HookField(const std::string& log, const std::string& field) {
+  std::vector<long> out;
+  std::string key = "\"" + field + "\":\"";
+  for (size_t at = log.find("\"hook finished\""); at != std::string::npos; at = log.find("\"hook finished\"", at + 1)) {
+    size_t value = log.find(key, at);
+    size_t end = log.find('\n', at);
+    if (value != std::string::npos && value < end) out.push_back(std::stol(log.substr(value + key.size())));
+  }
+  return out;
+}
+
+long Median(std::vector<long> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,10 +128,12 @@ int main(int argc, char** argv) {
   GatewayOptions options;
   options.controller_url = fake.url();
   options.extra_sshd_config = std::string("AllowUsers ") + kPlainUser + "\nMatch User " + kPlainUser +
-                              "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file +
-                              "\nMatch all\n";
+                              "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file + "\nMatch all\n";
   std::unique_ptr<Gateway> gateway = Gateway::Start(options);
-  if (!gateway) return Fail("the gateway did not start"), 1;
+  if (!gateway) {
+    Fail("the gateway did not start");
+    return 1;
+  }
 
   std::string work = workdir + "/app";
   MakeApp(work);
@@ -120,22 +143,40 @@ int main(int argc, char** argv) {
   auto env = gateway->GitClientEnv(alice);
   for (const std::string& url : {pushgate_url, plain_url}) {
     CapturedRun first = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, work);
-    if (!first.status.success()) return Fail("first push to " + url + ":\n" + first.output + gateway->Logs()), 1;
+    if (!first.status.success()) {
+      Fail("first push to " + url + ":\n" + first.output + gateway->Logs());
+      return 1;
+    }
   }
 
   // Each run pushes one new commit that changes one file.
   std::string prepare = workdir + "/next-commit";
-  WriteFile(prepare,
-            "#!/bin/sh\nset -e\ncd " + work + "\ndate +%s%N > stamp\ngit add stamp\ngit commit -qm bench\n", 0755);
+  WriteFile(prepare, "#!/bin/sh\nset -e\ncd " + work + "\ndate +%s%N > stamp\ngit add stamp\ngit commit -qm bench\n",
+            0755);
   std::string csv = workdir + "/push.csv";
-  std::vector<std::string> hyperfine = {"hyperfine", "-N", "--warmup", "3", "--runs", std::to_string(runs),
-                                        "--prepare", prepare, "--export-csv", csv,
+  std::vector<std::string> hyperfine = {"hyperfine",
+                                        "-N",
+                                        "--warmup",
+                                        "3",
+                                        "--runs",
+                                        std::to_string(runs),
+                                        "--prepare",
+                                        prepare,
+                                        "--export-csv",
+                                        csv,
                                         "git push -q " + plain_url + " HEAD:main",
                                         "git push -q " + pushgate_url + " HEAD:main"};
   CapturedRun timed = RunCommand(hyperfine, env, work);
-  if (!timed.status.success()) return Fail("hyperfine:\n" + timed.output + gateway->Logs()), 1;
+  if (!timed.status.success()) {
+    Fail("hyperfine:\n" + timed.output + gateway->Logs());
+    return 1;
+  }
   std::printf("push_medians_ms=%s\n", Medians(csv).c_str());
   std::printf("builds=%zu\n", fake.Builds().size());
+  std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
+  WriteFile(workdir + "/pushgate.log", log);
+  std::printf("hook_ms_median=%ld\nhook_peak_rss_mb_median=%ld\n", Median(HookField(log, "ms")),
+              Median(HookField(log, "peak_rss_kb")) / 1024);
 
   if (large_mb > 0) {
     // Incompressible files of 16 MB: the archive is as large as the tree.
@@ -150,17 +191,20 @@ int main(int argc, char** argv) {
       }
       WriteFile(big + "/blob-" + std::to_string(i) + ".bin", chunk);
     }
-    RunOk({"git", "add", "-A"}, {}, big);
-    RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "large"}, {}, big);
+    RunOk({"git", "add", "-A"}, GitEnv(), big);
+    RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "large"}, GitEnv(), big);
     auto start = std::chrono::steady_clock::now();
     CapturedRun push = RunCommand({"git", "push", "-q", gateway->Url("large"), "HEAD:main"}, env, big);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!push.status.success()) return Fail("large push:\n" + push.output + gateway->Logs()), 1;
-    std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
-    size_t at = log.rfind("\"peak_rss_kb\":\"");
-    long peak_kb = at == std::string::npos ? 0 : std::stol(log.substr(at + 15));
-    std::printf("large_push_mb=%d\nlarge_push_seconds=%.1f\nlarge_push_hook_peak_rss_mb=%ld\n", large_mb, seconds,
-                peak_kb / 1024);
+    if (!push.status.success()) {
+      Fail("large push:\n" + push.output + gateway->Logs());
+      return 1;
+    }
+    log = ReadFile(gateway->data_dir() + "/pushgate.log");
+    std::printf(
+        "large_push_mb=%d\nlarge_push_seconds=%.1f\nlarge_push_hook_seconds=%.1f\n"
+        "large_push_hook_peak_rss_mb=%ld\n",
+        large_mb, seconds, HookField(log, "ms").back() / 1000.0, HookField(log, "peak_rss_kb").back() / 1024);
   }
   RunCommand({"userdel", "-r", kPlainUser});
   RunCommand({"rm", "-rf", keys_dir});

@@ -1,7 +1,6 @@
 #include "controller/http.h"
 
 #include <curl/curl.h>
-
 #include <unistd.h>
 
 #include <array>
@@ -19,7 +18,7 @@ void EnsureCurl() {
 }
 
 struct SlistDeleter {
-  void operator()(curl_slist *list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
 using Clock = std::chrono::steady_clock;
@@ -30,28 +29,28 @@ constexpr auto kTickInterval = std::chrono::milliseconds(200);
 
 // What the callbacks share during one transfer.
 struct Transfer {
-  CURL *easy;
-  const HttpRequest *request;
-  HttpResponse *response;
+  CURL* easy;
+  const HttpRequest* request;
+  HttpResponse* response;
   bool too_large = false;
-  Status callback_error; // a caller's callback aborted the transfer
+  Status callback_error;  // a caller's callback aborted the transfer
   Clock::time_point last_tick = Clock::now();
 };
 
-bool Is2xx(CURL *easy) {
+bool Is2xx(CURL* easy) {
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   return status >= 200 && status < 300;
 }
 
-size_t OnBody(char *data, size_t size, size_t count, void *user) {
-  auto *t = static_cast<Transfer *>(user);
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
   size_t n = size * count;
   if (t->request->on_body && Is2xx(t->easy)) {
     Status s = t->request->on_body(std::string_view(data, n));
     if (!s.ok()) {
       t->callback_error = std::move(s);
-      return 0; // makes libcurl fail the transfer with CURLE_WRITE_ERROR
+      return 0;  // makes libcurl fail the transfer with CURLE_WRITE_ERROR
     }
     return n;
   }
@@ -63,36 +62,31 @@ size_t OnBody(char *data, size_t size, size_t count, void *user) {
   return n;
 }
 
-size_t OnUpload(char *buffer, size_t size, size_t count, void *user) {
-  auto *t = static_cast<Transfer *>(user);
+size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
   for (;;) {
     ssize_t n = ::read(t->request->upload_fd, buffer, size * count);
-    if (n >= 0)
-      return static_cast<size_t>(n);
-    if (errno == EINTR)
-      continue;
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
     t->callback_error = Status::FromErrno(errno, "read the upload");
     return CURL_READFUNC_ABORT;
   }
 }
 
-int OnProgress(void *user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto *t = static_cast<Transfer *>(user);
-  if (!t->request->on_tick)
-    return 0;
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (!t->request->on_tick) return 0;
   auto now = Clock::now();
-  if (now - t->last_tick < kTickInterval)
-    return 0;
+  if (now - t->last_tick < kTickInterval) return 0;
   t->last_tick = now;
   Status s = t->request->on_tick();
-  if (s.ok())
-    return 0;
+  if (s.ok()) return 0;
   t->callback_error = std::move(s);
-  return 1; // CURLE_ABORTED_BY_CALLBACK
+  return 1;  // CURLE_ABORTED_BY_CALLBACK
 }
 
-size_t OnHeader(char *data, size_t size, size_t count, void *user) {
-  auto *t = static_cast<Transfer *>(user);
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
   size_t n = size * count;
   std::string_view line(data, n);
   constexpr std::string_view kName = "retry-after:";
@@ -103,10 +97,8 @@ size_t OnHeader(char *data, size_t size, size_t count, void *user) {
     }
     if (match) {
       std::string_view value = line.substr(kName.size());
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-        value.remove_prefix(1);
-      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
-                                value.back() == ' ')) {
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
         value.remove_suffix(1);
       }
       t->response->retry_after = std::string(value.substr(0, 64));
@@ -115,34 +107,28 @@ size_t OnHeader(char *data, size_t size, size_t count, void *user) {
   return n;
 }
 
-Status CurlStatus(CURLcode rc, const char *detail, const std::string &url) {
+Status CurlStatus(CURLcode rc, const char* detail, const std::string& url) {
   std::string msg = "controller request " + url + " failed: ";
-  msg +=
-      (detail != nullptr && *detail != '\0') ? detail : curl_easy_strerror(rc);
+  msg += (detail != nullptr && *detail != '\0') ? detail : curl_easy_strerror(rc);
   switch (rc) {
-  case CURLE_OPERATION_TIMEDOUT:
-    return Status::Timeout(std::move(msg));
-  case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
-    return Status::InvalidArgument(std::move(msg));
-  case CURLE_OUT_OF_MEMORY:
-    return Status::ResourceExhausted(std::move(msg));
-  default:
-    return Status::Unavailable(std::move(msg));
+    case CURLE_OPERATION_TIMEDOUT: return Status::Timeout(std::move(msg));
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return Status::InvalidArgument(std::move(msg));
+    case CURLE_OUT_OF_MEMORY: return Status::ResourceExhausted(std::move(msg));
+    default: return Status::Unavailable(std::move(msg));
   }
 }
 
-} // namespace
+}  // namespace
 
 struct HttpClient::Handle {
   struct EasyDeleter {
-    void operator()(CURL *c) const { curl_easy_cleanup(c); }
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
   };
   std::unique_ptr<CURL, EasyDeleter> easy;
 };
 
-HttpClient::HttpClient(HttpOptions options)
-    : options_(std::move(options)), handle_(new Handle) {}
+HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), handle_(new Handle) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -153,22 +139,20 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body) {
   return Perform(request);
 }
 
-Result<HttpResponse> HttpClient::Perform(const HttpRequest &request) {
+Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   EnsureCurl();
   if (!handle_->easy) {
     handle_->easy.reset(curl_easy_init());
-    if (!handle_->easy)
-      return Status::ResourceExhausted("libcurl could not create a handle");
+    if (!handle_->easy) return Status::ResourceExhausted("libcurl could not create a handle");
   }
-  CURL *c = handle_->easy.get();
+  CURL* c = handle_->easy.get();
   // Every option is set anew for each request; the connection stays cached.
   curl_easy_reset(c);
-  curl_slist *list = nullptr;
-  for (const std::vector<std::string> *headers :
-       std::array<const std::vector<std::string> *, 2>{&options_.headers,
-                                                       &request.headers}) {
-    for (const std::string &h : *headers) {
-      curl_slist *next = curl_slist_append(list, h.c_str());
+  curl_slist* list = nullptr;
+  for (const std::vector<std::string>* headers :
+       std::array<const std::vector<std::string>*, 2>{&options_.headers, &request.headers}) {
+    for (const std::string& h : *headers) {
+      curl_slist* next = curl_slist_append(list, h.c_str());
       if (next == nullptr) {
         curl_slist_free_all(list);
         return Status::ResourceExhausted("libcurl could not add a header");
@@ -183,42 +167,31 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest &request) {
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   switch (request.method) {
-  case HttpRequest::Method::kGet:
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    break;
-  case HttpRequest::Method::kHead:
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    break;
-  case HttpRequest::Method::kPost:
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
-    break;
-  case HttpRequest::Method::kPut:
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.upload_size));
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnUpload);
-    curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
-    break;
+    case HttpRequest::Method::kGet: curl_easy_setopt(c, CURLOPT_HTTPGET, 1L); break;
+    case HttpRequest::Method::kHead: curl_easy_setopt(c, CURLOPT_NOBODY, 1L); break;
+    case HttpRequest::Method::kPost:
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
+      break;
+    case HttpRequest::Method::kPut:
+      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, OnUpload);
+      curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
+      break;
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(
-      c, CURLOPT_TIMEOUT_MS,
-      static_cast<long>(request.timeout.value_or(options_.timeout).count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.value_or(options_.timeout).count()));
   if (request.stall_timeout.count() > 0) {
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(
         c, CURLOPT_LOW_SPEED_TIME,
-        static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
-                              request.stall_timeout)
-                              .count()));
+        static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(request.stall_timeout).count()));
   }
   // A log stream may be silent for minutes while a build runs; TCP
   // keepalives notice a peer that vanished without closing.
@@ -227,15 +200,13 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest &request) {
   curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty())
-    curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING,
-                   ""); // any encoding libcurl can decode
+                   "");  // any encoding libcurl can decode
   if (!request.on_body) {
     // A declared Content-Length over the limit fails before any byte is
     // read; OnBody enforces the same limit on chunked or compressed answers.
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.max_body));
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body));
   }
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
@@ -247,17 +218,14 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest &request) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   CURLcode rc = curl_easy_perform(c);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-  if (!transfer.callback_error.ok())
-    return transfer.callback_error;
+  if (!transfer.callback_error.ok()) return transfer.callback_error;
   if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    return Status::ResourceExhausted(
-        "the controller's answer to " + url + " is larger than " +
-        std::to_string(request.max_body) + " bytes");
+    return Status::ResourceExhausted("the controller's answer to " + url + " is larger than " +
+                                     std::to_string(request.max_body) + " bytes");
   }
-  if (rc != CURLE_OK)
-    return CurlStatus(rc, error, url);
+  if (rc != CURLE_OK) return CurlStatus(rc, error, url);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
-} // namespace pushgate
+}  // namespace pushgate

@@ -19,8 +19,7 @@ using Outcome = RemoteBuildResult::Outcome;
 // libcurl aborts the transfer in progress.
 class Watch {
  public:
-  explicit Watch(const RemoteBuildRequest& request)
-      : request_(request), deadline_(Clock::now() + request.timeout) {}
+  explicit Watch(const RemoteBuildRequest& request) : request_(request), deadline_(Clock::now() + request.timeout) {}
 
   // Checks everything that ends a wait and keeps the pusher's session alive.
   Status Tick() {
@@ -82,13 +81,12 @@ RemoteBuildResult Refusal(const BuildAdmission& admission, const std::string& ap
       return Ended(Outcome::kRefused, WithReason("App " + app + " does not exist", admission.message));
     case BuildAdmission::Kind::kBusy:
       return Ended(Outcome::kRefused, "Another build of " + app +
-                                           " is running on the platform; wait for it to finish, then push again" +
-                                           (admission.message.empty() ? "" : " (" + admission.message + ")"));
+                                          " is running on the platform; wait for it to finish, then push again" +
+                                          (admission.message.empty() ? "" : " (" + admission.message + ")"));
     case BuildAdmission::Kind::kQuota:
       return Ended(Outcome::kRefused, WithReason("The build quota for " + app + " is used up", admission.message) +
-                                           "; try again " + RetryAfterText(admission.retry_after));
-    default:
-      return Ended(Outcome::kRefused, WithReason("The platform refused the build", admission.message));
+                                          "; try again " + RetryAfterText(admission.retry_after));
+    default: return Ended(Outcome::kRefused, WithReason("The platform refused the build", admission.message));
   }
 }
 
@@ -121,8 +119,9 @@ std::optional<RemoteBuildResult> EnsureSource(const RemoteBuildRequest& request,
     log::Warn("cannot upload the source", {{"error", uploaded.message()}});
     return Ended(Outcome::kUnavailable);
   }
-  log::Info("source uploaded", {{"source", digest},
-                                {"ms", std::to_string(std::chrono::duration_cast<Duration>(Clock::now() - start).count())}});
+  log::Info(
+      "source uploaded",
+      {{"source", digest}, {"ms", std::to_string(std::chrono::duration_cast<Duration>(Clock::now() - start).count())}});
   return std::nullopt;
 }
 

@@ -25,7 +25,7 @@ struct RemoteBuildRequest {
   ControllerClient* controller = nullptr;
   BuildSpec spec;  // `source` is filled in from archive_sha256
   std::string archive_path;
-  std::string archive_sha256;  // 64 hex digits
+  std::string archive_sha256;                   // 64 hex digits
   Duration timeout = std::chrono::minutes(30);  // bounds the whole wait
   LogRelay* relay = nullptr;
   const std::atomic<bool>* cancel = nullptr;  // the hook was signalled
@@ -44,9 +44,9 @@ struct RemoteBuildResult {
     kInterrupted,  // `cancel` was set
     kPusherGone,   // the pusher disconnected; the build goes on without them
   } outcome = Outcome::kFailed;
-  std::string message;                    // for the pusher (kFailed, kRefused), printable
+  std::string message;                     // for the pusher (kFailed, kRefused), printable
   std::optional<int64_t> release_version;  // kSucceeded
-  std::string build_id;                   // once created
+  std::string build_id;                    // once created
 };
 
 RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request);
