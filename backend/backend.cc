@@ -1,5 +1,9 @@
 #include "backend/backend.h"
 
+#include <algorithm>
+#include <map>
+#include <optional>
+
 #include "controller/client.h"
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
@@ -36,9 +40,25 @@ class StandaloneBackend : public Backend {
     return Status::OK();
   }
 
+  std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
+    std::vector<AppState> states(apps.size(), AppState::kUnknown);
+    Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
+    if (!registry.ok()) {
+      log::Warn("cannot open the registry to check apps", {{"error", registry.status().message()}});
+      return states;
+    }
+    for (size_t i = 0; i < apps.size(); ++i) {
+      Result<bool> exists = (*registry)->AppExists(apps[i]);
+      if (exists.ok()) states[i] = *exists ? AppState::kExists : AppState::kGone;
+    }
+    return states;
+  }
+
  private:
   std::string db_dir_;
 };
+
+constexpr size_t kAppLookupBatch = 1000;  // the most names one lookup request may carry
 
 constexpr char kControllerUnavailable[] = "the platform controller is unavailable, try again shortly";
 
@@ -69,8 +89,47 @@ class ControllerBackend : public Backend {
     return NoAccess(app);
   }
 
+  // In batches through the lookup extension; one by one through the
+  // Workflow endpoint if the controller does not have it.
+  std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
+    std::vector<AppState> states(apps.size(), AppState::kUnknown);
+    for (size_t start = 0; start < apps.size(); start += kAppLookupBatch) {
+      size_t end = std::min(apps.size(), start + kAppLookupBatch);
+      std::vector<std::string> batch(apps.begin() + static_cast<std::ptrdiff_t>(start),
+                                     apps.begin() + static_cast<std::ptrdiff_t>(end));
+      if (batch_lookup_) {
+        Result<std::optional<std::map<std::string, bool>>> found = client_->LookupApps(batch);
+        if (!found.ok()) {
+          log::Warn("app lookup failed", {{"error", found.status().message()}});
+          continue;
+        }
+        if (found->has_value()) {
+          for (size_t i = start; i < end; ++i) {
+            auto it = (*found)->find(apps[i]);
+            if (it != (*found)->end()) states[i] = it->second ? AppState::kExists : AppState::kGone;
+          }
+          continue;
+        }
+        batch_lookup_ = false;
+        log::Info("the controller has no batch app lookup; asking app by app");
+      }
+      for (size_t i = start; i < end; ++i) {
+        Result<AppAccess> keys = client_->AppKeys(apps[i]);
+        if (!keys.ok()) {
+          log::Warn("app check failed", {{"app", apps[i]}, {"error", keys.status().message()}});
+          continue;
+        }
+        states[i] = keys->kind == AppAccess::Kind::kNoSuchApp ? AppState::kGone
+                    : keys->kind == AppAccess::Kind::kAllowed ? AppState::kExists
+                                                               : AppState::kUnknown;
+      }
+    }
+    return states;
+  }
+
  private:
   std::unique_ptr<ControllerClient> client_;
+  bool batch_lookup_ = true;  // until the controller answers 404 to it
 };
 
 }  // namespace

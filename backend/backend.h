@@ -1,11 +1,14 @@
-// The backend answers "may this user push to this app". Standalone mode asks
-// the local registry; controller mode (later) asks the platform controller.
-// The forced shell depends only on this interface, so tests can inject one.
+// The backend answers "may this user push to this app" and "does this app
+// still exist". Standalone mode asks the local registry; controller mode asks
+// the platform controller. The forced shell and the reaper depend only on
+// this interface, so tests can inject one.
 #ifndef PUSHGATE_BACKEND_BACKEND_H_
 #define PUSHGATE_BACKEND_BACKEND_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "util/status.h"
@@ -22,6 +25,12 @@ class Backend {
   // have access to APP", Unavailable when the answer cannot be had now.
   // Never answered from a cache of earlier allows.
   virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) = 0;
+
+  // Whether each of `apps` exists, in order. Only an explicit "does not
+  // exist" is kGone; anything uncertain (timeouts, 5xx, 403, malformed
+  // answers) is kUnknown, logged with its reason.
+  enum class AppState { kExists, kGone, kUnknown };
+  virtual std::vector<AppState> CheckApps(const std::vector<std::string>& apps) = 0;
 };
 
 // The backend for `config.mode`.

@@ -5,33 +5,19 @@
 //   pushgate-sync --config F --key TYPE BLOB   what pushgate-keys runs on a miss or stale hit
 //
 // Runs as git_user (the owner of data_dir), never as root.
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <algorithm>
 #include <cstdio>
-#include <random>
-#include <thread>
 
 #include "cache/sync_service.h"
 #include "config/config.h"
 #include "controller/client.h"
 #include "util/log.h"
+#include "util/service_loop.h"
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void OnStop(int) { g_stop.store(true); }
-
-// Sleeps in short steps so SIGTERM is noticed promptly.
-void SleepUnlessStopped(pushgate::Duration d) {
-  auto until = std::chrono::steady_clock::now() + d;
-  while (!g_stop.load() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
 
 std::string Describe(const pushgate::SyncReport& r) {
   if (r.outcome == pushgate::SyncReport::Outcome::kNoFeed) {
@@ -42,30 +28,23 @@ std::string Describe(const pushgate::SyncReport& r) {
          " puts, " + std::to_string(r.deletes) + " deletes, " + std::to_string(r.rejected) + " rejected";
 }
 
-// The daemon: a sync every refresh_after/3 (jittered by +-20% so replicas
-// do not ask together), backing off exponentially while the controller fails.
+// The daemon: a sync every refresh_after/3, backing off while the
+// controller fails.
 int RunDaemon(const pushgate::Config& config, pushgate::KeySource& source) {
-  std::mt19937 rng(std::random_device{}());
-  const pushgate::Duration interval = config.cache.refresh_after / 3;
-  pushgate::Duration backoff = std::chrono::seconds(1);
-  pushgate::log::Info("sync daemon started", {{"interval", pushgate::FormatDuration(interval)}});
-  while (!g_stop.load()) {
+  pushgate::LoopOptions loop;
+  loop.interval = config.cache.refresh_after / 3;
+  loop.max_backoff = std::max(config.cache.refresh_after, pushgate::Duration(1000));
+  pushgate::log::Info("sync daemon started", {{"interval", pushgate::FormatDuration(loop.interval)}});
+  pushgate::RunServiceLoop(loop, [&] {
     pushgate::Result<pushgate::SyncReport> report =
         pushgate::SyncOnce(config, source, pushgate::SystemNowMs, config.cache.refresh_after);
-    pushgate::Duration next;
-    if (report.ok()) {
-      pushgate::log::Info("sync", {{"result", Describe(*report)}});
-      backoff = std::chrono::seconds(1);
-      std::uniform_real_distribution<double> jitter(0.8, 1.2);
-      next = pushgate::Duration(static_cast<int64_t>(static_cast<double>(interval.count()) * jitter(rng)));
-    } else {
-      pushgate::log::Warn("sync failed", {{"error", report.status().message()},
-                                          {"retry_in", pushgate::FormatDuration(backoff)}});
-      next = backoff;
-      backoff = std::min(backoff * 2, std::max(config.cache.refresh_after, pushgate::Duration(1000)));
+    if (!report.ok()) {
+      pushgate::log::Warn("sync failed", {{"error", report.status().message()}});
+      return false;
     }
-    SleepUnlessStopped(next);
-  }
+    pushgate::log::Info("sync", {{"result", Describe(*report)}});
+    return true;
+  });
   pushgate::log::Info("sync daemon stopped");
   return 0;
 }
@@ -113,10 +92,7 @@ int main(int argc, char** argv) {
   }
 
   if (daemon) {
-    struct sigaction sa = {};
-    sa.sa_handler = OnStop;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGTERM, SIGINT}) ::sigaction(sig, &sa, nullptr);
+    pushgate::InstallStopHandlers();
     return RunDaemon(*config, **client);
   }
   if (!key.empty()) {

@@ -10,6 +10,7 @@
 
 #include "cli/privileges.h"
 #include "config/config.h"
+#include "reaper/trash.h"
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
 #include "util/fd.h"
@@ -138,11 +139,24 @@ Status AppCreate(const CommandArgs& args) {
   return Status::OK();
 }
 
+void DeclareAppRemove(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  c.add_flag("--purge", a.purge, "also delete its repository now (otherwise pushgate-reaper does, later)");
+}
+
 Status AppRemove(const CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->RemoveApp(args.app));
-  Print("removed app " + args.app + " (its repository stays in " + s.config.RepoPath(args.app) +
-        " until it is deleted)");
+  if (!args.purge) {
+    Print("removed app " + args.app + " (pushgate-reaper deletes its repository " + s.config.RepoPath(args.app) +
+          " after reaper.grace; --purge deletes it at once)");
+    return Status::OK();
+  }
+  Status purged = PurgeRepository(s.config, args.app);
+  if (!purged.ok()) {
+    return purged.Annotate("removed app " + args.app + ", but not its repository");
+  }
+  Print("removed app " + args.app + " and its repository");
   return Status::OK();
 }
 
@@ -209,7 +223,7 @@ constexpr Command kCommands[] = {
     {"key", "rm", "remove a key by fingerprint", DeclareKeyRemove, KeyRemove},
     {"key", "ls", "list keys", DeclareKeyList, KeyList},
     {"app", "create", "create an app", DeclareAppCreate, AppCreate},
-    {"app", "rm", "remove an app", DeclareApp, AppRemove},
+    {"app", "rm", "remove an app", DeclareAppRemove, AppRemove},
     {"app", "ls", "list apps and their members", DeclareNothing, AppList},
     {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},

@@ -24,6 +24,7 @@ struct CommandArgs {
   std::string file;
   std::string fingerprint;
   std::vector<std::string> members;
+  bool purge = false;
 };
 
 struct Command {

@@ -6,6 +6,7 @@
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
+#include <optional>
 #include <span>
 
 #include "util/fs.h"
@@ -142,6 +143,31 @@ Status ApplyKeepalive(const toml::node& value, std::string_view key, Config& con
   return ApplyPositive(value, key, config.build.keepalive);
 }
 
+Status ApplyReaperGrace(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(config.reaper.grace, AsDuration(value, key));
+  return Status::OK();
+}
+
+Status ApplyReaperInterval(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyPositive(value, key, config.reaper.interval);
+}
+
+Status ApplyMaxFraction(const toml::node& value, std::string_view key, Config& config) {
+  std::optional<double> fraction = value.value<double>();
+  if (!fraction || !value.is_number() || *fraction < 0 || *fraction > 1) {
+    return WrongType(key, "a number from 0 to 1 (0.1 is 10%)");
+  }
+  config.reaper.max_fraction = *fraction;
+  return Status::OK();
+}
+
+Status ApplyMaxPerRun(const toml::node& value, std::string_view key, Config& config) {
+  std::optional<int64_t> count = value.value<int64_t>();
+  if (!value.is_integer() || !count || *count < 0 || *count > 1000000) return WrongType(key, "a count from 0 to 1000000");
+  config.reaper.max_per_run = static_cast<int>(*count);
+  return Status::OK();
+}
+
 Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(config.push.lock_timeout, AsDuration(value, key));
   return Status::OK();
@@ -255,6 +281,12 @@ constexpr KeySpec kCache[] = {
     {"cache.max_staleness", ApplyMaxStaleness},
     {"cache.sync_deadline", ApplySyncDeadline},
 };
+constexpr KeySpec kReaper[] = {
+    {"reaper.grace", ApplyReaperGrace},
+    {"reaper.max_fraction", ApplyMaxFraction},
+    {"reaper.max_per_run", ApplyMaxPerRun},
+    {"reaper.interval", ApplyReaperInterval},
+};
 constexpr KeySpec kLog[] = {
     {"log.destination", ApplyLogDestination},
     {"log.level", ApplyLogLevel},
@@ -269,6 +301,7 @@ constexpr TableSpec kTables[] = {
     {"push", kPush},
     {"controller", kController},
     {"cache", kCache},
+    {"reaper", kReaper},
     {"log", kLog},
 };
 

@@ -60,6 +60,14 @@ struct CacheConfig {
   Duration sync_deadline = std::chrono::seconds(2);   // how long the keys helper waits for a sync
 };
 
+// pushgate-reaper: removing the repositories of deleted apps.
+struct ReaperConfig {
+  Duration grace = std::chrono::minutes(10);     // a repo pushed to this recently is never removed
+  double max_fraction = 0.10;                    // a run that would remove more removes nothing
+  int max_per_run = 100;                         // ... or more repos than this
+  Duration interval = std::chrono::hours(1);     // --interval default in loop mode
+};
+
 struct LogConfig {
   log::Destination destination = {log::Destination::Kind::kSyslog, ""};
   log::Level level = log::Level::kInfo;
@@ -76,6 +84,7 @@ struct Config {
   PushConfig push;
   ControllerConfig controller;
   CacheConfig cache;
+  ReaperConfig reaper;
   LogConfig log;
 
   // The layout of data_dir (docs/architecture.md).
@@ -86,6 +95,7 @@ struct Config {
   std::string AppLockPath(std::string_view app) const;
   std::string ReleasesDir() const { return data_dir + "/releases"; }
   std::string TmpDir() const { return data_dir + "/tmp"; }
+  std::string TrashDir() const { return data_dir + "/trash"; }
   std::string SyncLockPath() const { return LocksDir() + "/sync.lock"; }
 
   bool IsDeployRef(std::string_view ref) const;

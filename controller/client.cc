@@ -15,6 +15,7 @@ namespace {
 
 constexpr size_t kSmallAnswer = 1 << 20;      // key owner, app keys
 constexpr size_t kDeltaPageAnswer = 64 << 20;  // a page of up to `limit` changes
+constexpr size_t kAppKeysAnswer = 16 << 20;    // every member's keys; an app lookup of 1,000 names
 // An upload may take as long as it needs while bytes flow; this much silence
 // means the controller or the network is stuck.
 constexpr Duration kUploadStall = std::chrono::seconds(30);
@@ -53,6 +54,23 @@ bool IsSourceDigest(std::string_view digest) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+// GET /v2/hooks/keys/{app}[/{user}] answers; `user`'s keys when given.
+Result<AppAccess> AccessFrom(const HttpResponse& r, std::string_view user) {
+  AppAccess access;
+  if (r.status == 404) return access;
+  if (r.status == 403) {
+    access.kind = AppAccess::Kind::kForbidden;
+    return access;
+  }
+  if (r.status != 200) return Unexpected(r, "an access check");
+  Result<KeyLists> lists = DecodeKeyLists(r.body);
+  if (!lists.ok()) return Status::Unavailable(lists.status().message());
+  access.kind = AppAccess::Kind::kAllowed;
+  auto it = lists->find(std::string(user));
+  if (!user.empty() && it != lists->end()) access.keys = std::move(it->second);
+  return access;
 }
 
 std::string ErrorMessage(const HttpResponse& r) { return Printable(DecodeErrorMessage(r.body), kMessageChars); }
@@ -119,19 +137,34 @@ Result<AppAccess> ControllerClient::AppUserKeys(std::string_view app, std::strin
   if (!IsValidAppName(app) || !IsValidUserName(user)) return Status::InvalidArgument("invalid app or user name");
   PG_ASSIGN_OR_RETURN(HttpResponse r,
                       http_.Get("/v2/hooks/keys/" + std::string(app) + "/" + std::string(user), kSmallAnswer));
-  AppAccess access;
-  if (r.status == 404) return access;
-  if (r.status == 403) {
-    access.kind = AppAccess::Kind::kForbidden;
-    return access;
+  return AccessFrom(r, user);
+}
+
+Result<AppAccess> ControllerClient::AppKeys(std::string_view app) {
+  if (!IsValidAppName(app)) return Status::InvalidArgument("invalid app name");
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/keys/" + std::string(app), kAppKeysAnswer));
+  return AccessFrom(r, "");
+}
+
+Result<std::optional<std::map<std::string, bool>>> ControllerClient::LookupApps(const std::vector<std::string>& apps) {
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPost;
+  request.path = "/v2/hooks/apps/lookup";
+  request.headers = {"Content-Type: application/json"};
+  request.body = "{\"apps\":[";
+  for (size_t i = 0; i < apps.size(); ++i) {
+    if (!IsValidAppName(apps[i])) return Status::InvalidArgument("invalid app name");
+    if (i > 0) request.body += ",";
+    AppendJsonString(request.body, apps[i]);
   }
-  if (r.status != 200) return Unexpected(r, "an access check");
-  Result<KeyLists> lists = DecodeKeyLists(r.body);
-  if (!lists.ok()) return Status::Unavailable(lists.status().message());
-  access.kind = AppAccess::Kind::kAllowed;
-  auto it = lists->find(std::string(user));
-  if (it != lists->end()) access.keys = std::move(it->second);
-  return access;
+  request.body += "]}";
+  request.max_body = kAppKeysAnswer;
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (r.status == 404 || r.status == 405) return std::optional<std::map<std::string, bool>>();
+  if (r.status != 200) return Unexpected(r, "an app lookup");
+  Result<std::map<std::string, bool>> found = DecodeAppLookup(r.body);
+  if (!found.ok()) return Status::Unavailable(found.status().message());
+  return std::optional<std::map<std::string, bool>>(std::move(found).value());
 }
 
 std::vector<std::string> ControllerClient::RequestHeaders() const {

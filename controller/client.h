@@ -9,6 +9,7 @@
 #define PUSHGATE_CONTROLLER_CLIENT_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,13 @@ class ControllerClient : public KeySource {
   Result<std::optional<KeyOwner>> LookupKeyOwner(std::string_view md5_fingerprint) override;
   // App and user names must be valid (util/names.h); they go into the path.
   Result<AppAccess> AppUserKeys(std::string_view app, std::string_view user);
+  // GET /v2/hooks/keys/{app}: kAllowed if the app exists, kNoSuchApp on 404,
+  // kForbidden on 403.
+  Result<AppAccess> AppKeys(std::string_view app);
+  // POST /v2/hooks/apps/lookup (pushgate extension, at most 1,000 names):
+  // which of `apps` exist; names missing from the answer are left out.
+  // nullopt if the controller does not have the endpoint (404, 405).
+  Result<std::optional<std::map<std::string, bool>>> LookupApps(const std::vector<std::string>& apps);
 
   // The build API. `digest` is "sha256:<64 hex>"; requests carry
   // X-Request-Id when `request_id` is set.

@@ -198,6 +198,27 @@ Result<BuildState::Phase> Phase(std::string_view state) {
 
 }  // namespace
 
+Result<std::map<std::string, bool>> DecodeAppLookup(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the app lookup"));
+  std::optional<std::map<std::string, bool>> apps;
+  PG_RETURN_IF_ERROR(ForEachField(object, "the app lookup", [&](std::string_view key, dom::element value) -> Status {
+    if (key != "apps") return Status::OK();
+    PG_ASSIGN_OR_RETURN(dom::object entries, Object(value, "apps"));
+    apps.emplace();
+    return ForEachField(entries, "apps", [&](std::string_view app, dom::element exists) -> Status {
+      bool flag = false;
+      if (exists.get_bool().get(flag) != simdjson::SUCCESS) return Malformed("apps values must be true or false");
+      (*apps)[std::string(app)] = flag;
+      return Status::OK();
+    });
+  }));
+  if (!apps) return Malformed("the app lookup has no apps");
+  return *apps;
+}
+
 Result<std::string> DecodeBuildCreated(std::string_view json) {
   simdjson::padded_string padded(json);
   dom::parser parser;

@@ -6,6 +6,8 @@
 #ifndef PUSHGATE_CONTROLLER_JSON_H_
 #define PUSHGATE_CONTROLLER_JSON_H_
 
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "controller/api.h"
@@ -22,6 +24,9 @@ Result<KeyLists> DecodeKeyLists(std::string_view json);
 // {"revision": 42, "more": false, "changes": [{"op": "put", "fingerprint": "SHA256:...",
 //   "username": "alice", "key": "ssh-ed25519 AAAA..."}, {"op": "delete", "fingerprint": "SHA256:..."}]}
 Result<DeltaPage> DecodeDeltaPage(std::string_view json);
+
+// {"apps": {"web": true, "old": false}}: which apps exist.
+Result<std::map<std::string, bool>> DecodeAppLookup(std::string_view json);
 
 // {"id": "b-42"}: a created build. The id must be a safe path segment
 // ([A-Za-z0-9._-], at most 128 characters).

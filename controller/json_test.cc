@@ -131,6 +131,20 @@ TEST(DecodeBuildTest, RefusesHostileIdsAndShapes) {
   }
 }
 
+TEST(DecodeAppLookupTest, ReadsExistenceAndRefusesAnythingElse) {
+  Result<std::map<std::string, bool>> apps = DecodeAppLookup(R"({"apps": {"web": true, "old": false}, "x": 1})");
+  ASSERT_TRUE(apps.ok()) << apps.status().ToString();
+  EXPECT_EQ(*apps, (std::map<std::string, bool>{{"web", true}, {"old", false}}));
+  const char* bad[] = {R"({})",
+                       R"({"apps": []})",
+                       R"({"apps": {"web": "yes"}})",
+                       R"({"apps": {"web": 0}})",
+                       R"({"apps": {"web": true, "web": false}})",
+                       R"({"apps": {}, "apps": {}})",
+                       "[]"};
+  for (const char* json : bad) EXPECT_EQ(DecodeAppLookup(json).status().code(), Status::Code::kCorruption) << json;
+}
+
 TEST(DecodeErrorMessageTest, FindsTheReason) {
   EXPECT_EQ(DecodeErrorMessage(R"({"detail": "quota exceeded"})"), "quota exceeded");
   EXPECT_EQ(DecodeErrorMessage(R"({"message": "app is locked"})"), "app is locked");

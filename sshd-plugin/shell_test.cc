@@ -23,6 +23,9 @@ class FakeBackend : public Backend {
     if (app == "broken") return Status::IOError("disk on fire");
     return Status::OK();
   }
+  std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
+    return std::vector<AppState>(apps.size(), AppState::kExists);
+  }
   int calls = 0;
   std::string last_fingerprint;
 };

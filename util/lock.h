@@ -35,6 +35,10 @@ class FileLock {
   // means not held.
   static Result<bool> IsHeld(const std::string& path);
 
+  // Removes the lock file while this lock is held. Processes waiting on the
+  // old file notice (the path no longer names it) and lock a new one.
+  Status Unlink(const std::string& path);
+
   // Lets the lock survive execve(2): the new program holds it until it exits.
   Status KeepAcrossExec();
 

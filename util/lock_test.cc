@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "tests/testing/testing.h"
 #include "util/process.h"
@@ -54,6 +55,25 @@ TEST(FileLockTest, ExclusiveWithinAndAcrossProcesses) {
   }
   EXPECT_FALSE(*FileLock::IsHeld(path));
   EXPECT_TRUE(FileLock::TryAcquire(path).ok());
+}
+
+// The reaper unlinks a deleted app's lock file while holding it; a pusher
+// already waiting on the old file must end up holding the file at the path,
+// so a third process still sees the app locked.
+TEST(FileLockTest, UnlinkedWhileHeldWaitersMoveToTheNewFile) {
+  TempDir dir;
+  std::string path = dir / "app.lock";
+  Result<FileLock> holder = FileLock::TryAcquire(path);
+  ASSERT_TRUE(holder.ok());
+  Result<FileLock> waiter = Status::Internal("not yet");
+  std::thread waiting([&] { waiter = FileLock::Acquire(path, std::chrono::seconds(10), nullptr); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the waiter has opened the old file
+  ASSERT_TRUE(holder->Unlink(path).ok());
+  *holder = std::move(FileLock::TryAcquire(dir / "other.lock")).value();  // releases the old file
+  waiting.join();
+  ASSERT_TRUE(waiter.ok()) << waiter.status().ToString();
+  EXPECT_TRUE(*FileLock::IsHeld(path));
+  EXPECT_EQ(FileLock::TryAcquire(path).status().code(), Status::Code::kUnavailable);
 }
 
 TEST(FileLockTest, KilledHolderReleasesTheLock) {

@@ -149,6 +149,8 @@ void FakeController::Serve() {
                  sources_[digest] = total <= kKeptSourceBytes ? std::move(kept) : std::string();
                  res.status = existed ? 200 : 201;
                });
+  server_->Post("/v2/hooks/apps/lookup",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleAppLookup(req, res); });
   server_->Post("/v2/hooks/builds",
                 [this](const httplib::Request& req, httplib::Response& res) { HandleBuildCreate(req, res); });
   server_->Get(R"(/v2/hooks/builds/([A-Za-z0-9._-]+))",
@@ -161,6 +163,34 @@ void FakeController::HandleSourceHead(const httplib::Request& req, httplib::Resp
   if (!Admit(req, res)) return;
   std::lock_guard<std::mutex> lock(mu_);
   res.status = sources_.count(req.matches[1]) ? 200 : 404;
+}
+
+void FakeController::HandleAppLookup(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  if (!options_.app_lookup) {
+    res.status = 404;
+    return;
+  }
+  if (ApplyFault(req.path, res, "")) return;
+  std::string body = "{\"apps\":{";
+  size_t count = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    static const std::regex kName("\"([a-z0-9-]+)\"");
+    size_t list = req.body.find('[');
+    for (auto it = std::sregex_iterator(req.body.begin() + static_cast<std::ptrdiff_t>(list == std::string::npos ? 0 : list),
+                                        req.body.end(), kName);
+         it != std::sregex_iterator(); ++it) {
+      if (count++ > 0) body += ",";
+      body += Quoted((*it)[1].str()) + (apps_.count((*it)[1].str()) ? ":true" : ":false");
+    }
+  }
+  if (count > 1000) {
+    res.status = 400;
+    res.set_content(Detail("at most 1000 names per lookup"), kJson);
+    return;
+  }
+  res.set_content(body + "}}", kJson);
 }
 
 void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Response& res) {

@@ -40,6 +40,7 @@ class FakeController {
     std::string token = "test-token";
     std::string auth_header = "X-Deis-Builder-Auth";  // "Authorization" expects "Bearer TOKEN"
     bool delta_feed = true;
+    bool app_lookup = true;  // false: 404 to POST /v2/hooks/apps/lookup (a Workflow controller)
     bool honor_snapshot = true;  // false: 410 snapshot continuations too (a non-conforming controller)
     std::string tls_cert;  // PEM files: serve HTTPS when set
     std::string tls_key;
@@ -168,6 +169,7 @@ class FakeController {
   void HandleKeyOwner(const httplib::Request& req, httplib::Response& res);
   void HandleAppKeys(const httplib::Request& req, httplib::Response& res);
   void HandleSourceHead(const httplib::Request& req, httplib::Response& res);
+  void HandleAppLookup(const httplib::Request& req, httplib::Response& res);
   void HandleBuildCreate(const httplib::Request& req, httplib::Response& res);
   void HandleBuildState(const httplib::Request& req, httplib::Response& res);
   void HandleBuildLog(const httplib::Request& req, httplib::Response& res);

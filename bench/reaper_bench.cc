@@ -1,0 +1,95 @@
+// reaper_bench: one pushgate-reaper run over many repositories against the
+// fake controller, with its batch app lookup and with the per-app fallback.
+//
+//   reaper_bench --workdir DIR [--repos N] [--deleted-percent P]
+//
+// Creates N repository directories (a HEAD and one branch ref each, last
+// pushed an hour ago), of which P% belong to apps the controller does not
+// know, and times Reap() in process. Prints key=value lines.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "backend/backend.h"
+#include "reaper/reaper.h"
+#include "tests/fake_controller/fake_controller.h"
+#include "tests/testing/testing.h"
+#include "util/fs.h"
+#include "util/process.h"
+
+namespace {
+
+using pushgate::testing::FakeController;
+
+std::string AppName(int i) { return "app-" + std::to_string(i); }
+
+void MakeRepos(const pushgate::Config& config, int repos) {
+  struct timespec old[2];
+  ::clock_gettime(CLOCK_REALTIME, &old[0]);
+  old[0].tv_sec -= 3600;
+  old[1] = old[0];
+  for (int i = 0; i < repos; ++i) {
+    std::string repo = config.RepoPath(AppName(i));
+    if (pushgate::ListDir(repo).ok()) continue;
+    (void)pushgate::MakeDirs(repo + "/refs/heads", 0755);
+    pushgate::testing::WriteFile(repo + "/HEAD", "ref: refs/heads/main\n");
+    pushgate::testing::WriteFile(repo + "/refs/heads/main", std::string(40, 'a') + "\n");
+    for (const std::string& p : {repo + "/refs/heads/main", repo + "/refs/heads", repo}) {
+      ::utimensat(AT_FDCWD, p.c_str(), old, 0);
+    }
+  }
+}
+
+void RunAndReport(const std::string& name, const pushgate::Config& config, FakeController& fake) {
+  std::string token = config.data_dir + "/../token";
+  pushgate::Config with_controller = config;
+  with_controller.mode = pushgate::Mode::kController;
+  with_controller.controller.url = fake.url();
+  with_controller.controller.token_file = token;
+  std::unique_ptr<pushgate::Backend> backend = std::move(pushgate::OpenBackend(with_controller)).value();
+  pushgate::ReapSummary summary = pushgate::Reap(with_controller, *backend, {});
+  std::printf("%s_seconds=%.2f\n%s_removed=%d\n%s_scanned=%d\n%s_requests=%d\n%s_summary=%s\n", name.c_str(),
+              summary.seconds, name.c_str(), summary.removed, name.c_str(), summary.scanned, name.c_str(),
+              fake.Requests("/v2/hooks/"), name.c_str(), summary.ToJson().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("pushgate-reaper benchmark");
+  std::string workdir;
+  int repos = 100000;
+  int deleted_percent = 1;
+  app.add_option("--workdir", workdir, "scratch directory")->required();
+  app.add_option("--repos", repos, "repository directories");
+  app.add_option("--deleted-percent", deleted_percent, "percent of them whose app is deleted");
+  CLI11_PARSE(app, argc, argv);
+
+  pushgate::Config config;
+  config.data_dir = workdir + "/data";
+  config.reaper.max_per_run = repos;  // the run is meant to remove them all
+  config.reaper.max_fraction = 1.0;
+  pushgate::testing::WriteFile(workdir + "/token", "test-token\n", 0600);
+  int deleted_every = deleted_percent > 0 ? 100 / deleted_percent : 0;
+  auto create_start = std::chrono::steady_clock::now();
+  MakeRepos(config, repos);
+  std::printf("repos=%d\ndeleted_percent=%d\ncreate_seconds=%.1f\n", repos, deleted_percent,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - create_start).count());
+
+  for (bool batch : {true, false}) {
+    FakeController::Options options;
+    options.app_lookup = batch;
+    FakeController fake(options);
+    for (int i = 0; i < repos; ++i) {
+      if (deleted_every == 0 || i % deleted_every != 0) fake.AddApp(AppName(i), {});
+    }
+    MakeRepos(config, repos);  // the previous run's removals come back
+    RunAndReport(batch ? "batch" : "per_app", config, fake);
+  }
+  std::printf("peak_rss_mb=%ld\n", pushgate::PeakRssKb() / 1024);
+  return 0;
+}

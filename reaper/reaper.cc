@@ -1,0 +1,246 @@
+#include "reaper/reaper.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "reaper/trash.h"
+#include "util/fs.h"
+#include "util/json_writer.h"
+#include "util/lock.h"
+#include "util/log.h"
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+using AppState = Backend::AppState;
+constexpr std::string_view kRepoSuffix = ".git";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Modification time in unix ms; 0 if the path does not exist.
+int64_t MtimeMs(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+// The last time a push changed `app`'s repository: the repo directory, its
+// branch refs and packed refs. (Lock files say nothing: flock does not touch
+// them, and a push in progress is seen by its lock being held.)
+int64_t LastActivityMs(const Config& config, const std::string& app) {
+  std::string repo = config.RepoPath(app);
+  int64_t newest = std::max({MtimeMs(repo), MtimeMs(repo + "/packed-refs"), MtimeMs(repo + "/refs/heads")});
+  Result<std::vector<std::string>> heads = ListDir(repo + "/refs/heads");
+  if (heads.ok()) {
+    for (const std::string& head : *heads) newest = std::max(newest, MtimeMs(repo + "/refs/heads/" + head));
+  }
+  return newest;
+}
+
+bool Stopped(const ReapOptions& options) { return options.stop != nullptr && options.stop->load(); }
+
+// Temporary archives of crashed pushes, and lock files of apps whose repo is
+// gone, once older than the grace period.
+void RemoveLeftovers(const Config& config, int64_t now_ms, bool dry_run, ReapSummary& summary) {
+  int64_t cutoff = now_ms - config.reaper.grace.count();
+  Result<std::vector<std::string>> tmp = ListDir(config.TmpDir());
+  if (tmp.ok()) {
+    for (const std::string& name : *tmp) {
+      std::string path = config.TmpDir() + "/" + name;
+      if (MtimeMs(path) >= cutoff) continue;
+      if (!dry_run && ::unlink(path.c_str()) != 0) continue;
+      ++summary.leftovers_removed;
+    }
+  }
+  Result<std::vector<std::string>> locks = ListDir(config.LocksDir());
+  if (!locks.ok()) return;
+  constexpr std::string_view kLockSuffix = ".lock";
+  for (const std::string& name : *locks) {
+    if (name.size() <= kLockSuffix.size() || name.substr(name.size() - kLockSuffix.size()) != kLockSuffix) continue;
+    std::string app = name.substr(0, name.size() - kLockSuffix.size());
+    if (!IsValidAppName(app) || MtimeMs(config.RepoPath(app)) != 0) continue;
+    std::string path = config.LocksDir() + "/" + name;
+    if (MtimeMs(path) >= cutoff) continue;
+    // Taken, so no push is using it; waiters on the old file move to a new
+    // one (FileLock checks the path still names the file it locked).
+    Result<FileLock> lock = FileLock::TryAcquire(path);
+    if (!lock.ok()) continue;
+    if (!dry_run && !lock->Unlink(path).ok()) continue;
+    ++summary.leftovers_removed;
+  }
+}
+
+// The app names of data_dir/repos, sorted.
+Result<std::vector<std::string>> ScanRepos(const Config& config) {
+  Result<std::vector<std::string>> entries = ListDir(config.ReposDir());
+  if (!entries.ok()) {
+    if (entries.status().IsNotFound()) return std::vector<std::string>();
+    return entries.status();
+  }
+  std::vector<std::string> apps;
+  for (const std::string& entry : *entries) {
+    if (entry.size() <= kRepoSuffix.size() || entry.substr(entry.size() - kRepoSuffix.size()) != kRepoSuffix) continue;
+    std::string app = entry.substr(0, entry.size() - kRepoSuffix.size());
+    if (IsValidAppName(app)) apps.push_back(std::move(app));
+  }
+  std::sort(apps.begin(), apps.end());
+  return apps;
+}
+
+// Trashes the repo under its app lock. Returns false (and says why in the
+// summary) if the repo was kept.
+bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSummary& summary) {
+  Result<FileLock> lock = FileLock::TryAcquire(config.AppLockPath(app));
+  if (!lock.ok()) {
+    if (lock.status().code() == Status::Code::kUnavailable) {
+      ++summary.skipped_locked;
+    } else {
+      ++summary.errors;
+      log::Error("cannot take an app lock", {{"app", app}, {"error", lock.status().message()}});
+    }
+    return false;
+  }
+  // A push may have finished between the scan and the lock.
+  if (LastActivityMs(config, app) >= now_ms - config.reaper.grace.count()) {
+    ++summary.skipped_recent;
+    return false;
+  }
+  Status trashed = TrashRepository(config, app);
+  if (!trashed.ok()) {
+    ++summary.errors;  // a trash entry left behind is finished by the next run
+    log::Error("cannot remove a repository", {{"app", app}, {"error", trashed.message()}});
+    return false;
+  }
+  log::Info("removed the repository of a deleted app", {{"app", app}});
+  return true;
+}
+
+}  // namespace
+
+std::string ReapSummary::ToJson() const {
+  return JsonObject()
+      .Add("scanned", scanned)
+      .Add("kept", kept)
+      .Add(dry_run ? "would_remove" : "removed", removed)
+      .Add("skipped_locked", skipped_locked)
+      .Add("skipped_recent", skipped_recent)
+      .Add("skipped_unknown", skipped_unknown)
+      .Add("recreated", recreated)
+      .Add("trash_finished", trash_finished)
+      .Add("leftovers_removed", leftovers_removed)
+      .Add("errors", errors)
+      .Add("breaker", breaker_tripped ? breaker_reason : "")
+      .Add("dry_run", dry_run ? "yes" : "no")
+      .Add("stopped", stopped ? "yes" : "no")
+      .Add("ms", static_cast<int64_t>(seconds * 1000))
+      .Finish();
+}
+
+int ReapSummary::ExitCode() const {
+  if (breaker_tripped) return 3;
+  return errors > 0 || skipped_unknown > 0 ? 1 : 0;
+}
+
+ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  ReapSummary summary;
+  summary.dry_run = options.dry_run;
+  auto finish = [&]() {
+    summary.stopped = Stopped(options);
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
+  };
+  int64_t now_ms = NowMs();
+  if (!options.dry_run) {
+    Result<int> finished = FinishTrash(config);
+    if (finished.ok()) {
+      summary.trash_finished = *finished;
+    } else {
+      ++summary.errors;
+      log::Error("cannot empty the trash", {{"error", finished.status().message()}});
+    }
+  }
+
+  Result<std::vector<std::string>> apps = ScanRepos(config);
+  if (!apps.ok()) {
+    ++summary.errors;
+    log::Error("cannot list the repositories", {{"error", apps.status().message()}});
+    return finish();
+  }
+  summary.scanned = static_cast<int>(apps->size());
+  if (Stopped(options)) return finish();
+  std::vector<AppState> states = backend.CheckApps(*apps);
+
+  std::vector<std::string> candidates;
+  for (size_t i = 0; i < apps->size(); ++i) {
+    const std::string& app = (*apps)[i];
+    switch (states[i]) {
+      case AppState::kExists: ++summary.kept; continue;
+      case AppState::kUnknown: ++summary.skipped_unknown; continue;
+      case AppState::kGone: break;
+    }
+    Result<bool> locked = FileLock::IsHeld(config.AppLockPath(app));
+    if (!locked.ok() || *locked) {
+      ++summary.skipped_locked;
+    } else if (LastActivityMs(config, app) >= now_ms - config.reaper.grace.count()) {
+      ++summary.skipped_recent;
+    } else {
+      candidates.push_back(app);
+    }
+  }
+
+  // The circuit breaker looks at what the backend claims is gone, before any
+  // exception: a backend that lost its apps must not get through in pieces.
+  size_t gone = candidates.size() + static_cast<size_t>(summary.skipped_locked + summary.skipped_recent);
+  double fraction = summary.scanned > 0 ? static_cast<double>(gone) / summary.scanned : 0;
+  if (gone > static_cast<size_t>(config.reaper.max_per_run) || fraction > config.reaper.max_fraction) {
+    summary.breaker_reason = std::to_string(gone) + " of " + std::to_string(summary.scanned) +
+                             " repositories belong to deleted apps, more than reaper.max_per_run (" +
+                             std::to_string(config.reaper.max_per_run) + ") or reaper.max_fraction (" +
+                             std::to_string(static_cast<int>(config.reaper.max_fraction * 100)) + "%)";
+    if (!options.force) {
+      summary.breaker_tripped = true;
+      log::Error("circuit breaker: removing nothing; check the backend, or run with --force",
+                 {{"reason", summary.breaker_reason}});
+      candidates.clear();
+    }
+  }
+
+  if (!candidates.empty() && !options.dry_run) {
+    Status locks = MakeDirs(config.LocksDir(), 0750);
+    if (!locks.ok()) {
+      ++summary.errors;
+      log::Error("cannot create the locks directory", {{"error", locks.message()}});
+      candidates.clear();
+    }
+  }
+  for (const std::string& app : candidates) {
+    if (Stopped(options)) break;
+    // Asked again, without holding any lock: an app created again since the
+    // scan keeps its repository.
+    if (backend.CheckApps({app}).front() != AppState::kGone) {
+      ++summary.recreated;
+      continue;
+    }
+    if (options.dry_run) {
+      ++summary.removed;
+      summary.removed_apps.push_back(app);
+      continue;
+    }
+    if (Remove(config, app, now_ms, summary)) {
+      ++summary.removed;
+      summary.removed_apps.push_back(app);
+    }
+  }
+  if (!Stopped(options)) RemoveLeftovers(config, now_ms, options.dry_run, summary);
+  return finish();
+}
+
+}  // namespace pushgate
