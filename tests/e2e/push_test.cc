@@ -22,7 +22,10 @@ class PushTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     keys_ = new TempDir;
-    gateway_ = Gateway::Start().release();
+    GatewayOptions options;
+    // The reaper test removes a repository pushed moments before.
+    options.extra_config = "[reaper]\ngrace = \"0s\"\nmax_fraction = 1.0\n";
+    gateway_ = Gateway::Start(options).release();
     if (gateway_ == nullptr) return;
     alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
     bob_ = new TestKey(gateway_->AddUserWithKey("bob", keys_->path()));
@@ -252,6 +255,39 @@ TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
   EXPECT_TRUE(released) << "the app lock is still held 10 s after the pusher disconnected";
   EXPECT_EQ(RemoteRef("chatty-app"), "");
   EXPECT_TRUE(ListDir(gateway_->data_dir() + "/tmp")->empty()) << "the source archive was left behind";
+}
+
+// app rm leaves the repository to pushgate-reaper, which removes it (and
+// nothing else); an app created again under the name starts afresh.
+TEST_F(PushTest, ReaperRemovesTheRepositoryOfARemovedApp) {
+  gateway_->AdminOk({"app", "create", "short-lived", "--member", "alice"});
+  gateway_->AdminOk({"app", "create", "long-lived", "--member", "alice"});
+  std::string dir = NewWorkTree("short", {{"a", "1"}});
+  ASSERT_TRUE(Push(*alice_, dir, "short-lived").status.success());
+  ASSERT_TRUE(Push(*alice_, dir, "long-lived").status.success());
+  gateway_->AdminOk({"app", "rm", "short-lived"});
+  std::string repos = gateway_->data_dir() + "/repos";
+  ASSERT_TRUE(ListDir(repos + "/short-lived.git").ok());
+
+  std::string reaper = gateway_->prefix() + "/libexec/pushgate/pushgate-reaper";
+  CapturedRun dry = RunCommand({"runuser", "-u", Gateway::kGitUser, "--", reaper, "--config",
+                                gateway_->config_path(), "--once", "--dry-run"});
+  EXPECT_TRUE(dry.status.success()) << dry.output;
+  EXPECT_NE(dry.output.find("would remove short-lived"), std::string::npos) << dry.output;
+  EXPECT_TRUE(ListDir(repos + "/short-lived.git").ok());
+
+  CapturedRun run = RunCommand({"runuser", "-u", Gateway::kGitUser, "--", reaper, "--config",
+                                gateway_->config_path(), "--once"});
+  EXPECT_TRUE(run.status.success()) << run.output;
+  EXPECT_NE(run.output.find("\"removed\":1"), std::string::npos) << run.output;
+  EXPECT_FALSE(ListDir(repos + "/short-lived.git").ok());
+  EXPECT_TRUE(ListDir(repos + "/long-lived.git").ok());
+  EXPECT_FALSE(RemoteRef("long-lived").empty()) << "the reaper touched an existing app";
+
+  gateway_->AdminOk({"app", "create", "short-lived", "--member", "alice"});
+  EXPECT_TRUE(Push(*alice_, dir, "short-lived").status.success());
+  gateway_->AdminOk({"app", "rm", "short-lived", "--purge"});
+  EXPECT_FALSE(ListDir(repos + "/short-lived.git").ok());
 }
 
 TEST_F(PushTest, MembersCanCloneAndOthersCannot) {
