@@ -10,6 +10,7 @@
 
 #include "cli/privileges.h"
 #include "config/config.h"
+#include "config/drain.h"
 #include "reaper/trash.h"
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
@@ -215,6 +216,23 @@ Status Backup(const CommandArgs& args) {
   return Status::OK();
 }
 
+void DeclareDrain(CLI::App& c, CommandArgs& a) {
+  c.add_option("STATE", a.state, "on: refuse new pushes; off: accept them again; omitted: show")
+      ->check(CLI::IsMember({"on", "off"}));
+}
+
+// Needs no registry (it works in both modes): the config and git_user only.
+Status Drain(const CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_RETURN_IF_ERROR(BecomeGitUser(config));
+  if (!args.state.empty()) PG_RETURN_IF_ERROR(SetDraining(config, args.state == "on"));
+  PG_ASSIGN_OR_RETURN(bool draining, IsDraining(config));
+  PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config));
+  Print(std::string(draining ? "draining: new pushes are refused" : "accepting pushes") + "; " +
+        std::to_string(in_flight) + (in_flight == 1 ? " push" : " pushes") + " in flight");
+  return Status::OK();
+}
+
 constexpr Command kCommands[] = {
     {"user", "add", "register a user", DeclareUser, UserAdd},
     {"user", "rm", "remove a user, their keys and memberships", DeclareUser, UserRemove},
@@ -228,6 +246,7 @@ constexpr Command kCommands[] = {
     {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
     {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
+    {nullptr, "drain", "pause new pushes before maintenance (on), resume them (off)", DeclareDrain, Drain},
 };
 
 }  // namespace

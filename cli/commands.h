@@ -25,6 +25,7 @@ struct CommandArgs {
   std::string fingerprint;
   std::vector<std::string> members;
   bool purge = false;
+  std::string state;  // drain: "on", "off" or "" (show)
 };
 
 struct Command {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "config/drain.h"
 #include "gitrepo/gitrepo.h"
 #include "sshd-plugin/ssh_command.h"
 #include "util/fs.h"
@@ -97,6 +98,12 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
 
   ShellDecision decision;
   if (command.service == GitService::kReceivePack) {
+    Result<bool> draining = IsDraining(config);
+    if (!draining.ok()) return Unavailable(draining.status());
+    if (*draining) {
+      log::Info("refused: draining");
+      return Refuse(DrainingMessage(command.app));
+    }
     bool waited = false;
     Result<FileLock> lock = FileLock::Acquire(config.AppLockPath(command.app), config.push.lock_timeout, [&] {
       waited = true;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "config/drain.h"
 #include "tests/testing/testing.h"
 #include "util/fs.h"
 
@@ -128,6 +129,25 @@ TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
   EXPECT_FALSE(d.lock.has_value());
   EXPECT_FALSE(d.session_fd.valid());
   EXPECT_EQ(EnvValue(d.git, "PUSHGATE_CLIENT_FD"), "<unset>");
+}
+
+// A draining gateway refuses new pushes, counts the ones in flight, and
+// still serves fetches.
+TEST_F(ShellTest, DrainingRefusesNewPushesButNotFetches) {
+  ASSERT_TRUE(SetDraining(config_, true).ok());
+  EXPECT_TRUE(*IsDraining(config_));
+  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  EXPECT_FALSE(push.exec);
+  EXPECT_EQ(push.message, "web deploys are paused for maintenance, try again shortly");
+  EXPECT_FALSE(push.lock.has_value());
+  EXPECT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+
+  ASSERT_TRUE(SetDraining(config_, false).ok());
+  ShellDecision resumed = Decide(std::string("git-receive-pack 'web.git'"));
+  ASSERT_TRUE(resumed.exec) << resumed.message;
+  EXPECT_EQ(*PushesInFlight(config_), 1);  // `resumed` holds the app lock
+  resumed.lock.reset();
+  EXPECT_EQ(*PushesInFlight(config_), 0);
 }
 
 TEST_F(ShellTest, InvalidGitProtocolIsDropped) {

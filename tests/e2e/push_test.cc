@@ -290,6 +290,27 @@ TEST_F(PushTest, ReaperRemovesTheRepositoryOfARemovedApp) {
   EXPECT_FALSE(ListDir(repos + "/short-lived.git").ok());
 }
 
+// Draining before maintenance: new pushes are refused with a clear message,
+// clones keep working, and `drain off` lets pushes in again.
+TEST_F(PushTest, DrainPausesPushesNotClones) {
+  gateway_->AdminOk({"app", "create", "drained", "--member", "alice"});
+  std::string dir = NewWorkTree("drained", {{"a", "1"}});
+  ASSERT_TRUE(Push(*alice_, dir, "drained").status.success());
+  std::string on = gateway_->AdminOk({"drain", "on"});
+  EXPECT_NE(on.find("draining: new pushes are refused; 0 pushes in flight"), std::string::npos) << on;
+  CommitFiles(dir, {{"a", "2"}}, "second");
+  CapturedRun refused = Push(*alice_, dir, "drained");
+  EXPECT_FALSE(refused.status.success());
+  EXPECT_NE(refused.output.find("drained deploys are paused for maintenance, try again shortly"), std::string::npos)
+      << refused.output;
+  CapturedRun clone =
+      gateway_->Git(*alice_, {"clone", "-q", gateway_->Url("drained"), work_ / "drained-clone"}, work_.path());
+  EXPECT_TRUE(clone.status.success()) << clone.output;
+  EXPECT_NE(gateway_->AdminOk({"drain"}).find("draining"), std::string::npos);
+  gateway_->AdminOk({"drain", "off"});
+  EXPECT_TRUE(Push(*alice_, dir, "drained").status.success());
+}
+
 TEST_F(PushTest, MembersCanCloneAndOthersCannot) {
   gateway_->AdminOk({"app", "create", "shared", "--member", "alice"});
   std::string commit;
