@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "cli/privileges.h"
+#include "cli/status.h"
 #include "config/config.h"
 #include "config/drain.h"
 #include "reaper/trash.h"
@@ -54,21 +55,21 @@ void DeclareAppUser(CLI::App& c, CommandArgs& a) {
 }
 void DeclareNothing(CLI::App&, CommandArgs&) {}
 
-Status UserAdd(const CommandArgs& args) {
+Status UserAdd(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->AddUser(args.user));
   Print("added user " + args.user);
   return Status::OK();
 }
 
-Status UserRemove(const CommandArgs& args) {
+Status UserRemove(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->RemoveUser(args.user));
   Print("removed user " + args.user + " with their keys and app memberships");
   return Status::OK();
 }
 
-Status UserList(const CommandArgs& args) {
+Status UserList(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_ASSIGN_OR_RETURN(std::vector<std::string> users, s.registry->ListUsers());
   for (const std::string& u : users) Print(u);
@@ -80,7 +81,7 @@ void DeclareKeyAdd(CLI::App& c, CommandArgs& a) {
   c.add_option("FILE", a.file, "file of public keys, one per line, or - for stdin")->default_val("-");
 }
 
-Status KeyAdd(const CommandArgs& args) {
+Status KeyAdd(CommandArgs& args) {
   // Opened before switching users: root may read files git_user cannot.
   UniqueFd input;
   if (args.file != "-") {
@@ -107,7 +108,7 @@ void DeclareKeyRemove(CLI::App& c, CommandArgs& a) {
       ->required();
 }
 
-Status KeyRemove(const CommandArgs& args) {
+Status KeyRemove(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->RemoveKey(args.fingerprint));
   Print("removed key " + args.fingerprint);
@@ -116,7 +117,7 @@ Status KeyRemove(const CommandArgs& args) {
 
 void DeclareKeyList(CLI::App& c, CommandArgs& a) { c.add_option("USER", a.user, "only this user's keys"); }
 
-Status KeyList(const CommandArgs& args) {
+Status KeyList(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   std::optional<std::string_view> user;
   if (!args.user.empty()) user = args.user;
@@ -133,7 +134,7 @@ void DeclareAppCreate(CLI::App& c, CommandArgs& a) {
   c.add_option("--member", a.members, "user allowed to push (repeatable)");
 }
 
-Status AppCreate(const CommandArgs& args) {
+Status AppCreate(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->CreateApp(args.app, args.members));
   Print("created app " + args.app);
@@ -145,7 +146,7 @@ void DeclareAppRemove(CLI::App& c, CommandArgs& a) {
   c.add_flag("--purge", a.purge, "also delete its repository now (otherwise pushgate-reaper does, later)");
 }
 
-Status AppRemove(const CommandArgs& args) {
+Status AppRemove(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->RemoveApp(args.app));
   if (!args.purge) {
@@ -161,7 +162,7 @@ Status AppRemove(const CommandArgs& args) {
   return Status::OK();
 }
 
-Status AppList(const CommandArgs& args) {
+Status AppList(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_ASSIGN_OR_RETURN(std::vector<AppInfo> apps, s.registry->ListApps());
   for (const AppInfo& app : apps) {
@@ -172,14 +173,14 @@ Status AppList(const CommandArgs& args) {
   return Status::OK();
 }
 
-Status AppGrant(const CommandArgs& args) {
+Status AppGrant(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->Grant(args.app, args.user));
   Print("granted " + args.user + " access to " + args.app);
   return Status::OK();
 }
 
-Status AppRevoke(const CommandArgs& args) {
+Status AppRevoke(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->Revoke(args.app, args.user));
   Print("revoked " + args.user + "'s access to " + args.app);
@@ -193,7 +194,7 @@ void DeclareBackup(CLI::App& c, CommandArgs& a) {
 // Reads the registry as whoever runs it (root or git_user) and writes the
 // copy with the caller's identity into the caller's directory: nothing in
 // data_dir is written, so there is no need to switch users.
-Status Backup(const CommandArgs& args) {
+Status Backup(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
   // A read-only open creates lock.mdb if it is missing; as root that file
   // would then belong to root and lock git_user out.
@@ -222,7 +223,7 @@ void DeclareDrain(CLI::App& c, CommandArgs& a) {
 }
 
 // Needs no registry (it works in both modes): the config and git_user only.
-Status Drain(const CommandArgs& args) {
+Status Drain(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
   PG_RETURN_IF_ERROR(BecomeGitUser(config));
   if (!args.state.empty()) PG_RETURN_IF_ERROR(SetDraining(config, args.state == "on"));
@@ -230,6 +231,17 @@ Status Drain(const CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config));
   Print(std::string(draining ? "draining: new pushes are refused" : "accepting pushes") + "; " +
         std::to_string(in_flight) + (in_flight == 1 ? " push" : " pushes") + " in flight");
+  return Status::OK();
+}
+
+void DeclareStatus(CLI::App& c, CommandArgs& a) { c.add_flag("--json", a.json, "one JSON object"); }
+
+Status GatewayHealth(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_RETURN_IF_ERROR(BecomeGitUser(config));
+  GatewayStatus status = CollectStatus(config);
+  std::printf("%s", args.json ? (status.ToJson() + "\n").c_str() : status.ToText().c_str());
+  args.exit_code = static_cast<int>(status.health);
   return Status::OK();
 }
 
@@ -246,6 +258,8 @@ constexpr Command kCommands[] = {
     {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
     {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
+    {nullptr, "status", "the gateway's state; exit status 0 healthy, 1 degraded, 2 down", DeclareStatus,
+     GatewayHealth},
     {nullptr, "drain", "pause new pushes before maintenance (on), resume them (off)", DeclareDrain, Drain},
 };
 

@@ -26,6 +26,10 @@ struct CommandArgs {
   std::vector<std::string> members;
   bool purge = false;
   std::string state;  // drain: "on", "off" or "" (show)
+  bool json = false;
+  // Set by a command whose exit status says more than success: `status`
+  // exits with the gateway's health (0, 1, 2) so it can serve as a probe.
+  int exit_code = 0;
 };
 
 struct Command {
@@ -33,7 +37,7 @@ struct Command {
   const char* name;
   const char* help;
   void (*declare)(CLI::App& command, CommandArgs& args);
-  Status (*run)(const CommandArgs& args);
+  Status (*run)(CommandArgs& args);
 };
 
 std::span<const Command> Commands();

@@ -1,5 +1,6 @@
 #include "reaper/reaper.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <chrono>
 
 #include "reaper/trash.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 #include "util/lock.h"
@@ -120,6 +122,16 @@ bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSu
   }
   log::Info("removed the repository of a deleted app", {{"app", app}});
   return true;
+}
+
+// data_dir/reaper-last.json, which `pushgate status` shows; replaced whole.
+void RecordLastRun(const Config& config, const std::string& json) {
+  std::string path = config.data_dir + "/reaper-last.json";
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640));
+  if (!fd.valid() || !WriteAll(fd.get(), json + "\n").ok() || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    log::Warn("cannot record the reaper's summary", {{"path", path}});
+  }
 }
 
 }  // namespace
@@ -240,7 +252,9 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
     }
   }
   if (!Stopped(options)) RemoveLeftovers(config, now_ms, options.dry_run, summary);
-  return finish();
+  finish();
+  if (!options.dry_run) RecordLastRun(config, summary.ToJson());
+  return summary;
 }
 
 }  // namespace pushgate

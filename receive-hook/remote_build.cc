@@ -157,6 +157,7 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
     return Status::OK();
   };
   callbacks.on_tick = [&watch] { return watch.Tick(); };
+  std::optional<RemoteBuildResult> ended;  // the outcome, once the controller reports one
   for (;;) {
     Status streamed = request.controller->StreamBuildLog(id, offset, callbacks);
     if (!streamed.ok() && streamed.code() == Status::Code::kIOError) {
@@ -177,6 +178,9 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
     }
     if (streamed.ok()) {
       // A clean close: the build has ended, or a proxy cut the stream short.
+      // Once the controller says the build is over, the log is read once
+      // more from the offset, so a stream a proxy cut cleanly loses nothing.
+      if (ended) return *ended;
       Result<BuildState> state = request.controller->GetBuild(id);
       if (state.ok() && state->finished()) {
         RemoteBuildResult r;
@@ -187,7 +191,8 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
         if (state->phase == BuildState::Phase::kCancelled && r.message.empty()) {
           r.message = "the platform cancelled the build";
         }
-        return r;
+        ended = std::move(r);
+        continue;
       }
       if (!state.ok()) log::Warn("cannot get the build state", {{"build", id}, {"error", state.status().message()}});
     } else {

@@ -165,6 +165,19 @@ TEST_F(RemoteBuildTest, DroppedStreamsResumeWithoutRepeatingOrLosingAByte) {
   EXPECT_GE(fake_.Requests("/v2/hooks/builds/b-1/logs"), 8);
 }
 
+// A proxy ends the stream properly but early, after the build has finished:
+// the rest of the log is still fetched.
+TEST_F(RemoteBuildTest, CleanlyCutStreamAfterTheBuildEndedLosesNothing) {
+  Script script;
+  std::string log = NumberedLines(100, 40);
+  script.log = {{Duration(0), log}};
+  fake_.SetBuildScript(script);
+  fake_.DropLogStreams(1000, 1, true);
+  RemoteBuildResult r = Build();
+  EXPECT_EQ(r.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(Log(), log);
+}
+
 TEST_F(RemoteBuildTest, TenMegabytesOfLogArriveIntact) {
   Script script;
   std::string big = NumberedLines(100000, 100);

@@ -307,7 +307,11 @@ TEST_F(PushTest, DrainPausesPushesNotClones) {
       gateway_->Git(*alice_, {"clone", "-q", gateway_->Url("drained"), work_ / "drained-clone"}, work_.path());
   EXPECT_TRUE(clone.status.success()) << clone.output;
   EXPECT_NE(gateway_->AdminOk({"drain"}).find("draining"), std::string::npos);
+  CapturedRun status = gateway_->Admin({"status", "--json"});
+  EXPECT_GE(status.status.code, 1) << status.output;  // draining is at least degraded
+  EXPECT_NE(status.output.find("\"draining\":\"yes\""), std::string::npos) << status.output;
   gateway_->AdminOk({"drain", "off"});
+  EXPECT_NE(gateway_->Admin({"status"}).output.find("pushes: accepted, 0 in flight"), std::string::npos);
   EXPECT_TRUE(Push(*alice_, dir, "drained").status.success());
 }
 

@@ -269,6 +269,7 @@ void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Respon
   size_t offset = req.has_param("offset") ? std::stoull(req.get_param_value("offset")) : 0;
   if (ApplyFault(req.path, res, "")) return;
   size_t drop_after = 0;
+  bool clean = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!builds_.count(id)) {
@@ -278,9 +279,10 @@ void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Respon
     if (drops_ > 0) {
       --drops_;
       drop_after = drop_after_;
+      clean = drop_clean_;
     }
   }
-  res.set_chunked_content_provider("text/plain", [this, id, offset, drop_after](size_t sent, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/plain", [this, id, offset, drop_after, clean](size_t sent, httplib::DataSink& sink) {
     for (;;) {
       if (stopping_) return false;
       bool ended = false;
@@ -293,6 +295,10 @@ void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Respon
       if (from < log.size()) {
         size_t n = std::min<size_t>(log.size() - from, 64 << 10);
         if (drop_after > 0) {
+          if (sent >= drop_after && clean) {
+            sink.done();
+            return true;
+          }
           if (sent >= drop_after) return false;  // hang up, mid-line if it falls there
           n = std::min(n, drop_after - sent);
         }
@@ -591,10 +597,11 @@ int FakeController::SourceUploads() const {
   return source_uploads_;
 }
 
-void FakeController::DropLogStreams(size_t after_bytes, int count) {
+void FakeController::DropLogStreams(size_t after_bytes, int count, bool clean) {
   std::lock_guard<std::mutex> lock(mu_);
   drop_after_ = after_bytes;
   drops_ = count;
+  drop_clean_ = clean;
 }
 
 uint64_t FakeController::revision() const {

@@ -118,8 +118,9 @@ class FakeController {
   std::string Source(const std::string& digest) const;
   int SourceUploads() const;
   // The next `count` log streams hang up (no terminating chunk) after
-  // sending `after_bytes` bytes.
-  void DropLogStreams(size_t after_bytes, int count);
+  // sending `after_bytes` bytes; with `clean`, they end properly there
+  // instead, as a proxy cutting a long answer short may.
+  void DropLogStreams(size_t after_bytes, int count, bool clean = false);
 
   uint64_t revision() const;
   // The live key set: SHA256 fingerprint -> "user key-line".
@@ -197,6 +198,7 @@ class FakeController {
   int source_uploads_ = 0;
   size_t drop_after_ = 0;
   int drops_ = 0;
+  bool drop_clean_ = false;
   std::atomic<bool> stopping_{false};
 };
 
