@@ -195,6 +195,11 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
         continue;
       }
       if (!state.ok()) log::Warn("cannot get the build state", {{"build", id}, {"error", state.status().message()}});
+    } else if (ended) {
+      // The outcome is known; a tail the controller cannot serve now is not
+      // worth holding the push for.
+      log::Warn("could not re-read the end of the build log", {{"build", id}, {"error", streamed.message()}});
+      return *ended;
     } else {
       log::Warn("build log stream interrupted; resuming",
                 {{"build", id}, {"offset", std::to_string(offset)}, {"error", streamed.message()}});

@@ -178,6 +178,18 @@ TEST_F(RemoteBuildTest, CleanlyCutStreamAfterTheBuildEndedLosesNothing) {
   EXPECT_EQ(Log(), log);
 }
 
+// ... and if that last read fails, the known outcome is not held back.
+TEST_F(RemoteBuildTest, KnownOutcomeIsNotHeldForALogTailThatCannotBeRead) {
+  Script script;
+  script.log = {{Duration(0), NumberedLines(100, 40)}};
+  fake_.SetBuildScript(script);
+  fake_.DropLogStreams(1000, 1, true);
+  fake_.FailResumedLogStreams(1000);
+  RemoteBuildResult r = Build(std::chrono::seconds(10));  // retrying instead would end in kTimedOut
+  EXPECT_EQ(r.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(Log().size(), 1000u);
+}
+
 TEST_F(RemoteBuildTest, TenMegabytesOfLogArriveIntact) {
   Script script;
   std::string big = NumberedLines(100000, 100);

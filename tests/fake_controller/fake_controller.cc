@@ -276,6 +276,11 @@ void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Respon
       res.status = 404;
       return;
     }
+    if (offset > 0 && failed_resumes_ > 0) {
+      --failed_resumes_;
+      res.status = 503;
+      return;
+    }
     if (drops_ > 0) {
       --drops_;
       drop_after = drop_after_;
@@ -602,6 +607,11 @@ void FakeController::DropLogStreams(size_t after_bytes, int count, bool clean) {
   drop_after_ = after_bytes;
   drops_ = count;
   drop_clean_ = clean;
+}
+
+void FakeController::FailResumedLogStreams(int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failed_resumes_ = count;
 }
 
 uint64_t FakeController::revision() const {

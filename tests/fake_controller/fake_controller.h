@@ -121,6 +121,8 @@ class FakeController {
   // sending `after_bytes` bytes; with `clean`, they end properly there
   // instead, as a proxy cutting a long answer short may.
   void DropLogStreams(size_t after_bytes, int count, bool clean = false);
+  // The next `count` log requests with an offset above 0 get 503.
+  void FailResumedLogStreams(int count);
 
   uint64_t revision() const;
   // The live key set: SHA256 fingerprint -> "user key-line".
@@ -199,6 +201,7 @@ class FakeController {
   size_t drop_after_ = 0;
   int drops_ = 0;
   bool drop_clean_ = false;
+  int failed_resumes_ = 0;
   std::atomic<bool> stopping_{false};
 };
 
