@@ -101,6 +101,10 @@ struct Config {
   bool IsDeployRef(std::string_view ref) const;
 };
 
+// The app whose lock file is `file_name` (an entry of LocksDir()), or "" for
+// any other file there (sync.lock, strays).
+std::string AppOfLockFile(std::string_view file_name);
+
 // Reads and validates the file at `path`, which must be absolute.
 Result<Config> LoadConfig(const std::string& path);
 

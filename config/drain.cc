@@ -8,7 +8,6 @@
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/lock.h"
-#include "util/names.h"
 
 namespace pushgate {
 namespace {
@@ -40,12 +39,11 @@ Status SetDraining(const Config& config, bool draining) {
 Result<int> PushesInFlight(const Config& config) {
   Result<std::vector<std::string>> locks = ListDir(config.LocksDir());
   if (!locks.ok()) return locks.status().IsNotFound() ? Result<int>(0) : Result<int>(locks.status());
-  constexpr std::string_view kSuffix = ".lock";
   int held = 0;
   for (const std::string& name : *locks) {
-    if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) continue;
-    if (!IsValidAppName(name.substr(0, name.size() - kSuffix.size()))) continue;
-    PG_ASSIGN_OR_RETURN(bool locked, FileLock::IsHeld(config.LocksDir() + "/" + name));
+    std::string app = AppOfLockFile(name);
+    if (app.empty()) continue;
+    PG_ASSIGN_OR_RETURN(bool locked, FileLock::IsHeld(config.AppLockPath(app)));
     if (locked) ++held;
   }
   return held;

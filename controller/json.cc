@@ -61,6 +61,17 @@ Result<dom::array> Array(dom::element e, std::string_view what) {
   return a;
 }
 
+// Parses `json`, which must be an object (`what` names it in errors), and
+// visits its fields; the document lives for the duration of the visit.
+Status VisitObject(std::string_view json, std::string_view what,
+                   const std::function<Status(std::string_view, dom::element)>& visit) {
+  simdjson::padded_string padded(json);
+  dom::parser parser;
+  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
+  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, what));
+  return ForEachField(object, what, visit);
+}
+
 Result<KeyChange> DecodeChange(dom::element e) {
   PG_ASSIGN_OR_RETURN(dom::object object, Object(e, "a change"));
   KeyChange change;
@@ -96,13 +107,9 @@ Result<KeyChange> DecodeChange(dom::element e) {
 }  // namespace
 
 Result<KeyOwner> DecodeKeyOwner(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the key owner"));
   KeyOwner owner;
   bool has_username = false;
-  PG_RETURN_IF_ERROR(ForEachField(object, "the key owner", [&](std::string_view key, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the key owner", [&](std::string_view key, dom::element value) -> Status {
     if (key == "username") {
       PG_ASSIGN_OR_RETURN(owner.username, String(value, "username"));
       has_username = true;
@@ -120,12 +127,8 @@ Result<KeyOwner> DecodeKeyOwner(std::string_view json) {
 }
 
 Result<KeyLists> DecodeKeyLists(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object users, Object(doc, "the key list"));
   KeyLists lists;
-  PG_RETURN_IF_ERROR(ForEachField(users, "the key list", [&](std::string_view user, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the key list", [&](std::string_view user, dom::element value) -> Status {
     PG_ASSIGN_OR_RETURN(dom::array keys, Array(value, "a user's keys"));
     std::vector<ListedKey>& out = lists[std::string(user)];
     for (dom::element entry : keys) {
@@ -150,13 +153,9 @@ Result<KeyLists> DecodeKeyLists(std::string_view json) {
 }
 
 Result<DeltaPage> DecodeDeltaPage(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the delta page"));
   DeltaPage page;
   bool has_revision = false, has_more = false, has_changes = false;
-  PG_RETURN_IF_ERROR(ForEachField(object, "the delta page", [&](std::string_view key, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the delta page", [&](std::string_view key, dom::element value) -> Status {
     if (key == "revision") {
       if (value.get_uint64().get(page.revision) != simdjson::SUCCESS) {
         return Malformed("revision must be a non-negative integer");
@@ -199,12 +198,8 @@ Result<BuildState::Phase> Phase(std::string_view state) {
 }  // namespace
 
 Result<std::map<std::string, bool>> DecodeAppLookup(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the app lookup"));
   std::optional<std::map<std::string, bool>> apps;
-  PG_RETURN_IF_ERROR(ForEachField(object, "the app lookup", [&](std::string_view key, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the app lookup", [&](std::string_view key, dom::element value) -> Status {
     if (key != "apps") return Status::OK();
     PG_ASSIGN_OR_RETURN(dom::object entries, Object(value, "apps"));
     apps.emplace();
@@ -220,12 +215,8 @@ Result<std::map<std::string, bool>> DecodeAppLookup(std::string_view json) {
 }
 
 Result<std::string> DecodeBuildCreated(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the created build"));
   std::optional<std::string> id;
-  PG_RETURN_IF_ERROR(ForEachField(object, "the created build", [&](std::string_view key, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the created build", [&](std::string_view key, dom::element value) -> Status {
     if (key == "id") {
       PG_ASSIGN_OR_RETURN(id, BuildId(value));
     }
@@ -236,13 +227,9 @@ Result<std::string> DecodeBuildCreated(std::string_view json) {
 }
 
 Result<BuildState> DecodeBuildState(std::string_view json) {
-  simdjson::padded_string padded(json);
-  dom::parser parser;
-  PG_ASSIGN_OR_RETURN(dom::element doc, Parse(parser, padded));
-  PG_ASSIGN_OR_RETURN(dom::object object, Object(doc, "the build"));
   BuildState build;
   bool has_id = false, has_state = false;
-  PG_RETURN_IF_ERROR(ForEachField(object, "the build", [&](std::string_view key, dom::element value) -> Status {
+  PG_RETURN_IF_ERROR(VisitObject(json, "the build", [&](std::string_view key, dom::element value) -> Status {
     if (key == "id") {
       PG_ASSIGN_OR_RETURN(build.id, BuildId(value));
       has_id = true;

@@ -63,12 +63,10 @@ void RemoveLeftovers(const Config& config, int64_t now_ms, bool dry_run, ReapSum
   }
   Result<std::vector<std::string>> locks = ListDir(config.LocksDir());
   if (!locks.ok()) return;
-  constexpr std::string_view kLockSuffix = ".lock";
   for (const std::string& name : *locks) {
-    if (name.size() <= kLockSuffix.size() || name.substr(name.size() - kLockSuffix.size()) != kLockSuffix) continue;
-    std::string app = name.substr(0, name.size() - kLockSuffix.size());
-    if (!IsValidAppName(app) || MtimeMs(config.RepoPath(app)) != 0) continue;
-    std::string path = config.LocksDir() + "/" + name;
+    std::string app = AppOfLockFile(name);
+    if (app.empty() || MtimeMs(config.RepoPath(app)) != 0) continue;
+    std::string path = config.AppLockPath(app);
     if (MtimeMs(path) >= cutoff) continue;
     // Taken, so no push is using it; waiters on the old file move to a new
     // one (FileLock checks the path still names the file it locked).
