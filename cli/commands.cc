@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "cli/privileges.h"
 #include "cli/status.h"
@@ -17,6 +19,7 @@
 #include "sshkey/sshkey.h"
 #include "util/fd.h"
 #include "util/fs.h"
+#include "util/duration.h"
 #include "util/line_reader.h"
 
 namespace pushgate {
@@ -220,26 +223,85 @@ Status Backup(CommandArgs& args) {
 void DeclareDrain(CLI::App& c, CommandArgs& a) {
   c.add_option("STATE", a.state, "on: refuse new pushes; off: accept them again; omitted: show")
       ->check(CLI::IsMember({"on", "off"}));
+  c.add_option("--wait", a.wait, "with on: wait up to this long (e.g. 10m) for pushes in flight to finish; "
+                                 "exit status 1 if some are still running");
+}
+
+// Polls until no push holds an app lock or the deadline passes.
+Result<int> WaitForPushesInFlight(const Config& config, Duration limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config));
+    if (in_flight == 0 || std::chrono::steady_clock::now() >= deadline) return in_flight;
+    ::usleep(200 * 1000);
+  }
 }
 
 // Needs no registry (it works in both modes): the config and git_user only.
 Status Drain(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  std::optional<Duration> wait;
+  if (!args.wait.empty()) {
+    if (args.state != "on") return Status::InvalidArgument("--wait goes with `drain on`");
+    PG_ASSIGN_OR_RETURN(wait, ParseDuration(args.wait));
+  }
   PG_RETURN_IF_ERROR(BecomeGitUser(config));
   if (!args.state.empty()) PG_RETURN_IF_ERROR(SetDraining(config, args.state == "on"));
   PG_ASSIGN_OR_RETURN(bool draining, IsDraining(config));
-  PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config));
+  PG_ASSIGN_OR_RETURN(int in_flight, wait ? WaitForPushesInFlight(config, *wait) : PushesInFlight(config));
   Print(std::string(draining ? "draining: new pushes are refused" : "accepting pushes") + "; " +
         std::to_string(in_flight) + (in_flight == 1 ? " push" : " pushes") + " in flight");
+  if (wait && in_flight > 0) args.exit_code = 1;
   return Status::OK();
 }
 
-void DeclareStatus(CLI::App& c, CommandArgs& a) { c.add_flag("--json", a.json, "one JSON object"); }
+void DeclareConfigCheck(CLI::App&, CommandArgs&) {}
+
+// Validation only: reads the file as whoever runs it and touches nothing,
+// so a container entrypoint can run it before anything else.
+Status ConfigCheck(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  Print(config.path + ": valid (" + (config.mode == Mode::kController ? "controller" : "standalone") +
+        " mode, data_dir " + config.data_dir + ", git_user " + config.git_user + ")");
+  return Status::OK();
+}
+
+void DeclareConfigGet(CLI::App& c, CommandArgs& a) {
+  c.add_option("KEY", a.key, "the setting to print")
+      ->required()
+      ->check(CLI::IsMember({"mode", "data_dir", "git_user", "log.destination"}));
+}
+
+// One validated value per line, for scripts (the container entrypoint).
+Status ConfigGet(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  if (args.key == "mode") Print(config.mode == Mode::kController ? "controller" : "standalone");
+  if (args.key == "data_dir") Print(config.data_dir);
+  if (args.key == "git_user") Print(config.git_user);
+  if (args.key == "log.destination") {
+    const log::Destination& d = config.log.destination;
+    Print(d.kind == log::Destination::Kind::kFile ? d.path
+                                                  : d.kind == log::Destination::Kind::kSyslog ? "syslog" : "stderr");
+  }
+  return Status::OK();
+}
+
+void DeclareStatus(CLI::App& c, CommandArgs& a) {
+  c.add_flag("--json", a.json, "one JSON object");
+  c.add_flag("--ready", a.ready,
+             "readiness probe: exit status 0 if new pushes can be taken (healthy, or degraded but not "
+             "draining), 1 otherwise; prints the problems only");
+}
 
 Status GatewayHealth(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
   PG_RETURN_IF_ERROR(BecomeGitUser(config));
   GatewayStatus status = CollectStatus(config);
+  if (args.ready) {
+    for (const std::string& problem : status.problems) Print(problem);
+    args.exit_code = status.CanTakePushes() ? 0 : 1;
+    return Status::OK();
+  }
   std::printf("%s", args.json ? (status.ToJson() + "\n").c_str() : status.ToText().c_str());
   args.exit_code = static_cast<int>(status.health);
   return Status::OK();
@@ -261,6 +323,8 @@ constexpr Command kCommands[] = {
     {nullptr, "status", "the gateway's state; exit status 0 healthy, 1 degraded, 2 down", DeclareStatus,
      GatewayHealth},
     {nullptr, "drain", "pause new pushes before maintenance (on), resume them (off)", DeclareDrain, Drain},
+    {"config", "check", "validate the configuration file", DeclareConfigCheck, ConfigCheck},
+    {"config", "get", "print one validated setting (for scripts)", DeclareConfigGet, ConfigGet},
 };
 
 }  // namespace

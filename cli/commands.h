@@ -26,7 +26,10 @@ struct CommandArgs {
   std::vector<std::string> members;
   bool purge = false;
   std::string state;  // drain: "on", "off" or "" (show)
+  std::string wait;   // drain on: how long to wait for pushes in flight ("" = don't)
+  std::string key;    // config get: which setting
   bool json = false;
+  bool ready = false;  // status: answer as a readiness probe
   // Set by a command whose exit status says more than success: `status`
   // exits with the gateway's health (0, 1, 2) so it can serve as a probe.
   int exit_code = 0;

@@ -1,4 +1,4 @@
-// pushgate: the admin CLI (users, keys, apps, backup). See `pushgate --help`.
+// pushgate: the admin CLI (users, keys, apps, backup, status, drain, config). See `pushgate --help`.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
     if (command.group != nullptr) {
       CLI::App*& group = groups[command.group];
       if (group == nullptr) {
-        group = app.add_subcommand(command.group, std::string("manage ") + command.group + "s");
+        std::string help = std::string(command.group) == "config" ? "check the configuration"
+                                                                   : std::string("manage ") + command.group + "s";
+        group = app.add_subcommand(command.group, help);
         group->require_subcommand(1);
       }
       parent = group;

@@ -31,6 +31,10 @@ struct GatewayStatus {
   // The last pushgate-reaper run's JSON summary, if any.
   std::string last_reaper_run;
 
+  // Readiness: not down and not draining (a degraded gateway, e.g. one
+  // serving from a warm cache while the controller is away, still serves).
+  bool CanTakePushes() const { return health != Health::kDown && !draining; }
+
   std::string ToJson() const;
   std::string ToText() const;
 };

@@ -1,7 +1,7 @@
 // pushgate-reaper: removes the repositories of deleted apps.
 //
 //   pushgate-reaper --config F --once [--dry-run] [--force]   one run (cron)
-//   pushgate-reaper --config F --interval 1h                  a sidecar; SIGTERM stops it
+//   pushgate-reaper --config F --interval [1h]                a sidecar; SIGTERM stops it
 //
 // Each run ends with one JSON summary line on stdout (and in the log). Runs
 // as git_user (the owner of data_dir), never as root.
@@ -41,13 +41,15 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "configuration file")->capture_default_str();
   auto* once_flag = app.add_flag("--once", once, "one run, then exit with its status");
   auto* interval_option =
-      app.add_option("--interval", interval_text, "run every DURATION (e.g. 1h; jittered) until SIGTERM");
+      app.add_option("--interval", interval_text,
+                     "run every DURATION (e.g. 1h; default reaper.interval; jittered) until SIGTERM")
+          ->expected(0, 1);
   app.add_flag("--dry-run", dry_run, "list what would be removed, change nothing");
   app.add_flag("--force", force, "remove even when the circuit breaker trips");
   once_flag->excludes(interval_option);
   CLI11_PARSE(app, argc, argv);
-  if (!once && interval_text.empty()) {
-    std::fprintf(stderr, "pushgate-reaper: say how to run: --once or --interval DURATION\n");
+  if (!once && interval_option->count() == 0) {
+    std::fprintf(stderr, "pushgate-reaper: say how to run: --once or --interval [DURATION]\n");
     return 2;
   }
   if (::geteuid() == 0) {

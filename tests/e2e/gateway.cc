@@ -22,13 +22,6 @@
 namespace pushgate::testing {
 namespace {
 
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
-  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
-}
-
 int FreeLoopbackPort() {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
@@ -74,7 +67,7 @@ std::unique_ptr<Gateway> Gateway::Start(const GatewayOptions& options) {
   }
   std::unique_ptr<Gateway> g(new Gateway);
   g->build_dir_ = PUSHGATE_BUILD_DIR;
-  if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd(options.extra_sshd_config)) return nullptr;
+  if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd({})) return nullptr;
   return g;
 }
 
@@ -118,6 +111,10 @@ bool Gateway::Install(const GatewayOptions& options) {
 
   config_path_ = prefix_ + "/etc/pushgate.toml";
   MakeDirs(prefix_ + "/etc", 0755);
+  if (!options.extra_sshd_config.empty()) {
+    extra_sshd_config_path_ = prefix_ + "/etc/sshd-extra.conf";
+    WriteFile(extra_sshd_config_path_, options.extra_sshd_config, 0644);
+  }
   std::string mode = "mode = \"standalone\"\n";
   std::string controller;
   if (!options.controller_url.empty()) {
@@ -144,57 +141,72 @@ bool Gateway::Install(const GatewayOptions& options) {
   return true;
 }
 
-bool Gateway::StartSshd(const std::string& extra_sshd_config) {
-  ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory
-  std::string etc = prefix_ + "/etc";
-  RunOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", etc + "/ssh_host_ed25519_key"});
-  std::string drop_in = ReadFile(prefix_ + "/share/pushgate/sshd_config.d/pushgate.conf.in");
-  drop_in = Replace(drop_in, "@GIT_USER@", kGitUser);
-  drop_in = Replace(drop_in, "@KEYS_HELPER@", prefix_ + "/libexec/pushgate/pushgate-keys");
-  drop_in = Replace(drop_in, "@CONFIG@", config_path_);
-  WriteFile(etc + "/pushgate-sshd.conf", drop_in, 0644);
+std::map<std::string, std::string> Gateway::EntrypointEnv() const {
+  return {{"PUSHGATE_CONFIG", config_path_},
+          {"PUSHGATE_SSH_LISTEN", "127.0.0.1"},
+          {"PUSHGATE_SSH_PORT", std::to_string(port_)},
+          {"PUSHGATE_HOST_KEY_DIR", host_key_dir()},
+          {"PUSHGATE_RUN_DIR", prefix_ + "/run"},
+          {"PUSHGATE_SSHD_INCLUDE", extra_sshd_config_path_}};
+}
+
+// sshd comes up the way the container image brings it up: through the
+// installed pushgate-entrypoint, which checks the config, fixes data_dir's
+// owner, makes host keys once, renders the shipped templates and execs
+// `sshd -D -e`. Its stderr (the entrypoint's and sshd's) goes to sshd.log.
+bool Gateway::StartSshd(const std::map<std::string, std::string>& extra_env) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreeLoopbackPort();
-    std::string sshd_config = ReadFile(prefix_ + "/share/pushgate/sshd_config.d/sshd_config.in");
-    sshd_config = Replace(sshd_config, "@PORT@", std::to_string(port_));
-    sshd_config = Replace(sshd_config, "@LISTEN@", "127.0.0.1");
-    sshd_config = Replace(sshd_config, "@HOST_KEY@", etc + "/ssh_host_ed25519_key");
-    sshd_config = Replace(sshd_config, "@PID_FILE@", etc + "/sshd.pid");
-    sshd_config = Replace(sshd_config, "@GIT_USER@", kGitUser);
-    sshd_config = Replace(sshd_config, "Include @DROP_IN@", extra_sshd_config + "Include " + etc + "/pushgate-sshd.conf");
-    WriteFile(etc + "/sshd_config", sshd_config, 0644);
-    CapturedRun check = RunCommand({"/usr/sbin/sshd", "-t", "-f", etc + "/sshd_config"});
-    if (!check.status.success()) {
-      ADD_FAILURE() << "sshd -t rejected the config:\n" << check.output;
-      return false;
-    }
-    SpawnSpec spec{"/usr/sbin/sshd", {"/usr/sbin/sshd", "-D", "-f", etc + "/sshd_config", "-E", etc + "/sshd.log"},
+    SpawnSpec spec{prefix_ + "/libexec/pushgate/pushgate-entrypoint",
+                   {"pushgate-entrypoint", "gateway"},
                    {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+    for (const auto& [k, v] : EntrypointEnv()) SetEnv(spec.env, k, v);
+    for (const auto& [k, v] : extra_env) SetEnv(spec.env, k, v);
+    UniqueFd log(::open(sshd_log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    spec.stdout_fd = log.get();
+    spec.stderr_fd = log.get();
     Result<pid_t> pid = Spawn(spec);
     if (!pid.ok()) {
       ADD_FAILURE() << pid.status().ToString();
       return false;
     }
     sshd_pid_ = *pid;
-    for (int i = 0; i < 200; ++i) {
+    // Generous: the first start also makes an RSA host key.
+    for (int i = 0; i < 1200; ++i) {
       if (CanConnect(port_)) return true;
       int status;
-      if (::waitpid(sshd_pid_, &status, WNOHANG) == sshd_pid_) break;  // port taken meanwhile: retry
+      if (::waitpid(sshd_pid_, &status, WNOHANG) == sshd_pid_) {
+        sshd_pid_ = -1;
+        // A config the entrypoint refuses will not get better; a port taken
+        // meanwhile might.
+        if (ReadFile(sshd_log_path()).find("Address already in use") == std::string::npos) {
+          ADD_FAILURE() << "pushgate-entrypoint exited:\n" << Logs();
+          return false;
+        }
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    ::kill(sshd_pid_, SIGKILL);
-    ::waitpid(sshd_pid_, nullptr, 0);
-    sshd_pid_ = -1;
+    if (sshd_pid_ > 0) StopSshd();
   }
   ADD_FAILURE() << "sshd did not start:\n" << Logs();
   return false;
 }
 
+void Gateway::StopSshd() {
+  if (sshd_pid_ <= 0) return;
+  ::kill(sshd_pid_, SIGTERM);
+  ::waitpid(sshd_pid_, nullptr, 0);
+  sshd_pid_ = -1;
+}
+
+bool Gateway::RestartSshd(const std::map<std::string, std::string>& extra_env) {
+  StopSshd();
+  return StartSshd(extra_env);
+}
+
 Gateway::~Gateway() {
-  if (sshd_pid_ > 0) {
-    ::kill(sshd_pid_, SIGTERM);
-    ::waitpid(sshd_pid_, nullptr, 0);
-  }
+  StopSshd();
   if (!prefix_.empty()) (void)RemoveTree(prefix_);
   if (!data_dir_.empty()) (void)RemoveTree(data_dir_);
   if (!client_home_.empty()) (void)RemoveTree(client_home_);
@@ -310,7 +322,7 @@ CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& arg
 
 std::string Gateway::Logs() const {
   std::string out = "--- sshd.log\n";
-  Result<std::string> sshd = ReadSmallFile(prefix_ + "/etc/sshd.log", 8 << 20);
+  Result<std::string> sshd = ReadSmallFile(sshd_log_path(), 8 << 20);
   if (sshd.ok()) out += sshd->size() > 6000 ? sshd->substr(sshd->size() - 6000) : *sshd;
   out += "--- pushgate.log\n";
   Result<std::string> log = ReadSmallFile(data_dir_ + "/pushgate.log", 8 << 20);

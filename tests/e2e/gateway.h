@@ -52,8 +52,9 @@ struct GatewayOptions {
   std::string controller_token = "test-token";
   // Extra keys of the [build] table (e.g. keepalive = "1s").
   std::string build_options;
-  // sshd_config lines placed before the pushgate drop-in (e.g. a Match
-  // block for another user, ending with "Match all").
+  // sshd_config lines included before the pushgate drop-in (e.g. a Match
+  // block for another user, ending with "Match all"), through the
+  // entrypoint's PUSHGATE_SSHD_INCLUDE.
   std::string extra_sshd_config;
   // Extra TOML appended to the generated config (e.g. a [cache] table).
   std::string extra_config;
@@ -71,6 +72,17 @@ class Gateway {
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
   int port() const { return port_; }
+  std::string host_key_dir() const { return prefix_ + "/host-keys"; }
+  std::string sshd_log_path() const { return prefix_ + "/etc/sshd.log"; }
+  // The rendered sshd_config the entrypoint runs sshd with.
+  std::string sshd_config_path() const { return prefix_ + "/run/sshd_config"; }
+
+  // What the tests set for pushgate-entrypoint (PUSHGATE_CONFIG, ...).
+  std::map<std::string, std::string> EntrypointEnv() const;
+  // Stops sshd and starts it again through the entrypoint, with `extra_env`
+  // added to its environment (as a container restart would).
+  bool RestartSshd(const std::map<std::string, std::string>& extra_env = {});
+  void StopSshd();
 
   // Runs the admin CLI as root: `pushgate --config CONFIG args...`.
   CapturedRun Admin(const std::vector<std::string>& args) const;
@@ -100,13 +112,14 @@ class Gateway {
  private:
   Gateway() = default;
   bool Install(const GatewayOptions& options);
-  bool StartSshd(const std::string& extra_sshd_config);
+  bool StartSshd(const std::map<std::string, std::string>& extra_env);
 
   std::string build_dir_;
   std::string prefix_;
   std::string data_dir_;
   std::string config_path_;
   std::string client_home_;
+  std::string extra_sshd_config_path_;
   int port_ = 0;
   pid_t sshd_pid_ = -1;
 };

@@ -1,0 +1,224 @@
+// End-to-end: pushgate-entrypoint, the container image's entrypoint, which
+// every end-to-end gateway starts sshd through. These tests cover what the
+// image relies on it for: host keys made once and kept, the rendered
+// sshd_config, config validation, data_dir ownership, drain on restart and
+// the sidecars' privilege drop.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/e2e/gateway.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate::testing {
+namespace {
+
+class EntrypointTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_ = new TempDir;
+    gateway_ = Gateway::Start().release();
+    if (gateway_ == nullptr) return;
+    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete alice_;
+    delete keys_;
+  }
+  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
+  void TearDown() override {
+    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
+  }
+
+  std::string Entrypoint() const { return gateway_->prefix() + "/libexec/pushgate/pushgate-entrypoint"; }
+
+  // Runs the entrypoint to completion with the gateway's environment plus
+  // `env` (for invocations that must exit before starting anything).
+  CapturedRun RunEntrypoint(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    std::map<std::string, std::string> all = gateway_->EntrypointEnv();
+    for (const auto& [k, v] : env) all[k] = v;
+    std::vector<std::string> argv = {"timeout", "60", Entrypoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, all);
+  }
+
+  // A first push to a new app `name`.
+  void PushWorks(const std::string& name) {
+    gateway_->AdminOk({"app", "create", name, "--member", "alice"});
+    std::string dir = work_ / name;
+    MakeRepoWithCommit(dir, {{"app.txt", name + "\n"}});
+    CapturedRun push = gateway_->Git(*alice_, {"push", gateway_->Url(name), "main"}, dir);
+    EXPECT_TRUE(push.status.success()) << push.output;
+  }
+
+  // The host keys sshd presents over the network ("TYPE BLOB" lines, sorted).
+  std::string ScanHostKeys() {
+    CapturedRun scan =
+        RunCommand({"ssh-keyscan", "-p", std::to_string(gateway_->port()), "-t", "ed25519,rsa", "127.0.0.1"});
+    std::istringstream lines(scan.output);
+    std::string line;
+    std::set<std::string> keys;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line[0] != '#') keys.insert(line.substr(line.find(' ') + 1));
+    }
+    std::string out;
+    for (const std::string& key : keys) out += key + "\n";
+    return out;
+  }
+
+  static Gateway* gateway_;
+  static TestKey* alice_;
+  static TempDir* keys_;
+  TempDir work_;
+};
+
+Gateway* EntrypointTest::gateway_ = nullptr;
+TestKey* EntrypointTest::alice_ = nullptr;
+TempDir* EntrypointTest::keys_ = nullptr;
+
+TEST_F(EntrypointTest, HostKeysAreMadeOnceAndSurviveARestart) {
+  for (const char* type : {"ed25519", "rsa"}) {
+    std::string key = gateway_->host_key_dir() + "/ssh_host_" + type + "_key";
+    struct stat st;
+    ASSERT_EQ(::stat(key.c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << key;
+    EXPECT_EQ(st.st_uid, 0u) << key;
+  }
+  struct stat dir;
+  ASSERT_EQ(::stat(gateway_->host_key_dir().c_str(), &dir), 0);
+  EXPECT_EQ(dir.st_mode & 0777, 0700u);
+
+  std::string before = ScanHostKeys();
+  ASSERT_NE(before.find("ssh-ed25519 "), std::string::npos) << before;
+  ASSERT_NE(before.find("ssh-rsa "), std::string::npos) << before;
+  std::string ed25519_pub = ReadFile(gateway_->host_key_dir() + "/ssh_host_ed25519_key.pub");
+  std::string blob = ed25519_pub.substr(0, ed25519_pub.find(' ', ed25519_pub.find(' ') + 1));
+  EXPECT_NE(before.find(blob), std::string::npos) << "sshd does not serve the key in the volume";
+
+  ASSERT_TRUE(gateway_->RestartSshd());
+  EXPECT_EQ(ScanHostKeys(), before) << "a restart changed the host identity";
+  EXPECT_EQ(ReadFile(gateway_->host_key_dir() + "/ssh_host_ed25519_key.pub"), ed25519_pub);
+  PushWorks("after-restart");
+}
+
+TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
+  CapturedRun effective =
+      RunCommand({"/usr/sbin/sshd", "-T", "-f", gateway_->sshd_config_path(), "-C",
+                  std::string("user=") + Gateway::kGitUser + ",host=client.example,addr=127.0.0.1"});
+  ASSERT_TRUE(effective.status.success()) << effective.output;
+  std::string prefix = gateway_->prefix();
+  for (const std::string& line : {
+           std::string("listenaddress 127.0.0.1:") + std::to_string(gateway_->port()),
+           std::string("allowusers ") + Gateway::kGitUser,
+           std::string("authorizedkeysfile none"),
+           "authorizedkeyscommand " + prefix + "/libexec/pushgate/pushgate-keys --config " +
+               gateway_->config_path() + " %u %f %t %k",
+           std::string("authorizedkeyscommanduser ") + Gateway::kGitUser,
+           std::string("authenticationmethods publickey"),
+           std::string("passwordauthentication no"),
+           std::string("kbdinteractiveauthentication no"),
+           std::string("permitrootlogin no"),
+           std::string("permittty no"),
+           std::string("permituserrc no"),
+           std::string("permittunnel no"),
+           std::string("x11forwarding no"),
+           // Overrides the allow*forwarding settings, which -T still prints.
+           std::string("disableforwarding yes"),
+           std::string("acceptenv GIT_PROTOCOL"),
+           std::string("usepam no"),
+       }) {
+    EXPECT_NE(effective.output.find("\n" + line + "\n"), std::string::npos) << "missing: " << line;
+  }
+  EXPECT_NE(effective.output.find("hostkey " + gateway_->host_key_dir() + "/ssh_host_ed25519_key\n"),
+            std::string::npos);
+}
+
+TEST_F(EntrypointTest, RefusesAnInvalidConfigBeforeStartingAnything) {
+  std::string bad = work_ / "bad.toml";
+  WriteFile(bad, ReadFile(gateway_->config_path()) + "colour = \"red\"\n");
+  CapturedRun invalid = RunEntrypoint({"gateway"}, {{"PUSHGATE_CONFIG", bad}});
+  EXPECT_FALSE(invalid.status.success());
+  EXPECT_NE(invalid.output.find("colour"), std::string::npos) << invalid.output;
+  EXPECT_NE(invalid.output.find("is not valid"), std::string::npos) << invalid.output;
+  EXPECT_EQ(invalid.output.find("sshd listening"), std::string::npos) << invalid.output;
+
+  CapturedRun missing = RunEntrypoint({"gateway"}, {{"PUSHGATE_CONFIG", work_ / "nowhere.toml"}});
+  EXPECT_FALSE(missing.status.success());
+  EXPECT_NE(missing.output.find("no configuration at " + (work_ / "nowhere.toml")), std::string::npos)
+      << missing.output;
+
+  CapturedRun port = RunEntrypoint({"gateway"}, {{"PUSHGATE_SSH_PORT", "22;id"}});
+  EXPECT_FALSE(port.status.success());
+  EXPECT_NE(port.output.find("must be a port number"), std::string::npos) << port.output;
+
+}
+
+TEST_F(EntrypointTest, RestoredDataDirIsGivenBackToTheGitUser) {
+  gateway_->StopSshd();
+  // As a restore from backup by root would leave it.
+  RunOk({"chown", "-R", "root:root", gateway_->data_dir()});
+  ASSERT_TRUE(gateway_->RestartSshd());
+  struct passwd* git = ::getpwnam(Gateway::kGitUser);
+  ASSERT_NE(git, nullptr);
+  for (const std::string& path : {gateway_->data_dir(), gateway_->data_dir() + "/db/data.mdb",
+                                  gateway_->data_dir() + "/db/lock.mdb"}) {
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, git->pw_uid) << path;
+    EXPECT_EQ(st.st_gid, git->pw_gid) << path;
+  }
+  EXPECT_NE(ReadFile(gateway_->sshd_log_path()).find("giving it to " + std::string(Gateway::kGitUser)),
+            std::string::npos);
+  PushWorks("after-restore");
+}
+
+TEST_F(EntrypointTest, RestartResumesADrainedGatewayUnlessToldToKeepIt) {
+  gateway_->AdminOk({"drain", "on"});
+  ASSERT_TRUE(gateway_->RestartSshd({{"PUSHGATE_START_DRAINED", "1"}}));
+  EXPECT_NE(gateway_->AdminOk({"drain"}).find("draining"), std::string::npos);
+  ASSERT_TRUE(gateway_->RestartSshd());
+  EXPECT_NE(gateway_->AdminOk({"drain"}).find("accepting pushes"), std::string::npos);
+  PushWorks("after-drain");
+}
+
+// `pushgate-entrypoint reaper`, started as root as a container would start
+// it, runs the reaper loop as git_user and stops cleanly on SIGTERM.
+TEST_F(EntrypointTest, SidecarRunsAsTheGitUserAndStopsOnSigterm) {
+  std::string out_path = work_ / "reaper.out";
+  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  SpawnSpec spec{Entrypoint(), {"pushgate-entrypoint", "reaper"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"},
+                 -1, out.get(), out.get(), false, ""};
+  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  bool ran = false;
+  for (int i = 0; i < 400 && !ran; ++i) {
+    ran = ReadFile(out_path).find("\"scanned\"") != std::string::npos;
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(ran) << ReadFile(out_path);
+  std::string status = ReadFile("/proc/" + std::to_string(*pid) + "/status");
+  struct passwd* git = ::getpwnam(Gateway::kGitUser);
+  std::string uid = std::to_string(git->pw_uid);
+  EXPECT_NE(status.find("\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n"), std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\nCapEff:\t0000000000000000\n"), std::string::npos) << status;
+  ::kill(*pid, SIGTERM);
+  Result<ExitStatus> exit = WaitForExit(*pid);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->success()) << exit->Describe() << "\n" << ReadFile(out_path);
+}
+
+}  // namespace
+}  // namespace pushgate::testing
