@@ -134,11 +134,12 @@ class ControllerBackend : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenBackend(const Config& config) {
+Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, std::string_view request_id) {
   switch (config.mode) {
     case Mode::kStandalone: return std::unique_ptr<Backend>(new StandaloneBackend(config.DbDir()));
     case Mode::kController: {
       PG_ASSIGN_OR_RETURN(std::unique_ptr<ControllerClient> client, ControllerClient::Create(config.controller));
+      if (!request_id.empty()) client->set_request_id(std::string(request_id));
       return std::unique_ptr<Backend>(new ControllerBackend(std::move(client)));
     }
   }

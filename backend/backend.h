@@ -33,8 +33,9 @@ class Backend {
   virtual std::vector<AppState> CheckApps(const std::vector<std::string>& apps) = 0;
 };
 
-// The backend for `config.mode`.
-Result<std::unique_ptr<Backend>> OpenBackend(const Config& config);
+// The backend for `config.mode`. A request id, if given, goes to the
+// controller with every request (X-Request-Id), so its logs show the push.
+Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, std::string_view request_id = "");
 
 }  // namespace pushgate
 

@@ -2,18 +2,22 @@
 //
 //   pushgate-sync --config F --once            one sync; exit 0 if the controller answered
 //   pushgate-sync --config F --daemon          keep the cache warm (sidecar); SIGTERM stops it
+//       [--metrics-listen HOST:PORT]             ... and serve Prometheus metrics
+//       [--log-destination stderr]              ... logging there instead of [log]
 //   pushgate-sync --config F --key TYPE BLOB   what pushgate-keys runs on a miss or stale hit
 //
 // Runs as git_user (the owner of data_dir), never as root.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "cache/sync_service.h"
+#include "config/component.h"
 #include "config/config.h"
 #include "controller/client.h"
+#include "metrics/counters.h"
+#include "metrics/exporter.h"
 #include "util/log.h"
 #include "util/service_loop.h"
 
@@ -28,6 +32,24 @@ std::string Describe(const pushgate::SyncReport& r) {
          " puts, " + std::to_string(r.deletes) + " deletes, " + std::to_string(r.rejected) + " rejected";
 }
 
+// Runs one sync and counts it (result and duration) for the metrics.
+template <typename SyncFn>
+auto CountedSync(const pushgate::Config& config, SyncFn sync) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = sync();
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  pushgate::metrics::Add(config.data_dir,
+                         result.ok() ? pushgate::metrics::Counter::kSyncOk : pushgate::metrics::Counter::kSyncError);
+  pushgate::metrics::Observe(config.data_dir, pushgate::metrics::Histogram::kSyncSeconds, elapsed.count());
+  return result;
+}
+
+pushgate::Result<pushgate::SyncReport> SyncNow(const pushgate::Config& config, pushgate::KeySource& source) {
+  return CountedSync(config, [&] {
+    return pushgate::SyncOnce(config, source, pushgate::SystemNowMs, config.cache.refresh_after);
+  });
+}
+
 // The daemon: a sync every refresh_after/3, backing off while the
 // controller fails.
 int RunDaemon(const pushgate::Config& config, pushgate::KeySource& source) {
@@ -36,8 +58,7 @@ int RunDaemon(const pushgate::Config& config, pushgate::KeySource& source) {
   loop.max_backoff = std::max(config.cache.refresh_after, pushgate::Duration(1000));
   pushgate::log::Info("sync daemon started", {{"interval", pushgate::FormatDuration(loop.interval)}});
   pushgate::RunServiceLoop(loop, [&] {
-    pushgate::Result<pushgate::SyncReport> report =
-        pushgate::SyncOnce(config, source, pushgate::SystemNowMs, config.cache.refresh_after);
+    pushgate::Result<pushgate::SyncReport> report = SyncNow(config, source);
     if (!report.ok()) {
       pushgate::log::Warn("sync failed", {{"error", report.status().message()}});
       return false;
@@ -56,30 +77,28 @@ int main(int argc, char** argv) {
   std::string config_path(pushgate::kDefaultConfigPath);
   bool once = false, daemon = false;
   std::vector<std::string> key;
+  std::string metrics_listen, log_destination;
   app.add_option("--config", config_path, "configuration file")->capture_default_str();
   auto* once_flag = app.add_flag("--once", once, "sync once and exit");
   auto* daemon_flag = app.add_flag("--daemon", daemon, "keep syncing until SIGTERM");
   auto* key_option = app.add_option("--key", key, "sync for one key (TYPE BLOB), as pushgate-keys does")->expected(2);
+  auto* metrics_option = app.add_option("--metrics-listen", metrics_listen,
+                                        "with --daemon: serve Prometheus metrics on HOST:PORT (GET /metrics)");
+  app.add_option("--log-destination", log_destination, "log here instead of [log] destination (stderr, syslog, /path)");
   once_flag->excludes(daemon_flag)->excludes(key_option);
   daemon_flag->excludes(key_option);
+  metrics_option->needs(daemon_flag);
   CLI11_PARSE(app, argc, argv);
   if (!once && !daemon && key.empty()) {
     std::fprintf(stderr, "pushgate-sync: say what to do: --once, --daemon or --key TYPE BLOB\n");
     return 2;
   }
 
-  if (::geteuid() == 0) {
-    std::fprintf(stderr, "pushgate-sync: run it as git_user (the owner of data_dir), not as root\n");
-    return 2;
-  }
-  pushgate::log::Configure("pushgate-sync", {pushgate::log::Destination::Kind::kSyslog, ""},
-                           pushgate::log::Level::kInfo);
-  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
+  pushgate::Result<pushgate::Config> config = pushgate::StartComponent("pushgate-sync", config_path, log_destination);
   if (!config.ok()) {
     std::fprintf(stderr, "pushgate-sync: %s\n", config.status().message().c_str());
-    return 1;
+    return config.status().code() == pushgate::Status::Code::kPermissionDenied ? 2 : 1;
   }
-  pushgate::log::Configure("pushgate-sync", config->log.destination, config->log.level);
   if (config->mode != pushgate::Mode::kController) {
     std::fprintf(stderr, "pushgate-sync: mode is not \"controller\" in %s; nothing to sync\n", config_path.c_str());
     return 1;
@@ -92,17 +111,27 @@ int main(int argc, char** argv) {
   }
 
   if (daemon) {
+    std::unique_ptr<pushgate::metrics::MetricsServer> metrics;
+    if (!metrics_listen.empty()) {
+      auto started = pushgate::metrics::MetricsServer::Start(*config, metrics_listen);
+      if (!started.ok()) {
+        std::fprintf(stderr, "pushgate-sync: %s\n", started.status().message().c_str());
+        return 2;
+      }
+      metrics = std::move(started).value();
+    }
     pushgate::InstallStopHandlers();
     return RunDaemon(*config, **client);
   }
   if (!key.empty()) {
-    pushgate::Status s = pushgate::SyncForKey(*config, **client, key[0], key[1], pushgate::SystemNowMs,
-                                              config->cache.sync_deadline);
+    pushgate::Status s = CountedSync(*config, [&] {
+      return pushgate::SyncForKey(*config, **client, key[0], key[1], pushgate::SystemNowMs,
+                                  config->cache.sync_deadline);
+    });
     if (!s.ok()) pushgate::log::Warn("key sync failed", {{"error", s.message()}});
     return s.ok() ? 0 : 1;
   }
-  pushgate::Result<pushgate::SyncReport> report =
-      pushgate::SyncOnce(*config, **client, pushgate::SystemNowMs, config->cache.refresh_after);
+  pushgate::Result<pushgate::SyncReport> report = SyncNow(*config, **client);
   if (!report.ok()) {
     std::fprintf(stderr, "pushgate-sync: %s\n", report.status().message().c_str());
     return 1;

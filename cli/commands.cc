@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "cli/privileges.h"
-#include "cli/status.h"
+#include "health/gateway_status.h"
 #include "config/config.h"
 #include "config/drain.h"
 #include "reaper/trash.h"

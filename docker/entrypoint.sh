@@ -4,8 +4,8 @@
 # start their sshd with it too, so the path the image takes is the one tested.
 #
 #   pushgate-entrypoint [gateway]   check, prepare, then run sshd in the foreground
-#   pushgate-entrypoint sync        pushgate-sync --daemon, as git_user
-#   pushgate-entrypoint reaper      pushgate-reaper --interval, as git_user
+#   pushgate-entrypoint sync        pushgate-sync --daemon, as git_user, logging to stderr
+#   pushgate-entrypoint reaper      pushgate-reaper --interval, as git_user, logging to stderr
 #   pushgate-entrypoint CMD [ARG]   anything else runs as given (pushgate status, sh)
 #
 # Environment (all optional):
@@ -167,8 +167,8 @@ command=${1:-gateway}
 case "$command" in
   gateway) gateway ;;
   # shellcheck disable=SC2046
-  sync) sidecar "$libexec/pushgate-sync" --config "$config" --daemon $(metrics_flag) "$@" ;;
+  sync) sidecar "$libexec/pushgate-sync" --config "$config" --daemon --log-destination stderr $(metrics_flag) "$@" ;;
   # shellcheck disable=SC2046
-  reaper) sidecar "$libexec/pushgate-reaper" --config "$config" --interval $(metrics_flag) "$@" ;;
+  reaper) sidecar "$libexec/pushgate-reaper" --config "$config" --interval --log-destination stderr $(metrics_flag) "$@" ;;
   *) exec "$command" "$@" ;;
 esac

@@ -2,16 +2,19 @@
 //
 //   pushgate-reaper --config F --once [--dry-run] [--force]   one run (cron)
 //   pushgate-reaper --config F --interval [1h]                a sidecar; SIGTERM stops it
+//       [--metrics-listen HOST:PORT]                          ... and serve Prometheus metrics
+//       [--log-destination stderr]                            ... logging there instead of [log]
 //
 // Each run ends with one JSON summary line on stdout (and in the log). Runs
 // as git_user (the owner of data_dir), never as root.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "backend/backend.h"
+#include "config/component.h"
 #include "config/config.h"
+#include "metrics/counters.h"
+#include "metrics/exporter.h"
 #include "reaper/reaper.h"
 #include "util/log.h"
 #include "util/service_loop.h"
@@ -24,6 +27,12 @@ pushgate::ReapSummary RunOnce(const pushgate::Config& config, pushgate::Backend&
   if (options.dry_run) {
     for (const std::string& app : summary.removed_apps) std::printf("would remove %s\n", app.c_str());
   }
+  using pushgate::metrics::Counter;
+  pushgate::metrics::Add(config.data_dir, summary.breaker_tripped ? Counter::kReaperRunBreaker
+                                          : summary.errors > 0 ? Counter::kReaperRunError
+                                                               : Counter::kReaperRunOk);
+  if (!options.dry_run) pushgate::metrics::Add(config.data_dir, Counter::kReaperReposRemoved,
+                                                 static_cast<uint64_t>(summary.removed));
   std::string json = summary.ToJson();
   std::printf("%s\n", json.c_str());
   std::fflush(stdout);
@@ -37,7 +46,7 @@ int main(int argc, char** argv) {
   CLI::App app("pushgate-reaper: remove the repositories of apps that no longer exist");
   std::string config_path(pushgate::kDefaultConfigPath);
   bool once = false, dry_run = false, force = false;
-  std::string interval_text;
+  std::string interval_text, metrics_listen, log_destination;
   app.add_option("--config", config_path, "configuration file")->capture_default_str();
   auto* once_flag = app.add_flag("--once", once, "one run, then exit with its status");
   auto* interval_option =
@@ -46,24 +55,22 @@ int main(int argc, char** argv) {
           ->expected(0, 1);
   app.add_flag("--dry-run", dry_run, "list what would be removed, change nothing");
   app.add_flag("--force", force, "remove even when the circuit breaker trips");
+  auto* metrics_option = app.add_option("--metrics-listen", metrics_listen,
+                                        "with --interval: serve Prometheus metrics on HOST:PORT (GET /metrics)");
+  app.add_option("--log-destination", log_destination, "log here instead of [log] destination (stderr, syslog, /path)");
   once_flag->excludes(interval_option);
+  metrics_option->needs(interval_option);
   CLI11_PARSE(app, argc, argv);
   if (!once && interval_option->count() == 0) {
     std::fprintf(stderr, "pushgate-reaper: say how to run: --once or --interval [DURATION]\n");
     return 2;
   }
-  if (::geteuid() == 0) {
-    std::fprintf(stderr, "pushgate-reaper: run it as git_user (the owner of data_dir), not as root\n");
-    return 2;
-  }
-  pushgate::log::Configure("pushgate-reaper", {pushgate::log::Destination::Kind::kSyslog, ""},
-                           pushgate::log::Level::kInfo);
-  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
+  pushgate::Result<pushgate::Config> config =
+      pushgate::StartComponent("pushgate-reaper", config_path, log_destination);
   if (!config.ok()) {
     std::fprintf(stderr, "pushgate-reaper: %s\n", config.status().message().c_str());
-    return 1;
+    return config.status().code() == pushgate::Status::Code::kPermissionDenied ? 2 : 1;
   }
-  pushgate::log::Configure("pushgate-reaper", config->log.destination, config->log.level);
   pushgate::Duration interval = config->reaper.interval;
   if (!interval_text.empty()) {
     pushgate::Result<pushgate::Duration> parsed = pushgate::ParseDuration(interval_text);
@@ -84,6 +91,15 @@ int main(int argc, char** argv) {
   options.force = force;
   options.stop = &pushgate::StopRequested();
   if (once) return RunOnce(*config, **backend, options).ExitCode();
+  std::unique_ptr<pushgate::metrics::MetricsServer> metrics;
+  if (!metrics_listen.empty()) {
+    auto started = pushgate::metrics::MetricsServer::Start(*config, metrics_listen);
+    if (!started.ok()) {
+      std::fprintf(stderr, "pushgate-reaper: %s\n", started.status().message().c_str());
+      return 2;
+    }
+    metrics = std::move(started).value();
+  }
 
   // A run the backend could not answer (a controller outage) is retried
   // with backoff; one that tripped the breaker waits for the next interval.

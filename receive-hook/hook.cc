@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "controller/client.h"
+#include "metrics/counters.h"
 #include "receive-hook/build_runner.h"
 #include "receive-hook/log_relay.h"
 #include "receive-hook/remote_build.h"
@@ -71,6 +73,10 @@ class Deployment {
         update_(update),
         relay_(context.out_fd, context.session_fd, config_.build.keepalive) {}
 
+  // What became of the push, for the metrics.
+  enum class Outcome { kDeployed, kBuildFailed, kRejected, kError };
+  Outcome outcome() const { return outcome_; }
+
   // Returns true if the build succeeded.
   bool Run(const GitRepo& repo) {
     (void)relay_.Say("-----> Building " + context_.app + " (" + update_.new_id.substr(0, 7) + ") as " +
@@ -108,6 +114,7 @@ class Deployment {
     if (!info.ok()) {
       log::Error("cannot archive the source", {{"error", info.status().message()}});
       if (info.status().code() == Status::Code::kInvalidArgument) {
+        outcome_ = Outcome::kRejected;
         return Reject("the pushed commit cannot be deployed: " + info.status().message());
       }
       return Reject(DescribeFailure(info.status()) + "; tell the platform operator.");
@@ -142,6 +149,7 @@ class Deployment {
         "PUSHGATE_SOURCE_SHA256=" + info_.sha256,
         "PUSHGATE_REQUEST_ID=" + context_.request_id,
     };
+    BuildClock clock(config_.data_dir);
     Result<BuildResult> result = RunBuild(build);
     if (!result.ok()) {
       log::Error("cannot run the build command", {{"error", result.status().message()}});
@@ -150,10 +158,13 @@ class Deployment {
     }
     switch (result->outcome) {
       case BuildResult::Outcome::kSucceeded:
-        log::Info("build succeeded", {{"sha", update_.new_id}});
+        log::Info("build succeeded", {{"sha", update_.new_id}, {"ms", clock.Finish(metrics::Counter::kBuildSucceeded)}});
+        outcome_ = Outcome::kDeployed;
         return true;
       case BuildResult::Outcome::kFailed:
-        log::Info("build failed", {{"sha", update_.new_id}, {"exit", result->exit.Describe()}});
+        outcome_ = Outcome::kBuildFailed;
+        log::Info("build failed", {{"sha", update_.new_id}, {"exit", result->exit.Describe()},
+                                   {"ms", clock.Finish(metrics::Counter::kBuildFailed)}});
         return Reject("Build failed (" + result->exit.Describe() + ").");
       case BuildResult::Outcome::kTimedOut:
         log::Warn("build timed out", {{"sha", update_.new_id}});
@@ -183,17 +194,22 @@ class Deployment {
     build.timeout = config_.build.timeout;
     build.relay = &relay_;
     build.cancel = context_.cancel;
+    BuildClock clock(config_.data_dir);
     RemoteBuildResult result = RunRemoteBuild(build);
     switch (result.outcome) {
       case RemoteBuildResult::Outcome::kSucceeded: {
-        log::Info("build succeeded", {{"sha", update_.new_id}, {"build", result.build_id}});
+        outcome_ = Outcome::kDeployed;
+        log::Info("build succeeded", {{"sha", update_.new_id}, {"build", result.build_id},
+                                      {"ms", clock.Finish(metrics::Counter::kBuildSucceeded)}});
         std::string released = result.release_version ? " released as v" + std::to_string(*result.release_version)
                                                        : " built";
         (void)relay_.Say("-----> " + context_.app + released);
         return true;
       }
       case RemoteBuildResult::Outcome::kFailed:
-        log::Info("build failed", {{"sha", update_.new_id}, {"build", result.build_id}});
+        outcome_ = Outcome::kBuildFailed;
+        log::Info("build failed", {{"sha", update_.new_id}, {"build", result.build_id},
+                                   {"ms", clock.Finish(metrics::Counter::kBuildFailed)}});
         return Reject(result.message.empty() ? "Build failed." : "Build failed: " + result.message);
       case RemoteBuildResult::Outcome::kRefused:
         return Reject(result.message + ".");
@@ -213,9 +229,33 @@ class Deployment {
     return false;
   }
 
+  // Times one build; a build that ends without Finish() counts as an error
+  // (timed out, interrupted, refused, platform unavailable, pusher gone).
+  class BuildClock {
+   public:
+    explicit BuildClock(const std::string& data_dir) : data_dir_(data_dir) {}
+    ~BuildClock() {
+      if (!finished_) Finish(metrics::Counter::kBuildError);
+    }
+    // Counts the build's outcome and duration; returns the duration in ms, for the log.
+    std::string Finish(metrics::Counter outcome) {
+      finished_ = true;
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      metrics::Add(data_dir_, outcome);
+      metrics::Observe(data_dir_, metrics::Histogram::kBuildSeconds, seconds);
+      return std::to_string(static_cast<int64_t>(seconds * 1000));
+    }
+
+   private:
+    const std::string& data_dir_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    bool finished_ = false;
+  };
+
   const HookContext& context_;
   const Config& config_;
   const RefUpdate& update_;
+  Outcome outcome_ = Outcome::kError;
   LogRelay relay_;
   TempFile archive_;
   ArchiveInfo info_;
@@ -271,15 +311,25 @@ RefVerdict JudgeRefUpdates(const Config& config, const std::vector<RefUpdate>& u
 }
 
 int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::vector<RefUpdate>& updates) {
+  const std::string& data_dir = context.config->data_dir;
   RefVerdict verdict = JudgeRefUpdates(*context.config, updates);
   if (!verdict.refusals.empty()) {
     for (const std::string& refusal : verdict.refusals) Say(context, " !     " + refusal);
     Say(context, " !     The push was rejected; nothing was changed.");
     log::Info("push refused", {{"reason", verdict.refusals.front()}});
+    metrics::Add(data_dir, metrics::Counter::kPushRejected);
     return 1;
   }
   for (const RefUpdate& update : verdict.deploys) {
-    if (!Deployment(context, update).Run(repo)) return 1;
+    Deployment deployment(context, update);
+    bool deployed = deployment.Run(repo);
+    switch (deployment.outcome()) {
+      case Deployment::Outcome::kDeployed: metrics::Add(data_dir, metrics::Counter::kPushDeployed); break;
+      case Deployment::Outcome::kBuildFailed: metrics::Add(data_dir, metrics::Counter::kPushBuildFailed); break;
+      case Deployment::Outcome::kRejected: metrics::Add(data_dir, metrics::Counter::kPushRejected); break;
+      case Deployment::Outcome::kError: metrics::Add(data_dir, metrics::Counter::kPushError); break;
+    }
+    if (!deployed) return 1;
   }
   return 0;
 }

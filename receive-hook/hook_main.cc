@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "gitrepo/gitrepo.h"
+#include "metrics/counters.h"
 #include "receive-hook/hook.h"
 #include "util/fs.h"
 #include "util/line_reader.h"
@@ -100,7 +101,9 @@ int main(int argc, char** argv) {
   if (!repo.ok()) return Fail("cannot open the repository", repo.status(), "pushgate could not open the repository; tell the platform operator");
   auto start = std::chrono::steady_clock::now();
   int exit_code = pushgate::RunPreReceive(context, *repo, *updates);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  pushgate::metrics::Observe(config->data_dir, pushgate::metrics::Histogram::kPushSeconds, elapsed.count());
   pushgate::log::Info("hook finished", {{"exit", std::to_string(exit_code)},
                                         {"ms", std::to_string(ms)},
                                         {"peak_rss_kb", std::to_string(pushgate::PeakRssKb())}});

@@ -39,7 +39,7 @@ Result<std::string> Line(const Config& config, std::string_view shell_path, cons
 }  // namespace
 
 Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
-                                    const KeysContext& context) {
+                                    KeysContext& context) {
   if (query.login_user != config.git_user) return std::string();
   // Malformed input from sshd is impossible in practice; refusing it before
   // touching the cache keeps the lookup key well-formed.
@@ -65,6 +65,7 @@ Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell
     if (recently_answered) return std::string();
   }
 
+  context.refresh = hit ? KeysContext::Refresh::kStale : KeysContext::Refresh::kMiss;
   bool synced = context.sync && context.sync();
   PG_ASSIGN_OR_RETURN(lookup, ReadCache(config, query.fingerprint));
   if (!Matches(lookup, query)) return std::string();

@@ -41,13 +41,16 @@ struct KeysContext {
   // Controller mode: runs one sync for the offered key, waiting at most the
   // sync deadline; true if it finished and the controller answered.
   std::function<bool()> sync;
+  // Set by AnswerKeysQuery: why it went to the controller, if it did (for
+  // the metrics of the slow paths; the hit path counts nothing).
+  enum class Refresh { kNone, kMiss, kStale } refresh = Refresh::kNone;
 };
 
 // The authorized_keys line for `query`, or an empty string to deny (wrong
 // login user, unknown key, key type or blob not matching the record). Errors
 // (unreadable or corrupt cache) are returned as a Status; the caller denies.
 Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
-                                    const KeysContext& context);
+                                    KeysContext& context);
 
 }  // namespace pushgate
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "metrics/counters.h"
 #include "sshd-plugin/keys.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -93,7 +94,14 @@ int main(int argc, char** argv) {
                          {{"error", line.status().message()}, {"key", query.fingerprint}});
     return 1;
   }
+  using pushgate::metrics::Counter;
+  if (context.refresh != pushgate::KeysContext::Refresh::kNone) {
+    pushgate::metrics::Add(config->data_dir, context.refresh == pushgate::KeysContext::Refresh::kMiss
+                                                 ? Counter::kKeyMiss
+                                                 : Counter::kKeyStale);
+  }
   if (line->empty()) {
+    pushgate::metrics::Add(config->data_dir, Counter::kKeyDenied);
     pushgate::log::Debug("no match", {{"key", query.fingerprint}, {"login", query.login_user}});
     return 0;
   }

@@ -31,7 +31,7 @@ class KeysTest : public ::testing::Test {
 
   std::string Answer(const std::string& login, const std::string& fp, const std::string& type,
                      const std::string& blob) {
-    Result<std::string> line = AnswerKeysQuery(config_, kShell, {login, fp, type, blob}, {});
+    Result<std::string> line = AnswerKeysQuery(config_, kShell, {login, fp, type, blob}, standalone_context_);
     EXPECT_TRUE(line.ok()) << line.status().ToString();
     return line.ok() ? *line : "error";
   }
@@ -40,6 +40,7 @@ class KeysTest : public ::testing::Test {
   Config config_;
   testing::TestKey key_;
   testing::TestKey other_;
+  KeysContext standalone_context_;
 };
 
 TEST_F(KeysTest, KnownKeyGetsExactlyOneForcedCommandLine) {
@@ -70,7 +71,7 @@ TEST_F(KeysTest, MalformedArgumentsFromSshdGetNothing) {
 TEST_F(KeysTest, EmptyDataDirGetsNothing) {
   Config empty = config_;
   empty.data_dir = dir_ / "nothing-here";
-  Result<std::string> line = AnswerKeysQuery(empty, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
+  Result<std::string> line = AnswerKeysQuery(empty, kShell, {"git", key_.sha256, key_.type, key_.blob}, standalone_context_);
   ASSERT_TRUE(line.ok());
   EXPECT_EQ(*line, "");
 }
@@ -82,7 +83,7 @@ TEST_F(KeysTest, CorruptRecordIsAnErrorAndNeverPrinted) {
     ASSERT_TRUE(txn->Put((*cache)->dbi(Table::kKeys), key_.sha256, "\x01\x05" "alice-garbage").ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
-  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
+  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, standalone_context_);
   EXPECT_EQ(line.status().code(), Status::Code::kCorruption);
 }
 
@@ -96,7 +97,7 @@ TEST_F(KeysTest, InjectionInAStoredUserNameIsNeverPrinted) {
     ASSERT_TRUE((*cache)->PutKey(*txn, key_.sha256, evil).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
-  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, {});
+  Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, standalone_context_);
   ASSERT_FALSE(line.ok());
   EXPECT_EQ(line.status().code(), Status::Code::kInvalidArgument);
 }
@@ -145,6 +146,7 @@ class ControllerKeysTest : public ::testing::Test {
     };
     Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, context);
     EXPECT_TRUE(line.ok()) << line.status().ToString();
+    refresh_ = context.refresh;
     return line.ok() ? *line : "error";
   }
 
@@ -152,18 +154,21 @@ class ControllerKeysTest : public ::testing::Test {
   Config config_;
   testing::TestKey key_;
   int syncs_ = 0;
+  KeysContext::Refresh refresh_ = KeysContext::Refresh::kNone;  // of the last Answer
 };
 
 TEST_F(ControllerKeysTest, FreshHitAnswersWithoutSyncing) {
   Seed(true, "delta", kNow - 5000);
   EXPECT_NE(Answer(true), "");
   EXPECT_EQ(syncs_, 0);
+  EXPECT_EQ(refresh_, KeysContext::Refresh::kNone);  // nothing for the metrics to count
 }
 
 TEST_F(ControllerKeysTest, StaleHitSyncsFirstAndHonoursARevocation) {
   Seed(true, "delta", kNow - 60000);
   EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");
   EXPECT_EQ(syncs_, 1);
+  EXPECT_EQ(refresh_, KeysContext::Refresh::kStale);
   Seed(true, "delta", kNow - 60000);
   EXPECT_EQ(Answer(true, [&] { Seed(false, "delta", kNow); }), "");  // the sync brought the delete
 }
@@ -183,6 +188,7 @@ TEST_F(ControllerKeysTest, MissSyncsUnlessTheControllerAnsweredMomentsAgo) {
   Seed(false, "delta", kNow - 20000);
   EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");  // a key added on the controller
   EXPECT_EQ(syncs_, 1);
+  EXPECT_EQ(refresh_, KeysContext::Refresh::kMiss);
 }
 
 TEST_F(ControllerKeysTest, UnknownKeyWithControllerDownIsDenied) {

@@ -6,13 +6,16 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "backend/backend.h"
 #include "config/config.h"
+#include "metrics/counters.h"
 #include "sshd-plugin/shell.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/names.h"
 #include "util/random_id.h"
 
 namespace {
@@ -58,18 +61,30 @@ int main(int argc, char** argv) {
   pushgate::log::SetContext("request_id", request.request_id);
   pushgate::log::SetContext("user", request.user);
   pushgate::log::SetContext("key", request.fingerprint);
+  // sshd's "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT": matches the
+  // connection in sshd's own log.
+  if (std::optional<std::string> connection = Env("SSH_CONNECTION")) {
+    pushgate::log::SetContext("connection", pushgate::Printable(*connection, 100));
+  }
+  // sshd ran this forced command because the keys helper matched the key:
+  // counting the hit here keeps the helper's hit path free of writes.
+  pushgate::metrics::Add(config->data_dir, pushgate::metrics::Counter::kKeyHit);
   pushgate::Result<std::string> self_dir = pushgate::ExecutableDir();
   if (!self_dir.ok()) return Misconfigured("cannot locate the installation", self_dir.status());
   request.libexec_dir = *self_dir;
 
-  pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(*config);
+  pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(*config, request.request_id);
   if (!backend.ok()) return Misconfigured("cannot open backend", backend.status());
 
   pushgate::ShellDecision decision = pushgate::DecideShell(*config, **backend, request, TellPusher);
   if (!decision.exec) {
+    pushgate::metrics::Add(config->data_dir, pushgate::metrics::Counter::kSessionRefused);
     TellPusher(decision.message);
     return decision.exit_code;
   }
+  // Only receive-pack holds the app lock.
+  pushgate::metrics::Add(config->data_dir, decision.lock ? pushgate::metrics::Counter::kSessionPush
+                                                         : pushgate::metrics::Counter::kSessionFetch);
   std::vector<int> keep_fds;
   if (decision.lock) keep_fds.push_back(decision.lock->fd());
   if (decision.session_fd.valid()) keep_fds.push_back(decision.session_fd.get());

@@ -5,6 +5,7 @@
 // the sidecars' privilege drop.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -214,6 +215,60 @@ TEST_F(EntrypointTest, SidecarRunsAsTheGitUserAndStopsOnSigterm) {
   EXPECT_NE(status.find("\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n"), std::string::npos)
       << status;
   EXPECT_NE(status.find("\nCapEff:\t0000000000000000\n"), std::string::npos) << status;
+  ::kill(*pid, SIGTERM);
+  Result<ExitStatus> exit = WaitForExit(*pid);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->success()) << exit->Describe() << "\n" << ReadFile(out_path);
+}
+
+// The value of one sample line ("NAME{LABELS} VALUE") of a /metrics page.
+double Sample(const std::string& page, const std::string& series) {
+  size_t at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(page.substr(at + series.size() + 2));
+}
+
+// The reaper sidecar, started through the entrypoint with
+// PUSHGATE_METRICS_LISTEN as the image would, serves the counters that the
+// forced shell, the hook and the keys helper's slow path add to.
+TEST_F(EntrypointTest, SidecarServesMetricsOfPushesAndKeyLookups) {
+  int port = FreeLoopbackPort();
+  std::string out_path = work_ / "metrics-reaper.out";
+  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  SpawnSpec spec{Entrypoint(), {"pushgate-entrypoint", "reaper"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"},
+                 -1, out.get(), out.get(), false, ""};
+  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
+  SetEnv(spec.env, "PUSHGATE_METRICS_LISTEN", "127.0.0.1:" + std::to_string(port));
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  httplib::Client client("127.0.0.1", port);
+  auto scrape = [&] {
+    for (int i = 0; i < 200; ++i) {
+      if (auto response = client.Get("/metrics"); response && response->status == 200) return response->body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no /metrics on port " << port << ":\n" << ReadFile(out_path);
+    return std::string();
+  };
+  std::string before = scrape();
+
+  PushWorks("metered");
+  TestKey stranger = MakeKey(work_.path(), "stranger");
+  EXPECT_FALSE(gateway_->Git(stranger, {"ls-remote", gateway_->Url("metered")}, "/").status.success());
+
+  std::string after = scrape();
+  auto delta = [&](const std::string& series) { return Sample(after, series) - Sample(before, series); };
+  EXPECT_EQ(delta("pushgate_key_lookups_total{result=\"hit\"}"), 1) << after;  // one session
+  EXPECT_GE(delta("pushgate_key_lookups_total{result=\"denied\"}"), 1) << after;
+  EXPECT_EQ(delta("pushgate_sessions_total{kind=\"push\"}"), 1) << after;
+  EXPECT_EQ(delta("pushgate_pushes_total{outcome=\"deployed\"}"), 1) << after;
+  EXPECT_EQ(delta("pushgate_builds_total{outcome=\"succeeded\"}"), 1) << after;
+  EXPECT_EQ(delta("pushgate_push_duration_seconds_count"), 1) << after;
+  EXPECT_GT(delta("pushgate_push_duration_seconds_sum"), 0) << after;
+  EXPECT_GE(Sample(after, "pushgate_reaper_runs_total{result=\"ok\"}"), 1) << after;
+  EXPECT_GE(Sample(after, "pushgate_repos"), 1) << after;
+  EXPECT_EQ(Sample(after, "pushgate_health"), 0) << after;
+
   ::kill(*pid, SIGTERM);
   Result<ExitStatus> exit = WaitForExit(*pid);
   ASSERT_TRUE(exit.ok());

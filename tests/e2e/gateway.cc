@@ -20,7 +20,6 @@
 #include "util/random_id.h"
 
 namespace pushgate::testing {
-namespace {
 
 int FreeLoopbackPort() {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -33,6 +32,8 @@ int FreeLoopbackPort() {
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 bool CanConnect(int port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

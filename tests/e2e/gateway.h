@@ -60,6 +60,9 @@ struct GatewayOptions {
   std::string extra_config;
 };
 
+// A loopback port nothing listens on right now.
+int FreeLoopbackPort();
+
 class Gateway {
  public:
   static constexpr const char* kGitUser = "pushgate-e2e";

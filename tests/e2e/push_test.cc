@@ -315,6 +315,34 @@ TEST_F(PushTest, DrainPausesPushesNotClones) {
   EXPECT_TRUE(Push(*alice_, dir, "drained").status.success());
 }
 
+// What a Kubernetes preStop hook and readiness probe do: drain, wait for the
+// push in flight, and report not-ready meanwhile.
+TEST_F(PushTest, DrainWaitsForThePushInFlightAndReadinessFollows) {
+  gateway_->AdminOk({"app", "create", "slow-drain", "--member", "alice"});
+  EXPECT_EQ(gateway_->Admin({"status", "--ready"}).status.code, 0);
+  std::string dir = NewWorkTree("slow-drain", {{"a", "1"}});
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("slow-drain"), "main"}, dir);
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("building slowly")) << push->output();
+  // The build sleeps 2 s: a 0 s wait gives up with the push still running.
+  CapturedRun impatient = gateway_->Admin({"drain", "on", "--wait", "0s"});
+  EXPECT_EQ(impatient.status.code, 1) << impatient.output;
+  EXPECT_NE(impatient.output.find("1 push in flight"), std::string::npos) << impatient.output;
+  CapturedRun ready = gateway_->Admin({"status", "--ready"});
+  EXPECT_EQ(ready.status.code, 1) << ready.output;
+  EXPECT_NE(ready.output.find("draining"), std::string::npos) << ready.output;
+  CapturedRun patient = gateway_->Admin({"drain", "on", "--wait", "60s"});
+  EXPECT_EQ(patient.status.code, 0) << patient.output;
+  EXPECT_NE(patient.output.find("0 pushes in flight"), std::string::npos) << patient.output;
+  EXPECT_TRUE(push->Finish().success()) << push->output();
+  EXPECT_NE(push->output().find("slow-drain deployed"), std::string::npos) << push->output();
+  CapturedRun misuse = gateway_->Admin({"drain", "off", "--wait", "1s"});
+  EXPECT_NE(misuse.status.code, 0);
+  EXPECT_NE(misuse.output.find("--wait goes with `drain on`"), std::string::npos) << misuse.output;
+  gateway_->AdminOk({"drain", "off"});
+  EXPECT_EQ(gateway_->Admin({"status", "--ready"}).status.code, 0);
+}
+
 TEST_F(PushTest, MembersCanCloneAndOthersCannot) {
   gateway_->AdminOk({"app", "create", "shared", "--member", "alice"});
   std::string commit;

@@ -1,4 +1,4 @@
-#include "cli/status.h"
+#include "health/gateway_status.h"
 
 #include <sys/statvfs.h>
 
@@ -99,7 +99,7 @@ void CollectController(const Config& config, GatewayStatus& s) {
 
 }  // namespace
 
-GatewayStatus CollectStatus(const Config& config) {
+GatewayStatus CollectStatus(const Config& config, bool ask_controller) {
   GatewayStatus s;
   s.mode = config.mode == Mode::kController ? "controller" : "standalone";
   s.draining = Or(IsDraining(config), false);
@@ -109,7 +109,7 @@ GatewayStatus CollectStatus(const Config& config) {
   s.repos = repos.ok() ? static_cast<int>(repos->size()) : 0;
   CollectDisk(config, s);
   CollectCache(config, s);
-  if (config.mode == Mode::kController) CollectController(config, s);
+  if (config.mode == Mode::kController && ask_controller) CollectController(config, s);
   Result<std::string> reaper = ReadSmallFile(config.data_dir + "/reaper-last.json", 64 * 1024);
   if (reaper.ok()) {
     s.last_reaper_run = *reaper;

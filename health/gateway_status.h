@@ -1,7 +1,7 @@
 // `pushgate status`: what an operator (or a probe) needs to know about a
 // gateway, and whether it is healthy.
-#ifndef PUSHGATE_CLI_STATUS_H_
-#define PUSHGATE_CLI_STATUS_H_
+#ifndef PUSHGATE_HEALTH_GATEWAY_STATUS_H_
+#define PUSHGATE_HEALTH_GATEWAY_STATUS_H_
 
 #include <cstdint>
 #include <string>
@@ -39,10 +39,11 @@ struct GatewayStatus {
   std::string ToText() const;
 };
 
-// Reads everything from data_dir (as git_user) and, in controller mode, asks
-// the controller once.
-GatewayStatus CollectStatus(const Config& config);
+// Reads everything from data_dir (as git_user) and, in controller mode and
+// with `ask_controller`, asks the controller once. The metrics exporter does
+// not ask: a scrape must not cost the controller a request.
+GatewayStatus CollectStatus(const Config& config, bool ask_controller = true);
 
 }  // namespace pushgate
 
-#endif  // PUSHGATE_CLI_STATUS_H_
+#endif  // PUSHGATE_HEALTH_GATEWAY_STATUS_H_

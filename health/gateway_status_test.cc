@@ -1,4 +1,4 @@
-#include "cli/status.h"
+#include "health/gateway_status.h"
 
 #include <gtest/gtest.h>
 

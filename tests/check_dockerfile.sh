@@ -1,0 +1,100 @@
+#!/bin/sh
+# Checks docker/Dockerfile without a container engine (none runs where the
+# tests run):
+#   - every COPY source exists in the build context, and every source folder
+#     the build needs (CMakeLists.txt's add_subdirectory) is copied;
+#   - the build stage installs every -dev package scripts/bootstrap lists for
+#     building (the test-only ones aside);
+#   - the paths ENTRYPOINT and HEALTHCHECK run exist in `cmake --install`'s tree;
+#   - the runtime stage installs the package of every shared library the
+#     installed binaries link (objdump NEEDED);
+#   - the image's default config is valid and its git_user is the user the
+#     image creates.
+# Usage: check_dockerfile.sh SOURCE_DIR BUILD_DIR
+set -eu
+src=$1
+build=$2
+dockerfile=$src/docker/Dockerfile
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=$tmp/failures
+: >"$failures"
+problem() { echo "check_dockerfile: $*" | tee -a "$failures" >&2; }
+
+# The instructions, continuation lines joined.
+sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$dockerfile" | grep -v '^[[:space:]]*#' >"$tmp/instructions"
+# The tokens of the build stage and of the last (runtime) stage.
+last_from=$(grep -n '^FROM ' "$tmp/instructions" | tail -1 | cut -d: -f1)
+head -n "$((last_from - 1))" "$tmp/instructions" | tr -s ' \t' '\n\n' | sort -u >"$tmp/build_tokens"
+tail -n "+$last_from" "$tmp/instructions" | tr -s ' \t' '\n\n' | sort -u >"$tmp/runtime_tokens"
+
+# COPY sources (all arguments but the last, flags aside) exist in the context.
+grep '^COPY ' "$tmp/instructions" | grep -v -- '--from=' | while read -r _ args; do
+  # shellcheck disable=SC2086
+  set -- $args
+  while [ $# -gt 1 ]; do
+    case "$1" in
+      --*) ;;
+      *) [ -e "$src/$1" ] || problem "COPY $1: no such file in the build context" ;;
+    esac
+    shift
+  done
+done
+grep '^COPY ' "$tmp/instructions" | grep -v -- '--from=' | awk '{for (i = 2; i < NF; i++) print $i}' |
+  sed 's|/$||' >"$tmp/copied"
+sed -n 's/^add_subdirectory(\([^/)]*\).*/\1/p' "$src/CMakeLists.txt" | sort -u | while read -r dir; do
+  case "$dir" in tests | bench) continue ;; esac
+  grep -qx "$dir" "$tmp/copied" || problem "the build needs $dir/ (add_subdirectory) but the Dockerfile does not COPY it"
+done
+for file in CMakeLists.txt README.md docs; do
+  grep -qx "$file" "$tmp/copied" || problem "the build needs $file but the Dockerfile does not COPY it"
+done
+
+# Build dependencies: what bootstrap installs to build, minus test and bench tools.
+for package in $(grep -E '^lib[a-z0-9.+-]+-dev$' "$src/scripts/bootstrap"); do
+  case "$package" in libgtest-dev | libgmock-dev | libbenchmark-dev | libclang-rt-*) continue ;; esac
+  grep -qx "$package" "$tmp/build_tokens" || problem "the build stage does not install $package (scripts/bootstrap does)"
+done
+
+# The install tree the image copies (the build stage installs to /usr).
+DESTDIR=$tmp/root cmake --install "$build" --prefix /usr >/dev/null
+entrypoint=$(sed -n 's/^ENTRYPOINT \["\([^"]*\)".*/\1/p' "$tmp/instructions")
+[ -n "$entrypoint" ] || problem "no ENTRYPOINT [\"...\"] line"
+[ -x "$tmp/root$entrypoint" ] || problem "ENTRYPOINT $entrypoint is not in the install tree"
+healthcheck=$(sed -n 's/^HEALTHCHECK.* CMD \["\([^"]*\)".*/\1/p' "$tmp/instructions")
+[ -n "$healthcheck" ] || problem "no HEALTHCHECK ... CMD [\"...\"] line"
+[ -x "$tmp/root$healthcheck" ] || problem "HEALTHCHECK runs $healthcheck, which is not in the install tree"
+
+# Runtime libraries. Sanitizer runtimes only exist in the sanitizer build.
+for binary in "$tmp"/root/usr/bin/* "$tmp"/root/usr/libexec/pushgate/*; do
+  [ -f "$binary" ] && head -c 4 "$binary" | grep -q 'ELF' || continue
+  objdump -p "$binary" | awk '/NEEDED/ {print $2}'
+done | sort -u >"$tmp/sonames"
+[ -s "$tmp/sonames" ] || problem "found no binaries with shared libraries in the install tree"
+while read -r soname; do
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+  [ -n "$path" ] || { problem "cannot find $soname"; continue; }
+  # dpkg knows a library by the path its package ships, which usrmerge may
+  # have moved from under /lib to under /usr/lib or back.
+  package=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")") 2>/dev/null | head -1 | cut -d: -f1)
+  case "$package" in
+    "") problem "no package owns $path" ;;
+    libc6 | libgcc-s1 | libasan* | libubsan*) ;;
+    *) grep -qx "$package" "$tmp/runtime_tokens" ||
+         problem "binaries link $soname from $package, which the runtime stage does not install" ;;
+  esac
+done <"$tmp/sonames"
+
+# The default configuration the image ships.
+config=$src/docker/pushgate.toml
+grep -q "^COPY docker/pushgate.toml /etc/pushgate/pushgate.toml$" "$tmp/instructions" ||
+  problem "the image does not install docker/pushgate.toml as /etc/pushgate/pushgate.toml"
+"$build/cli/pushgate" --config "$config" config check >/dev/null || problem "docker/pushgate.toml is not valid"
+git_user=$("$build/cli/pushgate" --config "$config" config get git_user)
+grep -Eq "useradd .* $git_user( |$)" "$tmp/instructions" ||
+  problem "docker/pushgate.toml's git_user '$git_user' is not the user the image creates"
+
+if [ -s "$failures" ]; then
+  exit 1
+fi
+echo "docker/Dockerfile: OK ($(wc -l <"$tmp/sonames") shared libraries covered)"
