@@ -1,6 +1,7 @@
 #include "util/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,24 @@ std::string Timestamp() {
   return buf;
 }
 
+void OpenFile(State& s) {
+  if (s.file_fd >= 0) ::close(s.file_fd);
+  s.file_fd = ::open(s.destination.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+// Many processes append to the file; the one whose line takes it past the
+// limit renames it, unless another already has (the path then names a
+// newer file), and every process moves to the new file on its next check.
+void RotateIfLarge(State& s) {
+  struct stat ours, current;
+  if (::fstat(s.file_fd, &ours) != 0 || ours.st_size < s.destination.rotate_bytes) return;
+  const std::string& path = s.destination.path;
+  if (::stat(path.c_str(), &current) == 0 && current.st_ino == ours.st_ino && current.st_dev == ours.st_dev) {
+    ::rename(path.c_str(), (path + ".1").c_str());
+  }
+  OpenFile(s);
+}
+
 }  // namespace
 
 Result<Destination> ParseDestination(std::string_view text) {
@@ -96,7 +115,7 @@ void Configure(std::string_view program, const Destination& destination, Level m
     s.file_fd = -1;
   }
   if (destination.kind == Destination::Kind::kFile) {
-    s.file_fd = ::open(destination.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    OpenFile(s);
     // An unwritable log file must not stop a push; fall back to syslog.
     if (s.file_fd < 0) s.destination.kind = Destination::Kind::kSyslog;
   }
@@ -137,6 +156,7 @@ void Write(Level level, std::string_view message, std::initializer_list<Field> f
     case Destination::Kind::kFile:
       text += '\n';
       (void)WriteAll(s.file_fd, text);  // logging never fails the caller
+      RotateIfLarge(s);
       return;
     case Destination::Kind::kStderr:
       text += '\n';

@@ -7,6 +7,7 @@
 #ifndef PUSHGATE_UTIL_LOG_H_
 #define PUSHGATE_UTIL_LOG_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -23,9 +24,12 @@ struct Field {
 };
 
 // Where log lines go: "stderr", "syslog" or an absolute file path (appended).
+// A file that grows past rotate_bytes is renamed to PATH.1 (replacing the
+// previous one), so a gateway that logs to a file cannot fill its disk.
 struct Destination {
   enum class Kind { kStderr, kSyslog, kFile } kind = Kind::kStderr;
   std::string path;
+  int64_t rotate_bytes = int64_t{64} << 20;
 };
 Result<Destination> ParseDestination(std::string_view text);
 Result<Level> ParseLevel(std::string_view text);
