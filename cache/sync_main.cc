@@ -58,12 +58,15 @@ int RunDaemon(const pushgate::Config& config, pushgate::KeySource& source) {
   loop.max_backoff = std::max(config.cache.refresh_after, pushgate::Duration(1000));
   pushgate::log::Info("sync daemon started", {{"interval", pushgate::FormatDuration(loop.interval)}});
   pushgate::RunServiceLoop(loop, [&] {
+    auto start = std::chrono::steady_clock::now();
     pushgate::Result<pushgate::SyncReport> report = SyncNow(config, source);
+    std::string ms = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
     if (!report.ok()) {
-      pushgate::log::Warn("sync failed", {{"error", report.status().message()}});
+      pushgate::log::Warn("sync failed", {{"error", report.status().message()}, {"ms", ms}});
       return false;
     }
-    pushgate::log::Info("sync", {{"result", Describe(*report)}});
+    pushgate::log::Info("sync", {{"result", Describe(*report)}, {"ms", ms}});
     return true;
   });
   pushgate::log::Info("sync daemon stopped");

@@ -127,6 +127,24 @@ TEST_F(SyncTest, GoneResyncsAndDropsKeysDeletedMeanwhile) {
   EXPECT_EQ(Meta(kMetaRevision), static_cast<int64_t>(fake_.revision()));
 }
 
+// Found by the cache_delta fuzz target: a snapshot whose newest change was
+// compacted away (a delete) must still leave the cache at the controller's
+// current revision, or every later sync gets 410 and resyncs again.
+TEST_F(SyncTest, SnapshotEndingBelowTheCurrentRevisionDoesNotResyncForever) {
+  fake_.AddKey("alice", Key(1));
+  std::string b = fake_.AddKey("bob", Key(2));
+  fake_.RemoveKey(b);
+  fake_.Compact();  // the history is now only key 1's put, at revision 1 of 3
+  Result<SyncReport> first = Sync(1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->revision, fake_.revision());
+  EXPECT_EQ(CacheKeys(), fake_.Keys());
+  Result<SyncReport> second = Sync(1);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_FALSE(second->resynced);
+  EXPECT_EQ(second->puts, 0u);
+}
+
 TEST_F(SyncTest, InterruptedResyncKeepsTheOldSetAndStartsOver) {
   for (uint64_t i = 0; i < 3; ++i) fake_.AddKey("alice", Key(i));
   ASSERT_TRUE(Sync().ok());

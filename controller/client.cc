@@ -13,7 +13,7 @@
 namespace pushgate {
 namespace {
 
-constexpr size_t kSmallAnswer = 1 << 20;      // key owner, app keys
+constexpr size_t kSmallAnswer = 1 << 20;       // key owner, app keys
 constexpr size_t kDeltaPageAnswer = 64 << 20;  // a page of up to `limit` changes
 constexpr size_t kAppKeysAnswer = 16 << 20;    // every member's keys; an app lookup of 1,000 names
 // An upload may take as long as it needs while bytes flow; this much silence
@@ -95,8 +95,7 @@ Result<std::unique_ptr<ControllerClient>> ControllerClient::Create(const Control
   }
   HttpOptions options;
   options.base_url = config.url;
-  options.headers = {AuthHeaderLine(config.auth_header, *token), "Accept: application/json",
-                     "User-Agent: pushgate"};
+  options.headers = {AuthHeaderLine(config.auth_header, *token), "Accept: application/json", "User-Agent: pushgate"};
   options.ca_file = config.ca_file;
   options.connect_timeout = config.connect_timeout;
   options.timeout = config.timeout;
@@ -106,7 +105,7 @@ Result<std::unique_ptr<ControllerClient>> ControllerClient::Create(const Control
 Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, bool snapshot) {
   std::string path = "/v2/hooks/keys?since=" + std::to_string(since) + "&limit=" + std::to_string(limit);
   if (snapshot) path += "&snapshot=1";
-  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get(path, kDeltaPageAnswer));
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get(path, kDeltaPageAnswer, RequestHeaders()));
   FeedAnswer answer;
   if (r.status == 404) {
     answer.kind = FeedAnswer::Kind::kUnsupported;
@@ -125,7 +124,8 @@ Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, boo
 
 Result<std::optional<KeyOwner>> ControllerClient::LookupKeyOwner(std::string_view md5_fingerprint) {
   if (!IsMd5Fingerprint(md5_fingerprint)) return Status::InvalidArgument("not an MD5 fingerprint");
-  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/key/" + std::string(md5_fingerprint), kSmallAnswer));
+  PG_ASSIGN_OR_RETURN(HttpResponse r,
+                      http_.Get("/v2/hooks/key/" + std::string(md5_fingerprint), kSmallAnswer, RequestHeaders()));
   if (r.status == 404) return std::optional<KeyOwner>();
   if (r.status != 200) return Unexpected(r, "a key lookup");
   Result<KeyOwner> owner = DecodeKeyOwner(r.body);
@@ -135,14 +135,15 @@ Result<std::optional<KeyOwner>> ControllerClient::LookupKeyOwner(std::string_vie
 
 Result<AppAccess> ControllerClient::AppUserKeys(std::string_view app, std::string_view user) {
   if (!IsValidAppName(app) || !IsValidUserName(user)) return Status::InvalidArgument("invalid app or user name");
-  PG_ASSIGN_OR_RETURN(HttpResponse r,
-                      http_.Get("/v2/hooks/keys/" + std::string(app) + "/" + std::string(user), kSmallAnswer));
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/keys/" + std::string(app) + "/" + std::string(user),
+                                                kSmallAnswer, RequestHeaders()));
   return AccessFrom(r, user);
 }
 
 Result<AppAccess> ControllerClient::AppKeys(std::string_view app) {
   if (!IsValidAppName(app)) return Status::InvalidArgument("invalid app name");
-  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/keys/" + std::string(app), kAppKeysAnswer));
+  PG_ASSIGN_OR_RETURN(HttpResponse r,
+                      http_.Get("/v2/hooks/keys/" + std::string(app), kAppKeysAnswer, RequestHeaders()));
   return AccessFrom(r, "");
 }
 
@@ -150,7 +151,8 @@ Result<std::optional<std::map<std::string, bool>>> ControllerClient::LookupApps(
   HttpRequest request;
   request.method = HttpRequest::Method::kPost;
   request.path = "/v2/hooks/apps/lookup";
-  request.headers = {"Content-Type: application/json"};
+  request.headers = RequestHeaders();
+  request.headers.push_back("Content-Type: application/json");
   request.body = "{\"apps\":[";
   for (size_t i = 0; i < apps.size(); ++i) {
     if (!IsValidAppName(apps[i])) return Status::InvalidArgument("invalid app name");

@@ -68,9 +68,11 @@ class ControllerClient : public KeySource {
   // nullopt if the controller does not have the endpoint (404, 405).
   Result<std::optional<std::map<std::string, bool>>> LookupApps(const std::vector<std::string>& apps);
 
-  // The build API. `digest` is "sha256:<64 hex>"; requests carry
-  // X-Request-Id when `request_id` is set.
+  // Every request carries X-Request-Id once this is set (the push's id, so
+  // the controller's logs show which push asked).
   void set_request_id(std::string request_id) { request_id_ = std::move(request_id); }
+
+  // The build API. `digest` is "sha256:<64 hex>".
   Result<bool> HasSource(std::string_view digest);
   // Streams the file `fd` (from its start). InvalidArgument if the
   // controller refuses the body (digest mismatch, too large), with its reason.

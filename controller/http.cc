@@ -132,10 +132,11 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), hand
 
 HttpClient::~HttpClient() = default;
 
-Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body) {
+Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body, std::vector<std::string> headers) {
   HttpRequest request;
   request.path = std::string(path);
   request.max_body = max_body;
+  request.headers = std::move(headers);
   return Perform(request);
 }
 

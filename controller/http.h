@@ -72,7 +72,7 @@ class HttpClient {
   // `path` starts with '/'; any HTTP status is a successful Result, errors
   // are transport failures: Timeout, Unavailable (connect, reset, TLS),
   // ResourceExhausted (answer too large).
-  Result<HttpResponse> Get(std::string_view path, size_t max_body);
+  Result<HttpResponse> Get(std::string_view path, size_t max_body, std::vector<std::string> headers = {});
   Result<HttpResponse> Perform(const HttpRequest& request);
 
   const HttpOptions& options() const { return options_; }

@@ -116,7 +116,10 @@ Status CreateBareRepository(const std::string& path,
   std::string tmp = DirName(path) + "/.tmp-" + std::to_string(::getpid()) + "-" +
                     path.substr(path.rfind('/') + 1);
   PG_RETURN_IF_ERROR(RemoveTree(tmp));
-  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  // The init function rather than the _INIT macro, which clang flags for
+  // the fields it leaves to zero-initialization.
+  git_repository_init_options opts;
+  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
   opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR | GIT_REPOSITORY_INIT_NO_REINIT;
   opts.initial_head = "main";
   git_repository* raw = nullptr;

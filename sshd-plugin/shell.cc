@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "config/drain.h"
 #include "gitrepo/gitrepo.h"
@@ -78,7 +79,16 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   log::SetContext("app", command.app);
   log::SetContext("service", GitServiceName(command.service));
 
+  // Phase timings for the log: what a slow push spent its time on.
+  auto phase_start = std::chrono::steady_clock::now();
+  auto phase_ms = [&phase_start] {
+    auto now = std::chrono::steady_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - phase_start).count();
+    phase_start = now;
+    return std::to_string(ms);
+  };
   Status authorized = backend.Authorize(command.app, request.user, request.fingerprint);
+  std::string authorize_ms = phase_ms();
   if (!authorized.ok()) {
     switch (authorized.code()) {
       case Status::Code::kNotFound:
@@ -97,6 +107,7 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   if (!dirs.ok()) return Unavailable(dirs);
 
   ShellDecision decision;
+  std::string lock_ms = "0";
   if (command.service == GitService::kReceivePack) {
     Result<bool> draining = IsDraining(config);
     if (!draining.ok()) return Unavailable(draining.status());
@@ -116,7 +127,8 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       }
       return Unavailable(lock.status());
     }
-    if (waited) log::Info("waited for the app lock");
+    lock_ms = phase_ms();
+    if (waited) log::Info("waited for the app lock", {{"ms", lock_ms}});
     Status keep = lock->KeepAcrossExec();
     if (!keep.ok()) return Unavailable(keep);
     decision.lock.emplace(std::move(lock).value());
@@ -168,7 +180,7 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
     }
   }
   decision.exec = true;
-  log::Info("starting git", {{"repository", repo}});
+  log::Info("starting git", {{"repository", repo}, {"authorize_ms", authorize_ms}, {"lock_ms", lock_ms}});
   return decision;
 }
 

@@ -85,6 +85,7 @@ void FakeController::Start() {
   } else {
     server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
   }
+  server_->new_task_queue = [threads = options_.threads] { return new httplib::ThreadPool(threads); };
   Serve();
   if (port_ == 0) {
     port_ = server_->bind_to_any_port("127.0.0.1");
@@ -322,6 +323,7 @@ bool FakeController::Admit(const httplib::Request& req, httplib::Response& res) 
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++requests_[req.path];
+    if (req.has_header("X-Request-Id")) request_ids_[req.path] = req.get_header_value("X-Request-Id");
   }
   std::string expected = options_.token;
   if (options_.auth_header == "Authorization") expected = "Bearer " + expected;
@@ -420,7 +422,8 @@ void FakeController::HandleFeed(const httplib::Request& req, httplib::Response& 
       auto first = std::upper_bound(log_.begin(), log_.end(), since,
                                     [](uint64_t s, const Change& c) { return s < c.revision; });
       auto last = first + static_cast<std::ptrdiff_t>(std::min<size_t>(limit, log_.end() - first));
-      uint64_t page_revision = last == first ? std::max(revision_, since) : (last - 1)->revision;
+      // The last page carries the current revision (docs/controller-api.md).
+      uint64_t page_revision = last != log_.end() ? (last - 1)->revision : std::max(revision_, since);
       body = "{\"revision\":" + std::to_string(page_revision) + ",\"more\":" + (last != log_.end() ? "true" : "false") +
              ",\"changes\":[";
       for (auto it = first; it != last; ++it) {
@@ -634,6 +637,12 @@ void FakeController::InjectFault(const std::string& path_prefix, Fault fault, in
 void FakeController::ClearFaults() {
   std::lock_guard<std::mutex> lock(mu_);
   faults_.clear();
+}
+
+std::string FakeController::LastRequestId(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = request_ids_.find(path);
+  return it == request_ids_.end() ? "" : it->second;
 }
 
 int FakeController::Requests(const std::string& path_prefix) const {

@@ -42,6 +42,7 @@ class FakeController {
     bool delta_feed = true;
     bool app_lookup = true;  // false: 404 to POST /v2/hooks/apps/lookup (a Workflow controller)
     bool honor_snapshot = true;  // false: 410 snapshot continuations too (a non-conforming controller)
+    int threads = 8;       // requests served at once (log streams each hold one)
     std::string tls_cert;  // PEM files: serve HTTPS when set
     std::string tls_key;
   };
@@ -134,6 +135,8 @@ class FakeController {
   void ClearFaults();
   // Requests served so far whose path starts with `path_prefix`.
   int Requests(const std::string& path_prefix) const;
+  // The X-Request-Id of the last request to exactly `path` ("" if none).
+  std::string LastRequestId(const std::string& path) const;
 
  private:
   struct KeyEntry {
@@ -192,6 +195,7 @@ class FakeController {
   uint64_t compacted_upto_ = 0;
   std::vector<PendingFault> faults_;
   std::map<std::string, int> requests_;
+  std::map<std::string, std::string> request_ids_;
   BuildScript script_;
   std::map<std::string, Build> builds_;
   std::vector<std::string> build_order_;

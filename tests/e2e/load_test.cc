@@ -1,0 +1,106 @@
+// End-to-end under load: many pushes at once through sshd in controller
+// mode while the sync daemon keeps the key cache warm.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "tests/e2e/gateway.h"
+#include "tests/fake_controller/fake_controller.h"
+
+namespace pushgate::testing {
+namespace {
+
+constexpr int kApps = 10;
+constexpr int kPushesPerApp = 5;
+
+// 50 pushes across 10 apps, all started together, while pushgate-sync
+// --daemon runs (started as the image starts it): every push ends deployed
+// or with a clear message, pushes to one app are serialized by its lock, no
+// repository is corrupted and no lock is left held.
+TEST(LoadTest, FiftyConcurrentPushesWhileTheSyncDaemonRuns) {
+  TempDir keys, work;
+  // Room for every push's log stream and access check at once: the point is
+  // pushgate under load, not a saturated fake.
+  FakeController::Options fake_options;
+  fake_options.threads = 128;
+  FakeController fake(fake_options);
+  TestKey alice = MakeKey(keys.path(), "alice");
+  fake.AddKey("alice", alice.public_line);
+  for (int a = 0; a < kApps; ++a) fake.AddApp("load-" + std::to_string(a), {"alice"});
+  fake.Start();
+  GatewayOptions options;
+  options.controller_url = fake.url();
+  options.extra_config = "[cache]\nrefresh_after = \"1s\"\nsync_deadline = \"5s\"\n";
+  std::unique_ptr<Gateway> gateway = Gateway::Start(options);
+  ASSERT_NE(gateway, nullptr);
+
+  SpawnSpec sync{gateway->prefix() + "/libexec/pushgate/pushgate-entrypoint",
+                 {"pushgate-entrypoint", "sync"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+  for (const auto& [k, v] : gateway->EntrypointEnv()) SetEnv(sync.env, k, v);
+  Result<pid_t> sync_pid = Spawn(sync);
+  ASSERT_TRUE(sync_pid.ok()) << sync_pid.status().ToString();
+
+  struct Pusher {
+    std::string app, commit;
+    std::unique_ptr<LiveGit> git;
+  };
+  std::vector<Pusher> pushers;
+  for (int a = 0; a < kApps; ++a) {
+    for (int p = 0; p < kPushesPerApp; ++p) {
+      Pusher pusher;
+      pusher.app = "load-" + std::to_string(a);
+      std::string dir = work / (pusher.app + "-" + std::to_string(p));
+      pusher.commit = MakeRepoWithCommit(dir, {{"index.html", dir + "\n"}});
+      pushers.push_back(std::move(pusher));
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < pushers.size(); ++i) {
+    std::string dir = work / (pushers[i].app + "-" + std::to_string(i % kPushesPerApp));
+    // Force: each work tree has its own history; the last push wins.
+    pushers[i].git = gateway->StartGit(alice, {"push", gateway->Url(pushers[i].app), "+main"}, dir);
+    ASSERT_NE(pushers[i].git, nullptr);
+  }
+  int deployed = 0;
+  std::map<std::string, std::set<std::string>> pushed;
+  for (Pusher& pusher : pushers) {
+    ExitStatus exit = pusher.git->Finish();
+    const std::string& out = pusher.git->output();
+    if (exit.success()) {
+      ++deployed;
+      EXPECT_NE(out.find(pusher.app + " released as v"), std::string::npos) << out;
+      pushed[pusher.app].insert(pusher.commit);
+    } else {
+      // A refusal must say why and what to do, in pushgate's words.
+      EXPECT_TRUE(out.find(" !     ") != std::string::npos || out.find("try again") != std::string::npos)
+          << "unclear failure:\n" << out;
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << deployed << " of " << pushers.size() << " pushes deployed in " << seconds << " s\n";
+  EXPECT_EQ(deployed, kApps * kPushesPerApp) << gateway->Logs();
+
+  for (int a = 0; a < kApps; ++a) {
+    std::string app = "load-" + std::to_string(a);
+    std::string head = gateway->RemoteRef(alice, app);
+    EXPECT_EQ(pushed[app].count(head), 1u) << app << " ends at a commit nobody pushed: " << head;
+    CapturedRun fsck = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", gateway->data_dir() + "/repos/" + app + ".git",
+                                   "fsck", "--strict", "--no-dangling"});
+    EXPECT_TRUE(fsck.status.success()) << app << ": " << fsck.output;
+  }
+  int builds = 0;
+  for (const auto& build : fake.Builds()) builds += build.app.rfind("load-", 0) == 0;
+  EXPECT_EQ(builds, deployed);
+  EXPECT_NE(gateway->AdminOk({"drain"}).find("0 pushes in flight"), std::string::npos);
+
+  ::kill(*sync_pid, SIGTERM);
+  Result<std::optional<ExitStatus>> stopped = WaitForExitUntil(*sync_pid, std::chrono::seconds(20));
+  ASSERT_TRUE(stopped.ok() && stopped->has_value()) << "the sync daemon did not stop on SIGTERM";
+  EXPECT_TRUE((*stopped)->success()) << (*stopped)->Describe();
+}
+
+}  // namespace
+}  // namespace pushgate::testing
