@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
@@ -62,6 +64,43 @@ TEST(KeyRecordTest, RandomBytesNeverCrashTheDecoder) {
 TEST(KeyCacheTest, ReadOnlyOpenOfMissingCacheIsNotFound) {
   TempDir dir;
   EXPECT_TRUE(KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly).status().IsNotFound());
+}
+
+// Keys helpers killed inside a read transaction (kill -9, or sshd's timeout)
+// leave their reader slot behind. With another process keeping the
+// environment open (the sync daemon, a concurrent helper) LMDB never resets
+// the table, so without mdb_reader_check the 127th dead reader would lock
+// every later lookup out.
+TEST(KeyCacheTest, ReadersKilledMidTransactionNeverFillTheReaderTable) {
+  TempDir dir;
+  {
+    auto cache = OpenRw(dir / "db");
+    ASSERT_TRUE(cache);
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*txn, kFp1, Record("alice")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  Result<std::unique_ptr<KeyCache>> keeper = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(keeper.ok());
+  for (int i = 0; i < 200; ++i) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto reader = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+      if (!reader.ok()) ::_exit(3);
+      auto txn = (*reader)->BeginRead();
+      if (!txn.ok()) ::_exit(4);
+      ::raise(SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "helper " << i << " could not read: exit " << WEXITSTATUS(status);
+  }
+  Result<std::unique_ptr<KeyCache>> after = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  auto found = (*after)->Lookup(kFp1);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->record.has_value());
 }
 
 TEST(KeyCacheTest, PutGetDeleteAndUserIndex) {

@@ -36,6 +36,14 @@ Status ToStatus(int rc, std::string_view what) {
 Result<Txn> Txn::Begin(MDB_env* env, unsigned flags) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, flags, &txn);
+  if (rc == MDB_READERS_FULL) {
+    // Slots of readers that were killed mid-transaction (a keys helper
+    // killed by sshd's timeout or kill -9): free them and try once more.
+    // Only here, not on every open, so the keys helper's hit path does no
+    // extra work.
+    int dead = 0;
+    if (mdb_reader_check(env, &dead) == MDB_SUCCESS && dead > 0) rc = mdb_txn_begin(env, nullptr, flags, &txn);
+  }
   if (rc != MDB_SUCCESS) return ToStatus(rc, "begin transaction");
   return Txn(txn);
 }

@@ -7,6 +7,9 @@
 //   pushgate-sync --config F --key TYPE BLOB   what pushgate-keys runs on a miss or stale hit
 //
 // Runs as git_user (the owner of data_dir), never as root.
+#include <signal.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -22,6 +25,18 @@
 #include "util/service_loop.h"
 
 namespace {
+
+// The cache is written through a file mapping; on a full file system the
+// kernel reports a page it cannot allocate as SIGBUS. The transaction never
+// commits, so the cache is as it was: say so and exit, instead of a bare
+// "Bus error".
+void OnBusError(int) {
+  static const char kMessage[] =
+      "pushgate-sync: the key cache could not grow: the file system under data_dir is full. The cache is "
+      "unchanged (LMDB commits all or nothing); free space and sync again.\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(1);
+}
 
 std::string Describe(const pushgate::SyncReport& r) {
   if (r.outcome == pushgate::SyncReport::Outcome::kNoFeed) {
@@ -92,6 +107,7 @@ int main(int argc, char** argv) {
   daemon_flag->excludes(key_option);
   metrics_option->needs(daemon_flag);
   CLI11_PARSE(app, argc, argv);
+  ::signal(SIGBUS, OnBusError);
   if (!once && !daemon && key.empty()) {
     std::fprintf(stderr, "pushgate-sync: say what to do: --once, --daemon or --key TYPE BLOB\n");
     return 2;

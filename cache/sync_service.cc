@@ -1,5 +1,8 @@
 #include "cache/sync_service.h"
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include "util/fs.h"
@@ -14,7 +17,26 @@ struct Locked {
   std::unique_ptr<KeyCache> cache;
 };
 
+// The cache is written through a file mapping (kBulkWrite): on a full file
+// system a page that cannot be allocated is a SIGBUS, not an error code.
+// Refusing to start with less than this free turns the common case into a
+// clear error; pushgate-sync reports the rest (a sync larger than the space
+// left) from its SIGBUS handler, and LMDB's all-or-nothing commits keep the
+// cache as it was either way.
+constexpr uint64_t kMinFreeBytes = uint64_t{8} << 20;
+
+Status CheckFreeSpace(const Config& config) {
+  struct statvfs fs;
+  if (::statvfs(config.data_dir.c_str(), &fs) != 0) return Status::FromErrno(errno, "statvfs " + config.data_dir);
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= kMinFreeBytes) return Status::OK();
+  return Status::ResourceExhausted("the file system under " + config.data_dir + " is full (" +
+                                   std::to_string(free_bytes >> 10) + " KB free, a sync needs at least " +
+                                   std::to_string(kMinFreeBytes >> 20) + " MB); the key cache is unchanged");
+}
+
 Result<Locked> LockAndOpen(const Config& config, Duration wait) {
+  PG_RETURN_IF_ERROR(CheckFreeSpace(config));
   PG_RETURN_IF_ERROR(MakeDirs(config.LocksDir(), 0750));
   PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.SyncLockPath(), wait, nullptr));
   PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.DbDir(), KeyCache::Access::kBulkWrite));

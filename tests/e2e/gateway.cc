@@ -92,6 +92,16 @@ bool Gateway::Install(const GatewayOptions& options) {
     ADD_FAILURE() << "cannot create " << data_dir_;
     return false;
   }
+  if (options.data_dir_tmpfs_mb > 0) {
+    std::string mount_options = "size=" + std::to_string(options.data_dir_tmpfs_mb) + "m,mode=0750,uid=" +
+                                std::to_string(pw->pw_uid) + ",gid=" + std::to_string(pw->pw_gid);
+    CapturedRun mount = RunCommand({"mount", "-t", "tmpfs", "-o", mount_options, "tmpfs", data_dir_});
+    if (!mount.status.success()) {
+      ADD_FAILURE() << "mount tmpfs on " << data_dir_ << ": " << mount.output;
+      return false;
+    }
+    data_dir_mounted_ = true;
+  }
   client_home_ = data_dir_ + "-client";
   MakeDirs(client_home_, 0700);
 
@@ -208,6 +218,7 @@ bool Gateway::RestartSshd(const std::map<std::string, std::string>& extra_env) {
 
 Gateway::~Gateway() {
   StopSshd();
+  if (data_dir_mounted_) (void)RunCommand({"umount", "-l", data_dir_});
   if (!prefix_.empty()) (void)RemoveTree(prefix_);
   if (!data_dir_.empty()) (void)RemoveTree(data_dir_);
   if (!client_home_.empty()) (void)RemoveTree(client_home_);

@@ -58,6 +58,8 @@ struct GatewayOptions {
   std::string extra_sshd_config;
   // Extra TOML appended to the generated config (e.g. a [cache] table).
   std::string extra_config;
+  // If set, data_dir is a tmpfs of this many MiB, so a test can fill it.
+  int data_dir_tmpfs_mb = 0;
 };
 
 // A loopback port nothing listens on right now.
@@ -123,6 +125,7 @@ class Gateway {
   std::string config_path_;
   std::string client_home_;
   std::string extra_sshd_config_path_;
+  bool data_dir_mounted_ = false;
   int port_ = 0;
   pid_t sshd_pid_ = -1;
 };
