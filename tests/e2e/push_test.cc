@@ -165,6 +165,22 @@ TEST_F(PushTest, InteractiveShellAndCommandsAreRefused) {
   EXPECT_EQ(tty.output.find("$ "), std::string::npos) << tty.output;
 }
 
+// What sshd does with the `restrict` line and the drop-in, asked for by a
+// real client: no tunnels either way, no pty.
+TEST_F(PushTest, ForwardingAndPtyRequestsAreRefusedBySshd) {
+  CapturedRun remote = gateway_->Ssh(
+      *alice_, {"-o", "ExitOnForwardFailure=yes", "-N", "-R", "127.0.0.1:0:127.0.0.1:22", "127.0.0.1"});
+  EXPECT_NE(remote.status.code, 0);
+  EXPECT_NE(remote.output.find("remote port forwarding failed"), std::string::npos) << remote.output;
+  // -W opens the same direct-tcpip channel a -L forward would.
+  CapturedRun local = gateway_->Ssh(*alice_, {"-W", "127.0.0.1:" + std::to_string(gateway_->port()), "127.0.0.1"});
+  EXPECT_NE(local.status.code, 0);
+  EXPECT_NE(local.output.find("stdio forwarding failed"), std::string::npos) << local.output;
+  EXPECT_EQ(local.output.find("SSH-2.0"), std::string::npos) << "the tunnel reached sshd: " << local.output;
+  CapturedRun pty = gateway_->Ssh(*alice_, {"-tt", "127.0.0.1"});
+  EXPECT_NE(pty.output.find("PTY allocation request failed"), std::string::npos) << pty.output;
+}
+
 TEST_F(PushTest, FailingBuildRejectsThePushAndLeavesTheRefUnchanged) {
   gateway_->AdminOk({"app", "create", "fail-api", "--member", "alice"});
   std::string dir = NewWorkTree("f", {{"a", "1"}});
