@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "registry/registry.h"
 #include "tests/testing/testing.h"
 
@@ -189,6 +191,31 @@ TEST_F(ControllerKeysTest, MissSyncsUnlessTheControllerAnsweredMomentsAgo) {
   EXPECT_NE(Answer(true, [&] { Seed(true, "delta", kNow); }), "");  // a key added on the controller
   EXPECT_EQ(syncs_, 1);
   EXPECT_EQ(refresh_, KeysContext::Refresh::kMiss);
+}
+
+// A key-scanning client: 10,000 different unknown keys in a row, one every
+// 2 ms (20 s in all). With the delta feed, the controller is asked at most
+// once per negative_ttl (10 s), not once per key.
+TEST_F(ControllerKeysTest, TenThousandUnknownKeysReachTheControllerOncePerNegativeTtl) {
+  Seed(false, "delta", kNow - 20000);
+  int64_t now = kNow;
+  int syncs = 0;
+  for (int i = 0; i < 10000; ++i, now += 2) {
+    char fingerprint[64];
+    std::snprintf(fingerprint, sizeof fingerprint, "SHA256:scan%039d", i);
+    KeysContext context;
+    context.now_ms = now;
+    context.sync = [&] {
+      ++syncs;
+      Seed(false, "delta", now);  // the controller answered: nothing new
+      return true;
+    };
+    Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", fingerprint, key_.type, key_.blob}, context);
+    ASSERT_TRUE(line.ok()) << line.status().ToString();
+    ASSERT_EQ(*line, "") << "an unknown key was let in";
+  }
+  EXPECT_LE(syncs, 1 + 20000 / 10000);
+  EXPECT_GE(syncs, 1);
 }
 
 TEST_F(ControllerKeysTest, UnknownKeyWithControllerDownIsDenied) {

@@ -60,7 +60,10 @@ TEST(DiskFullTest, PushIntoAFullDiskFailsClearlyAndRecovers) {
               full.output.find("ran out of disk space") != std::string::npos)
       << full.output;
   EXPECT_EQ(gateway->RemoteRef(alice, "full"), first) << "a failed push moved the branch";
-  EXPECT_NE(gateway->AdminOk({"drain"}).find("0 pushes in flight"), std::string::npos);
+  // No lock is left (waiting out a server side still exiting).
+  CapturedRun drained = gateway->Admin({"drain", "on", "--wait", "60s"});
+  EXPECT_NE(drained.output.find("0 pushes in flight"), std::string::npos) << drained.output;
+  gateway->AdminOk({"drain", "off"});
   CapturedRun status = gateway->Admin({"status"});
   EXPECT_NE(status.output.find("disk"), std::string::npos) << status.output;
 
