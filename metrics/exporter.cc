@@ -111,6 +111,7 @@ std::string RenderMetrics(const Config& config) {
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const Config& config, const std::string& listen) {
+  if (listen.empty()) return std::unique_ptr<MetricsServer>();
   size_t colon = listen.rfind(':');
   std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   std::string port_text = colon == std::string::npos ? "" : listen.substr(colon + 1);

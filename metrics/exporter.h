@@ -24,7 +24,8 @@ std::string RenderMetrics(const Config& config);
 class MetricsServer {
  public:
   // `listen` is HOST:PORT ("0.0.0.0:9464", "[::1]:9464", ":9464" for all
-  // addresses); port 0 picks a free one (see port()).
+  // addresses); port 0 picks a free one (see port()). An empty `listen`
+  // serves nothing: the result is a null server.
   static Result<std::unique_ptr<MetricsServer>> Start(const Config& config, const std::string& listen);
   ~MetricsServer();
   int port() const { return port_; }

@@ -76,6 +76,12 @@ TEST_F(ExporterTest, ServesGetMetrics) {
   EXPECT_EQ(other->status, 404);
 }
 
+TEST_F(ExporterTest, NoAddressServesNothing) {
+  Result<std::unique_ptr<MetricsServer>> server = MetricsServer::Start(config_, "");
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(*server, nullptr);
+}
+
 TEST_F(ExporterTest, BadListenAddressesAreRefused) {
   for (const char* listen : {"9464", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:http", "host:1:x"}) {
     Result<std::unique_ptr<MetricsServer>> server = MetricsServer::Start(config_, listen);

@@ -91,14 +91,11 @@ int main(int argc, char** argv) {
   options.force = force;
   options.stop = &pushgate::StopRequested();
   if (once) return RunOnce(*config, **backend, options).ExitCode();
-  std::unique_ptr<pushgate::metrics::MetricsServer> metrics;
-  if (!metrics_listen.empty()) {
-    auto started = pushgate::metrics::MetricsServer::Start(*config, metrics_listen);
-    if (!started.ok()) {
-      std::fprintf(stderr, "pushgate-reaper: %s\n", started.status().message().c_str());
-      return 2;
-    }
-    metrics = std::move(started).value();
+  // Held until main returns: the server stops when it goes.
+  auto metrics = pushgate::metrics::MetricsServer::Start(*config, metrics_listen);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "pushgate-reaper: %s\n", metrics.status().message().c_str());
+    return 2;
   }
 
   // A run the backend could not answer (a controller outage) is retried
