@@ -3,7 +3,6 @@
 // image relies on it for: host keys made once and kept, the rendered
 // sshd_config, config validation, data_dir ownership, drain on restart and
 // the sidecars' privilege drop.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <pwd.h>
@@ -18,8 +17,6 @@
 #include <thread>
 
 #include "tests/e2e/gateway.h"
-#include "util/fd.h"
-#include "util/fs.h"
 
 namespace pushgate::testing {
 namespace {
@@ -197,11 +194,7 @@ TEST_F(EntrypointTest, RestartResumesADrainedGatewayUnlessToldToKeepIt) {
 // it, runs the reaper loop as git_user and stops cleanly on SIGTERM.
 TEST_F(EntrypointTest, SidecarRunsAsTheGitUserAndStopsOnSigterm) {
   std::string out_path = work_ / "reaper.out";
-  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  SpawnSpec spec{Entrypoint(), {"pushgate-entrypoint", "reaper"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"},
-                 -1, out.get(), out.get(), false, ""};
-  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
-  Result<pid_t> pid = Spawn(spec);
+  Result<pid_t> pid = gateway_->StartSidecar("reaper", {}, out_path);
   ASSERT_TRUE(pid.ok()) << pid.status().ToString();
   bool ran = false;
   for (int i = 0; i < 400 && !ran; ++i) {
@@ -234,12 +227,8 @@ double Sample(const std::string& page, const std::string& series) {
 TEST_F(EntrypointTest, SidecarServesMetricsOfPushesAndKeyLookups) {
   int port = FreeLoopbackPort();
   std::string out_path = work_ / "metrics-reaper.out";
-  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  SpawnSpec spec{Entrypoint(), {"pushgate-entrypoint", "reaper"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"},
-                 -1, out.get(), out.get(), false, ""};
-  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
-  SetEnv(spec.env, "PUSHGATE_METRICS_LISTEN", "127.0.0.1:" + std::to_string(port));
-  Result<pid_t> pid = Spawn(spec);
+  Result<pid_t> pid =
+      gateway_->StartSidecar("reaper", {{"PUSHGATE_METRICS_LISTEN", "127.0.0.1:" + std::to_string(port)}}, out_path);
   ASSERT_TRUE(pid.ok()) << pid.status().ToString();
   httplib::Client client("127.0.0.1", port);
   auto scrape = [&] {

@@ -211,6 +211,24 @@ void Gateway::StopSshd() {
   sshd_pid_ = -1;
 }
 
+Result<pid_t> Gateway::StartSidecar(const std::string& component,
+                                    const std::map<std::string, std::string>& extra_env,
+                                    const std::string& output_path) const {
+  SpawnSpec spec{prefix_ + "/libexec/pushgate/pushgate-entrypoint",
+                 {"pushgate-entrypoint", component},
+                 {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+  for (const auto& [k, v] : EntrypointEnv()) SetEnv(spec.env, k, v);
+  for (const auto& [k, v] : extra_env) SetEnv(spec.env, k, v);
+  UniqueFd out;
+  if (!output_path.empty()) {
+    out.Reset(::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!out.valid()) return Status::FromErrno(errno, "open " + output_path);
+    spec.stdout_fd = out.get();
+    spec.stderr_fd = out.get();
+  }
+  return Spawn(spec);
+}
+
 bool Gateway::RestartSshd(const std::map<std::string, std::string>& extra_env) {
   StopSshd();
   return StartSshd(extra_env);

@@ -88,6 +88,11 @@ class Gateway {
   // added to its environment (as a container restart would).
   bool RestartSshd(const std::map<std::string, std::string>& extra_env = {});
   void StopSshd();
+  // Starts `pushgate-entrypoint COMPONENT` ("sync", "reaper") as root, as a
+  // container would, with the gateway's environment plus `extra_env`; its
+  // stdout and stderr go to `output_path` ("": /dev/null).
+  Result<pid_t> StartSidecar(const std::string& component, const std::map<std::string, std::string>& extra_env,
+                             const std::string& output_path) const;
 
   // Runs the admin CLI as root: `pushgate --config CONFIG args...`.
   CapturedRun Admin(const std::vector<std::string>& args) const;

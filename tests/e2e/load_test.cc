@@ -37,10 +37,7 @@ TEST(LoadTest, FiftyConcurrentPushesWhileTheSyncDaemonRuns) {
   std::unique_ptr<Gateway> gateway = Gateway::Start(options);
   ASSERT_NE(gateway, nullptr);
 
-  SpawnSpec sync{gateway->prefix() + "/libexec/pushgate/pushgate-entrypoint",
-                 {"pushgate-entrypoint", "sync"}, {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
-  for (const auto& [k, v] : gateway->EntrypointEnv()) SetEnv(sync.env, k, v);
-  Result<pid_t> sync_pid = Spawn(sync);
+  Result<pid_t> sync_pid = gateway->StartSidecar("sync", {}, "");
   ASSERT_TRUE(sync_pid.ok()) << sync_pid.status().ToString();
 
   struct Pusher {
