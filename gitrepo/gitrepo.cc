@@ -3,6 +3,8 @@
 #include <git2.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "util/fs.h"
 
 namespace pushgate {
@@ -108,6 +110,29 @@ int WalkCallback(const char* root, const git_tree_entry* entry, void* payload) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& path) {
+  std::vector<std::string> stale;
+  for (const char* name : {"HEAD.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
+    if (::access((path + "/" + name).c_str(), F_OK) == 0) stale.push_back(name);
+  }
+  std::error_code ec;
+  namespace fs = std::filesystem;
+  for (auto it = fs::recursive_directory_iterator(path + "/refs", ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (p.extension() == ".lock" && !it->is_directory()) stale.push_back(fs::relative(p, path).string());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) return Status::FromErrno(ec.value(), "scan " + path + "/refs");
+  Result<std::vector<std::string>> objects = ListDir(path + "/objects");
+  if (objects.ok()) {
+    for (const std::string& entry : *objects) {
+      if (entry.rfind("incoming-", 0) == 0) stale.push_back("objects/" + entry);
+    }
+  }
+  for (const std::string& relative : stale) PG_RETURN_IF_ERROR(RemoveTree(path + "/" + relative));
+  return stale;
+}
 
 Status CreateBareRepository(const std::string& path,
                             const std::vector<std::pair<std::string, std::string>>& config) {

@@ -26,6 +26,16 @@ namespace pushgate {
 Status CreateBareRepository(const std::string& path,
                             const std::vector<std::pair<std::string, std::string>>& config);
 
+// Removes what a git process killed while writing to the repository at
+// `path` leaves behind, which would otherwise refuse every later push ("cannot
+// lock ref ... File exists") or hold disk space: lock files (refs/**/*.lock,
+// HEAD.lock, packed-refs.lock, config.lock, shallow.lock) and quarantine
+// directories (objects/incoming-*). Only correct while nothing else writes to
+// the repository: pushgate-shell calls it holding the app lock, under which
+// every git process that writes to a repository runs. Returns the paths
+// removed, relative to `path`.
+Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& path);
+
 struct CommitInfo {
   std::string id;       // 40 hex digits
   int64_t time = 0;     // committer time, unix seconds

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "reaper/trash.h"
@@ -13,6 +16,7 @@
 #include "tests/testing/testing.h"
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/process.h"
 
 namespace pushgate {
 namespace {
@@ -219,6 +223,99 @@ TEST_F(ReaperTest, LeftoversOlderThanTheGracePeriodGo) {
   EXPECT_EQ(s.leftovers_removed, 2);
   EXPECT_EQ(*ListDir(config_.TmpDir()), std::vector<std::string>{"building.tar.gz"});
   EXPECT_EQ(*ListDir(config_.LocksDir()), std::vector<std::string>{"live.lock"});
+}
+
+// Every file under `dir` with its size, relative to `dir`; empty if `dir`
+// does not exist.
+std::map<std::string, uintmax_t> FileSizes(const std::string& dir) {
+  std::map<std::string, uintmax_t> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) out[std::filesystem::relative(it->path(), dir).string()] = it->file_size();
+  }
+  return out;
+}
+
+// kill -9 at random points of a run (scanning, asking, renaming, deleting,
+// emptying the trash, cleaning leftovers), 100 times: afterwards every
+// repository under repos/ is whole (a repository is renamed away in one
+// step, never deleted in place), every live app's repository is there, no
+// lock is held, and the next uninterrupted run finishes the job.
+TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository) {
+  config_.reaper.grace = std::chrono::seconds(0);
+  constexpr int kApps = 40;  // even: the app exists; odd: it is gone
+  auto app_name = [](int i) { return "app-" + std::to_string(i); };
+  auto make_full_repo = [&](const std::string& app) {
+    MakeRepo(app);
+    for (int f = 0; f < 24; ++f) {
+      std::string objects = config_.RepoPath(app) + "/objects/" + std::to_string(f % 16);
+      ASSERT_TRUE(MakeDirs(objects, 0755).ok());
+      testing::WriteFile(objects + "/" + std::to_string(f), std::string(2048, 'o'));
+    }
+  };
+  for (int i = 0; i < kApps; ++i) {
+    make_full_repo(app_name(i));
+    backend_.states[app_name(i)] = i % 2 == 0 ? AppState::kExists : AppState::kGone;
+  }
+  const std::map<std::string, uintmax_t> whole = FileSizes(config_.RepoPath(app_name(0)));
+
+  // A run in a child process, killed at `delay` unless `delay` is zero;
+  // returns true if the kill landed while the run was going on.
+  auto run_and_kill = [&](std::chrono::microseconds delay) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      Run();
+      ::_exit(0);
+    }
+    if (delay.count() > 0) {
+      std::this_thread::sleep_for(delay);
+      ::kill(child, SIGKILL);
+    }
+    Result<ExitStatus> status = WaitForExit(child);
+    return status.ok() && status->signal == SIGKILL;
+  };
+  // Kill points spread over an uninterrupted run's duration.
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(run_and_kill(std::chrono::microseconds(0)));
+  auto run_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+
+  std::mt19937_64 rng(20261123);
+  int killed_mid_run = 0, cut_between_removals = 0;
+  for (int round = 0; round < 100; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    for (int i = 1; i < kApps; i += 2) {
+      if (!RepoExists(app_name(i))) make_full_repo(app_name(i));
+    }
+    if (run_and_kill(std::chrono::microseconds(1 + rng() % static_cast<uint64_t>(run_time.count())))) {
+      ++killed_mid_run;
+    }
+    int gone_left = 0;
+    for (int i = 0; i < kApps; ++i) {
+      std::string app = app_name(i);
+      std::map<std::string, uintmax_t> files = FileSizes(config_.RepoPath(app));
+      if (i % 2 == 0 || !files.empty()) {
+        ASSERT_EQ(files, whole) << app << "'s repository is not whole";
+      }
+      if (i % 2 == 1 && !files.empty()) ++gone_left;
+      ASSERT_FALSE(*FileLock::IsHeld(config_.AppLockPath(app))) << app;
+    }
+    if (gone_left > 0 && gone_left < kApps / 2) ++cut_between_removals;
+  }
+  std::cout << "uninterrupted run " << run_time.count() << " us; " << killed_mid_run << " kills landed mid-run, "
+            << cut_between_removals << " between two removals\n";
+  EXPECT_GE(killed_mid_run, 60) << "the kills should land during runs";
+  EXPECT_GE(cut_between_removals, 20) << "the kills should land between removals";
+
+  ReapSummary last = Run();
+  EXPECT_EQ(last.errors, 0);
+  EXPECT_TRUE(ListDir(config_.TrashDir())->empty());
+  for (int i = 0; i < kApps; ++i) {
+    EXPECT_EQ(RepoExists(app_name(i)), i % 2 == 0) << app_name(i);
+    if (i % 2 == 0) {
+      EXPECT_EQ(FileSizes(config_.RepoPath(app_name(i))), whole) << app_name(i);
+    }
+  }
 }
 
 // `pushgate app rm --purge`: at once, but never under a running push.

@@ -55,6 +55,8 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
   spec.stdout_fd = write_end.get();
   spec.stderr_fd = write_end.get();
   spec.new_process_group = true;
+  // A hook killed outright cannot stop its build; the kernel does.
+  spec.killed_with_parent = true;
   PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(spec));
   write_end.Reset();
 

@@ -15,16 +15,8 @@
 namespace pushgate {
 namespace {
 
+using testing::IsRunning;
 using testing::TempDir;
-
-// Running or sleeping; a killed process that its (re)parent has not reaped
-// yet is a zombie and counts as stopped.
-bool IsRunning(pid_t pid) {
-  Result<std::string> data = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!data.ok()) return false;
-  size_t paren = data->rfind(')');
-  return paren != std::string::npos && paren + 2 < data->size() && (*data)[paren + 2] != 'Z';
-}
 
 class BuildRunnerTest : public ::testing::Test {
  protected:
@@ -85,6 +77,33 @@ TEST_F(BuildRunnerTest, ProcessesLeftBehindAreStopped) {
   pid_t daemon = std::stoi(testing::ReadFile(pidfile));
   ::usleep(100000);
   EXPECT_FALSE(IsRunning(daemon)) << "a process the build left behind survived";
+}
+
+// A hook killed with SIGKILL (the OOM killer, kill -9) cannot stop its build;
+// the kernel must, or the build would deploy a push git refused, racing the
+// next push's deploy. The build's main process dies with the hook, so the
+// rest of its script never runs.
+TEST_F(BuildRunnerTest, BuildDiesWithAKilledHook) {
+  std::string marker = dir_ / "deployed";
+  std::string pidfile = dir_ / "build.pid";
+  pid_t hook = ::fork();
+  if (hook == 0) {
+    Run("echo $$ > " + pidfile + "; sleep 2; touch " + marker);
+    ::_exit(0);
+  }
+  Result<std::string> pid = Status::NotFound("");
+  for (int i = 0; i < 500 && !(pid.ok() && pid->find('\n') != std::string::npos); ++i) {
+    ::usleep(10000);
+    pid = ReadSmallFile(pidfile);
+  }
+  ::kill(hook, SIGKILL);
+  ASSERT_TRUE(WaitForExit(hook).ok());
+  ASSERT_TRUE(pid.ok()) << "the build did not start";
+  pid_t build = std::stoi(*pid);
+  for (int i = 0; i < 100 && IsRunning(build); ++i) ::usleep(10000);
+  EXPECT_FALSE(IsRunning(build)) << "the build outlived its hook by a second";
+  ::usleep(2000000);
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the orphaned build went on";
 }
 
 TEST_F(BuildRunnerTest, CancelStopsTheBuild) {

@@ -37,6 +37,10 @@ std::vector<std::pair<std::string, std::string>> RepoSettings(const std::string&
       {"transfer.fsckObjects", "true"},
       {"receive.advertisePushOptions", "false"},
       {"uploadpack.allowAnySHA1InWant", "false"},
+      // receive-pack's automatic gc runs in the foreground, under the app
+      // lock like every other write, so whatever the next lock holder finds
+      // locked in the repository was left by a killed process.
+      {"gc.autoDetach", "false"},
   };
 }
 
@@ -142,6 +146,13 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   Status created = CreateBareRepository(repo, RepoSettings(hooks_dir));
   if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
   if (created.ok()) log::Info("created repository", {{"path", repo}});
+  if (decision.lock) {
+    Result<std::vector<std::string>> removed = RemoveLeftoversOfKilledGit(repo);
+    if (!removed.ok()) return Unavailable(removed.status());
+    for (const std::string& path : *removed) {
+      log::Warn("removed what a killed push left in the repository", {{"path", repo + "/" + path}});
+    }
+  }
 
   SpawnSpec& git = decision.git;
   git.path = config.git_path;

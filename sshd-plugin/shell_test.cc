@@ -122,6 +122,36 @@ TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
   }
 }
 
+// git-receive-pack killed by SIGKILL while updating a ref leaves
+// refs/heads/main.lock, and every later push would fail with "cannot lock
+// ref". The next push removes it (and the other lock files and quarantine
+// directories a killed git leaves) once it holds the app lock; a fetch, which
+// holds no lock, touches nothing.
+TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
+  ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+  std::string repo = config_.RepoPath("web");
+  std::vector<std::string> stale = {"refs/heads/main.lock", "refs/heads/feature/x.lock", "HEAD.lock",
+                                    "packed-refs.lock", "objects/incoming-Ab12Cd/pack/tmp_pack_1"};
+  for (const std::string& path : stale) {
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) {
+      ASSERT_TRUE(MakeDirs(repo + "/" + path.substr(0, slash), 0755).ok());
+    }
+    testing::WriteFile(repo + "/" + path, "0123456789012345678901234567890123456789\n");
+  }
+  testing::WriteFile(repo + "/refs/heads/main", "0123456789012345678901234567890123456789\n");
+
+  ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+  EXPECT_TRUE(PathExists(repo + "/refs/heads/main.lock")) << "a fetch removed a lock it does not hold";
+
+  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  ASSERT_TRUE(push.exec) << push.message;
+  for (const std::string& path : stale) EXPECT_FALSE(PathExists(repo + "/" + path)) << path;
+  EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ab12Cd"));
+  EXPECT_TRUE(PathExists(repo + "/refs/heads/main")) << "a ref was removed";
+  EXPECT_TRUE(PathExists(repo + "/refs/heads/feature")) << "a ref directory was removed";
+}
+
 TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
   ShellDecision d = Decide(std::string("git-upload-pack 'web.git'"));
   ASSERT_TRUE(d.exec) << d.message;

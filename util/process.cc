@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -62,6 +63,63 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
+
+// Spawn for killed_with_parent, which posix_spawn cannot express: fork, set
+// up the child the same way (stdio, no other descriptors, cwd, default
+// signals, process group), PR_SET_PDEATHSIG, exec. The child uses
+// async-signal-safe calls only; an exec failure comes back through a pipe.
+Result<pid_t> ForkTiedToParent(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    if (spec.new_process_group) ::setpgid(0, 0);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);  // parent already gone
+    int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+    for (int target = 0; target < 3; ++target) {
+      int source = fds[target] >= 0 ? fds[target] : devnull;
+      if (source == target) {
+        ::fcntl(target, F_SETFD, 0);
+      } else {
+        ::dup2(source, target);
+      }
+    }
+    // Closed at exec, so the error pipe still works until then.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    int err = 0;
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    if (err == 0) {
+      ::execve(spec.path.c_str(), argv, envp);
+      err = errno;
+    }
+    (void)!::write(err_write.get(), &err, sizeof err);
+    ::_exit(127);
+  }
+  // Also here, so the group exists before the caller can signal it.
+  if (spec.new_process_group) ::setpgid(pid, pid);
+  err_write.Reset();
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(err_read.get(), &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    (void)WaitForExit(pid);
+    return Status::FromErrno(err, "run " + spec.path);
+  }
+  return pid;
+}
+
 }  // namespace
 
 std::string ExitStatus::Describe() const {
@@ -77,6 +135,9 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
 
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull.valid()) return Status::FromErrno(errno, "open /dev/null");
+  std::vector<char*> argv = CStrings(spec.argv);
+  std::vector<char*> envp = CStrings(spec.env);
+  if (spec.killed_with_parent) return ForkTiedToParent(spec, devnull.get(), argv.data(), envp.data());
 
   SpawnFileActions actions;
   SpawnAttr attr;
@@ -107,8 +168,6 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   }
   ::posix_spawnattr_setflags(attr.get(), flags);
 
-  std::vector<char*> argv = CStrings(spec.argv);
-  std::vector<char*> envp = CStrings(spec.env);
   pid_t pid = -1;
   int err = ::posix_spawn(&pid, spec.path.c_str(), actions.get(), attr.get(), argv.data(), envp.data());
   if (err != 0) return Status::FromErrno(err, "run " + spec.path);

@@ -24,6 +24,10 @@ struct SpawnSpec {
   int stderr_fd = -1;             // -1: /dev/null
   bool new_process_group = false; // so the whole tree can be signalled at once
   std::string cwd;                // empty: inherit
+  // The kernel kills the child (SIGKILL) when the spawning thread dies, even
+  // by SIGKILL, so it cannot run on unsupervised (PR_SET_PDEATHSIG). Its own
+  // children are not covered.
+  bool killed_with_parent = false;
 };
 
 struct ExitStatus {

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <sstream>
 
 #include "tests/testing/testing.h"
 #include "util/fd.h"
@@ -10,12 +13,20 @@
 namespace pushgate {
 namespace {
 
-SpawnSpec Shell(const std::string& script, std::vector<std::string> env = {}) {
-  return SpawnSpec{"/bin/sh", {"sh", "-c", script}, std::move(env), -1, -1, -1, false, ""};
+SpawnSpec Shell(const std::string& script, std::vector<std::string> env = {}, bool killed_with_parent = false) {
+  SpawnSpec spec{"/bin/sh", {"sh", "-c", script}, std::move(env), -1, -1, -1, false, ""};
+  spec.killed_with_parent = killed_with_parent;
+  return spec;
 }
 
-TEST(ProcessTest, ChildGetsExactlyTheGivenEnvironment) {
-  Result<CapturedRun> run = RunAndCapture(Shell("env | sort", {"A=1", "B=two words"}));
+// Spawn has two ways to start a child (posix_spawn, and fork for
+// killed_with_parent); the basic tests run both.
+class SpawnTest : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(ProcessTest, SpawnTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "KilledWithParent" : "PosixSpawn"; });
+
+TEST_P(SpawnTest, ChildGetsExactlyTheGivenEnvironment) {
+  Result<CapturedRun> run = RunAndCapture(Shell("env | sort", {"A=1", "B=two words"}, GetParam()));
   ASSERT_TRUE(run.ok());
   EXPECT_TRUE(run->status.success());
   // sh itself adds PWD; nothing from our environment leaks in.
@@ -25,13 +36,13 @@ TEST(ProcessTest, ChildGetsExactlyTheGivenEnvironment) {
   EXPECT_EQ(run->output.find("PATH=/"), std::string::npos) << run->output;
 }
 
-TEST(ProcessTest, OnlyStdioIsInherited) {
+TEST_P(SpawnTest, OnlyStdioIsInherited) {
   // Not CLOEXEC on purpose, and at a number the child would never pick for
   // itself (ls reads /proc/self/fd through the lowest free descriptor).
   UniqueFd devnull(::open("/dev/null", O_RDONLY));
   UniqueFd leaked(::fcntl(devnull.get(), F_DUPFD, 100));
   ASSERT_TRUE(leaked.valid());
-  Result<CapturedRun> run = RunAndCapture(Shell("ls /proc/self/fd"));
+  Result<CapturedRun> run = RunAndCapture(Shell("ls /proc/self/fd", {}, GetParam()));
   ASSERT_TRUE(run.ok());
   EXPECT_NE(run->output.find("2\n"), std::string::npos) << run->output;
   EXPECT_EQ(run->output.find(std::to_string(leaked.get()) + "\n"), std::string::npos) << run->output;
@@ -46,12 +57,12 @@ TEST(ProcessTest, StdinIsDevNullByDefault) {
   EXPECT_TRUE(st->success());
 }
 
-TEST(ProcessTest, FeedsStdinAndReportsExitAndSignal) {
-  Result<CapturedRun> run = RunAndCapture(Shell("cat; exit 3"), "hello");
+TEST_P(SpawnTest, FeedsStdinAndReportsExitAndSignal) {
+  Result<CapturedRun> run = RunAndCapture(Shell("cat; exit 3", {}, GetParam()), "hello");
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->output, "hello");
   EXPECT_EQ(run->status.Describe(), "exit status 3");
-  run = RunAndCapture(Shell("kill -9 $$"));
+  run = RunAndCapture(Shell("kill -9 $$", {}, GetParam()));
   ASSERT_TRUE(run.ok());
   EXPECT_FALSE(run->status.exited);
   EXPECT_EQ(run->status.signal, 9);
@@ -89,9 +100,57 @@ TEST(ProcessTest, RefusesRelativePaths) {
   EXPECT_EQ(ExecReplacing(spec, {}).code(), Status::Code::kInvalidArgument);
 }
 
-TEST(ProcessTest, MissingProgramIsAnError) {
+TEST_P(SpawnTest, MissingProgramIsAnError) {
   SpawnSpec spec{"/nonexistent/prog", {"prog"}, {}, -1, -1, -1, false, ""};
-  EXPECT_FALSE(Spawn(spec).ok());
+  spec.killed_with_parent = GetParam();
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_NE(pid.status().message().find("/nonexistent/prog"), std::string::npos) << pid.status().ToString();
+}
+
+TEST_P(SpawnTest, NewProcessGroupAndWorkingDirectory) {
+  SpawnSpec spec = Shell("echo $(ps -o pgid= -p $$) $$; pwd", {"PATH=/usr/bin:/bin"}, GetParam());
+  spec.new_process_group = true;
+  spec.cwd = "/usr";
+  Result<CapturedRun> run = RunAndCapture(spec);
+  ASSERT_TRUE(run.ok());
+  std::istringstream out(run->output);
+  std::string pgid, pid, cwd;
+  out >> pgid >> pid >> cwd;
+  EXPECT_EQ(pgid, pid) << run->output;
+  EXPECT_EQ(cwd, "/usr");
+}
+
+// The process that spawned a killed_with_parent child dies by SIGKILL: the
+// child goes with it. Without the flag it would live on (the control).
+TEST(ProcessTest, KilledWithParentDiesWithItsParent) {
+  for (bool tied : {true, false}) {
+    SCOPED_TRACE(tied ? "killed_with_parent" : "plain");
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    UniqueFd read_end(fds[0]), write_end(fds[1]);
+    pid_t parent = ::fork();
+    if (parent == 0) {
+      Result<pid_t> child = Spawn(Shell("exec sleep 30", {"PATH=/usr/bin:/bin"}, tied));
+      pid_t pid = child.ok() ? *child : -1;
+      (void)!::write(write_end.get(), &pid, sizeof pid);
+      ::pause();
+      ::_exit(0);
+    }
+    write_end.Reset();
+    pid_t child = -1;
+    ASSERT_EQ(::read(read_end.get(), &child, sizeof child), static_cast<ssize_t>(sizeof child));
+    ASSERT_GT(child, 0);
+    ::kill(parent, SIGKILL);
+    ASSERT_TRUE(WaitForExit(parent).ok());
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+      gone = !testing::IsRunning(child);
+      if (!gone) ::usleep(5000);
+    }
+    EXPECT_EQ(gone, tied);
+    if (!gone) ::kill(child, SIGKILL);
+  }
 }
 
 TEST(ProcessTest, FindSystemProgramIgnoresPath) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "util/fd.h"
@@ -114,6 +116,7 @@ bool Gateway::Install(const GatewayOptions& options) {
             "case \"$PUSHGATE_APP\" in\n"
             "  fail-*) echo \"compiling $PUSHGATE_APP\"; echo 'error: 3 tests failed' >&2; exit 3 ;;\n"
             "  slow-*) echo 'building slowly'; sleep 2 ;;\n"
+            "  pause-*) echo 'building'; sleep 0.3 ;;\n"
             "  live-*) echo 'first line'; sleep 3; echo 'last line' ;;\n"
             "  chatty-*) while :; do echo 'still building'; sleep 0.2; done ;;\n"
             "esac\n"
@@ -211,6 +214,44 @@ void Gateway::StopSshd() {
   sshd_pid_ = -1;
 }
 
+std::vector<Gateway::ServerProcess> Gateway::ServerProcesses() const {
+  const struct passwd* pw = ::getpwnam(kGitUser);
+  std::map<pid_t, std::vector<pid_t>> children;
+  std::map<pid_t, std::string> names;
+  std::set<pid_t> git_user_processes;
+  Result<std::vector<std::string>> proc = ListDir("/proc");
+  if (!proc.ok()) return {};
+  for (const std::string& entry : *proc) {
+    if (entry.find_first_not_of("0123456789") != std::string::npos) continue;
+    // /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces
+    // and parentheses, so the last ')' ends it.
+    Result<std::string> stat = ReadSmallFile("/proc/" + entry + "/stat");
+    if (!stat.ok()) continue;  // exited meanwhile
+    size_t open = stat->find('('), close = stat->rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 4 > stat->size()) continue;
+    pid_t pid = std::stoi(entry);
+    pid_t parent = std::atoi(stat->c_str() + close + 4);
+    names[pid] = stat->substr(open + 1, close - open - 1);
+    children[parent].push_back(pid);
+    struct stat st;
+    if (pw != nullptr && ::stat(("/proc/" + entry).c_str(), &st) == 0 && st.st_uid == pw->pw_uid) {
+      git_user_processes.insert(pid);
+    }
+  }
+  std::set<pid_t> found;
+  std::vector<pid_t> todo = children[sshd_pid_];
+  todo.insert(todo.end(), git_user_processes.begin(), git_user_processes.end());
+  while (!todo.empty()) {
+    pid_t pid = todo.back();
+    todo.pop_back();
+    if (!found.insert(pid).second) continue;
+    for (pid_t child : children[pid]) todo.push_back(child);
+  }
+  std::vector<ServerProcess> out;
+  for (pid_t pid : found) out.push_back({pid, names[pid]});
+  return out;
+}
+
 Result<pid_t> Gateway::StartSidecar(const std::string& component,
                                     const std::map<std::string, std::string>& extra_env,
                                     const std::string& output_path) const {
@@ -278,9 +319,17 @@ LiveGit::~LiveGit() {
   if (!reaped_) Kill();
 }
 
-bool LiveGit::ReadMore() {
+bool LiveGit::ReadMore(std::chrono::steady_clock::time_point deadline) {
   char buf[4096];
   for (;;) {
+    if (deadline != std::chrono::steady_clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd pfd{out_.get(), POLLIN, 0};
+      int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) return false;
+    }
     ssize_t n = ::read(out_.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
@@ -296,12 +345,19 @@ bool LiveGit::ReadUntil(std::string_view text) {
   return true;
 }
 
-ExitStatus LiveGit::Finish() {
-  while (ReadMore()) {
+ExitStatus LiveGit::Finish(std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (ReadMore(deadline)) {
   }
-  Result<ExitStatus> exit = WaitForExit(pid_);
+  Result<std::optional<ExitStatus>> exit =
+      WaitForExitUntil(pid_, std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now()));
+  if (!exit.ok() || !exit->has_value()) {
+    ADD_FAILURE() << "git still running after " << timeout.count() << " s; killed. Output:\n" << output_;
+    Kill();
+    return ExitStatus{};
+  }
   reaped_ = true;
-  return exit.ok() ? *exit : ExitStatus{};
+  return **exit;
 }
 
 void LiveGit::Kill() {

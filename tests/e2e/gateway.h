@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,14 +31,17 @@ class LiveGit {
   // Reads until `text` appears in the output or the output ends; true if it
   // appeared.
   bool ReadUntil(std::string_view text);
-  // Reads the rest and waits for git to exit.
-  ExitStatus Finish();
+  // Reads the rest and waits for git to exit; after `timeout`, kills it
+  // (and ssh) and fails the test, so a hung push cannot hang the suite.
+  ExitStatus Finish(std::chrono::seconds timeout = std::chrono::seconds(120));
   // Kills git and ssh, as a pusher vanishing would, and reaps git.
   void Kill();
   const std::string& output() const { return output_; }
 
  private:
-  bool ReadMore();
+  // Waits for output until `deadline`; false at the end of the output or
+  // the deadline.
+  bool ReadMore(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
   pid_t pid_;
   UniqueFd out_;
@@ -88,6 +92,16 @@ class Gateway {
   // added to its environment (as a container restart would).
   bool RestartSshd(const std::map<std::string, std::string>& extra_env = {});
   void StopSshd();
+  // The processes serving connections right now: sshd's per-connection
+  // processes and everything they started (keys helpers, the shell, git, the
+  // hook, builds), and anything else running as the git user (a build
+  // orphaned by a killed hook). What a kill -9 test picks its victims from
+  // and expects to be gone afterwards.
+  struct ServerProcess {
+    pid_t pid;
+    std::string name;  // /proc/PID/comm
+  };
+  std::vector<ServerProcess> ServerProcesses() const;
   // Starts `pushgate-entrypoint COMPONENT` ("sync", "reaper") as root, as a
   // container would, with the gateway's environment plus `extra_env`; its
   // stdout and stderr go to `output_path` ("": /dev/null).

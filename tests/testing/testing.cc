@@ -41,6 +41,13 @@ std::string ReadFile(const std::string& path) {
   return data.ok() ? *data : std::string();
 }
 
+bool IsRunning(pid_t pid) {
+  Result<std::string> data = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!data.ok()) return false;
+  size_t paren = data->rfind(')');
+  return paren != std::string::npos && paren + 2 < data->size() && (*data)[paren + 2] != 'Z';
+}
+
 CapturedRun RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 const std::string& cwd, const std::string& stdin_data) {
   SpawnSpec spec;

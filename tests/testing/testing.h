@@ -29,6 +29,11 @@ class TempDir {
 void WriteFile(const std::string& path, const std::string& contents, mode_t mode = 0644);
 std::string ReadFile(const std::string& path);
 
+// True while `pid` runs or sleeps; a killed process that its (re)parent has
+// not reaped yet is a zombie and counts as stopped (a container's init may
+// never reap it).
+bool IsRunning(pid_t pid);
+
 // Runs a system program (looked up in /usr/bin, /bin, ...) with argv and an
 // environment made of a sane PATH/HOME plus `env`; returns output and status.
 CapturedRun RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},

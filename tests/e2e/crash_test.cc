@@ -1,0 +1,179 @@
+// kill -9 at random points of a push, 100 times, through the real sshd: the
+// victim is the pusher's git and ssh, or any one process serving the
+// connection (sshd's per-connection processes, the keys helper, the shell,
+// git-receive-pack and its index-pack, the hook, the build, the deploy).
+// After every kill: the app lock is released, the repository passes
+// `git fsck --strict`, the branch is where it was or at the pushed commit,
+// `current` is a whole release of one of those two commits, no process of the
+// push is left running, and the next push deploys.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "tests/e2e/gateway.h"
+#include "util/fs.h"
+#include "util/lock.h"
+
+namespace pushgate::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string GitDirRef(const std::string& repo, const std::string& ref) {
+  CapturedRun run = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--verify", "-q", ref});
+  std::string out = run.output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return run.status.success() ? out : "";
+}
+
+// The release `current` names, "" if there is none.
+std::string CurrentRelease(const std::string& app_dir) {
+  char buf[256];
+  ssize_t n = ::readlink((app_dir + "/current").c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+bool ReleaseIsOf(const std::string& release, const std::string& commit) {
+  size_t dash = release.find('-');
+  return dash != std::string::npos && !commit.empty() && commit.compare(0, release.size() - dash - 1,
+                                                                        release.substr(dash + 1)) == 0;
+}
+
+TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
+  TempDir keys, work;
+  std::unique_ptr<Gateway> gateway = Gateway::Start();
+  ASSERT_NE(gateway, nullptr);
+  TestKey alice = gateway->AddUserWithKey("alice", keys.path());
+  gateway->AdminOk({"app", "create", "pause-crash", "--member", "alice"});
+  const std::string url = gateway->Url("pause-crash");
+  const std::string repo = gateway->data_dir() + "/repos/pause-crash.git";
+  const std::string releases = gateway->data_dir() + "/releases/pause-crash";
+  const std::string lock = gateway->data_dir() + "/locks/pause-crash.lock";
+  std::string dir = work / "pause-crash";
+  MakeRepoWithCommit(dir, {{"README", "crash test\n"}});
+
+  // Pushes that nobody kills; their durations set the range of kill points.
+  std::vector<Clock::duration> durations;
+  auto push_and_deploy = [&](const std::string& why) {
+    auto start = Clock::now();
+    CapturedRun run = gateway->Git(alice, {"push", url, "main"}, dir);
+    durations.push_back(Clock::now() - start);
+    EXPECT_TRUE(run.status.success()) << why << ": " << run.output << gateway->Logs();
+    EXPECT_NE(run.output.find("pause-crash deployed: v"), std::string::npos) << why << ": " << run.output;
+  };
+  push_and_deploy("first push");
+
+  std::mt19937_64 rng(20261123);
+  std::map<std::string, int> victims;  // process name -> kills
+  int refused = 0, landed = 0;
+  for (int round = 0; round < 100 && !::testing::Test::HasFatalFailure(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string before = GitDirRef(repo, "refs/heads/main");
+    std::string attempted = CommitFiles(dir, {{"round", std::to_string(round) + "\n"}}, "round");
+    std::vector<Clock::duration> sorted = durations;
+    std::sort(sorted.begin(), sorted.end());
+    auto typical = std::chrono::duration_cast<std::chrono::microseconds>(sorted[sorted.size() / 2]);
+
+    // sshd's processes of the last push may still be winding down: they are
+    // not this push's, so not victims.
+    std::set<pid_t> earlier;
+    for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) earlier.insert(p.pid);
+    std::unique_ptr<LiveGit> push = gateway->StartGit(alice, {"push", url, "main"}, dir);
+    ASSERT_NE(push, nullptr);
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(typical.count() + 1)));
+    // A kind of process first (sshd, the keys helper, the shell, git, the
+    // hook, the build, the deploy), so the short-lived ones are hit as often
+    // as the sshd processes that live as long as the connection.
+    std::map<std::string, std::vector<pid_t>> serving;
+    for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) {
+      if (earlier.count(p.pid) == 0) serving[p.name].push_back(p.pid);
+    }
+    bool client_killed = serving.empty() || rng() % 5 == 0;
+    if (client_killed) {
+      push->Kill();
+      ++victims["git client"];
+    } else {
+      auto kind = std::next(serving.begin(), static_cast<long>(rng() % serving.size()));
+      if (::kill(kind->second[rng() % kind->second.size()], SIGKILL) == 0) ++victims[kind->first];
+    }
+    ExitStatus status = client_killed ? ExitStatus{} : push->Finish();
+
+    // The lock is free and everything the push started has ended (sshd's
+    // own processes wind down in their own time, about a second).
+    auto pushgate_processes = [&] {
+      std::vector<std::string> names;
+      for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) {
+        if (p.name == "sshd") continue;
+        Result<std::string> wchan = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/wchan");
+        Result<std::string> stat = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/stat");
+        names.push_back(p.name + " (" + std::to_string(p.pid) + ", waiting in " + (wchan.ok() ? *wchan : "?") +
+                        ", " + (stat.ok() ? *stat : "") + ")");
+      }
+      return names;
+    };
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < deadline && *FileLock::IsHeld(lock)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(*FileLock::IsHeld(lock)) << "the app lock is held 60 s after the kill\n" << gateway->Logs();
+    // Deploys happen under the app lock: nothing may switch `current` once
+    // it is free (a build orphaned by a killed hook would).
+    std::string current = CurrentRelease(releases);
+    while (Clock::now() < deadline && !pushgate_processes().empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::vector<std::string> left = pushgate_processes();
+    ASSERT_TRUE(left.empty()) << left.size() << " processes of the push still run 60 s later, e.g. " << left.front();
+    EXPECT_EQ(CurrentRelease(releases), current) << "a release was deployed after its push had ended";
+
+    std::string after = GitDirRef(repo, "refs/heads/main");
+    EXPECT_TRUE(after == before || after == attempted) << "the branch is at " << after;
+    if (status.success()) {
+      EXPECT_EQ(after, attempted) << "git reported a push that did not land:\n" << push->output();
+    }
+    if (after == attempted) {
+      ++landed;
+    } else {
+      ++refused;
+    }
+    CapturedRun fsck = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "fsck", "--strict",
+                                   "--no-dangling", "--no-progress"});
+    EXPECT_TRUE(fsck.status.success()) << fsck.output;
+    // The build of a refused push may have finished before its push was cut
+    // off (pre-receive deploys, then git updates the branch), so `current`
+    // is a release of the branch's commit or of the pushed one.
+    EXPECT_TRUE(ReleaseIsOf(current, after) || ReleaseIsOf(current, attempted)) << "current -> " << current;
+    EXPECT_TRUE(ListDir(releases + "/" + current).ok()) << "current names no release: " << current;
+
+    // The next push deploys.
+    CommitFiles(dir, {{"next", std::to_string(round) + "\n"}}, "next");
+    push_and_deploy("the push after the kill");
+    EXPECT_TRUE(ReleaseIsOf(CurrentRelease(releases), GitDirRef(repo, "refs/heads/main")));
+  }
+
+  // Objects of killed pushes wait in quarantine directories (incoming-*)
+  // that git removes on the next gc.
+  int quarantined = 0;
+  Result<std::vector<std::string>> objects = ListDir(repo + "/objects");
+  ASSERT_TRUE(objects.ok());
+  for (const std::string& entry : *objects) quarantined += entry.rfind("incoming-", 0) == 0;
+  std::string summary;
+  for (const auto& [name, count] : victims) summary += name + "=" + std::to_string(count) + " ";
+  std::cout << "killed: " << summary << "| pushes refused " << refused << ", landed " << landed << "; quarantine directories left "
+            << quarantined << "\n";
+  // The kills must land inside pushes: on several kinds of process, with
+  // most pushes cut off.
+  EXPECT_GE(victims.size(), 5u) << summary;
+  EXPECT_GE(refused, 50) << summary;
+}
+
+}  // namespace
+}  // namespace pushgate::testing
