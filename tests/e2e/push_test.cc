@@ -1,6 +1,8 @@
 // End-to-end: real git and ssh clients against a private sshd running
 // pushgate's keys helper, forced shell and pre-receive hook.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -8,12 +10,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/gateway.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/random_id.h"
 
 namespace pushgate::testing {
 namespace {
@@ -179,6 +184,148 @@ TEST_F(PushTest, ForwardingAndPtyRequestsAreRefusedBySshd) {
   EXPECT_EQ(local.output.find("SSH-2.0"), std::string::npos) << "the tunnel reached sshd: " << local.output;
   CapturedRun pty = gateway_->Ssh(*alice_, {"-tt", "127.0.0.1"});
   EXPECT_NE(pty.output.find("PTY allocation request failed"), std::string::npos) << pty.output;
+}
+
+// Unix sockets bound under /tmp/ssh-*/ right now: where sshd puts the
+// socket of a forwarded agent (agent.PID) for the session's processes.
+std::set<std::string> ForwardedAgentSockets() {
+  std::set<std::string> out;
+  Result<std::string> table = ReadSmallFile("/proc/net/unix", 64 << 20);
+  std::istringstream lines(table.ok() ? *table : "");
+  for (std::string line; std::getline(lines, line);) {
+    size_t path = line.find(" /tmp/ssh-");
+    if (path != std::string::npos && line.find("/agent.", path) != std::string::npos) out.insert(line.substr(path + 1));
+  }
+  return out;
+}
+
+// A developer's `ssh -A` (or ForwardAgent yes in their ssh config) must not
+// hand their agent to the gateway: sshd opens no agent socket for the session
+// (restrict in the key line, DisableForwarding in the drop-in).
+TEST_F(PushTest, AgentForwardingIsRefused) {
+  gateway_->AdminOk({"app", "create", "agent-app", "--member", "alice"});
+  TempDir agent_dir;
+  std::string agent_socket = agent_dir / "agent";
+  CapturedRun agent = RunCommand({"ssh-agent", "-s", "-a", agent_socket});
+  ASSERT_TRUE(agent.status.success()) << agent.output;
+  size_t pid_at = agent.output.find("SSH_AGENT_PID=");
+  ASSERT_NE(pid_at, std::string::npos) << agent.output;
+  pid_t agent_pid = std::atoi(agent.output.c_str() + pid_at + 14);
+  std::map<std::string, std::string> env = gateway_->SshEnv();
+  env["SSH_AUTH_SOCK"] = agent_socket;
+  EXPECT_TRUE(RunCommand({"ssh-add", alice_->private_path}, env).status.success());
+  std::set<std::string> before = ForwardedAgentSockets();
+
+  // A session held open: git-upload-pack advertises, then waits for input.
+  int in[2], out[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  UniqueFd in_read(in[0]), in_write(in[1]), out_read(out[0]), out_write(out[1]);
+  SpawnSpec ssh{"/usr/bin/ssh", gateway_->SshArgv(*alice_), {"PATH=/usr/bin:/bin"}, in_read.get(), out_write.get(),
+                out_write.get(), false, ""};
+  for (const char* arg : {"-A", "-o", "ForwardAgent=yes", "127.0.0.1", "git-upload-pack 'agent-app.git'"}) {
+    ssh.argv.push_back(arg);
+  }
+  for (const auto& [k, v] : env) SetEnv(ssh.env, k, v);
+  Result<pid_t> pid = Spawn(ssh);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  in_read.Reset();
+  out_write.Reset();
+  pollfd ready{out_read.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&ready, 1, 30000), 1) << "no advertisement from git-upload-pack";
+  char buf[256];
+  ssize_t n = ::read(out_read.get(), buf, sizeof buf);
+  EXPECT_GT(n, 0);
+  std::string advertised(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  std::set<std::string> during = ForwardedAgentSockets();
+  in_write.Reset();  // upload-pack sees the end of input and exits
+  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(30));
+  if (!exited.ok() || !exited->has_value()) ::kill(*pid, SIGKILL);
+  ::kill(agent_pid, SIGTERM);
+
+  EXPECT_NE(advertised.find("0000"), std::string::npos) << "the session did not start: " << advertised;
+  for (const std::string& socket : during) {
+    EXPECT_EQ(before.count(socket), 1u) << "sshd forwarded the agent to " << socket;
+  }
+}
+
+// A repository or hook that the pusher (or a build, which runs as the git
+// user) could change must not decide which code runs on a push: the hooks
+// come from pushgate's root-owned directory through git's environment, which
+// overrides the repository's config; the client cannot send config (sshd
+// accepts only GIT_PROTOCOL, push options are not advertised).
+TEST_F(PushTest, RepositoryTamperingCannotRedirectTheHooks) {
+  gateway_->AdminOk({"app", "create", "tamper", "--member", "alice"});
+  std::string dir = NewWorkTree("tamper", {{"a", "1"}});
+  ASSERT_TRUE(Push(*alice_, dir, "tamper").status.success());
+  std::string marker = "/tmp/pushgate-e2e-tampered-" + RandomHex(4);
+  std::string evil = "/tmp/pushgate-e2e-evil-hooks-" + RandomHex(4);
+  ASSERT_TRUE(MakeDirs(evil, 0755).ok());
+  for (const char* hook : {"pre-receive", "update", "post-receive", "post-update", "push-to-checkout"}) {
+    WriteFile(evil + "/" + std::string(hook), "#!/bin/sh\ntouch " + marker + "\n", 0755);
+  }
+  // The repository's own config and hooks directory, edited.
+  std::string repo = gateway_->data_dir() + "/repos/tamper.git";
+  std::string repo_config = ReadFile(repo + "/config");
+  WriteFile(repo + "/config", repo_config + "[core]\n\thooksPath = " + evil + "\n", 0644);
+  ASSERT_TRUE(MakeDirs(repo + "/hooks", 0755).ok());
+  WriteFile(repo + "/hooks/pre-receive", "#!/bin/sh\ntouch " + marker + "\n", 0755);
+
+  // Config sent by the client: through the ssh environment, and as push options.
+  CommitFiles(dir, {{"a", "2"}}, "second");
+  std::map<std::string, std::string> env = gateway_->GitClientEnv(*alice_);
+  env["GIT_SSH_COMMAND"] += " -o 'SetEnv=GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=" +
+                            evil + " GIT_CONFIG_PARAMETERS=core.hooksPath=" + evil + "'";
+  CapturedRun with_env = RunCommand({"timeout", "120", "git", "push", gateway_->Url("tamper"), "main"}, env, dir);
+  EXPECT_TRUE(with_env.status.success()) << with_env.output;
+  EXPECT_NE(with_env.output.find("tamper deployed: v2"), std::string::npos) << with_env.output;
+  CommitFiles(dir, {{"a", "3"}}, "third");
+  CapturedRun with_options = gateway_->Git(*alice_, {"push", "-o", "core.hooksPath=" + evil, gateway_->Url("tamper"),
+                                                     "main"}, dir);
+  EXPECT_FALSE(with_options.status.success());
+  EXPECT_NE(with_options.output.find("the receiving end does not support push options"), std::string::npos)
+      << with_options.output;
+
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "a hook pushgate did not ship ran";
+  ::unlink(marker.c_str());
+  (void)RemoveTree(evil);
+}
+
+// Objects git's fsck refuses never reach a repository or a build: submodule
+// names that climb out of .git/modules (CVE-2018-11235), URLs and paths that
+// a later `git submodule` would take for options, and tree entries named .git
+// or .. (CVE-2014-9390).
+TEST_F(PushTest, RepositoryTamperingGitmodulesAndDotGitAreRefusedByFsck) {
+  gateway_->AdminOk({"app", "create", "modules", "--member", "alice"});
+  const std::vector<std::pair<std::string, std::string>> gitmodules = {
+      {"[submodule \"../../../hooks\"]\n\tpath = x\n\turl = https://example.com/x.git\n", "gitmodulesName"},
+      {"[submodule \"x\"]\n\tpath = x\n\turl = --upload-pack=touch /tmp/pwned\n", "gitmodulesUrl"},
+      {"[submodule \"x\"]\n\tpath = -x\n\turl = https://example.com/x.git\n", "gitmodulesPath"},
+  };
+  int n = 0;
+  for (const auto& [content, check] : gitmodules) {
+    SCOPED_TRACE(check);
+    std::string dir = NewWorkTree("modules-" + std::to_string(n++), {{".gitmodules", content}});
+    CapturedRun push = Push(*alice_, dir, "modules");
+    EXPECT_FALSE(push.status.success());
+    EXPECT_NE(push.output.find(check), std::string::npos) << push.output;
+    EXPECT_EQ(push.output.find("Building"), std::string::npos) << "a refused object reached the build";
+  }
+  std::string dir = NewWorkTree("dotgit", {{"a", "1"}});
+  std::string blob = RunOk({"git", "hash-object", "-w", "--stdin"}, GitEnv(), dir);
+  blob.pop_back();
+  for (const auto& [name, check] : std::vector<std::pair<std::string, std::string>>{{".GIT", "hasDotgit"},
+                                                                                     {"..", "hasDotdot"}}) {
+    SCOPED_TRACE(check);
+    CapturedRun tree = RunCommand({"git", "mktree"}, GitEnv(), dir, "100644 blob " + blob + "\t" + name + "\n");
+    ASSERT_TRUE(tree.status.success()) << tree.output;
+    std::string commit = RunOk({"git", "commit-tree", tree.output.substr(0, 40), "-m", "evil"}, GitEnv(), dir);
+    commit.pop_back();
+    CapturedRun push = Push(*alice_, dir, "modules", commit + ":refs/heads/main");
+    EXPECT_FALSE(push.status.success());
+    EXPECT_NE(push.output.find(check), std::string::npos) << push.output;
+  }
+  EXPECT_EQ(RemoteRef("modules"), "");
 }
 
 TEST_F(PushTest, FailingBuildRejectsThePushAndLeavesTheRefUnchanged) {
