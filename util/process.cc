@@ -63,7 +63,6 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
-
 // Spawn for killed_with_parent, which posix_spawn cannot express: fork, set
 // up the child the same way (stdio, no other descriptors, cwd, default
 // signals, process group), PR_SET_PDEATHSIG, exec. The child uses

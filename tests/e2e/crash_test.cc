@@ -28,7 +28,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string GitDirRef(const std::string& repo, const std::string& ref) {
-  CapturedRun run = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--verify", "-q", ref});
+  CapturedRun run =
+      RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--verify", "-q", ref});
   std::string out = run.output;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return run.status.success() ? out : "";
@@ -43,8 +44,8 @@ std::string CurrentRelease(const std::string& app_dir) {
 
 bool ReleaseIsOf(const std::string& release, const std::string& commit) {
   size_t dash = release.find('-');
-  return dash != std::string::npos && !commit.empty() && commit.compare(0, release.size() - dash - 1,
-                                                                        release.substr(dash + 1)) == 0;
+  return dash != std::string::npos && !commit.empty() &&
+         commit.compare(0, release.size() - dash - 1, release.substr(dash + 1)) == 0;
 }
 
 TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
@@ -114,8 +115,8 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
         if (p.name == "sshd") continue;
         Result<std::string> wchan = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/wchan");
         Result<std::string> stat = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/stat");
-        names.push_back(p.name + " (" + std::to_string(p.pid) + ", waiting in " + (wchan.ok() ? *wchan : "?") +
-                        ", " + (stat.ok() ? *stat : "") + ")");
+        names.push_back(p.name + " (" + std::to_string(p.pid) + ", waiting in " + (wchan.ok() ? *wchan : "?") + ", " +
+                        (stat.ok() ? *stat : "") + ")");
       }
       return names;
     };
@@ -144,8 +145,8 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     } else {
       ++refused;
     }
-    CapturedRun fsck = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "fsck", "--strict",
-                                   "--no-dangling", "--no-progress"});
+    CapturedRun fsck = RunCommand(
+        {"git", "-c", "safe.directory=*", "--git-dir", repo, "fsck", "--strict", "--no-dangling", "--no-progress"});
     EXPECT_TRUE(fsck.status.success()) << fsck.output;
     // The build of a refused push may have finished before its push was cut
     // off (pre-receive deploys, then git updates the branch), so `current`
@@ -167,8 +168,8 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
   for (const std::string& entry : *objects) quarantined += entry.rfind("incoming-", 0) == 0;
   std::string summary;
   for (const auto& [name, count] : victims) summary += name + "=" + std::to_string(count) + " ";
-  std::cout << "killed: " << summary << "| pushes refused " << refused << ", landed " << landed << "; quarantine directories left "
-            << quarantined << "\n";
+  std::cout << "killed: " << summary << "| pushes refused " << refused << ", landed " << landed
+            << "; quarantine directories left " << quarantined << "\n";
   // The kills must land inside pushes: on several kinds of process, with
   // most pushes cut off.
   EXPECT_GE(victims.size(), 5u) << summary;
