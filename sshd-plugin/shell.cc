@@ -1,6 +1,7 @@
 #include "sshd-plugin/shell.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
@@ -146,6 +147,14 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   Status created = CreateBareRepository(repo, RepoSettings(hooks_dir));
   if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
   if (created.ok()) log::Info("created repository", {{"path", repo}});
+  // Anything that can write to data_dir (a build runs as git_user) could put
+  // a symlink there and alias this app to another app's repository, or to
+  // any directory; pushgate serves only the directories it created.
+  struct stat st;
+  if (::lstat(repo.c_str(), &st) != 0) return Unavailable(Status::FromErrno(errno, "lstat " + repo));
+  if (!S_ISDIR(st.st_mode)) {
+    return Unavailable(Status::IOError(repo + " is not a directory (a symlink?); refusing to serve it"));
+  }
   if (decision.lock) {
     Result<std::vector<std::string>> removed = RemoveLeftoversOfKilledGit(repo);
     if (!removed.ok()) return Unavailable(removed.status());

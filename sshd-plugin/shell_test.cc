@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "config/drain.h"
@@ -150,6 +151,24 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ab12Cd"));
   EXPECT_TRUE(PathExists(repo + "/refs/heads/main")) << "a ref was removed";
   EXPECT_TRUE(PathExists(repo + "/refs/heads/feature")) << "a ref directory was removed";
+}
+
+// A symlink planted in data_dir/repos (by anything running as the git user,
+// such as a build) must not alias one app's repository to another's, or to
+// any other directory: neither pushes nor fetches go through it.
+TEST_F(ShellTest, SymlinksPlantedInDataDirAreNotServed) {
+  ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
+  ASSERT_EQ(::symlink(config_.RepoPath("web").c_str(), config_.RepoPath("alias").c_str()), 0);
+  TempDir elsewhere;
+  ASSERT_EQ(::symlink(elsewhere.path().c_str(), config_.RepoPath("outside").c_str()), 0);
+  for (const char* command : {"git-receive-pack 'alias.git'", "git-upload-pack 'alias.git'",
+                              "git-receive-pack 'outside.git'", "git-upload-pack 'outside.git'"}) {
+    SCOPED_TRACE(command);
+    ShellDecision d = Decide(std::string(command));
+    EXPECT_FALSE(d.exec);
+    EXPECT_NE(d.message.find("pushgate could not prepare the repository"), std::string::npos) << d.message;
+  }
+  EXPECT_TRUE(ListDir(elsewhere.path())->empty()) << "something was written through the symlink";
 }
 
 TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
