@@ -35,13 +35,6 @@ std::string GitDirRef(const std::string& repo, const std::string& ref) {
   return run.status.success() ? out : "";
 }
 
-// The release `current` names, "" if there is none.
-std::string CurrentRelease(const std::string& app_dir) {
-  char buf[256];
-  ssize_t n = ::readlink((app_dir + "/current").c_str(), buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
 bool ReleaseIsOf(const std::string& release, const std::string& commit) {
   size_t dash = release.find('-');
   return dash != std::string::npos && !commit.empty() &&
@@ -127,7 +120,7 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     ASSERT_FALSE(*FileLock::IsHeld(lock)) << "the app lock is held 60 s after the kill\n" << gateway->Logs();
     // Deploys happen under the app lock: nothing may switch `current` once
     // it is free (a build orphaned by a killed hook would).
-    std::string current = CurrentRelease(releases);
+    std::string current = gateway->CurrentRelease("pause-crash");
     // One scan decides: sshd's winding-down processes of a killed
     // connection may still start a keys helper after it, which ends alone.
     std::vector<std::string> left = pushgate_processes();
@@ -136,7 +129,7 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
       left = pushgate_processes();
     }
     ASSERT_TRUE(left.empty()) << left.size() << " processes of the push still run 60 s later, e.g. " << left.front();
-    EXPECT_EQ(CurrentRelease(releases), current) << "a release was deployed after its push had ended";
+    EXPECT_EQ(gateway->CurrentRelease("pause-crash"), current) << "a release was deployed after its push had ended";
 
     std::string after = GitDirRef(repo, "refs/heads/main");
     EXPECT_TRUE(after == before || after == attempted) << "the branch is at " << after;
@@ -148,8 +141,7 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     } else {
       ++refused;
     }
-    CapturedRun fsck = RunCommand(
-        {"git", "-c", "safe.directory=*", "--git-dir", repo, "fsck", "--strict", "--no-dangling", "--no-progress"});
+    CapturedRun fsck = gateway->FsckRepo("pause-crash");
     EXPECT_TRUE(fsck.status.success()) << fsck.output;
     // The build of a refused push may have finished before its push was cut
     // off (pre-receive deploys, then git updates the branch), so `current`
@@ -160,7 +152,7 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     // The next push deploys.
     CommitFiles(dir, {{"next", std::to_string(round) + "\n"}}, "next");
     push_and_deploy("the push after the kill");
-    EXPECT_TRUE(ReleaseIsOf(CurrentRelease(releases), GitDirRef(repo, "refs/heads/main")));
+    EXPECT_TRUE(ReleaseIsOf(gateway->CurrentRelease("pause-crash"), GitDirRef(repo, "refs/heads/main")));
   }
 
   // Objects of killed pushes wait in quarantine directories (incoming-*)

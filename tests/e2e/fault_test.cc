@@ -71,8 +71,7 @@ TEST(DiskFullTest, PushIntoAFullDiskFailsClearlyAndRecovers) {
   CapturedRun retry = gateway->Git(alice, {"push", gateway->Url("full"), "main"}, dir);
   EXPECT_TRUE(retry.status.success()) << retry.output;
   EXPECT_NE(retry.output.find("full deployed: v2"), std::string::npos) << retry.output;
-  CapturedRun fsck = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", gateway->data_dir() + "/repos/full.git",
-                                 "fsck", "--strict", "--no-dangling"});
+  CapturedRun fsck = gateway->FsckRepo("full");
   EXPECT_TRUE(fsck.status.success()) << fsck.output;
 }
 

@@ -410,6 +410,17 @@ CapturedRun Gateway::Ssh(const TestKey& key, const std::vector<std::string>& arg
   return RunCommand(argv, SshEnv());
 }
 
+std::string Gateway::CurrentRelease(const std::string& app) const {
+  char buf[256];
+  ssize_t n = ::readlink((data_dir_ + "/releases/" + app + "/current").c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+CapturedRun Gateway::FsckRepo(const std::string& app) const {
+  return RunCommand({"git", "-c", "safe.directory=*", "--git-dir", data_dir_ + "/repos/" + app + ".git", "fsck",
+                     "--strict", "--no-dangling", "--no-progress"});
+}
+
 std::string Gateway::Logs() const {
   std::string out = "--- sshd.log\n";
   Result<std::string> sshd = ReadSmallFile(sshd_log_path(), 8 << 20);

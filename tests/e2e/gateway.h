@@ -134,6 +134,11 @@ class Gateway {
   // `key` sees it with ls-remote.
   std::string RemoteRef(const TestKey& key, const std::string& app, const std::string& ref = "refs/heads/main") const;
 
+  // The release data_dir/releases/APP/current names ("" if none).
+  std::string CurrentRelease(const std::string& app) const;
+  // `git fsck --strict` of APP's repository on the gateway.
+  CapturedRun FsckRepo(const std::string& app) const;
+
   // The sshd log and pushgate's own log, for failure messages.
   std::string Logs() const;
 

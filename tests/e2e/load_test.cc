@@ -84,8 +84,7 @@ TEST(LoadTest, FiftyConcurrentPushesWhileTheSyncDaemonRuns) {
     std::string app = "load-" + std::to_string(a);
     std::string head = gateway->RemoteRef(alice, app);
     EXPECT_EQ(pushed[app].count(head), 1u) << app << " ends at a commit nobody pushed: " << head;
-    CapturedRun fsck = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", gateway->data_dir() + "/repos/" + app + ".git",
-                                   "fsck", "--strict", "--no-dangling"});
+    CapturedRun fsck = gateway->FsckRepo(app);
     EXPECT_TRUE(fsck.status.success()) << app << ": " << fsck.output;
   }
   int builds = 0;

@@ -65,11 +65,7 @@ class PushTest : public ::testing::Test {
   }
 
   std::string ReleasesDir(const std::string& app) { return gateway_->data_dir() + "/releases/" + app; }
-  std::string CurrentRelease(const std::string& app) {
-    char buf[256];
-    ssize_t n = ::readlink((ReleasesDir(app) + "/current").c_str(), buf, sizeof buf);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-  }
+  std::string CurrentRelease(const std::string& app) { return gateway_->CurrentRelease(app); }
 
   static Gateway* gateway_;
   static TempDir* keys_;
