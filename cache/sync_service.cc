@@ -1,6 +1,5 @@
 #include "cache/sync_service.h"
 
-#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <chrono>
@@ -26,9 +25,7 @@ struct Locked {
 constexpr uint64_t kMinFreeBytes = uint64_t{8} << 20;
 
 Status CheckFreeSpace(const Config& config) {
-  struct statvfs fs;
-  if (::statvfs(config.data_dir.c_str(), &fs) != 0) return Status::FromErrno(errno, "statvfs " + config.data_dir);
-  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  PG_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeBytes(config.data_dir));
   if (free_bytes >= kMinFreeBytes) return Status::OK();
   return Status::ResourceExhausted("the file system under " + config.data_dir + " is full (" +
                                    std::to_string(free_bytes >> 10) + " KB free, a sync needs at least " +

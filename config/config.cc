@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 
+#include "util/byte_size.h"
 #include "util/fs.h"
 #include "util/names.h"
 
@@ -173,6 +174,61 @@ Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& c
   return Status::OK();
 }
 
+Status ApplyIdleTimeout(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyPositive(value, key, config.push.idle_timeout);
+}
+
+// A size: a string with a unit ("512MiB") or an integer number of bytes.
+Status ApplyByteSize(const toml::node& value, std::string_view key, uint64_t& out) {
+  if (value.is_integer()) {
+    int64_t bytes = *value.value<int64_t>();
+    if (bytes <= 0) return Status::InvalidArgument(std::string(key) + " must be positive");
+    out = static_cast<uint64_t>(bytes);
+    return Status::OK();
+  }
+  if (!value.is_string()) return WrongType(key, "a size such as \"512MiB\" or \"1GiB\"");
+  Result<uint64_t> size = ParseByteSize(*value.value<std::string_view>());
+  if (!size.ok()) return size.status().Annotate(key);
+  if (*size == 0) return Status::InvalidArgument(std::string(key) + " must be positive");
+  out = *size;
+  return Status::OK();
+}
+
+Status ApplyCount(const toml::node& value, std::string_view key, int64_t min, int64_t max, int& out) {
+  std::optional<int64_t> count = value.value<int64_t>();
+  if (!value.is_integer() || !count || *count < min || *count > max) {
+    return WrongType(key, "a count from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  out = static_cast<int>(*count);
+  return Status::OK();
+}
+
+Status ApplyMaxPackSize(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyByteSize(v, k, c.push.max_pack_size);
+}
+Status ApplyMaxFileSize(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyByteSize(v, k, c.push.max_file_size);
+}
+Status ApplyMaxReleaseSize(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyByteSize(v, k, c.push.max_release_size);
+}
+Status ApplyMaxTreeDepth(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyCount(v, k, 1, 4096, c.push.max_tree_depth);
+}
+Status ApplyMaxEntries(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyCount(v, k, 1, 100000000, c.push.max_entries);
+}
+
+Status ApplyAllowExternalSymlinks(const toml::node& value, std::string_view key, Config& config) {
+  if (!value.is_boolean()) return WrongType(key, "true or false");
+  config.deploy.allow_external_symlinks = *value.value<bool>();
+  return Status::OK();
+}
+
+Status ApplyMinRsaBits(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyCount(v, k, 1024, 16384, c.keys.min_rsa_bits);
+}
+
 Status ApplyControllerUrl(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(std::string url, AsString(value, key));
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -265,6 +321,18 @@ constexpr KeySpec kBuild[] = {
 };
 constexpr KeySpec kPush[] = {
     {"push.lock_timeout", ApplyLockTimeout},
+    {"push.idle_timeout", ApplyIdleTimeout},
+    {"push.max_pack_size", ApplyMaxPackSize},
+    {"push.max_file_size", ApplyMaxFileSize},
+    {"push.max_release_size", ApplyMaxReleaseSize},
+    {"push.max_tree_depth", ApplyMaxTreeDepth},
+    {"push.max_entries", ApplyMaxEntries},
+};
+constexpr KeySpec kDeploy[] = {
+    {"deploy.allow_external_symlinks", ApplyAllowExternalSymlinks},
+};
+constexpr KeySpec kKeys[] = {
+    {"keys.min_rsa_bits", ApplyMinRsaBits},
 };
 constexpr KeySpec kController[] = {
     {"controller.url", ApplyControllerUrl},
@@ -299,6 +367,8 @@ struct TableSpec {
 constexpr TableSpec kTables[] = {
     {"build", kBuild},
     {"push", kPush},
+    {"deploy", kDeploy},
+    {"keys", kKeys},
     {"controller", kController},
     {"cache", kCache},
     {"reaper", kReaper},
@@ -371,6 +441,13 @@ Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
       std::string dotted = std::string(name.str()) + "." + std::string(sub_name.str());
       PG_RETURN_IF_ERROR(ApplyKey(dotted, sub_value, table_spec->keys, origin, config));
     }
+  }
+  // The build's keepalive lines are what keep a quiet build from looking
+  // like an idle session.
+  if (config.build.keepalive >= config.push.idle_timeout) {
+    return Status::InvalidArgument(std::string(origin) + ": build.keepalive (" + FormatDuration(config.build.keepalive) +
+                                   ") must be shorter than push.idle_timeout (" +
+                                   FormatDuration(config.push.idle_timeout) + "), or quiet builds are cut off");
   }
   if (config.mode == Mode::kController) {
     if (config.controller.url.empty()) {

@@ -34,9 +34,35 @@ struct BuildConfig {
   bool UsesController(Mode mode) const { return mode == Mode::kController && command.empty(); }
 };
 
+// What a push may be and how long it may take ([push]). The size and shape
+// limits are far above what a real app needs; they exist so that one pushed
+// commit cannot fill the disk or exhaust the hook (docs/security.md).
 struct PushConfig {
   // How long a push waits for another push to the same app to finish.
   Duration lock_timeout = std::chrono::minutes(10);
+  // A push session that moves no byte either way for this long is ended and
+  // its app lock freed. Builds send keepalives (build.keepalive) and git its
+  // own, so only a client that stopped talking or reading meets it.
+  Duration idle_timeout = std::chrono::minutes(2);
+  uint64_t max_pack_size = uint64_t{1} << 30;     // git's receive.maxInputSize
+  uint64_t max_file_size = uint64_t{512} << 20;   // any one file of the pushed tree
+  uint64_t max_release_size = uint64_t{2} << 30;  // all files of the pushed tree
+  int max_tree_depth = 64;                        // path components of any entry
+  int max_entries = 200000;                       // files, directories and links
+};
+
+// The pushed tree as the deploy takes it ([deploy]).
+struct DeployConfig {
+  // A symlink whose target resolves outside the release (absolute, or
+  // climbing above it with "..") refuses the push unless this is set.
+  bool allow_external_symlinks = false;
+};
+
+// Which keys may log in at all ([keys]).
+struct KeysConfig {
+  // RSA keys with a shorter modulus are refused, in `key add`, from the
+  // controller, and by the keys helper for keys stored before.
+  int min_rsa_bits = 2048;
 };
 
 // How to reach the platform controller (mode = "controller").
@@ -82,6 +108,8 @@ struct Config {
   std::string git_path = "/usr/bin/git";
   BuildConfig build;
   PushConfig push;
+  DeployConfig deploy;
+  KeysConfig keys;
   ControllerConfig controller;
   CacheConfig cache;
   ReaperConfig reaper;

@@ -24,6 +24,14 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_TRUE(c->build.command.empty());
   EXPECT_EQ(c->build.timeout, std::chrono::minutes(30));
   EXPECT_EQ(c->push.lock_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c->push.max_pack_size, uint64_t{1} << 30);
+  EXPECT_EQ(c->push.max_file_size, uint64_t{512} << 20);
+  EXPECT_EQ(c->push.max_release_size, uint64_t{2} << 30);
+  EXPECT_EQ(c->push.max_tree_depth, 64);
+  EXPECT_EQ(c->push.max_entries, 200000);
+  EXPECT_FALSE(c->deploy.allow_external_symlinks);
+  EXPECT_EQ(c->keys.min_rsa_bits, 2048);
   EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kSyslog);
   EXPECT_EQ(c->RepoPath("web"), "/var/lib/pushgate/repos/web.git");
   EXPECT_EQ(c->AppLockPath("web"), "/var/lib/pushgate/locks/web.lock");
@@ -43,6 +51,18 @@ timeout = "1h30m"
 
 [push]
 lock_timeout = "45s"
+idle_timeout = "5m"
+max_pack_size = "100MiB"
+max_file_size = 1048576
+max_release_size = "3GB"
+max_tree_depth = 20
+max_entries = 5000
+
+[deploy]
+allow_external_symlinks = true
+
+[keys]
+min_rsa_bits = 3072
 
 [log]
 destination = "/var/log/pushgate.log"
@@ -58,6 +78,14 @@ level = "debug"
   EXPECT_EQ(c->build.command, (std::vector<std::string>{"/usr/local/bin/build", "--fast"}));
   EXPECT_EQ(c->build.timeout, std::chrono::minutes(90));
   EXPECT_EQ(c->push.lock_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(c->push.max_pack_size, uint64_t{100} << 20);
+  EXPECT_EQ(c->push.max_file_size, 1048576u);
+  EXPECT_EQ(c->push.max_release_size, 3000000000u);
+  EXPECT_EQ(c->push.max_tree_depth, 20);
+  EXPECT_EQ(c->push.max_entries, 5000);
+  EXPECT_TRUE(c->deploy.allow_external_symlinks);
+  EXPECT_EQ(c->keys.min_rsa_bits, 3072);
   EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kFile);
   EXPECT_EQ(c->log.destination.path, "/var/log/pushgate.log");
   EXPECT_EQ(c->log.level, log::Level::kDebug);
@@ -93,6 +121,14 @@ TEST(ConfigTest, BadValuesNameKeyAndLine) {
   EXPECT_NE(ParseError("[build]\ntimeout = \"0s\"").message().find("positive"), std::string::npos);
   EXPECT_NE(ParseError("[log]\nlevel = \"loud\"").message().find("log.level"), std::string::npos);
   EXPECT_NE(ParseError("[log]\ndestination = \"file.log\"").message().find("log.destination"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_file_size = \"1.5GiB\"").message().find("push.max_file_size"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_pack_size = 0").message().find("positive"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_entries = -1").message().find("push.max_entries"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_tree_depth = \"64\"").message().find("a count"), std::string::npos);
+  EXPECT_NE(ParseError("[deploy]\nallow_external_symlinks = \"yes\"").message().find("true or false"),
+            std::string::npos);
+  EXPECT_NE(ParseError("[keys]\nmin_rsa_bits = 512").message().find("keys.min_rsa_bits"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nidle_timeout = \"10s\"").message().find("build.keepalive"), std::string::npos);
 }
 
 TEST(ConfigTest, SyntaxErrorsReportTheLine) {

@@ -1,11 +1,19 @@
 #include "gitrepo/gitrepo.h"
 
+#include <fcntl.h>
 #include <git2.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
+#include "util/fd.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 namespace pushgate {
 namespace {
@@ -45,6 +53,7 @@ using ObjectPtr = GitPtr<git_object, git_object_free>;
 using CommitPtr = GitPtr<git_commit, git_commit_free>;
 using TreePtr = GitPtr<git_tree, git_tree_free>;
 using BlobPtr = GitPtr<git_blob, git_blob_free>;
+using OdbPtr = GitPtr<git_odb, git_odb_free>;
 
 Result<git_oid> ParseOid(std::string_view id) {
   if (id.size() != GIT_OID_HEXSZ) return Status::InvalidArgument("\"" + std::string(id) + "\" is not a commit id");
@@ -55,50 +64,90 @@ Result<git_oid> ParseOid(std::string_view id) {
   return oid;
 }
 
-Result<CommitPtr> PeelToCommit(git_repository* repo, std::string_view id) {
+const char* TypeName(git_object_t type) {
+  switch (type) {
+    case GIT_OBJECT_COMMIT: return "commit";
+    case GIT_OBJECT_TAG: return "tag";
+    case GIT_OBJECT_TREE: return "tree";
+    case GIT_OBJECT_BLOB: return "blob";
+    default: return "unknown";
+  }
+}
+
+Result<CommitPtr> LookupCommit(git_repository* repo, std::string_view id) {
   PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
   git_object* raw = nullptr;
   int rc = git_object_lookup(&raw, repo, &oid, GIT_OBJECT_ANY);
   if (rc != 0) return GitStatus(rc, "look up " + std::string(id));
   ObjectPtr object(raw);
-  git_object* peeled = nullptr;
-  rc = git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT);
-  if (rc != 0) return Status::InvalidArgument(std::string(id) + " is not a commit");
-  return CommitPtr(reinterpret_cast<git_commit*>(peeled));
+  if (git_object_type(raw) != GIT_OBJECT_COMMIT) {
+    return Status::InvalidArgument(std::string(id) + " is a " + TypeName(git_object_type(raw)) + ", not a commit");
+  }
+  return CommitPtr(reinterpret_cast<git_commit*>(object.release()));
 }
 
 struct WalkState {
   git_repository* repo;
+  git_odb* odb;
   const std::function<Status(const TreeEntry&)>* visit;
   Status status;
   std::string path;
+  std::string link_target;
 };
+
+int Depth(std::string_view path) {
+  int depth = 1;
+  for (char c : path) depth += c == '/';
+  return depth;
+}
 
 int WalkCallback(const char* root, const git_tree_entry* entry, void* payload) {
   auto* state = static_cast<WalkState*>(payload);
   state->path.assign(root);
   state->path += git_tree_entry_name(entry);
-  TreeEntry out{state->path, TreeEntry::Kind::kFile, {}};
-  BlobPtr blob;
-  switch (git_tree_entry_filemode(entry)) {
+  TreeEntry out{state->path, TreeEntry::Kind::kFile, Depth(state->path), 0, {}, {}};
+  git_filemode_t mode = git_tree_entry_filemode(entry);
+  switch (mode) {
     case GIT_FILEMODE_TREE: out.kind = TreeEntry::Kind::kDirectory; break;
     case GIT_FILEMODE_COMMIT: out.kind = TreeEntry::Kind::kSubmodule; break;
     case GIT_FILEMODE_BLOB:
     case GIT_FILEMODE_BLOB_EXECUTABLE:
     case GIT_FILEMODE_LINK: {
-      git_filemode_t mode = git_tree_entry_filemode(entry);
-      out.kind = mode == GIT_FILEMODE_LINK         ? TreeEntry::Kind::kSymlink
+      out.kind = mode == GIT_FILEMODE_LINK              ? TreeEntry::Kind::kSymlink
                  : mode == GIT_FILEMODE_BLOB_EXECUTABLE ? TreeEntry::Kind::kExecutable
                                                         : TreeEntry::Kind::kFile;
-      git_blob* raw = nullptr;
-      int rc = git_blob_lookup(&raw, state->repo, git_tree_entry_id(entry));
+      const git_oid* oid = git_tree_entry_id(entry);
+      std::memcpy(out.id.bytes, oid->id, sizeof out.id.bytes);
+      // The header only: a file's contents are read later, in bounded pieces.
+      size_t size = 0;
+      git_object_t type = GIT_OBJECT_INVALID;
+      int rc = git_odb_read_header(&size, &type, state->odb, oid);
       if (rc != 0) {
         state->status = GitStatus(rc, "read " + state->path);
         return -1;
       }
-      blob.reset(raw);
-      out.data = std::string_view(static_cast<const char*>(git_blob_rawcontent(raw)),
+      if (type != GIT_OBJECT_BLOB) {
+        state->status = Status::InvalidArgument(state->path + " is not a blob");
+        return -1;
+      }
+      out.size = size;
+      if (out.kind == TreeEntry::Kind::kSymlink) {
+        if (size > kMaxSymlinkTarget) {
+          state->status = Status::InvalidArgument("the symlink " + state->path + " has a target longer than " +
+                                                  std::to_string(kMaxSymlinkTarget) + " bytes");
+          return -1;
+        }
+        git_blob* raw = nullptr;
+        rc = git_blob_lookup(&raw, state->repo, oid);
+        if (rc != 0) {
+          state->status = GitStatus(rc, "read " + state->path);
+          return -1;
+        }
+        BlobPtr blob(raw);
+        state->link_target.assign(static_cast<const char*>(git_blob_rawcontent(raw)),
                                   static_cast<size_t>(git_blob_rawsize(raw)));
+        out.link_target = state->link_target;
+      }
       break;
     }
     default:
@@ -108,6 +157,16 @@ int WalkCallback(const char* root, const git_tree_entry* entry, void* payload) {
   state->status = (*state->visit)(out);
   return state->status.ok() ? 0 : -1;
 }
+
+// Blobs up to this size are read whole through libgit2; larger ones are
+// streamed through git cat-file.
+constexpr uint64_t kInMemoryBlobMax = uint64_t{4} << 20;
+constexpr size_t kChunk = size_t{1} << 20;
+
+// Environment variables through which git shows a hook the quarantined
+// objects; a cat-file started from a hook must see them too.
+constexpr const char* kObjectEnv[] = {"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                                      "GIT_QUARANTINE_PATH"};
 
 }  // namespace
 
@@ -175,11 +234,125 @@ Status CreateBareRepository(const std::string& path,
   return s;
 }
 
+// A long-running `git cat-file --batch`: one request line per blob, the
+// contents read back in pieces, so no blob is ever whole in our memory.
+class GitRepo::BlobStream {
+ public:
+  static Result<std::unique_ptr<BlobStream>> Start(const std::string& git_path, const std::string& git_dir) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+    UniqueFd in_read(in[0]), in_write(in[1]);
+    if (::pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+    UniqueFd out_read(out[0]), out_write(out[1]);
+    SpawnSpec spec;
+    spec.path = git_path;
+    spec.argv = {"git", "cat-file", "--batch"};
+    spec.env = {"PATH=/usr/bin:/bin", "HOME=/", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+                "GIT_DIR=" + git_dir};
+    for (const char* name : kObjectEnv) {
+      if (const char* value = std::getenv(name)) spec.env.push_back(std::string(name) + "=" + value);
+    }
+    spec.stdin_fd = in_read.get();
+    spec.stdout_fd = out_write.get();
+    spec.killed_with_parent = true;
+    PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(spec));
+    return std::unique_ptr<BlobStream>(new BlobStream(pid, std::move(in_write), std::move(out_read)));
+  }
+
+  ~BlobStream() {
+    in_.Reset();
+    ::kill(pid_, SIGKILL);
+    (void)WaitForExit(pid_);
+  }
+
+  Status Read(const ObjectId& id, uint64_t size, const std::function<Status(std::string_view)>& chunk) {
+    std::string hex = id.Hex();
+    {
+      SigpipeBlocker no_sigpipe;
+      PG_RETURN_IF_ERROR(WriteAll(in_.get(), hex + "\n").Annotate("ask git cat-file for " + hex));
+    }
+    // "<id> blob <size>\n", then the contents, then "\n".
+    std::string header;
+    PG_RETURN_IF_ERROR(ReadLine(header));
+    std::string expected = hex + " blob " + std::to_string(size);
+    if (header != expected) {
+      return Status::IOError("git cat-file answered \"" + header.substr(0, 100) + "\" for " + hex);
+    }
+    uint64_t left = size;
+    while (left > 0) {
+      PG_RETURN_IF_ERROR(Fill());
+      size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer_.size() - offset_));
+      n = std::min(n, kChunk);
+      PG_RETURN_IF_ERROR(chunk(std::string_view(buffer_.data() + offset_, n)));
+      offset_ += n;
+      left -= n;
+    }
+    PG_RETURN_IF_ERROR(Fill());
+    if (buffer_[offset_] != '\n') return Status::IOError("git cat-file's answer for " + hex + " is malformed");
+    ++offset_;
+    return Status::OK();
+  }
+
+ private:
+  BlobStream(pid_t pid, UniqueFd in, UniqueFd out) : pid_(pid), in_(std::move(in)), out_(std::move(out)) {}
+
+  // Makes at least one unread byte available.
+  Status Fill() {
+    if (offset_ < buffer_.size()) return Status::OK();
+    buffer_.resize(kChunk);
+    offset_ = 0;
+    for (;;) {
+      ssize_t n = ::read(out_.get(), buffer_.data(), buffer_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "read from git cat-file");
+      if (n == 0) {
+        buffer_.clear();
+        return Status::IOError("git cat-file ended early");
+      }
+      buffer_.resize(static_cast<size_t>(n));
+      return Status::OK();
+    }
+  }
+
+  Status ReadLine(std::string& line) {
+    line.clear();
+    for (;;) {
+      PG_RETURN_IF_ERROR(Fill());
+      char c = buffer_[offset_++];
+      if (c == '\n') return Status::OK();
+      if (line.size() > 200) return Status::IOError("git cat-file's answer is malformed");
+      line += c;
+    }
+  }
+
+  pid_t pid_;
+  UniqueFd in_;
+  UniqueFd out_;
+  std::string buffer_;
+  size_t offset_ = 0;
+};
+
+std::string ObjectId::Hex() const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(40);
+  for (unsigned char b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+GitRepo::GitRepo(git_repository* repo) : repo_(repo) {}
+
 GitRepo::~GitRepo() {
   if (repo_ != nullptr) git_repository_free(repo_);
 }
 
-GitRepo::GitRepo(GitRepo&& other) noexcept : repo_(std::exchange(other.repo_, nullptr)) {}
+GitRepo::GitRepo(GitRepo&& other) noexcept
+    : repo_(std::exchange(other.repo_, nullptr)),
+      git_path_(std::move(other.git_path_)),
+      stream_(std::move(other.stream_)) {}
 
 Result<GitRepo> GitRepo::OpenFromEnvironment() {
   EnsureLibgit2();
@@ -197,8 +370,21 @@ Result<GitRepo> GitRepo::Open(const std::string& path) {
   return GitRepo(raw);
 }
 
+Result<std::string> GitRepo::ObjectType(std::string_view id) const {
+  PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
+  git_odb* raw_odb = nullptr;
+  int rc = git_repository_odb(&raw_odb, repo_);
+  if (rc != 0) return GitStatus(rc, "open the object database");
+  OdbPtr odb(raw_odb);
+  size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  rc = git_odb_read_header(&size, &type, odb.get(), &oid);
+  if (rc != 0) return GitStatus(rc, "look up " + std::string(id));
+  return std::string(TypeName(type));
+}
+
 Result<CommitInfo> GitRepo::ResolveCommit(std::string_view id) const {
-  PG_ASSIGN_OR_RETURN(CommitPtr commit, PeelToCommit(repo_, id));
+  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo_, id));
   CommitInfo info;
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, git_commit_id(commit.get()));
@@ -211,16 +397,47 @@ Result<CommitInfo> GitRepo::ResolveCommit(std::string_view id) const {
 
 Status GitRepo::WalkTree(std::string_view commit_id,
                          const std::function<Status(const TreeEntry&)>& visit) const {
-  PG_ASSIGN_OR_RETURN(CommitPtr commit, PeelToCommit(repo_, commit_id));
+  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo_, commit_id));
   git_tree* raw = nullptr;
   int rc = git_commit_tree(&raw, commit.get());
   if (rc != 0) return GitStatus(rc, "read the tree of " + std::string(commit_id));
   TreePtr tree(raw);
-  WalkState state{repo_, &visit, Status::OK(), {}};
+  git_odb* raw_odb = nullptr;
+  rc = git_repository_odb(&raw_odb, repo_);
+  if (rc != 0) return GitStatus(rc, "open the object database");
+  OdbPtr odb(raw_odb);
+  WalkState state{repo_, odb.get(), &visit, Status::OK(), {}, {}};
   rc = git_tree_walk(tree.get(), GIT_TREEWALK_PRE, WalkCallback, &state);
   if (!state.status.ok()) return state.status;
   if (rc != 0) return GitStatus(rc, "walk the tree of " + std::string(commit_id));
   return Status::OK();
+}
+
+Status GitRepo::ReadBlob(const ObjectId& id, uint64_t size,
+                         const std::function<Status(std::string_view)>& chunk) const {
+  if (size <= kInMemoryBlobMax) {
+    git_oid oid;
+    std::memcpy(oid.id, id.bytes, sizeof id.bytes);
+    git_blob* raw = nullptr;
+    int rc = git_blob_lookup(&raw, repo_, &oid);
+    if (rc != 0) return GitStatus(rc, "read blob " + id.Hex());
+    BlobPtr blob(raw);
+    std::string_view data(static_cast<const char*>(git_blob_rawcontent(raw)), static_cast<size_t>(git_blob_rawsize(raw)));
+    if (data.size() != size) return Status::IOError("blob " + id.Hex() + " changed size");
+    while (!data.empty()) {
+      size_t n = std::min(data.size(), kChunk);
+      PG_RETURN_IF_ERROR(chunk(data.substr(0, n)));
+      data.remove_prefix(n);
+    }
+    return Status::OK();
+  }
+  if (!stream_) {
+    PG_ASSIGN_OR_RETURN(stream_, BlobStream::Start(git_path_, git_repository_path(repo_)));
+  }
+  Status read = stream_->Read(id, size, chunk);
+  // A stream stopped halfway cannot be resumed; the next blob starts a new one.
+  if (!read.ok()) stream_.reset();
+  return read;
 }
 
 }  // namespace pushgate

@@ -42,12 +42,28 @@ struct CommitInfo {
   std::string summary;  // first line of the message
 };
 
+// A git object id (SHA-1), as raw bytes.
+struct ObjectId {
+  unsigned char bytes[20] = {};
+  std::string Hex() const;
+};
+
+// One entry of a commit's tree as a walk sees it. File contents are not read
+// during the walk (ReadBlob streams them): a walk costs one object header per
+// file, whatever the files' sizes.
 struct TreeEntry {
   enum class Kind { kDirectory, kFile, kExecutable, kSymlink, kSubmodule };
-  std::string_view path;  // relative, '/'-separated, no leading '/'
+  std::string_view path;         // relative, '/'-separated, no leading '/'
   Kind kind;
-  std::string_view data;  // file contents or symlink target; empty otherwise
+  int depth = 1;                 // path components: "a" is 1, "a/b" is 2
+  uint64_t size = 0;             // files: the blob's size in bytes
+  std::string_view link_target;  // symlinks: the target, as stored
+  ObjectId id;                   // the blob of a file or symlink
 };
+
+// A symlink target longer than this is refused by a walk: no file system
+// would accept it, and its blob would otherwise be read whole.
+inline constexpr uint64_t kMaxSymlinkTarget = 4096;
 
 class GitRepo {
  public:
@@ -64,16 +80,35 @@ class GitRepo {
   static Result<GitRepo> OpenFromEnvironment();
   static Result<GitRepo> Open(const std::string& path);
 
-  // `id` is 40 hex digits naming a commit (or a tag that peels to one).
+  // The git program ReadBlob runs for large blobs (default /usr/bin/git).
+  void set_git_path(std::string path) { git_path_ = std::move(path); }
+
+  // The type of the object `id` (40 hex digits) names: "commit", "tag",
+  // "tree" or "blob". NotFound if there is no such object.
+  Result<std::string> ObjectType(std::string_view id) const;
+
+  // `id` is 40 hex digits naming a commit object; anything else (a tag, even
+  // one that peels to a commit) is InvalidArgument.
   Result<CommitInfo> ResolveCommit(std::string_view id) const;
 
   // Visits every entry of the commit's tree in a fixed order (git's tree
   // order, parents before children). Stops at the first non-OK Status.
   Status WalkTree(std::string_view commit_id, const std::function<Status(const TreeEntry&)>& visit) const;
 
+  // Hands the contents of the blob `id` (of `size` bytes, as a walk
+  // reported) to `chunk` in pieces of at most 1 MiB, stopping at the first
+  // non-OK Status. Memory stays bounded whatever the size: libgit2 reads a
+  // blob whole, so blobs above a few MiB are streamed through
+  // `git cat-file --batch` instead, started once per GitRepo and sharing the
+  // repository's environment (a hook's quarantine included).
+  Status ReadBlob(const ObjectId& id, uint64_t size, const std::function<Status(std::string_view)>& chunk) const;
+
  private:
-  explicit GitRepo(git_repository* repo) : repo_(repo) {}
+  class BlobStream;
+  explicit GitRepo(git_repository* repo);
   git_repository* repo_;
+  std::string git_path_ = "/usr/bin/git";
+  mutable std::unique_ptr<BlobStream> stream_;
 };
 
 }  // namespace pushgate

@@ -87,10 +87,18 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       break;  // leftover processes hold the pipe open; stop them below
     }
     LogRelay& relay = *request.relay;
-    struct pollfd pfds[2] = {{read_end.get(), POLLIN, 0}, {relay.session_fd(), 0, 0}};
-    int ready = ::poll(pfds, relay.session_fd() >= 0 ? 2 : 1, kPollInterval);
+    // The build's output, the pusher's side of the relay when output waits
+    // for them, and the session channel (hangup only).
+    struct pollfd pfds[3] = {{read_end.get(), POLLIN, 0},
+                             {relay.out_fd(), static_cast<short>(relay.has_pending() ? POLLOUT : 0), 0},
+                             {relay.session_fd(), 0, 0}};
+    int ready = ::poll(pfds, relay.session_fd() >= 0 ? 3 : 2, kPollInterval);
     if (ready < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");
-    if (relay.session_fd() >= 0 && (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+    if (relay.session_fd() >= 0 && (pfds[2].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+      result.outcome = BuildResult::Outcome::kOutputLost;
+      break;
+    }
+    if (!relay.Pump().ok()) {
       result.outcome = BuildResult::Outcome::kOutputLost;
       break;
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "tests/testing/testing.h"
@@ -133,6 +134,33 @@ TEST_F(BuildRunnerTest, LostPusherStopsTheBuild) {
   ::signal(SIGPIPE, SIG_DFL);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->outcome, BuildResult::Outcome::kOutputLost);
+}
+
+// A pusher whose client stopped reading fills the pipe to git: the build's
+// clock must keep running (it used to block in write(2) until the client
+// read again), and output that does not fit is dropped, not waited for.
+TEST_F(BuildRunnerTest, TimeoutHoldsWhileThePusherDoesNotRead) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd never_read(fds[0]), out(fds[1]);
+  BuildRequest request;
+  request.command = SpawnSpec{"/bin/sh", {"sh", "-c", "while true; do echo 'a line of build output'; done"},
+                              {}, -1, -1, -1, false, ""};
+  request.timeout = std::chrono::seconds(1);
+  request.kill_grace = std::chrono::milliseconds(500);
+  LogRelay relay(out.get(), -1, std::chrono::seconds(20));
+  request.relay = &relay;
+  std::promise<Result<BuildResult>> done;
+  std::thread runner([&] { done.set_value(RunBuild(request)); });
+  std::future<Result<BuildResult>> result = done.get_future();
+  // A liveness bound, not a measurement: blocked, it would never return.
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "RunBuild blocked";
+  runner.join();
+  Result<BuildResult> r = result.get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, BuildResult::Outcome::kTimedOut);
+  EXPECT_GT(relay.dropped_bytes(), 0u);
+  EXPECT_LE(relay.relayed_bytes(), 2 * LogRelay::kMaxPending);
 }
 
 // git-receive-pack keeps relaying into a dead channel without telling its

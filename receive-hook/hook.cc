@@ -12,6 +12,8 @@
 #include "receive-hook/log_relay.h"
 #include "receive-hook/remote_build.h"
 #include "receive-hook/source_archive.h"
+#include "receive-hook/tree_policy.h"
+#include "util/byte_size.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -43,12 +45,6 @@ std::string BranchName(std::string_view ref) {
   return std::string(ref);
 }
 
-void Say(const HookContext& context, std::string_view line) {
-  std::string text(line);
-  text += '\n';
-  (void)WriteAll(context.out_fd, text);
-}
-
 // Removes the archive however the build ends.
 struct TempFile {
   std::string path;
@@ -64,14 +60,20 @@ std::string DescribeFailure(const Status& s) {
   return "the gateway could not prepare the source (" + std::string(CodeName(s.code())) + ")";
 }
 
+// How long the pusher is given to read pushgate's last lines once the hook
+// is done; a client that stopped reading does not hold the push open.
+constexpr Duration kFinalDrain = std::chrono::seconds(10);
+
+// Room the release needs on data_dir beyond its files: tar headers, file
+// system blocks, and a margin so a deploy never takes the last megabytes.
+constexpr uint64_t kPerEntryOverhead = 4096;
+constexpr uint64_t kDiskMargin = uint64_t{16} << 20;
+
 // One deploy in progress: what the pusher sees goes through `relay`.
 class Deployment {
  public:
-  Deployment(const HookContext& context, const RefUpdate& update)
-      : context_(context),
-        config_(*context.config),
-        update_(update),
-        relay_(context.out_fd, context.session_fd, config_.build.keepalive) {}
+  Deployment(const HookContext& context, const RefUpdate& update, LogRelay& relay)
+      : context_(context), config_(*context.config), update_(update), relay_(relay) {}
 
   // What became of the push, for the metrics.
   enum class Outcome { kDeployed, kBuildFailed, kRejected, kError };
@@ -82,50 +84,112 @@ class Deployment {
     (void)relay_.Say("-----> Building " + context_.app + " (" + update_.new_id.substr(0, 7) + ") as " +
                      context_.user);
     log::Info("build starting", {{"sha", update_.new_id}, {"ref", update_.ref}});
-    if (!WriteArchive(repo)) return false;
+    deadline_ = Clock::now() + config_.build.timeout;
+    if (!CheckTree(repo) || !CheckDiskSpace() || !WriteArchive(repo)) return false;
     return config_.build.UsesController(config_.mode) ? BuildOnController() : BuildLocally();
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  enum class Stop { kNone, kTimedOut, kCancelled, kPusherGone };
+
   bool Reject(const std::string& why) {
     (void)relay_.Say(" !     " + why);
     (void)relay_.Say(" !     The push was rejected; " + context_.app + " is unchanged.");
     return false;
   }
 
+  // Runs between the pieces of work before the build: the build's clock,
+  // the hook's signals and the pusher all hold there too.
+  Status Checkpoint() {
+    if (context_.cancel != nullptr && context_.cancel->load()) {
+      stop_ = Stop::kCancelled;
+    } else if (Clock::now() >= deadline_) {
+      stop_ = Stop::kTimedOut;
+    } else if (relay_.PusherGone() || !relay_.KeepAliveIfSilent().ok()) {
+      stop_ = Stop::kPusherGone;
+    }
+    return stop_ == Stop::kNone ? Status::OK() : Status::Unavailable("the deploy was stopped");
+  }
+
+  // The pusher's view of a step that failed; a stop reads like the build's own.
+  bool Failed(std::string_view step, const Status& s) {
+    switch (stop_) {
+      case Stop::kTimedOut:
+        log::Warn("timed out before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
+        return Reject("Build timed out after " + FormatDuration(config_.build.timeout) + ".");
+      case Stop::kCancelled:
+        log::Warn("cancelled before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
+        return Reject("Build cancelled: the push was interrupted.");
+      case Stop::kPusherGone:
+        log::Warn("pusher disconnected before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
+        return false;
+      case Stop::kNone: break;
+    }
+    if (s.code() == Status::Code::kInvalidArgument) {
+      log::Info("refused the pushed tree", {{"step", std::string(step)}, {"reason", s.message()}});
+      outcome_ = Outcome::kRejected;
+      return Reject("the pushed commit cannot be deployed: " + s.message() + ".");
+    }
+    log::Error("cannot " + std::string(step), {{"error", s.message()}});
+    return Reject(DescribeFailure(s) + "; tell the platform operator.");
+  }
+
+  // The [push] limits and the symlink rule, from tree objects and blob
+  // headers only: nothing is unpacked for a tree that will be refused.
+  bool CheckTree(const GitRepo& repo) {
+    Result<TreeSummary> summary =
+        pushgate::CheckTree(repo, update_.new_id, TreeLimits::FromConfig(config_), [this] { return Checkpoint(); });
+    if (!summary.ok()) return Failed("check the pushed tree", summary.status());
+    tree_ = *summary;
+    return true;
+  }
+
+  // The archive takes about the files' size; the bundled deploy unpacks
+  // them once more next to the releases.
+  bool CheckDiskSpace() {
+    bool unpacked_here = !config_.build.UsesController(config_.mode) && config_.build.command.empty();
+    uint64_t once = tree_.file_bytes + tree_.entries * kPerEntryOverhead;
+    uint64_t needed = once * (unpacked_here ? 2 : 1) + kDiskMargin;
+    Status dir = MakeDirs(config_.TmpDir(), 0750);
+    if (!dir.ok()) return Failed("create the tmp dir", dir);
+    Result<uint64_t> free_bytes = FreeBytes(config_.TmpDir());
+    if (!free_bytes.ok()) return Failed("check the free disk space", free_bytes.status());
+    if (*free_bytes >= needed) return true;
+    log::Error("not enough disk space for the release",
+               {{"needed", std::to_string(needed)}, {"free", std::to_string(*free_bytes)}});
+    return Reject("the gateway does not have enough disk space for this release (it needs about " +
+                  FormatByteSize(needed) + ", " + FormatByteSize(*free_bytes) +
+                  " are free); tell the platform operator.");
+  }
+
   // The exact pushed tree, as a deterministic tar.gz in data_dir/tmp.
   bool WriteArchive(const GitRepo& repo) {
-    Status dir = MakeDirs(config_.TmpDir(), 0750);
-    if (!dir.ok()) {
-      log::Error("cannot create the tmp dir", {{"error", dir.message()}});
-      return Reject(DescribeFailure(dir) + "; tell the platform operator.");
-    }
     archive_.path = config_.TmpDir() + "/" + context_.app + "-" + update_.new_id.substr(0, 7) + "-" + RandomHex(4) +
                     ".tar.gz";
     UniqueFd fd(::open(archive_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) {
       Status s = Status::FromErrno(errno, "create " + archive_.path);
       archive_.path.clear();
-      log::Error("cannot create the source archive", {{"error", s.message()}});
-      return Reject(DescribeFailure(s) + "; tell the platform operator.");
+      return Failed("create the source archive", s);
     }
-    Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, fd.get());
+    FdArchiveOutput out(fd.get());
+    Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, out, [this] { return Checkpoint(); });
     if (info.ok() && ::fsync(fd.get()) != 0) info = Status::FromErrno(errno, "fsync " + archive_.path);
-    if (!info.ok()) {
-      log::Error("cannot archive the source", {{"error", info.status().message()}});
-      if (info.status().code() == Status::Code::kInvalidArgument) {
-        outcome_ = Outcome::kRejected;
-        return Reject("the pushed commit cannot be deployed: " + info.status().message());
-      }
-      return Reject(DescribeFailure(info.status()) + "; tell the platform operator.");
-    }
+    if (!info.ok()) return Failed("archive the source", info.status());
     info_ = std::move(info).value();
     return true;
   }
 
+  // What is left of build.timeout once the source is ready.
+  Duration TimeLeft() const {
+    auto left = std::chrono::duration_cast<Duration>(deadline_ - Clock::now());
+    return std::max(left, Duration(1));
+  }
+
   bool BuildLocally() {
     BuildRequest build;
-    build.timeout = config_.build.timeout;
+    build.timeout = TimeLeft();
     build.relay = &relay_;
     build.cancel = context_.cancel;
     if (config_.build.command.empty()) {
@@ -191,7 +255,7 @@ class Deployment {
     build.spec = BuildSpec{context_.app, context_.user, update_.new_id, update_.ref, "", context_.request_id};
     build.archive_path = archive_.path;
     build.archive_sha256 = info_.sha256;
-    build.timeout = config_.build.timeout;
+    build.timeout = TimeLeft();
     build.relay = &relay_;
     build.cancel = context_.cancel;
     BuildClock clock(config_.data_dir);
@@ -255,11 +319,45 @@ class Deployment {
   const HookContext& context_;
   const Config& config_;
   const RefUpdate& update_;
+  LogRelay& relay_;
   Outcome outcome_ = Outcome::kError;
-  LogRelay relay_;
+  Clock::time_point deadline_;
+  Stop stop_ = Stop::kNone;
+  TreeSummary tree_;
   TempFile archive_;
   ArchiveInfo info_;
 };
+
+// A deploy ref may only ever name a commit: git refuses anything else
+// (an annotated tag pushed to refs/heads/main) only after the hook, so a
+// build made from it would go live under a ref that never moved.
+std::string RefusalOfNonCommit(const GitRepo& repo, const RefUpdate& update) {
+  Result<std::string> type = repo.ObjectType(update.new_id);
+  if (!type.ok()) return update.ref + ": " + update.new_id.substr(0, 7) + " cannot be read";
+  if (*type == "commit") return "";
+  std::string what = *type == "tag" ? "an annotated tag" : "a " + *type;
+  return update.ref + ": " + update.new_id.substr(0, 7) + " is " + what +
+         ", not a commit; push a commit (for a tag: git push REMOTE TAG^{commit}:" + BranchName(update.ref) + ")";
+}
+
+// The refusal the pusher sees when their access is gone, or "".
+std::string RefusalOfAccess(const HookContext& context) {
+  if (context.backend == nullptr) return "";
+  Status allowed = context.backend->Authorize(context.app, context.user, context.fingerprint);
+  if (allowed.ok()) return "";
+  switch (allowed.code()) {
+    case Status::Code::kNotFound:
+    case Status::Code::kPermissionDenied:
+    case Status::Code::kUnavailable:
+    case Status::Code::kTimeout:
+      log::Info("refused at the hook: access changed since the session opened", {{"reason", allowed.message()}});
+      return allowed.message();
+    default:
+      log::Error("cannot check access again", {{"error", allowed.message()}});
+      return "pushgate could not check your access (" + std::string(CodeName(allowed.code())) +
+             "); try again shortly";
+  }
+}
 
 }  // namespace
 
@@ -312,16 +410,27 @@ RefVerdict JudgeRefUpdates(const Config& config, const std::vector<RefUpdate>& u
 
 int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::vector<RefUpdate>& updates) {
   const std::string& data_dir = context.config->data_dir;
+  LogRelay relay(context.out_fd, context.session_fd, context.config->build.keepalive);
   RefVerdict verdict = JudgeRefUpdates(*context.config, updates);
+  for (const RefUpdate& update : verdict.deploys) {
+    std::string refusal = RefusalOfNonCommit(repo, update);
+    if (!refusal.empty()) verdict.refusals.push_back(std::move(refusal));
+  }
+  if (verdict.refusals.empty()) {
+    std::string refusal = RefusalOfAccess(context);
+    if (!refusal.empty()) verdict.refusals.push_back(std::move(refusal));
+  }
   if (!verdict.refusals.empty()) {
-    for (const std::string& refusal : verdict.refusals) Say(context, " !     " + refusal);
-    Say(context, " !     The push was rejected; nothing was changed.");
+    for (const std::string& refusal : verdict.refusals) (void)relay.Say(" !     " + refusal);
+    (void)relay.Say(" !     The push was rejected; nothing was changed.");
     log::Info("push refused", {{"reason", verdict.refusals.front()}});
     metrics::Add(data_dir, metrics::Counter::kPushRejected);
+    (void)relay.Drain(kFinalDrain);
     return 1;
   }
+  int exit_code = 0;
   for (const RefUpdate& update : verdict.deploys) {
-    Deployment deployment(context, update);
+    Deployment deployment(context, update, relay);
     bool deployed = deployment.Run(repo);
     switch (deployment.outcome()) {
       case Deployment::Outcome::kDeployed: metrics::Add(data_dir, metrics::Counter::kPushDeployed); break;
@@ -329,9 +438,15 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
       case Deployment::Outcome::kRejected: metrics::Add(data_dir, metrics::Counter::kPushRejected); break;
       case Deployment::Outcome::kError: metrics::Add(data_dir, metrics::Counter::kPushError); break;
     }
-    if (!deployed) return 1;
+    if (!deployed) {
+      exit_code = 1;
+      break;
+    }
   }
-  return 0;
+  Status drained = relay.Drain(kFinalDrain);
+  if (!drained.ok()) log::Warn("the pusher did not read pushgate's last lines", {{"error", drained.message()}});
+  if (relay.dropped_bytes() > 0) log::Warn("build output dropped", {{"bytes", std::to_string(relay.dropped_bytes())}});
+  return exit_code;
 }
 
 }  // namespace pushgate

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "config/config.h"
 #include "gitrepo/gitrepo.h"
 #include "util/line_reader.h"
@@ -45,14 +46,23 @@ struct HookContext {
   const Config* config = nullptr;
   std::string app;
   std::string user;
+  std::string fingerprint;  // the key the pusher authenticated with (PUSHGATE_KEY)
   std::string request_id;
   std::string libexec_dir;  // where the bundled pushgate-deploy lives
   int out_fd = 2;           // the pusher
   int session_fd = -1;      // the pusher's ssh channel (PUSHGATE_CLIENT_FD), -1 if unknown
   const std::atomic<bool>* cancel = nullptr;
+  // Asked again before anything is built: the pusher's access was checked
+  // when the session opened, and may have been revoked since.
+  Backend* backend = nullptr;
 };
 
-// Runs the whole hook; returns its exit status (0 accepts the push).
+// Runs the whole hook; returns its exit status (0 accepts the push). For
+// each deploy, in order: the new value must be a commit; the pusher must
+// still have access; the tree must be within the [push] limits and its
+// symlinks inside the release; the release must fit on disk; then it is
+// archived and built. Archiving counts against build.timeout and stops when
+// the pusher leaves.
 int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::vector<RefUpdate>& updates);
 
 }  // namespace pushgate

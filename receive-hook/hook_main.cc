@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "backend/backend.h"
 #include "config/config.h"
 #include "gitrepo/gitrepo.h"
 #include "metrics/counters.h"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   pushgate::HookContext context;
   context.app = Env("PUSHGATE_APP");
   context.user = Env("PUSHGATE_USER");
+  context.fingerprint = Env("PUSHGATE_KEY");
   context.request_id = Env("PUSHGATE_REQUEST_ID");
   context.cancel = &g_cancel;
   context.session_fd = SessionFd();
@@ -99,6 +101,10 @@ int main(int argc, char** argv) {
   if (!updates.ok()) return Fail("cannot read ref updates", updates.status(), "pushgate could not read the pushed refs");
   pushgate::Result<pushgate::GitRepo> repo = pushgate::GitRepo::OpenFromEnvironment();
   if (!repo.ok()) return Fail("cannot open the repository", repo.status(), "pushgate could not open the repository; tell the platform operator");
+  repo->set_git_path(config->git_path);
+  pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(*config, context.request_id);
+  if (!backend.ok()) return Fail("cannot open backend", backend.status(), "pushgate is misconfigured; tell the platform operator");
+  context.backend = backend->get();
   auto start = std::chrono::steady_clock::now();
   int exit_code = pushgate::RunPreReceive(context, *repo, *updates);
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;

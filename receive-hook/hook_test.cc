@@ -83,6 +83,22 @@ TEST(JudgeTest, OnePushDeploysOneCommit) {
   EXPECT_EQ(different.refusals.size(), 1u);
 }
 
+// Answers the hook's second access check as the test says.
+class ScriptedBackend : public Backend {
+ public:
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) override {
+    ++calls;
+    last = std::string(app) + " " + std::string(user) + " " + std::string(fingerprint);
+    return answer;
+  }
+  std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
+    return std::vector<AppState>(apps.size(), AppState::kUnknown);
+  }
+  Status answer = Status::OK();
+  int calls = 0;
+  std::string last;
+};
+
 class PreReceiveTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -98,7 +114,8 @@ class PreReceiveTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "req1", dir_ / "libexec", out.get(), -1, nullptr};
+    HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+                        &backend_};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, ref}});
     return {rc, testing::ReadFile(dir_ / "out")};
   }
@@ -106,6 +123,7 @@ class PreReceiveTest : public ::testing::Test {
   TempDir dir_;
   Config config_;
   std::string commit_;
+  ScriptedBackend backend_;
 };
 
 TEST_F(PreReceiveTest, SuccessfulBuildAcceptsAndSeesTheEnvironment) {
@@ -149,9 +167,96 @@ TEST_F(PreReceiveTest, MissingBuildCommandIsExplained) {
   config_.build.command = {dir_ / "no-such-build"};
   Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
   UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-  HookContext context{&config_, "web", "alice", "req1", dir_ / "libexec", out.get(), -1, nullptr};
+  HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+                      &backend_};
   EXPECT_EQ(RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}}), 1);
   EXPECT_NE(testing::ReadFile(dir_ / "out").find("could not be started"), std::string::npos);
+}
+
+// Revocation reaches a session that is already open: access is asked again
+// before anything is built.
+TEST_F(PreReceiveTest, AccessRevokedSinceTheSessionOpenedRejectsBeforeBuilding) {
+  backend_.answer = Status::PermissionDenied("You do not have access to web");
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(backend_.calls, 1);
+  EXPECT_EQ(backend_.last, "web alice SHA256:k");
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
+  EXPECT_NE(out.find(" !     You do not have access to web"), std::string::npos) << out;
+  EXPECT_NE(out.find("nothing was changed"), std::string::npos) << out;
+  backend_.answer = Status::Unavailable("the platform controller is unavailable, try again shortly");
+  auto [rc2, out2] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("unavailable, try again shortly"), std::string::npos) << out2;
+}
+
+// An annotated tag pushed to a deploy branch: git refuses the ref only after
+// the hook, so the hook must refuse it before building.
+TEST_F(PreReceiveTest, ANonCommitOnADeployRefIsRefusedBeforeBuilding) {
+  testing::RunOk({"git", "-C", dir_ / "work", "tag", "-a", "-m", "release", "v1"}, testing::GitEnv());
+  std::string tag = testing::RunOk({"git", "-C", dir_ / "work", "rev-parse", "v1"}).substr(0, 40);
+  commit_ = tag;
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
+  EXPECT_NE(out.find(tag.substr(0, 7) + " is an annotated tag, not a commit"), std::string::npos) << out;
+  EXPECT_NE(out.find("TAG^{commit}:main"), std::string::npos) << out;
+}
+
+TEST_F(PreReceiveTest, ATreeOverALimitIsRefusedBeforeArchivingOrBuilding) {
+  commit_ = testing::CommitFiles(dir_ / "work", {{"big.bin", std::string(5000, 'x')}}, "big");
+  config_.push.max_file_size = 4096;
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
+  EXPECT_NE(out.find("the pushed commit cannot be deployed: big.bin is 4.9 KiB, more than push.max_file_size "
+                     "(4.0 KiB)."),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(!PathExists(config_.TmpDir()) || ListDir(config_.TmpDir())->empty());
+}
+
+TEST_F(PreReceiveTest, ASymlinkOutOfTheReleaseIsRefused) {
+  ASSERT_EQ(::symlink("/etc/shadow", (dir_ / "work/abs").c_str()), 0);
+  commit_ = testing::CommitFiles(dir_ / "work", {}, "link");
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("the symlink abs points outside the app (to /etc/shadow)"), std::string::npos) << out;
+  config_.deploy.allow_external_symlinks = true;
+  auto [rc2, out2] = RunHook("echo built\n");
+  EXPECT_EQ(rc2, 0) << out2;
+}
+
+// The archive counts against build.timeout: a timeout shorter than the
+// archiving of a big file stops it, and the archive is removed.
+TEST_F(PreReceiveTest, ArchivingCountsAgainstTheBuildTimeout) {
+  testing::RunOk({"truncate", "-s", "300M", dir_ / "work/big.bin"});
+  testing::RunOk({"git", "-C", dir_ / "work", "add", "big.bin"}, testing::GitEnv());
+  testing::RunOk({"git", "-C", dir_ / "work", "commit", "-q", "-m", "big"}, testing::GitEnv());
+  commit_ = testing::RunOk({"git", "-C", dir_ / "work", "rev-parse", "HEAD"}).substr(0, 40);
+  config_.build.timeout = std::chrono::milliseconds(200);
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
+  EXPECT_NE(out.find("Build timed out after 200ms."), std::string::npos) << out;
+  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+}
+
+TEST_F(PreReceiveTest, AReleaseThatDoesNotFitOnDiskIsRefusedBeforeArchiving) {
+  testing::RunOk({"truncate", "-s", "300M", dir_ / "work/big.bin"});
+  testing::RunOk({"git", "-C", dir_ / "work", "add", "big.bin"}, testing::GitEnv());
+  testing::RunOk({"git", "-C", dir_ / "work", "commit", "-q", "-m", "big"}, testing::GitEnv());
+  commit_ = testing::RunOk({"git", "-C", dir_ / "work", "rev-parse", "HEAD"}).substr(0, 40);
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  ASSERT_TRUE(MakeDirs(dir_ / "data", 0755).ok());
+  testing::RunOk({"mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir_ / "data"});
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n");
+  testing::RunCommand({"umount", "-l", dir_ / "data"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("the gateway does not have enough disk space for this release (it needs about 316.0 MiB, "),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("Write failed"), std::string::npos) << out;
 }
 
 TEST_F(PreReceiveTest, UnwritableTmpDirIsAClearRejection) {

@@ -25,7 +25,8 @@ class ReleaseTest : public ::testing::Test {
     std::string archive = dir_ / (commit + ".tar.gz");
     Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
     UniqueFd fd(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, fd.get());
+    FdArchiveOutput out(fd.get());
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, out);
     EXPECT_TRUE(info.ok());
     return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5};
   }

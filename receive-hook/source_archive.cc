@@ -38,26 +38,43 @@ Status ArchiveStatus(struct archive* a, std::string_view what) {
   return Status::IOError(std::move(msg));
 }
 
-// Output sink: writes to the fd and hashes the same bytes.
+// What libarchive writes into: the caller's output, and a hash of the same
+// bytes. It must outlive the archive writer, whose destructor (archive_free)
+// may still flush into it.
 struct Sink {
-  int fd;
+  ArchiveOutput* out;
   Sha256 hash;
   uint64_t bytes = 0;
-  int error = 0;
+  Status error;
 };
 
 la_ssize_t SinkWrite(struct archive* a, void* client, const void* buffer, size_t length) {
   auto* sink = static_cast<Sink*>(client);
+  if (!sink->error.ok()) {
+    archive_set_error(a, EIO, "%s", sink->error.message().c_str());
+    return -1;
+  }
   std::string_view data(static_cast<const char*>(buffer), length);
-  Status s = WriteAll(sink->fd, data);
+  Status s = sink->out->Write(data);
   if (!s.ok()) {
-    sink->error = errno;
-    archive_set_error(a, errno, "%s", s.message().c_str());
+    sink->error = s;
+    archive_set_error(a, s.code() == Status::Code::kResourceExhausted ? ENOSPC : EIO, "%s", s.message().c_str());
     return -1;
   }
   sink->hash.Update(data);
   sink->bytes += length;
   return static_cast<la_ssize_t>(length);
+}
+
+// archive_write_data takes at most INT_MAX bytes per call and may take less
+// than it is given; this feeds it everything.
+Status WriteData(struct archive* a, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    la_ssize_t n = archive_write_data(a, data.data(), data.size());
+    if (n <= 0) return ArchiveStatus(a, "archive " + name);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
 }
 
 // libarchive converts path names through the current locale and crashes or
@@ -99,10 +116,15 @@ bool IsSafeRelativePath(std::string_view path) {
 
 }  // namespace
 
-Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int fd) {
+Status FdArchiveOutput::Write(std::string_view bytes) { return WriteAll(fd_, bytes); }
+
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, ArchiveOutput& out,
+                                       const ArchiveCheckpoint& checkpoint) {
   PG_ASSIGN_OR_RETURN(CommitInfo commit, repo.ResolveCommit(commit_id));
   ScopedUtf8Locale locale;
   if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
+  // Declared before the writer so that it outlives it: archive_free flushes.
+  Sink sink{&out, {}, 0, Status::OK()};
   ArchivePtr a(archive_write_new());
   if (!a) return Status::ResourceExhausted("libarchive: out of memory");
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
@@ -111,14 +133,17 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
       archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr) != ARCHIVE_OK) {
     return ArchiveStatus(a.get(), "set up the archive writer");
   }
-  Sink sink{fd, {}, 0, 0};
   if (archive_write_open2(a.get(), &sink, nullptr, SinkWrite, nullptr, nullptr) != ARCHIVE_OK) {
     return ArchiveStatus(a.get(), "start the archive");
   }
+  // The output's own error says more than libarchive's retelling of it.
+  auto failed = [&sink](Status s) { return sink.error.ok() ? s : sink.error; };
   ArchiveInfo info;
   EntryPtr entry(archive_entry_new());
+  if (!entry) return Status::ResourceExhausted("libarchive: out of memory");
   std::string name;
   Status walked = repo.WalkTree(commit.id, [&](const TreeEntry& e) -> Status {
+    if (checkpoint) PG_RETURN_IF_ERROR(checkpoint());
     archive_entry_clear(entry.get());
     name.assign(e.path);
     archive_entry_set_mtime(entry.get(), static_cast<time_t>(commit.time), 0);
@@ -136,13 +161,13 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
       case TreeEntry::Kind::kExecutable:
         archive_entry_set_filetype(entry.get(), AE_IFREG);
         archive_entry_set_perm(entry.get(), e.kind == TreeEntry::Kind::kExecutable ? 0755 : 0644);
-        archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.data.size()));
+        archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.size));
         has_data = true;
         break;
       case TreeEntry::Kind::kSymlink:
         archive_entry_set_filetype(entry.get(), AE_IFLNK);
         archive_entry_set_perm(entry.get(), 0777);
-        archive_entry_set_symlink(entry.get(), std::string(e.data).c_str());
+        archive_entry_set_symlink(entry.get(), std::string(e.link_target).c_str());
         break;
     }
     archive_entry_set_pathname(entry.get(), name.c_str());
@@ -150,17 +175,20 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
     // draws a warning: the pax writer then records its bytes exactly
     // (hdrcharset=BINARY), which is what we want.
     if (archive_write_header(a.get(), entry.get()) < ARCHIVE_WARN) {
-      return ArchiveStatus(a.get(), "archive " + name);
+      return failed(ArchiveStatus(a.get(), "archive " + name));
     }
-    if (has_data && !e.data.empty() &&
-        archive_write_data(a.get(), e.data.data(), e.data.size()) != static_cast<la_ssize_t>(e.data.size())) {
-      return ArchiveStatus(a.get(), "archive " + name);
+    if (has_data && e.size > 0) {
+      Status data = repo.ReadBlob(e.id, e.size, [&](std::string_view piece) -> Status {
+        if (checkpoint) PG_RETURN_IF_ERROR(checkpoint());
+        return WriteData(a.get(), piece, name);
+      });
+      if (!data.ok()) return failed(data);
     }
     ++info.entries;
     return Status::OK();
   });
   if (!walked.ok()) return walked;
-  if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveStatus(a.get(), "finish the archive");
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return failed(ArchiveStatus(a.get(), "finish the archive"));
   PG_ASSIGN_OR_RETURN(info.sha256, sink.hash.FinishHex());
   info.bytes = sink.bytes;
   return info;

@@ -9,7 +9,9 @@
 #define PUSHGATE_RECEIVE_HOOK_SOURCE_ARCHIVE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "gitrepo/gitrepo.h"
 #include "util/status.h"
@@ -22,9 +24,34 @@ struct ArchiveInfo {
   uint64_t entries = 0;
 };
 
-// Writes the tree of `commit_id` to `fd` as tar.gz, streaming (one blob in
-// memory at a time), and hashes what it writes.
-Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int fd);
+// Where an archive's bytes go.
+class ArchiveOutput {
+ public:
+  virtual ~ArchiveOutput() = default;
+  // Takes all of `bytes` or fails.
+  virtual Status Write(std::string_view bytes) = 0;
+};
+
+// Writes to a file descriptor, retrying short writes.
+class FdArchiveOutput : public ArchiveOutput {
+ public:
+  explicit FdArchiveOutput(int fd) : fd_(fd) {}
+  Status Write(std::string_view bytes) override;
+
+ private:
+  int fd_;
+};
+
+// Called before each entry and each piece of a file's contents; a non-OK
+// Status stops the archive and is returned as it is. This is how a caller
+// bounds the time an archive takes and stops it when nobody waits for it.
+using ArchiveCheckpoint = std::function<Status()>;
+
+// Writes the tree of the commit `commit_id` to `out` as tar.gz and hashes
+// what it writes. File contents are streamed in pieces (GitRepo::ReadBlob),
+// so memory stays flat whatever the size of the files.
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, ArchiveOutput& out,
+                                       const ArchiveCheckpoint& checkpoint = {});
 
 // Unpacks a source archive into the existing, empty directory `dest`.
 // Only regular files, directories and symlinks are accepted; absolute paths,

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,35 +75,82 @@ struct DirCloser {
 };
 using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
-// Removes everything inside the directory open as `dirfd`.
-Status RemoveContents(int dirfd, const std::string& display) {
-  int fd = ::dup(dirfd);
-  if (fd < 0) return Status::FromErrno(errno, "dup");
-  UniqueDir dir(::fdopendir(fd));
-  if (!dir) {
-    ::close(fd);
-    return Status::FromErrno(errno, "opendir " + display);
-  }
-  while (struct dirent* e = ::readdir(dir.get())) {
-    std::string_view name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st;
-    if (::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;
-      return Status::FromErrno(errno, "stat " + display + "/" + e->d_name);
-    }
-    if (S_ISDIR(st.st_mode)) {
-      UniqueFd child(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child.valid()) return Status::FromErrno(errno, "open " + display + "/" + e->d_name);
-      PG_RETURN_IF_ERROR(RemoveContents(child.get(), display + "/" + e->d_name));
-      if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-        return Status::FromErrno(errno, "rmdir " + display + "/" + e->d_name);
+// Removes everything inside the directory open as `root_fd`, depth first,
+// without recursion and with at most two descriptors open at any depth: a
+// pushed tree may be hundreds of levels deep, and an fd per level ran out of
+// descriptors ("Too many open files") and left releases undeletable. The
+// walk goes down with openat(O_NOFOLLOW) and back up through "..", checking
+// that ".." is the directory it came from, so a directory renamed meanwhile
+// cannot lead it anywhere else.
+Status RemoveContents(int root_fd, const std::string& display) {
+  struct Level {
+    std::string name;  // this directory's name in its parent ("" for the root)
+    dev_t dev;
+    ino_t ino;
+  };
+  std::vector<Level> path;
+  struct stat st;
+  if (::fstat(root_fd, &st) != 0) return Status::FromErrno(errno, "stat " + display);
+  path.push_back({"", st.st_dev, st.st_ino});
+  UniqueFd current(::dup(root_fd));
+  if (!current.valid()) return Status::FromErrno(errno, "dup");
+  auto where = [&](std::string_view name) {
+    std::string out = display;
+    for (size_t i = 1; i < path.size(); ++i) out += "/" + path[i].name;
+    if (!name.empty()) out += "/" + std::string(name);
+    return out;
+  };
+  for (;;) {
+    // Unlinks every non-directory here and stops at the first subdirectory.
+    std::string subdir;
+    {
+      int fd = ::dup(current.get());
+      if (fd < 0) return Status::FromErrno(errno, "dup");
+      UniqueDir dir(::fdopendir(fd));
+      if (!dir) {
+        ::close(fd);
+        return Status::FromErrno(errno, "opendir " + where(""));
       }
-    } else if (::unlinkat(dirfd, e->d_name, 0) != 0 && errno != ENOENT) {
-      return Status::FromErrno(errno, "unlink " + display + "/" + e->d_name);
+      ::rewinddir(dir.get());
+      while (struct dirent* e = ::readdir(dir.get())) {
+        std::string_view name = e->d_name;
+        if (name == "." || name == "..") continue;
+        if (::fstatat(current.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno == ENOENT) continue;
+          return Status::FromErrno(errno, "stat " + where(name));
+        }
+        if (S_ISDIR(st.st_mode)) {
+          subdir = name;
+          break;
+        }
+        if (::unlinkat(current.get(), e->d_name, 0) != 0 && errno != ENOENT) {
+          return Status::FromErrno(errno, "unlink " + where(name));
+        }
+      }
     }
+    if (!subdir.empty()) {
+      UniqueFd child(::openat(current.get(), subdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.valid()) return Status::FromErrno(errno, "open " + where(subdir));
+      if (::fstat(child.get(), &st) != 0) return Status::FromErrno(errno, "stat " + where(subdir));
+      path.push_back({std::move(subdir), st.st_dev, st.st_ino});
+      current = std::move(child);
+      continue;
+    }
+    if (path.size() == 1) return Status::OK();  // the root is empty
+    UniqueFd parent(::openat(current.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!parent.valid()) return Status::FromErrno(errno, "open " + where(".."));
+    const Level& expected = path[path.size() - 2];
+    if (::fstat(parent.get(), &st) != 0) return Status::FromErrno(errno, "stat " + where(".."));
+    if (st.st_dev != expected.dev || st.st_ino != expected.ino) {
+      return Status::IOError(where("") + " was moved while it was being removed");
+    }
+    std::string name = std::move(path.back().name);
+    path.pop_back();
+    if (::unlinkat(parent.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, "rmdir " + where(name));
+    }
+    current = std::move(parent);
   }
-  return Status::OK();
 }
 
 }  // namespace
@@ -140,6 +188,12 @@ Result<std::vector<std::string>> ListDir(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<uint64_t> FreeBytes(const std::string& path) {
+  struct statvfs fs;
+  if (::statvfs(path.c_str(), &fs) != 0) return Status::FromErrno(errno, "statvfs " + path);
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 Result<std::string> ExecutableDir() {

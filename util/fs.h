@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -31,13 +32,17 @@ Status WriteAll(int fd, std::string_view data);
 Status MakeDirs(const std::string& path, mode_t mode);
 
 // Removes a file or a directory tree. Never follows symlinks: a symlink is
-// removed, not its target. Missing `path` is not an error.
+// removed, not its target. Missing `path` is not an error. Uses a bounded
+// number of descriptors whatever the depth of the tree.
 Status RemoveTree(const std::string& path);
 
 // Names in a directory, without "." and "..", sorted.
 Result<std::vector<std::string>> ListDir(const std::string& path);
 
 bool PathExists(const std::string& path);
+
+// Bytes available to an unprivileged user on the file system holding `path`.
+Result<uint64_t> FreeBytes(const std::string& path);
 
 // The directory of the running executable (from /proc/self/exe). pushgate's
 // programs find each other and the hooks relative to it, so an installation

@@ -1,6 +1,8 @@
 #include "util/fs.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,37 @@ TEST(FsTest, RemoveTreeNeverFollowsSymlinks) {
   EXPECT_FALSE(PathExists(dir / "tree"));
   EXPECT_EQ(testing::ReadFile(outside / "precious"), "keep me");
   EXPECT_TRUE(RemoveTree(dir / "missing").ok());
+}
+
+// Exits 0 if `root` is removed by a process allowed only 24 descriptors.
+void RemoveTreeWithFewDescriptors(const std::string& root) {
+  struct rlimit few;
+  few.rlim_cur = few.rlim_max = 24;
+  ::setrlimit(RLIMIT_NOFILE, &few);
+  Status removed = RemoveTree(root);
+  if (!removed.ok()) fprintf(stderr, "%s\n", removed.ToString().c_str());
+  ::_exit(removed.ok() && !PathExists(root) ? 0 : 1);
+}
+
+// A pushed tree can be hundreds of levels deep (git's fsck accepts it): with
+// a descriptor per level, removing it ran out of descriptors and the release
+// could never be pruned.
+TEST(FsTest, RemoveTreeOfADeepTreeNeedsFewDescriptors) {
+  TempDir dir;
+  constexpr int kDepth = 1000;  // paths far beyond PATH_MAX
+  {
+    UniqueFd level(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (int i = 0; i < kDepth; ++i) {
+      ASSERT_EQ(::mkdirat(level.get(), "d", 0755), 0);
+      UniqueFd file(::openat(level.get(), "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+      ASSERT_TRUE(file.valid());
+      level = UniqueFd(::openat(level.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      ASSERT_TRUE(level.valid());
+    }
+  }
+  std::string root = dir / "d";
+  EXPECT_EXIT(RemoveTreeWithFewDescriptors(root), ::testing::ExitedWithCode(0), "");
+  EXPECT_FALSE(PathExists(root));
 }
 
 TEST(FsTest, ReadSmallFileRefusesLargeFiles) {

@@ -250,13 +250,9 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
   in_read.Reset();
   out_write.Reset();
 
-  // Feed stdin and drain stdout together so neither side can block the other.
-  // SIGPIPE is blocked meanwhile (a child may exit without reading its input)
-  // and any pending one is consumed before the caller's mask is restored.
-  sigset_t sigpipe, old_mask;
-  sigemptyset(&sigpipe);
-  sigaddset(&sigpipe, SIGPIPE);
-  ::pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask);
+  // Feed stdin and drain stdout together so neither side can block the other
+  // (a child may exit without reading its input).
+  SigpipeBlocker no_sigpipe;
   ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
   size_t written = 0;
   if (stdin_data.empty()) in_write.Reset();
@@ -285,12 +281,25 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
     }
   }
   in_write.Reset();
+  PG_ASSIGN_OR_RETURN(run.status, WaitForExit(pid));
+  return run;
+}
+
+SigpipeBlocker::SigpipeBlocker() {
+  sigset_t sigpipe;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask_);
+}
+
+SigpipeBlocker::~SigpipeBlocker() {
+  sigset_t sigpipe;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
   struct timespec zero = {0, 0};
   while (::sigtimedwait(&sigpipe, nullptr, &zero) == SIGPIPE) {
   }
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  PG_ASSIGN_OR_RETURN(run.status, WaitForExit(pid));
-  return run;
+  ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 Result<std::string> FindSystemProgram(const std::string& name) {

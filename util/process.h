@@ -4,6 +4,7 @@
 #ifndef PUSHGATE_UTIL_PROCESS_H_
 #define PUSHGATE_UTIL_PROCESS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -66,6 +67,20 @@ struct CapturedRun {
 // written to the child's stdin. For short helper commands (git, ssh-keygen)
 // whose output is small; not for build logs.
 Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data = "");
+
+// Blocks SIGPIPE for the calling thread while it lives, so a write to a pipe
+// whose reader has gone fails with EPIPE instead of killing the process; a
+// SIGPIPE raised meanwhile is consumed before the old mask comes back.
+class SigpipeBlocker {
+ public:
+  SigpipeBlocker();
+  ~SigpipeBlocker();
+  SigpipeBlocker(const SigpipeBlocker&) = delete;
+  SigpipeBlocker& operator=(const SigpipeBlocker&) = delete;
+
+ private:
+  sigset_t old_mask_;
+};
 
 // Looks `name` up in the standard system directories (/usr/local/bin,
 // /usr/bin, /bin, /usr/sbin, /sbin); never in $PATH, which a client could set.
