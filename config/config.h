@@ -129,6 +129,11 @@ struct Config {
   bool IsDeployRef(std::string_view ref) const;
 };
 
+// Releases are unpacked under data_dir/releases/APP/ with this prefix and
+// renamed into place; an entry still carrying it was left by a deploy that
+// was killed, and is removed by the next deploy of the app or the reaper.
+inline constexpr std::string_view kReleaseStagingPrefix = ".tmp-";
+
 // The app whose lock file is `file_name` (an entry of LocksDir()), or "" for
 // any other file there (sync.lock, strays).
 std::string AppOfLockFile(std::string_view file_name);

@@ -48,10 +48,40 @@ int64_t LastActivityMs(const Config& config, const std::string& app) {
 
 bool Stopped(const ReapOptions& options) { return options.stop != nullptr && options.stop->load(); }
 
-// Temporary archives of crashed pushes, and lock files of apps whose repo is
-// gone, once older than the grace period.
+// Staging directories of deploys that were killed outright, under the app
+// lock (a deploy in progress holds it and owns its staging directory).
+void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, ReapSummary& summary) {
+  Result<std::vector<std::string>> apps = ListDir(config.ReleasesDir());
+  if (!apps.ok()) return;
+  for (const std::string& app : *apps) {
+    if (!IsValidAppName(app)) continue;
+    std::string app_dir = config.ReleasesDir() + "/" + app;
+    Result<std::vector<std::string>> entries = ListDir(app_dir);
+    if (!entries.ok()) continue;
+    for (const std::string& name : *entries) {
+      std::string path = app_dir + "/" + name;
+      if (name.rfind(kReleaseStagingPrefix, 0) != 0 || MtimeMs(path) >= cutoff) continue;
+      Result<FileLock> lock = FileLock::TryAcquire(config.AppLockPath(app));
+      if (!lock.ok()) continue;
+      if (!dry_run) {
+        Status removed = RemoveTree(path);
+        if (!removed.ok()) {
+          ++summary.errors;
+          log::Error("cannot remove a stale release staging directory", {{"path", path}, {"error", removed.message()}});
+          continue;
+        }
+      }
+      ++summary.leftovers_removed;
+    }
+  }
+}
+
+// Temporary archives of crashed pushes, staging directories of killed
+// deploys, and lock files of apps whose repo is gone, once older than the
+// grace period.
 void RemoveLeftovers(const Config& config, int64_t now_ms, bool dry_run, ReapSummary& summary) {
   int64_t cutoff = now_ms - config.reaper.grace.count();
+  RemoveStaleStaging(config, cutoff, dry_run, summary);
   Result<std::vector<std::string>> tmp = ListDir(config.TmpDir());
   if (tmp.ok()) {
     for (const std::string& name : *tmp) {

@@ -219,10 +219,20 @@ TEST_F(ReaperTest, LeftoversOlderThanTheGracePeriodGo) {
   SetAge(config_.AppLockPath("deleted-long-ago"), std::chrono::hours(2));
   testing::WriteFile(config_.AppLockPath("live"), "");
   SetAge(config_.AppLockPath("live"), std::chrono::hours(2));
+  // A deploy killed outright left its staging directory; another is
+  // unpacking right now.
+  std::string releases = config_.ReleasesDir() + "/live";
+  ASSERT_TRUE(MakeDirs(releases + "/.tmp-v3-abcdef0/lib", 0755).ok());
+  testing::WriteFile(releases + "/.tmp-v3-abcdef0/lib/x", "x");
+  SetAge(releases + "/.tmp-v3-abcdef0", std::chrono::hours(2));
+  ASSERT_TRUE(MakeDirs(releases + "/.tmp-v4-1234567", 0755).ok());
+  ASSERT_TRUE(MakeDirs(releases + "/v2-7654321", 0755).ok());
+  SetAge(releases + "/v2-7654321", std::chrono::hours(2));
   ReapSummary s = Run();
-  EXPECT_EQ(s.leftovers_removed, 2);
+  EXPECT_EQ(s.leftovers_removed, 3);
   EXPECT_EQ(*ListDir(config_.TmpDir()), std::vector<std::string>{"building.tar.gz"});
   EXPECT_EQ(*ListDir(config_.LocksDir()), std::vector<std::string>{"live.lock"});
+  EXPECT_EQ(*ListDir(releases), (std::vector<std::string>{".tmp-v4-1234567", "v2-7654321"}));
 }
 
 // Every file under `dir` with its size, relative to `dir`; empty if `dir`

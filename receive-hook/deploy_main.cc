@@ -4,7 +4,10 @@
 // data_dir/releases and switches `current` to it. It runs no code from the
 // pushed tree. Operators who want real builds set build.command to their own
 // program, which receives the same PUSHGATE_* environment.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -13,6 +16,12 @@
 #include "receive-hook/release.h"
 
 namespace {
+
+// The hook stops a build it gives up on with SIGTERM; the deploy then
+// removes what it unpacked instead of leaving it for the next one.
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
 
 std::string Env(const char* name) {
   const char* value = std::getenv(name);
@@ -41,10 +50,21 @@ int main(int argc, char** argv) {
   request.archive_path = Env("PUSHGATE_SOURCE");
   request.archive_sha256 = Env("PUSHGATE_SOURCE_SHA256");
   request.keep = keep;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGHUP, SIGINT}) ::sigaction(sig, &sa, nullptr);
+  request.checkpoint = [] {
+    return g_stop.load() ? pushgate::Status::Unavailable("stopped by a signal; the release was not deployed")
+                         : pushgate::Status::OK();
+  };
   pushgate::Result<pushgate::DeployResult> result = pushgate::DeployRelease(request);
   if (!result.ok()) {
     std::cerr << "pushgate-deploy: " << result.status().message() << "\n";
     return 1;
+  }
+  if (!result->warning.empty()) {
+    std::cerr << "pushgate-deploy: warning: " << result->warning << " (the next deploy tries again)\n";
   }
   std::cout << "-----> " << request.app << " deployed: v" << result->version << " ("
             << request.commit.substr(0, 7) << ")" << std::endl;

@@ -9,6 +9,7 @@
 #include "receive-hook/sha256.h"
 #include "receive-hook/source_archive.h"
 #include "util/fs.h"
+#include "config/config.h"
 #include "util/names.h"
 
 namespace pushgate {
@@ -59,6 +60,45 @@ Result<std::vector<std::string>> ListReleases(const std::string& app_dir) {
   return releases;
 }
 
+namespace {
+
+// Staging directories and link files of deploys that were killed.
+Status RemoveStaleStaging(const std::string& app_dir) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
+  for (const std::string& name : names) {
+    if (name.rfind(kReleaseStagingPrefix, 0) == 0 || name == ".current.tmp") {
+      PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + name));
+    }
+  }
+  return Status::OK();
+}
+
+// Removes the oldest releases beyond `keep`, never `current` nor `fresh`.
+Status PruneReleases(const std::string& app_dir, int keep, const std::string& current, const std::string& fresh) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
+  int excess = static_cast<int>(releases.size()) - keep;
+  for (int i = 0; i < excess; ++i) {
+    const std::string& name = releases[static_cast<size_t>(i)];
+    if (name == current || name == fresh) continue;
+    PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + name).Annotate("remove the old release " + name));
+  }
+  return Status::OK();
+}
+
+Status SwitchCurrent(const std::string& app_dir, const std::string& name) {
+  std::string link_tmp = app_dir + "/.current.tmp";
+  ::unlink(link_tmp.c_str());
+  if (::symlink(name.c_str(), link_tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + link_tmp);
+  if (::rename(link_tmp.c_str(), (app_dir + "/current").c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "switch " + app_dir + "/current");
+    ::unlink(link_tmp.c_str());
+    return s;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<DeployResult> DeployRelease(const DeployRequest& request) {
   if (!IsValidAppName(request.app)) return Status::InvalidArgument("invalid app name " + request.app);
   if (!IsHexCommit(request.commit)) return Status::InvalidArgument("invalid commit id " + request.commit);
@@ -71,42 +111,39 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
   }
   std::string app_dir = request.releases_dir + "/" + request.app;
   PG_RETURN_IF_ERROR(MakeDirs(app_dir, 0755));
+  PG_RETURN_IF_ERROR(RemoveStaleStaging(app_dir));
 
   PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
+  PG_ASSIGN_OR_RETURN(std::string current, CurrentTarget(app_dir));
   DeployResult result;
   result.version = releases.empty() ? 1 : ReleaseVersion(releases.back()) + 1;
   result.name = "v" + std::to_string(result.version) + "-" + request.commit.substr(0, 7);
   result.path = app_dir + "/" + result.name;
 
-  std::string staging = app_dir + "/.tmp-" + result.name;
-  PG_RETURN_IF_ERROR(RemoveTree(staging));  // left by a crashed deploy
+  std::string staging = app_dir + "/" + std::string(kReleaseStagingPrefix) + result.name;
   if (::mkdir(staging.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + staging);
-  Status extracted = ExtractSourceArchive(request.archive_path, staging);
+  Status extracted = ExtractSourceArchive(request.archive_path, staging, request.checkpoint);
   if (!extracted.ok()) {
     (void)RemoveTree(staging);
     return extracted;
   }
-  PG_RETURN_IF_ERROR(RemoveTree(result.path));
   if (::rename(staging.c_str(), result.path.c_str()) != 0) {
     Status s = Status::FromErrno(errno, "rename " + staging);
     (void)RemoveTree(staging);
     return s;
   }
-
-  std::string link_tmp = app_dir + "/.current.tmp";
-  ::unlink(link_tmp.c_str());
-  if (::symlink(result.name.c_str(), link_tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + link_tmp);
-  if (::rename(link_tmp.c_str(), (app_dir + "/current").c_str()) != 0) {
-    return Status::FromErrno(errno, "switch " + app_dir + "/current");
+  // Everything that can fail happens before `current` moves; on failure the
+  // new release goes and the app stays exactly as it was.
+  Status ready = PruneReleases(app_dir, request.keep, current, result.name);
+  if (ready.ok()) ready = SwitchCurrent(app_dir, result.name);
+  if (!ready.ok()) {
+    (void)RemoveTree(result.path);
+    return ready;
   }
-
-  PG_ASSIGN_OR_RETURN(std::string current, CurrentTarget(app_dir));
-  PG_ASSIGN_OR_RETURN(releases, ListReleases(app_dir));
-  int excess = static_cast<int>(releases.size()) - request.keep;
-  for (int i = 0; i < excess; ++i) {
-    if (releases[static_cast<size_t>(i)] == current) continue;
-    PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + releases[static_cast<size_t>(i)]));
-  }
+  // The release that was current until now may be beyond `keep` too. The
+  // deploy is done whatever happens here; the next one tries again.
+  Status tidied = PruneReleases(app_dir, request.keep, result.name, result.name);
+  if (!tidied.ok()) result.warning = tidied.message();
   return result;
 }
 

@@ -7,9 +7,16 @@
 // reader of `current` sees the old release or the new one, never a partial
 // one. Old releases beyond the newest `keep` are removed; the current one
 // never is. Callers serialize deploys of one app (the app lock).
+//
+// A deploy is all or nothing: `current` switches last, after every step
+// that can fail (unpacking, renaming, pruning old releases), and a deploy
+// that fails or is stopped removes what it made. A deploy killed outright
+// leaves a staging directory (kReleaseStagingPrefix), which the next deploy
+// of the app removes (under the app lock), as does the reaper.
 #ifndef PUSHGATE_RECEIVE_HOOK_RELEASE_H_
 #define PUSHGATE_RECEIVE_HOOK_RELEASE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,12 +31,16 @@ struct DeployRequest {
   std::string archive_path;
   std::string archive_sha256;  // checked before unpacking when not empty
   int keep = 5;
+  // Runs while unpacking; an error stops the deploy (pushgate-deploy stops
+  // when it is signalled) and is returned.
+  std::function<Status()> checkpoint;
 };
 
 struct DeployResult {
   int version = 0;
   std::string name;  // "v3-1a2b3c4"
   std::string path;
+  std::string warning;  // an old release that could not be removed after the switch
 };
 
 Result<DeployResult> DeployRelease(const DeployRequest& request);

@@ -28,7 +28,7 @@ class ReleaseTest : public ::testing::Test {
     FdArchiveOutput out(fd.get());
     Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, out);
     EXPECT_TRUE(info.ok());
-    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5};
+    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5, {}};
   }
 
   std::string Current() {
@@ -107,6 +107,58 @@ TEST_F(ReleaseTest, LeftoversOfACrashedDeployAreCleared) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(PathExists(staging));
   EXPECT_FALSE(PathExists(r->path + "/junk"));
+}
+
+TEST_F(ReleaseTest, StagingOfAKilledDeployIsRemovedByTheNextDeploy) {
+  ASSERT_TRUE(DeployRelease(Push({{"n", "1"}})).ok());
+  // A deploy killed outright (SIGKILL) while unpacking v7 of some commit.
+  std::string stale = dir_ / "releases/web/.tmp-v7-abcdef0";
+  ASSERT_TRUE(MakeDirs(stale + "/deep/er", 0755).ok());
+  testing::WriteFile(stale + "/deep/er/big", std::string(10000, 'x'));
+  ASSERT_TRUE(DeployRelease(Push({{"n", "2"}})).ok());
+  EXPECT_FALSE(PathExists(stale));
+}
+
+// A deploy stopped while unpacking (pushgate-deploy signalled on a build
+// timeout or a cancelled push) leaves nothing behind and changes nothing.
+TEST_F(ReleaseTest, AStoppedDeployLeavesNothingAndChangesNothing) {
+  Result<DeployResult> first = DeployRelease(Push({{"n", "1"}}));
+  ASSERT_TRUE(first.ok());
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 50; ++i) files["f" + std::to_string(i)] = std::string(1000, 'a');
+  DeployRequest req = Push(files);
+  int calls = 0;
+  req.checkpoint = [&]() -> Status { return ++calls > 20 ? Status::Unavailable("stopped by a signal") : Status::OK(); };
+  Result<DeployResult> stopped = DeployRelease(req);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().message(), "stopped by a signal");
+  EXPECT_EQ(Current(), first->name);
+  EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{"current", first->name}));
+}
+
+// Removing an old release fails (here a mount point inside it): the deploy
+// fails before `current` moves, and the new release is gone again.
+TEST_F(ReleaseTest, APruneFailureLeavesCurrentWhereItWas) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount";
+  DeployRequest first = Push({{"n", "1"}});
+  first.keep = 1;
+  Result<DeployResult> v1 = DeployRelease(first);
+  ASSERT_TRUE(v1.ok());
+  Result<DeployResult> v2 = DeployRelease(Push({{"n", "2"}}));
+  ASSERT_TRUE(v2.ok());
+  std::string busy = v1->path + "/busy";
+  ASSERT_TRUE(MakeDirs(busy, 0755).ok());
+  testing::RunOk({"mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", busy});
+  DeployRequest third = Push({{"n", "3"}});
+  third.keep = 1;
+  Result<DeployResult> v3 = DeployRelease(third);
+  testing::RunCommand({"umount", "-l", busy});
+  ASSERT_FALSE(v3.ok());
+  EXPECT_NE(v3.status().message().find("remove the old release " + v1->name), std::string::npos)
+      << v3.status().ToString();
+  EXPECT_EQ(Current(), v2->name);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/n"), "2");
+  EXPECT_FALSE(PathExists(dir_ / ("releases/web/v3-" + third.commit.substr(0, 7))));
 }
 
 TEST_F(ReleaseTest, RefusesBadInput) {

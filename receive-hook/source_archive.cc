@@ -194,7 +194,8 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
   return info;
 }
 
-Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest) {
+Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest,
+                            const ArchiveCheckpoint& checkpoint) {
   ScopedUtf8Locale locale;
   if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
   ArchivePtr in(archive_read_new());
@@ -222,6 +223,7 @@ Status ExtractSourceArchive(const std::string& archive_path, const std::string& 
     ~RestoreCwd() { (void)::fchdir(fd); }
   } restore{saved_cwd.get()};
   for (;;) {
+    if (checkpoint) PG_RETURN_IF_ERROR(checkpoint());
     struct archive_entry* entry = nullptr;
     int rc = archive_read_next_header(in.get(), &entry);
     if (rc == ARCHIVE_EOF) break;
@@ -246,6 +248,7 @@ Status ExtractSourceArchive(const std::string& archive_path, const std::string& 
     size_t size;
     la_int64_t offset;
     while ((rc = archive_read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
+      if (checkpoint) PG_RETURN_IF_ERROR(checkpoint());
       if (archive_write_data_block(out.get(), block, size, offset) != ARCHIVE_OK) {
         return ArchiveStatus(out.get(), "extract " + std::string(path));
       }

@@ -57,8 +57,10 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
 // Only regular files, directories and symlinks are accepted; absolute paths,
 // ".." components and any path through a symlink are refused, so nothing is
 // ever written outside `dest`. Symlinks are created as they are in git
-// (their targets are not followed or checked).
-Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest);
+// (their targets are not followed or checked). `checkpoint` runs before each
+// entry and block; its error stops the extraction and is returned.
+Status ExtractSourceArchive(const std::string& archive_path, const std::string& dest,
+                            const ArchiveCheckpoint& checkpoint = {});
 
 }  // namespace pushgate
 
