@@ -102,10 +102,22 @@ render_sshd_config() {
   install -d -m 0755 "$run_dir"
   templates=$prefix/share/pushgate/sshd_config.d
   host_keys=$(ls "$host_key_dir"/ssh_host_*_key)
+  first_host_key=$(ls "$host_key_dir"/ssh_host_*_key | head -n 1)
+  # "?Keyword value" lines: kept (without the '?') if this sshd knows the
+  # keyword, dropped otherwise (OpenSSH adds settings across versions).
+  optional_lines() {
+    grep '^?' "$1" | while IFS= read -r line; do
+      setting=${line#\?}
+      if /usr/sbin/sshd -t -f /dev/null -h "$first_host_key" -o "${setting%% *}=${setting#* }" >/dev/null 2>&1; then
+        printf '%s\n' "$line"
+      fi
+    done
+  }
   render() {
     awk -v git_user="$git_user" -v keys_helper="$libexec/pushgate-keys" -v config="$config" \
       -v listen="$listen" -v port="$port" -v host_keys="$host_keys" -v pid_file="$run_dir/sshd.pid" \
-      -v drop_in="$run_dir/pushgate.conf" -v include="${PUSHGATE_SSHD_INCLUDE:-}" '
+      -v drop_in="$run_dir/pushgate.conf" -v include="${PUSHGATE_SSHD_INCLUDE:-}" \
+      -v supported="$(optional_lines "$1")" '
       function replace(text, from, to,    at) {
         at = index(text, from)
         return at == 0 ? text : substr(text, 1, at - 1) to replace(substr(text, at + length(from)), from, to)
@@ -113,6 +125,7 @@ render_sshd_config() {
       /@LISTEN@/ { n = split(listen, a, " "); for (i = 1; i <= n; i++) print "ListenAddress " a[i]; next }
       /@HOST_KEY@/ { n = split(host_keys, k, "\n"); for (i = 1; i <= n; i++) print "HostKey " k[i]; next }
       /@DROP_IN@/ { if (include != "") print "Include " include; print "Include " drop_in; next }
+      /^[?]/ { if (index("\n" supported "\n", "\n" $0 "\n") > 0) print substr($0, 2); next }
       {
         line = replace($0, "@GIT_USER@", git_user)
         line = replace(line, "@KEYS_HELPER@", keys_helper)

@@ -65,9 +65,9 @@ std::string DescribeFailure(const Status& s) {
 constexpr Duration kFinalDrain = std::chrono::seconds(10);
 
 // Room the release needs on data_dir beyond its files: tar headers, file
-// system blocks, and a margin so a deploy never takes the last megabytes.
+// system blocks, and a margin so a deploy never takes the last megabyte.
 constexpr uint64_t kPerEntryOverhead = 4096;
-constexpr uint64_t kDiskMargin = uint64_t{16} << 20;
+constexpr uint64_t kDiskMargin = uint64_t{1} << 20;
 
 // One deploy in progress: what the pusher sees goes through `relay`.
 class Deployment {

@@ -1,6 +1,7 @@
 #include "sshd-plugin/shell.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 
 #include "config/drain.h"
 #include "gitrepo/gitrepo.h"
+#include "sshd-plugin/session_relay.h"
 #include "sshd-plugin/ssh_command.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -43,6 +45,28 @@ std::vector<std::pair<std::string, std::string>> RepoSettings(const std::string&
       // locked in the repository was left by a killed process.
       {"gc.autoDetach", "false"},
   };
+}
+
+// Only for the session's git, never written to the repository: they
+// follow the configuration.
+std::vector<std::pair<std::string, std::string>> SessionSettings(const Config& config, GitService service) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  if (service == GitService::kReceivePack) {
+    settings.emplace_back("receive.maxInputSize", std::to_string(config.push.max_pack_size));
+    // Every push goes through index-pack, which names the limit it refuses
+    // ("pack exceeds maximum allowed size (1.00 GiB)"); unpack-objects,
+    // which git uses for small pushes, says only that it was exceeded.
+    settings.emplace_back("receive.unpackLimit", "1");
+  }
+  return settings;
+}
+
+// True once the client's side of the session has closed: stdout's reader is
+// gone (POLLERR on a pipe, POLLHUP on a socket) or stdin was hung up.
+bool ClientGone(const ShellRequest& request) {
+  struct pollfd pfds[2] = {{request.session_fd, 0, 0}, {request.session_in_fd, 0, 0}};
+  if (::poll(pfds, 2, 0) <= 0) return false;
+  return (pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 || (pfds[1].revents & (POLLHUP | POLLNVAL)) != 0;
 }
 
 Status EnsureDataDirs(const Config& config) {
@@ -121,21 +145,28 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       return Refuse(DrainingMessage(command.app));
     }
     bool waited = false;
-    Result<FileLock> lock = FileLock::Acquire(config.AppLockPath(command.app), config.push.lock_timeout, [&] {
-      waited = true;
-      notify("waiting for the deploy in progress...");
-    });
+    bool client_gone = false;
+    Result<FileLock> lock = FileLock::Acquire(
+        config.AppLockPath(command.app), config.push.lock_timeout,
+        [&] {
+          waited = true;
+          notify("waiting for the deploy in progress...");
+        },
+        // A waiter whose client has gone has no push left to run.
+        [&] { return client_gone = ClientGone(request); });
     if (!lock.ok()) {
       if (lock.status().IsTimeout()) {
         return Refuse("another deploy of " + command.app + " is still running after " +
                       FormatDuration(config.push.lock_timeout) + "; try again when it has finished");
       }
+      if (client_gone) {
+        log::Info("the client left while waiting for the app lock", {{"ms", phase_ms()}});
+        return Refuse("the connection closed while waiting for the deploy in progress");
+      }
       return Unavailable(lock.status());
     }
     lock_ms = phase_ms();
     if (waited) log::Info("waited for the app lock", {{"ms", lock_ms}});
-    Status keep = lock->KeepAcrossExec();
-    if (!keep.ok()) return Unavailable(keep);
     decision.lock.emplace(std::move(lock).value());
     // Not close-on-exec: it must reach the hook through git-receive-pack.
     decision.session_fd.Reset(::fcntl(request.session_fd, F_DUPFD, 3));
@@ -184,6 +215,7 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       "PUSHGATE_REQUEST_ID=" + request.request_id,
   };
   std::vector<std::pair<std::string, std::string>> settings = RepoSettings(hooks_dir);
+  for (auto& setting : SessionSettings(config, command.service)) settings.push_back(std::move(setting));
   git.env.push_back("GIT_CONFIG_COUNT=" + std::to_string(settings.size()));
   for (size_t i = 0; i < settings.size(); ++i) {
     git.env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + settings[i].first);
@@ -193,15 +225,63 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
     git.env.push_back("PUSHGATE_CLIENT_FD=" + std::to_string(decision.session_fd.get()));
   }
   if (request.git_protocol) {
-    if (IsValidGitProtocol(*request.git_protocol)) {
-      git.env.push_back("GIT_PROTOCOL=" + *request.git_protocol);
-    } else {
+    if (!IsValidGitProtocol(*request.git_protocol)) {
       log::Warn("dropped an invalid GIT_PROTOCOL from the client");
+    } else if (command.service == GitService::kUploadPack &&
+               request.git_protocol->find("version=2") != std::string::npos) {
+      // Protocol v2 lets a fetch ask for any object in the repository, not
+      // only what a branch reaches (uploadpack.allowAnySHA1InWant does not
+      // hold there): a commit force-pushed away, with whatever secret it
+      // held, would stay fetchable. Fetches speak v0, which serves only
+      // what the branches reach.
+      log::Debug("serving the fetch with protocol v0 instead of v2");
+    } else {
+      git.env.push_back("GIT_PROTOCOL=" + *request.git_protocol);
     }
   }
   decision.exec = true;
   log::Info("starting git", {{"repository", repo}, {"authorize_ms", authorize_ms}, {"lock_ms", lock_ms}});
   return decision;
+}
+
+int ServeSession(ShellDecision decision, const Config& config, const std::atomic<bool>* stop,
+                 const std::function<void(std::string_view)>& tell) {
+  if (!decision.lock) {
+    Status s = ExecReplacing(decision.git, {});
+    log::Error("cannot run git", {{"error", s.message()}});
+    tell("pushgate could not start git on the server; tell the platform operator");
+    return 1;
+  }
+  std::vector<UniqueFd> handed;
+  handed.push_back(std::move(*decision.lock).Release());
+  handed.push_back(std::move(decision.session_fd));
+  SessionRelayOptions options;
+  options.idle_timeout = config.push.idle_timeout;
+  options.stop = stop;
+  Result<SessionRelayResult> relayed = RunSessionRelay(std::move(decision.git), std::move(handed), {}, options);
+  if (!relayed.ok()) {
+    log::Error("cannot run git", {{"error", relayed.status().message()}});
+    tell("pushgate could not start git on the server; tell the platform operator");
+    return 1;
+  }
+  const ExitStatus& exit = relayed->exit;
+  switch (relayed->outcome) {
+    case SessionRelayResult::Outcome::kExited:
+      return exit.exited ? exit.code : 128 + exit.signal;
+    case SessionRelayResult::Outcome::kIdle:
+      log::Warn("ended an idle push session", {{"idle_timeout", FormatDuration(config.push.idle_timeout)}});
+      tell("pushgate: nothing was sent or received for " + FormatDuration(config.push.idle_timeout) +
+           "; the push was ended so that others can deploy");
+      return 1;
+    case SessionRelayResult::Outcome::kClientGone:
+      log::Info("the client disconnected; the push was stopped");
+      return 1;
+    case SessionRelayResult::Outcome::kStopped:
+      log::Warn("the push was stopped by a signal");
+      tell("pushgate: the push was stopped because the gateway is shutting down; try again shortly");
+      return 1;
+  }
+  return 1;
 }
 
 }  // namespace pushgate

@@ -3,12 +3,15 @@
 // sshd runs it as `pushgate-shell --config F --user USER --key FINGERPRINT`
 // with the client's request in SSH_ORIGINAL_COMMAND. It allows exactly a git
 // push or fetch of an app the user may use (ssh_command.h, backend.h), makes
-// sure the bare repository exists, and replaces itself with git. Pushes to one
+// sure the bare repository exists, and runs git. A fetch replaces the shell
+// with git-upload-pack. A push runs git-receive-pack under the session relay
+// (session_relay.h), which ends a session that has gone idle. Pushes to one
 // app are serialized by the app's lock, which is taken here and handed to
-// git-receive-pack across exec so it covers the pre-receive hook's deploy.
+// git-receive-pack so it covers the pre-receive hook's deploy and ends with it.
 #ifndef PUSHGATE_SSHD_PLUGIN_SHELL_H_
 #define PUSHGATE_SSHD_PLUGIN_SHELL_H_
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,14 +36,15 @@ struct ShellRequest {
   // hook, which polls it to learn that the pusher has gone: git-receive-pack
   // itself does not tell its hook.
   int session_fd = 1;
+  int session_in_fd = 0;  // the client's side (stdin), watched for hangup while waiting
 };
 
 // What the shell does next: exec git, or print `message` and exit.
 struct ShellDecision {
   bool exec = false;
-  SpawnSpec git;                 // exec: the git program to become
-  std::optional<FileLock> lock;  // exec of receive-pack: the app lock to keep
-  UniqueFd session_fd;           // exec of receive-pack: for the hook (PUSHGATE_CLIENT_FD)
+  SpawnSpec git;                 // exec: the git program to run
+  std::optional<FileLock> lock;  // receive-pack: the app lock, handed to git
+  UniqueFd session_fd;           // receive-pack: for the hook (PUSHGATE_CLIENT_FD)
   std::string message;           // refusal: one line for the pusher
   int exit_code = 0;
 };
@@ -48,6 +52,13 @@ struct ShellDecision {
 // `notify` prints a progress line to the pusher (e.g. while waiting for the lock).
 ShellDecision DecideShell(const Config& config, Backend& backend, const ShellRequest& request,
                           const std::function<void(std::string_view)>& notify);
+
+// Runs what DecideShell decided to run, on this process's stdio: a fetch
+// becomes git-upload-pack; a push runs git-receive-pack under the session
+// relay with `config.push.idle_timeout`, handing it the app lock. Returns
+// the exit status for sshd; `tell` gets the lines for the pusher.
+int ServeSession(ShellDecision decision, const Config& config, const std::atomic<bool>* stop,
+                 const std::function<void(std::string_view)>& tell);
 
 // Only "version=N" entries (N in 0..2), ':'-separated, pass; anything else is
 // dropped rather than handed to git.

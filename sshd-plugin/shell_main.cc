@@ -2,9 +2,11 @@
 //
 // The forced command on every key pushgate-keys accepts. Exit status: 1 for a
 // refused request (with a one-line message on stderr), otherwise git's.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -19,6 +21,10 @@
 #include "util/random_id.h"
 
 namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
 
 void TellPusher(std::string_view line) {
   std::string text(line);
@@ -85,11 +91,12 @@ int main(int argc, char** argv) {
   // Only receive-pack holds the app lock.
   pushgate::metrics::Add(config->data_dir, decision.lock ? pushgate::metrics::Counter::kSessionPush
                                                          : pushgate::metrics::Counter::kSessionFetch);
-  std::vector<int> keep_fds;
-  if (decision.lock) keep_fds.push_back(decision.lock->fd());
-  if (decision.session_fd.valid()) keep_fds.push_back(decision.session_fd.get());
-  pushgate::Status s = pushgate::ExecReplacing(decision.git, keep_fds);
-  pushgate::log::Error("cannot run git", {{"error", s.message()}});
-  TellPusher("pushgate could not start git on the server; tell the platform operator");
-  return 1;
+  // A client that went away shows up as EPIPE; sshd's SIGHUP or a SIGTERM
+  // ends the push the way an idle session ends.
+  ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGHUP, SIGINT}) ::sigaction(sig, &sa, nullptr);
+  return pushgate::ServeSession(std::move(decision), *config, &g_stop, TellPusher);
 }

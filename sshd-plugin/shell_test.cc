@@ -38,12 +38,22 @@ class ShellTest : public ::testing::Test {
     config_.path = "/etc/pushgate/pushgate.toml";
     config_.data_dir = dir_.path();
     config_.push.lock_timeout = std::chrono::milliseconds(300);
+    // The ssh session: the client's ends stay open unless a test closes them.
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    session_in_.Reset(p[0]);
+    client_writes_.Reset(p[1]);
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    client_reads_.Reset(p[0]);
+    session_out_.Reset(p[1]);
   }
 
   ShellDecision Decide(std::optional<std::string> command, const std::string& user = "alice",
                        std::optional<std::string> protocol = std::nullopt) {
     ShellRequest request{user, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI", std::move(command),
                          std::move(protocol), "req123", "/opt/pg/libexec/pushgate"};
+    request.session_fd = session_out_.get();
+    request.session_in_fd = session_in_.get();
     return DecideShell(config_, backend_, request, [this](std::string_view line) { notices_.emplace_back(line); });
   }
 
@@ -58,6 +68,7 @@ class ShellTest : public ::testing::Test {
   Config config_;
   FakeBackend backend_;
   std::vector<std::string> notices_;
+  UniqueFd session_in_, client_writes_, client_reads_, session_out_;
 };
 
 TEST_F(ShellTest, InteractiveLoginIsRefusedFriendly) {
@@ -218,6 +229,43 @@ TEST_F(ShellTest, SecondPushWaitsForTheLockThenGivesUpClearly) {
   EXPECT_NE(second.message.find("another deploy of web is still running"), std::string::npos) << second.message;
   first.lock.reset();
   EXPECT_TRUE(Decide(std::string("git-receive-pack 'web.git'")).exec);
+}
+
+// 30 clients killed while waiting for a locked app used to leave 30 shells
+// waiting out push.lock_timeout; a waiter whose client is gone stops.
+TEST_F(ShellTest, AWaiterWhoseClientLeftStopsWaiting) {
+  config_.push.lock_timeout = std::chrono::minutes(10);
+  ShellDecision first = Decide(std::string("git-receive-pack 'web.git'"));
+  ASSERT_TRUE(first.exec);
+  client_reads_.Reset();  // the client is gone
+  auto start = std::chrono::steady_clock::now();
+  ShellDecision second = Decide(std::string("git-receive-pack 'web.git'"));
+  EXPECT_FALSE(second.exec);
+  EXPECT_EQ(second.message, "the connection closed while waiting for the deploy in progress");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::minutes(1));
+}
+
+// Protocol v2 lets a fetch name any object; force-pushed-away commits must
+// not be fetchable, so fetches are served with v0. Pushes keep the client's
+// protocol, and git refuses packs above push.max_pack_size.
+TEST_F(ShellTest, FetchesSpeakProtocolV0AndPushesCarryThePackLimit) {
+  ShellDecision fetch = Decide(std::string("git-upload-pack 'web.git'"), "alice", std::string("version=2"));
+  ASSERT_TRUE(fetch.exec);
+  EXPECT_EQ(EnvValue(fetch.git, "GIT_PROTOCOL"), "<unset>");
+  fetch = Decide(std::string("git-upload-pack 'web.git'"), "alice", std::string("version=1"));
+  EXPECT_EQ(EnvValue(fetch.git, "GIT_PROTOCOL"), "version=1");
+  config_.push.max_pack_size = 12345;
+  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  ASSERT_TRUE(push.exec);
+  bool found = false;
+  for (size_t i = 0; i < 20; ++i) {
+    if (EnvValue(push.git, "GIT_CONFIG_KEY_" + std::to_string(i)) == "receive.maxInputSize") {
+      EXPECT_EQ(EnvValue(push.git, "GIT_CONFIG_VALUE_" + std::to_string(i)), "12345");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(testing::ReadFile(config_.RepoPath("web") + "/config").find("maxInputSize"), std::string::npos);
 }
 
 TEST_F(ShellTest, ExistingRepositoryIsReusedUntouched) {

@@ -60,8 +60,8 @@ Result<FileLock> FileLock::TryAcquire(const std::string& path) {
   return FileLock(std::move(fd));
 }
 
-Result<FileLock> FileLock::Acquire(const std::string& path, Duration timeout,
-                                   const std::function<void()>& on_wait) {
+Result<FileLock> FileLock::Acquire(const std::string& path, Duration timeout, const std::function<void()>& on_wait,
+                                   const std::function<bool()>& abandoned) {
   PG_ASSIGN_OR_RETURN(UniqueFd fd, TryLockPath(path));
   if (fd.valid()) return FileLock(std::move(fd));
   if (on_wait) on_wait();
@@ -73,6 +73,7 @@ Result<FileLock> FileLock::Acquire(const std::string& path, Duration timeout,
     struct timespec ts = {0, interval_ms * 1000000L};
     ::nanosleep(&ts, nullptr);
     if (interval_ms < 200) interval_ms *= 2;
+    if (abandoned && abandoned()) return Status::Unavailable("stopped waiting for " + path);
     PG_ASSIGN_OR_RETURN(fd, TryLockPath(path));
     if (fd.valid()) return FileLock(std::move(fd));
   }
@@ -91,14 +92,6 @@ Result<bool> FileLock::IsHeld(const std::string& path) {
 
 Status FileLock::Unlink(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove lock " + path);
-  return Status::OK();
-}
-
-Status FileLock::KeepAcrossExec() {
-  int flags = ::fcntl(fd_.get(), F_GETFD);
-  if (flags < 0 || ::fcntl(fd_.get(), F_SETFD, flags & ~FD_CLOEXEC) != 0) {
-    return Status::FromErrno(errno, "fcntl lock fd");
-  }
   return Status::OK();
 }
 

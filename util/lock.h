@@ -2,9 +2,9 @@
 //
 // The kernel releases an flock when the last descriptor for it closes, so a
 // crashed or killed holder never leaves a lock behind: there is nothing to
-// clean up and no pid file to trust. A lock can be kept across exec (the
+// clean up and no pid file to trust. A lock can be handed to a child (the
 // forced shell takes it and hands it to git-receive-pack, so it covers the
-// whole push including the pre-receive hook).
+// whole push including the pre-receive hook, and ends with git).
 #ifndef PUSHGATE_UTIL_LOCK_H_
 #define PUSHGATE_UTIL_LOCK_H_
 
@@ -27,9 +27,11 @@ class FileLock {
 
   // Waits up to `timeout` for the lock. `on_wait` runs once, when the lock is
   // found held, before waiting (to tell the user why nothing happens).
-  // Status::Timeout when the wait is exhausted.
-  static Result<FileLock> Acquire(const std::string& path, Duration timeout,
-                                  const std::function<void()>& on_wait);
+  // Status::Timeout when the wait is exhausted. `abandoned`, if given, is
+  // asked while waiting; once it says true the wait ends with
+  // Status::Unavailable (a waiter whose client has gone stops waiting).
+  static Result<FileLock> Acquire(const std::string& path, Duration timeout, const std::function<void()>& on_wait,
+                                  const std::function<bool()>& abandoned = {});
 
   // True if some process holds the lock on `path` right now. A missing file
   // means not held.
@@ -39,8 +41,10 @@ class FileLock {
   // old file notice (the path no longer names it) and lock a new one.
   Status Unlink(const std::string& path);
 
-  // Lets the lock survive execve(2): the new program holds it until it exits.
-  Status KeepAcrossExec();
+  // Gives up the object's hold on the descriptor: the lock stays held while
+  // the returned descriptor, or any copy of it, is open (in this process or
+  // a child that inherits it through SpawnSpec::keep_fds).
+  UniqueFd Release() && { return std::move(fd_); }
 
   int fd() const { return fd_.get(); }
 

@@ -63,11 +63,12 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
-// Spawn for killed_with_parent, which posix_spawn cannot express: fork, set
-// up the child the same way (stdio, no other descriptors, cwd, default
-// signals, process group), PR_SET_PDEATHSIG, exec. The child uses
-// async-signal-safe calls only; an exec failure comes back through a pipe.
-Result<pid_t> ForkTiedToParent(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
+// Spawn for what posix_spawn cannot express (killed_with_parent, keep_fds):
+// fork, set up the child the same way (stdio, no other descriptors but the
+// kept ones, cwd, default signals, process group), PR_SET_PDEATHSIG if asked,
+// exec. The child uses async-signal-safe calls only; an exec failure comes
+// back through a pipe.
+Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
@@ -76,7 +77,9 @@ Result<pid_t> ForkTiedToParent(const SpawnSpec& spec, int devnull, char* const* 
   if (pid < 0) return Status::FromErrno(errno, "fork");
   if (pid == 0) {
     if (spec.new_process_group) ::setpgid(0, 0);
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);  // parent already gone
+    if (spec.killed_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)) {
+      ::_exit(127);  // parent already gone
+    }
     int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
     for (int target = 0; target < 3; ++target) {
       int source = fds[target] >= 0 ? fds[target] : devnull;
@@ -88,6 +91,7 @@ Result<pid_t> ForkTiedToParent(const SpawnSpec& spec, int devnull, char* const* 
     }
     // Closed at exec, so the error pipe still works until then.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    for (int fd : spec.keep_fds) ::fcntl(fd, F_SETFD, 0);
     int err = 0;
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
     struct sigaction dfl = {};
@@ -136,7 +140,12 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   if (!devnull.valid()) return Status::FromErrno(errno, "open /dev/null");
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
-  if (spec.killed_with_parent) return ForkTiedToParent(spec, devnull.get(), argv.data(), envp.data());
+  for (int fd : spec.keep_fds) {
+    if (fd < 3) return Status::InvalidArgument("keep_fds holds a standard descriptor");
+  }
+  if (spec.killed_with_parent || !spec.keep_fds.empty()) {
+    return ForkAndExec(spec, devnull.get(), argv.data(), envp.data());
+  }
 
   SpawnFileActions actions;
   SpawnAttr attr;

@@ -29,6 +29,9 @@ struct SpawnSpec {
   // by SIGKILL, so it cannot run on unsupervised (PR_SET_PDEATHSIG). Its own
   // children are not covered.
   bool killed_with_parent = false;
+  // Descriptors (above 2) the child inherits under the same numbers: the
+  // forced shell hands git the app lock and the session channel this way.
+  std::vector<int> keep_fds = {};
 };
 
 struct ExitStatus {

@@ -48,6 +48,20 @@ TEST_P(SpawnTest, OnlyStdioIsInherited) {
   EXPECT_EQ(run->output.find(std::to_string(leaked.get()) + "\n"), std::string::npos) << run->output;
 }
 
+TEST(ProcessTest, KeptDescriptorsAndOnlyThoseReachTheChild) {
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd kept(::fcntl(devnull.get(), F_DUPFD_CLOEXEC, 100));
+  UniqueFd dropped(::fcntl(devnull.get(), F_DUPFD, 110));
+  SpawnSpec spec = Shell("ls /proc/self/fd");
+  spec.keep_fds = {kept.get()};
+  Result<CapturedRun> run = RunAndCapture(spec);
+  ASSERT_TRUE(run.ok());
+  EXPECT_NE(run->output.find("\n" + std::to_string(kept.get()) + "\n"), std::string::npos) << run->output;
+  EXPECT_EQ(run->output.find(std::to_string(dropped.get()) + "\n"), std::string::npos) << run->output;
+  spec.keep_fds = {1};
+  EXPECT_FALSE(Spawn(spec).ok());
+}
+
 TEST(ProcessTest, StdinIsDevNullByDefault) {
   SpawnSpec spec = Shell("cat; echo done");
   Result<pid_t> pid = Spawn(spec);  // would hang if stdin were inherited from a terminal/pipe

@@ -135,6 +135,16 @@ TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
            std::string("disableforwarding yes"),
            std::string("acceptenv GIT_PROTOCOL"),
            std::string("usepam no"),
+           // Bounds a peer that stops cooperating cannot stretch (issue 13).
+           std::string("logingracetime 30"),
+           std::string("maxstartups 100:30:200"),
+           std::string("persourcemaxstartups 10"),
+           std::string("persourcenetblocksize 32:128"),
+           std::string("maxauthtries 6"),
+           std::string("clientaliveinterval 30"),
+           std::string("clientalivecountmax 4"),
+           std::string("channeltimeout session:*=10m"),
+           std::string("unusedconnectiontimeout 60"),
        }) {
     EXPECT_NE(effective.output.find("\n" + line + "\n"), std::string::npos) << "missing: " << line;
   }

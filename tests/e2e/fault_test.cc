@@ -12,6 +12,7 @@
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/synthetic_keys.h"
 #include "util/fd.h"
+#include "util/fs.h"
 
 namespace pushgate::testing {
 namespace {
@@ -73,6 +74,30 @@ TEST(DiskFullTest, PushIntoAFullDiskFailsClearlyAndRecovers) {
   EXPECT_NE(retry.output.find("full deployed: v2"), std::string::npos) << retry.output;
   CapturedRun fsck = gateway->FsckRepo("full");
   EXPECT_TRUE(fsck.status.success()) << fsck.output;
+}
+
+// An 8-file tree of 16 MiB zero blobs is a pack of a few KB and a release
+// of 128 MiB: it is refused before anything is written, with the disk-space
+// message, instead of failing halfway with "Write failed".
+TEST(DiskFullTest, AReleaseLargerThanTheFreeSpaceIsRefusedUpFront) {
+  TempDir keys, work;
+  GatewayOptions options;
+  options.data_dir_tmpfs_mb = 64;
+  std::unique_ptr<Gateway> gateway = Gateway::Start(options);
+  ASSERT_NE(gateway, nullptr);
+  TestKey alice = gateway->AddUserWithKey("alice", keys.path());
+  gateway->AdminOk({"app", "create", "zeros", "--member", "alice"});
+  std::string dir = work / "zeros";
+  MakeRepoWithCommit(dir, {{"README", "small\n"}});
+  for (int i = 0; i < 8; ++i) RunOk({"truncate", "-s", "16M", dir + "/zero" + std::to_string(i)});
+  CommitFiles(dir, {}, "zeros");
+  CapturedRun push = gateway->Git(alice, {"push", gateway->Url("zeros"), "main"}, dir);
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("the gateway does not have enough disk space for this release"), std::string::npos)
+      << push.output;
+  EXPECT_EQ(push.output.find("Write failed"), std::string::npos) << push.output;
+  EXPECT_EQ(gateway->RemoteRef(alice, "zeros"), "");
+  EXPECT_TRUE(ListDir(gateway->data_dir() + "/tmp")->empty());
 }
 
 // A sync that runs out of space fails with a clear error and leaves the

@@ -119,6 +119,7 @@ bool Gateway::Install(const GatewayOptions& options) {
             "  pause-*) echo 'building'; sleep 0.3 ;;\n"
             "  live-*) echo 'first line'; sleep 3; echo 'last line' ;;\n"
             "  chatty-*) while :; do echo 'still building'; sleep 0.2; done ;;\n"
+            "  flood-*) exec yes 'a line of build output, and another, and another' ;;\n"
             "esac\n"
             "exec " + prefix_ + "/libexec/pushgate/pushgate-deploy\n",
             0755);
@@ -147,7 +148,8 @@ bool Gateway::Install(const GatewayOptions& options) {
             // Controller mode builds on the controller; standalone runs the
             // test build script.
             (options.controller_url.empty() ? "command = \"" + builds + "/build\"\n" : "") +
-            "timeout = \"60s\"\n" + options.build_options +
+            (options.build_options.find("timeout =") == std::string::npos ? "timeout = \"60s\"\n" : "") +
+            options.build_options +
             "[log]\n"
             "destination = \"" + data_dir_ + "/pushgate.log\"\n"
             "level = \"debug\"\n" + controller + options.extra_config,
@@ -359,6 +361,8 @@ ExitStatus LiveGit::Finish(std::chrono::seconds timeout) {
   reaped_ = true;
   return **exit;
 }
+
+void LiveGit::Stop() { ::kill(-pid_, SIGSTOP); }
 
 void LiveGit::Kill() {
   ::kill(-pid_, SIGKILL);

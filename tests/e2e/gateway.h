@@ -36,6 +36,8 @@ class LiveGit {
   ExitStatus Finish(std::chrono::seconds timeout = std::chrono::seconds(120));
   // Kills git and ssh, as a pusher vanishing would, and reaps git.
   void Kill();
+  // Stops git and ssh (SIGSTOP): a client that no longer reads or writes.
+  void Stop();
   const std::string& output() const { return output_; }
 
  private:
@@ -54,7 +56,8 @@ struct GatewayOptions {
   // which also builds.
   std::string controller_url;
   std::string controller_token = "test-token";
-  // Extra keys of the [build] table (e.g. keepalive = "1s").
+  // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout here
+  // replaces the default of 60 s.
   std::string build_options;
   // sshd_config lines included before the pushgate drop-in (e.g. a Match
   // block for another user, ending with "Match all"), through the
