@@ -20,18 +20,20 @@ Status RecordSuccess(KeyCache& cache, lmdb::Txn& txn, int64_t now_ms) {
 
 // A put is applied only if everything about it checks out; `record` is
 // filled for an accepted put.
-Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, int64_t now_ms, KeyRecord* record) {
+Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, const SyncOptions& options,
+                KeyRecord* record) {
   if (!IsValidUserName(change.username)) return Status::InvalidArgument("invalid username");
   if (!parsed.ok()) return parsed.status();
+  PG_RETURN_IF_ERROR(CheckKeyStrength(*parsed, options.min_rsa_bits));
   if (parsed->sha256_fingerprint != change.fingerprint) {
     return Status::InvalidArgument("the fingerprint does not match the key (" + parsed->sha256_fingerprint + ")");
   }
-  *record = KeyRecord{change.username, parsed->type, parsed->blob, parsed->comment, Seconds(now_ms), 0};
+  *record = KeyRecord{change.username, parsed->type, parsed->blob, parsed->comment, Seconds(options.now_ms), 0};
   return Status::OK();
 }
 
 // Applies one page to `set` in `txn`; counts into `report`.
-Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, int64_t now_ms,
+Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, const SyncOptions& options,
                  SyncReport& report) {
   std::vector<std::string> lines;
   std::vector<size_t> put_index(page.changes.size(), 0);
@@ -58,7 +60,7 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
     Result<PublicKey> key = parsed.errors[k].ok() ? Result<PublicKey>(std::move(parsed.keys[k]))
                                                   : Result<PublicKey>(parsed.errors[k]);
     KeyRecord record;
-    Status valid = CheckPut(change, key, now_ms, &record);
+    Status valid = CheckPut(change, key, options, &record);
     if (!valid.ok()) {
       ++report.rejected;
       log::Warn("rejected a key from the controller", {{"fingerprint", change.fingerprint},
@@ -142,7 +144,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
       own.emplace(std::move(txn));
     }
     lmdb::Txn& txn = resyncing ? *walk : *own;
-    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, resyncing ? KeySet::kStaging : KeySet::kActive, options.now_ms,
+    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, resyncing ? KeySet::kStaging : KeySet::kActive, options,
                                  report));
     ++report.pages;
     since = page.revision;

@@ -51,6 +51,7 @@ class KeySource {
 struct SyncOptions {
   size_t page_limit = 10000;
   int64_t now_ms = 0;
+  int min_rsa_bits = 2048;  // shorter RSA keys from the controller are rejected
 };
 
 struct SyncReport {

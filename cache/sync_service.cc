@@ -67,6 +67,7 @@ Result<SyncReport> SyncOnce(const Config& config, KeySource& source, const Clock
   int64_t now = clock();
   SyncOptions options;
   options.now_ms = now;
+  options.min_rsa_bits = config.keys.min_rsa_bits;
   Result<SyncReport> report = SyncFromFeed(*locked.cache, source, options);
   if (report.ok() && report->outcome == SyncReport::Outcome::kNoFeed) {
     // Lookup mode keeps no feed to pull, but its negative entries still expire.
@@ -97,6 +98,7 @@ Status SyncForKey(const Config& config, KeySource& source, std::string_view type
   if (feed != "lookup") {
     SyncOptions options;
     options.now_ms = now;
+    options.min_rsa_bits = config.keys.min_rsa_bits;
     Result<SyncReport> report = Recorded(cache, SyncFromFeed(cache, source, options), now);
     if (!report.ok()) return report.status();
     if (report->outcome == SyncReport::Outcome::kSynced) return Status::OK();

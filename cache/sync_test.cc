@@ -226,6 +226,19 @@ TEST_F(SyncTest, HostileChangesAreRejectedAndCanOnlyDeny) {
   EXPECT_EQ(Meta(kMetaRevision), static_cast<int64_t>(fake_.revision()));  // the feed moves on
 }
 
+TEST_F(SyncTest, ShortRsaKeysFromTheControllerAreRejected) {
+  testing::TempDir keys;
+  testing::TestKey weak = testing::MakeKey(keys.path(), "weak", "rsa", 1024);
+  testing::TestKey strong = testing::MakeKey(keys.path(), "strong", "rsa", 2048);
+  std::string weak_fp = fake_.AddKey("alice", weak.public_line);
+  std::string strong_fp = fake_.AddKey("alice", strong.public_line);
+  Result<SyncReport> report = Sync();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->rejected, 1u);
+  EXPECT_FALSE(CacheKeys().count(weak_fp));
+  EXPECT_TRUE(CacheKeys().count(strong_fp));
+}
+
 TEST_F(SyncTest, RevisionGoingBackwardsIsAnErrorAndAppliesNothing) {
   fake_.AddKey("alice", Key(1));
   ASSERT_TRUE(Sync().ok());

@@ -95,7 +95,10 @@ Status KeyAdd(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(KeyImport import, s.registry->BeginKeyImport(args.user));
   LineReader lines(input.valid() ? input.get() : STDIN_FILENO);
   const std::string source = args.file == "-" ? "stdin" : args.file;
-  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) { return import.Add(key); });
+  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) {
+    PG_RETURN_IF_ERROR(CheckKeyStrength(key, s.config.keys.min_rsa_bits));
+    return import.Add(key);
+  });
   if (!read.ok()) return read.status().Annotate(source).Annotate("no keys were added");
   if (*read == 0) return Status::InvalidArgument(source + " contains no public keys");
   PG_RETURN_IF_ERROR(import.Commit());

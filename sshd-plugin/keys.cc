@@ -3,6 +3,7 @@
 #include "cache/cache.h"
 #include "sshd-plugin/authorized_keys_line.h"
 #include "util/names.h"
+#include "util/rsa_bits.h"
 
 namespace pushgate {
 namespace {
@@ -46,6 +47,15 @@ Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell
   if (!IsValidSha256Fingerprint(query.fingerprint) || !IsAllowedKeyType(query.key_type) ||
       !IsBase64Blob(query.key_blob)) {
     return std::string();
+  }
+  // Before the cache or the controller: a short key never costs a lookup.
+  if (query.key_type == "ssh-rsa") {
+    int bits = RsaModulusBits(query.key_blob);
+    if (bits < config.keys.min_rsa_bits) {
+      context.denied_because = "an RSA key of " + std::to_string(bits) + " bits, below keys.min_rsa_bits (" +
+                               std::to_string(config.keys.min_rsa_bits) + ")";
+      return std::string();
+    }
   }
   PG_ASSIGN_OR_RETURN(KeyLookup lookup, ReadCache(config, query.fingerprint));
   bool hit = Matches(lookup, query);

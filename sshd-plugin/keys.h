@@ -44,10 +44,14 @@ struct KeysContext {
   // Set by AnswerKeysQuery: why it went to the controller, if it did (for
   // the metrics of the slow paths; the hit path counts nothing).
   enum class Refresh { kNone, kMiss, kStale } refresh = Refresh::kNone;
+  // Set by AnswerKeysQuery when it denies a key for a reason worth a log
+  // line (an RSA key below keys.min_rsa_bits).
+  std::string denied_because;
 };
 
 // The authorized_keys line for `query`, or an empty string to deny (wrong
-// login user, unknown key, key type or blob not matching the record). Errors
+// login user, unknown key, key type or blob not matching the record, an RSA
+// key shorter than keys.min_rsa_bits, even one stored before the limit). Errors
 // (unreadable or corrupt cache) are returned as a Status; the caller denies.
 Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
                                     KeysContext& context);

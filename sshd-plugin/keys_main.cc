@@ -102,7 +102,11 @@ int main(int argc, char** argv) {
   }
   if (line->empty()) {
     pushgate::metrics::Add(config->data_dir, Counter::kKeyDenied);
-    pushgate::log::Debug("no match", {{"key", query.fingerprint}, {"login", query.login_user}});
+    if (!context.denied_because.empty()) {
+      pushgate::log::Warn("refused " + context.denied_because, {{"key", query.fingerprint}});
+    } else {
+      pushgate::log::Debug("no match", {{"key", query.fingerprint}, {"login", query.login_user}});
+    }
     return 0;
   }
   return pushgate::WriteAll(STDOUT_FILENO, *line).ok() ? 0 : 1;

@@ -51,6 +51,27 @@ TEST_F(KeysTest, KnownKeyGetsExactlyOneForcedCommandLine) {
                 key_.sha256 + "\",restrict " + key_.type + " " + key_.blob + "\n");
 }
 
+// A 1024-bit RSA key registered before keys.min_rsa_bits existed (or before
+// it was raised) no longer logs in; 2048 bits and more still do.
+TEST_F(KeysTest, ShortRsaKeysAreRefusedEvenWhenStored) {
+  testing::TestKey weak = testing::MakeKey(dir_.path(), "weak", "rsa", 1024);
+  testing::TestKey strong = testing::MakeKey(dir_.path(), "strong", "rsa", 2048);
+  {
+    auto registry = Registry::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto import = (*registry)->BeginKeyImport("alice");
+    ASSERT_TRUE(import->Add(*ParsePublicKeyLine(weak.public_line)).ok());
+    ASSERT_TRUE(import->Add(*ParsePublicKeyLine(strong.public_line)).ok());
+    ASSERT_TRUE(import->Commit().ok());
+  }
+  EXPECT_EQ(Answer("git", weak.sha256, weak.type, weak.blob), "");
+  EXPECT_EQ(standalone_context_.denied_because, "an RSA key of 1024 bits, below keys.min_rsa_bits (2048)");
+  standalone_context_.denied_because.clear();
+  EXPECT_NE(Answer("git", strong.sha256, strong.type, strong.blob), "");
+  EXPECT_EQ(standalone_context_.denied_because, "");
+  config_.keys.min_rsa_bits = 1024;
+  EXPECT_NE(Answer("git", weak.sha256, weak.type, weak.blob), "");
+}
+
 TEST_F(KeysTest, OtherLoginUserGetsNothing) {
   EXPECT_EQ(Answer("root", key_.sha256, key_.type, key_.blob), "");
   EXPECT_EQ(Answer("gitx", key_.sha256, key_.type, key_.blob), "");

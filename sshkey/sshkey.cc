@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "util/names.h"
+#include "util/rsa_bits.h"
 
 namespace pushgate {
 namespace {
@@ -134,12 +135,21 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
   out.type = std::string(type);
   out.blob = std::move(blob_str);
   out.comment = std::string(rest);
+  // The same reading of the blob as the keys helper's, which has no libssh.
+  if (out.type == "ssh-rsa") out.rsa_bits = RsaModulusBits(out.blob);
   PG_ASSIGN_OR_RETURN(out.sha256_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_SHA256));
   PG_ASSIGN_OR_RETURN(out.md5_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_MD5));
   if (!IsValidSha256Fingerprint(out.sha256_fingerprint)) {
     return Status::Internal("libssh produced an unexpected fingerprint " + out.sha256_fingerprint);
   }
   return out;
+}
+
+Status CheckKeyStrength(const PublicKey& key, int min_rsa_bits) {
+  if (key.type != "ssh-rsa" || key.rsa_bits >= min_rsa_bits) return Status::OK();
+  return Status::InvalidArgument("this RSA key has " + std::to_string(key.rsa_bits) +
+                                 " bits; RSA keys need at least " + std::to_string(min_rsa_bits) +
+                                 " (keys.min_rsa_bits): make a new key with ssh-keygen -t ed25519");
 }
 
 namespace {

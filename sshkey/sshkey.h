@@ -23,7 +23,12 @@ struct PublicKey {
   std::string comment;             // may be empty
   std::string sha256_fingerprint;  // "SHA256:..." as ssh-keygen -lf and sshd's %f
   std::string md5_fingerprint;     // "e4:1f:..." as the Workflow controller API uses
+  int rsa_bits = 0;                // RSA keys: the modulus size; 0 for other types
 };
+
+// InvalidArgument, with what to do instead, for an RSA key shorter than
+// `min_rsa_bits` (keys.min_rsa_bits); OK for any other key.
+Status CheckKeyStrength(const PublicKey& key, int min_rsa_bits);
 
 // Parses "TYPE BASE64 [COMMENT]": one key, no authorized_keys options. The
 // type must be on the allowlist (util/names.h) and match the type encoded in

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "tests/testing/testing.h"
+#include "util/rsa_bits.h"
 #include "util/fs.h"
 
 namespace pushgate {
@@ -47,6 +48,31 @@ TEST_F(SshKeyTest, FingerprintsMatchSshKeygen) {
     EXPECT_EQ(parsed->blob, k.blob);
     EXPECT_EQ(parsed->sha256_fingerprint, k.sha256) << k.type;
     EXPECT_EQ(parsed->md5_fingerprint, k.md5) << k.type;
+  }
+}
+
+// The size read from the blob (what the lean keys helper sees) agrees with
+// ssh-keygen's, and only RSA keys below the minimum are refused.
+TEST_F(SshKeyTest, RsaKeysBelowTheMinimumAreRefused) {
+  for (int bits : {1024, 2048, 3072}) {
+    testing::TestKey key = testing::MakeKey(dir_->path(), "strength-rsa" + std::to_string(bits), "rsa", bits);
+    Result<PublicKey> parsed = ParsePublicKeyLine(key.public_line);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->rsa_bits, bits);
+    EXPECT_EQ(RsaModulusBits(key.blob), bits);
+    EXPECT_EQ(CheckKeyStrength(*parsed, 2048).ok(), bits >= 2048) << bits;
+  }
+  testing::TestKey weak = testing::MakeKey(dir_->path(), "strength-weak", "rsa", 1024);
+  Status refused = CheckKeyStrength(*ParsePublicKeyLine(weak.public_line), 2048);
+  EXPECT_EQ(refused.message(),
+            "this RSA key has 1024 bits; RSA keys need at least 2048 (keys.min_rsa_bits): make a new key with "
+            "ssh-keygen -t ed25519");
+  testing::TestKey ed = testing::MakeKey(dir_->path(), "strength-ed", "ed25519");
+  EXPECT_EQ(ParsePublicKeyLine(ed.public_line)->rsa_bits, 0);
+  EXPECT_EQ(RsaModulusBits(ed.blob), 0);
+  EXPECT_TRUE(CheckKeyStrength(*ParsePublicKeyLine(ed.public_line), 16384).ok());
+  for (const char* junk : {"", "AAAA", "!!!!", "AAAAB3NzaC1yc2E=", "AAAAB3NzaC1yc2EAAAADAQAB"}) {
+    EXPECT_EQ(RsaModulusBits(junk), 0) << junk;
   }
 }
 

@@ -306,5 +306,18 @@ TEST_F(HostilePushTest, DeepTreesAndSymlinksOutOfTheReleaseAreRefused) {
   EXPECT_EQ(ReadFile(gateway_->data_dir() + "/releases/shapes/current/inside"), "hi\n");
 }
 
+TEST_F(HostilePushTest, ShortRsaKeysAreRefusedAtRegistration) {
+  TestKey weak = MakeKey(work_.path(), "weak", "rsa", 1024);
+  gateway_->AdminOk({"user", "add", "weakling"});
+  CapturedRun add = gateway_->Admin({"key", "add", "weakling", weak.private_path + ".pub"});
+  EXPECT_FALSE(add.status.success());
+  EXPECT_NE(add.output.find("this RSA key has 1024 bits; RSA keys need at least 2048 (keys.min_rsa_bits)"),
+            std::string::npos)
+      << add.output;
+  gateway_->AdminOk({"app", "create", "weak-app", "--member", "weakling"});
+  CapturedRun push = gateway_->Git(weak, {"ls-remote", gateway_->Url("weak-app")}, "/");
+  EXPECT_NE(push.output.find("Permission denied (publickey)"), std::string::npos) << push.output;
+}
+
 }  // namespace
 }  // namespace pushgate::testing
