@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 
 #include "util/fd.h"
@@ -65,12 +66,24 @@ struct Stream {
   }
 };
 
-// SIGTERM to the group, SIGKILL after `grace`; reaps the leader.
+// SIGTERM to the group; SIGKILL to whatever is left of it after `grace`.
+// git-receive-pack dies at once, but its hook handles SIGTERM (it stops the
+// build and removes its archive) and must get the time to.
 ExitStatus StopGroup(pid_t pid, Duration grace) {
   ::kill(-pid, SIGTERM);
-  Result<std::optional<ExitStatus>> ended = WaitForExitUntil(pid, grace);
+  auto deadline = Clock::now() + grace;
+  std::optional<ExitStatus> leader;
+  while (Clock::now() < deadline) {
+    if (!leader) {
+      Result<std::optional<ExitStatus>> ended = WaitForExitUntil(pid, Duration(0));
+      if (ended.ok() && ended->has_value()) leader = **ended;
+    }
+    // Once the leader is reaped, an empty group answers ESRCH.
+    if (leader && ::kill(-pid, 0) != 0 && errno == ESRCH) return *leader;
+    ::usleep(20000);
+  }
   ::kill(-pid, SIGKILL);
-  if (ended.ok() && ended->has_value()) return **ended;
+  if (leader) return *leader;
   Result<ExitStatus> killed = WaitForExit(pid);
   return killed.ok() ? *killed : ExitStatus{};
 }

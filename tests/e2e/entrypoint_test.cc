@@ -138,7 +138,7 @@ TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
            // Bounds a peer that stops cooperating cannot stretch (issue 13).
            std::string("logingracetime 30"),
            std::string("maxstartups 100:30:200"),
-           std::string("persourcemaxstartups 10"),
+           std::string("persourcemaxstartups 50"),
            std::string("persourcenetblocksize 32:128"),
            std::string("maxauthtries 6"),
            std::string("clientaliveinterval 30"),

@@ -3,10 +3,13 @@
 // non-commits on deploy branches, sessions and clients that stop talking or
 // reading, waiters that leave, access revoked mid-session, force-pushed
 // secrets, and trees built to exhaust the gateway.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -304,6 +307,41 @@ TEST_F(HostilePushTest, DeepTreesAndSymlinksOutOfTheReleaseAreRefused) {
   push = Push(links, "shapes", "+main:main");
   EXPECT_TRUE(push.status.success()) << push.output;
   EXPECT_EQ(ReadFile(gateway_->data_dir() + "/releases/shapes/current/inside"), "hi\n");
+}
+
+// 210 idle pre-authentication connections from one address used to make a
+// legitimate client fail. One source now holds at most 50 pending logins
+// (sshd drops the rest at once), and others get in.
+TEST_F(HostilePushTest, APreAuthFloodFromOneSourceLocksNobodyElseOut) {
+  std::vector<UniqueFd> flood;
+  for (int i = 0; i < 70; ++i) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2: another source on loopback
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(static_cast<uint16_t>(gateway_->port()));
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    flood.push_back(std::move(fd));
+  }
+  // sshd closes the connections past its per-source limit at once.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  int open = 0;
+  for (const UniqueFd& fd : flood) {
+    char buf[512];
+    ssize_t n;
+    while ((n = ::recv(fd.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+    }
+    open += n < 0 && errno == EAGAIN;
+  }
+  EXPECT_LE(open, 50) << "pending logins from one source";
+  EXPECT_GE(open, 1);
+  gateway_->AdminOk({"app", "create", "flooded", "--member", "alice"});
+  CapturedRun ls = gateway_->Git(*alice_, {"ls-remote", gateway_->Url("flooded")}, "/");
+  EXPECT_TRUE(ls.status.success()) << ls.output;
 }
 
 TEST_F(HostilePushTest, ShortRsaKeysAreRefusedAtRegistration) {
