@@ -105,6 +105,9 @@ Result<SessionRelayResult> RunSessionRelay(SpawnSpec git, std::vector<UniqueFd> 
   git.stdout_fd = out_write.get();
   git.stderr_fd = err_write.get();
   git.new_process_group = true;
+  // A shell killed outright takes git with it, as it took git before there
+  // was a shell in the middle.
+  git.killed_with_parent = true;
   for (const UniqueFd& fd : handed_to_git) git.keep_fds.push_back(fd.get());
   PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(git));
   handed_to_git.clear();
