@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "receive-hook/gzip.h"
 #include "receive-hook/sha256.h"
 #include "util/fd.h"
 #include "util/fs.h"
@@ -38,33 +39,39 @@ Status ArchiveStatus(struct archive* a, std::string_view what) {
   return Status::IOError(std::move(msg));
 }
 
-// What libarchive writes into: the caller's output, and a hash of the same
-// bytes. It must outlive the archive writer, whose destructor (archive_free)
-// may still flush into it.
+// What libarchive writes the tar into: gzip, then the caller's output and a
+// hash of the same compressed bytes. It must outlive the archive writer,
+// whose destructor (archive_free) may still flush into it.
 struct Sink {
+  explicit Sink(ArchiveOutput* output) : out(output) {}
+  Status Compressed(std::string_view data) {
+    PG_RETURN_IF_ERROR(out->Write(data));
+    hash.Update(data);
+    bytes += data.size();
+    return Status::OK();
+  }
+
   ArchiveOutput* out;
   Sha256 hash;
   uint64_t bytes = 0;
-  Status error;
+  std::unique_ptr<GzipEncoder> gzip;
+  Status error;  // the first failure, which libarchive only sees as "-1"
 };
 
 la_ssize_t SinkWrite(struct archive* a, void* client, const void* buffer, size_t length) {
   auto* sink = static_cast<Sink*>(client);
-  if (!sink->error.ok()) {
-    archive_set_error(a, EIO, "%s", sink->error.message().c_str());
-    return -1;
-  }
-  std::string_view data(static_cast<const char*>(buffer), length);
-  Status s = sink->out->Write(data);
+  Status s = sink->error.ok() ? sink->gzip->Write(std::string_view(static_cast<const char*>(buffer), length))
+                              : sink->error;
   if (!s.ok()) {
     sink->error = s;
     archive_set_error(a, s.code() == Status::Code::kResourceExhausted ? ENOSPC : EIO, "%s", s.message().c_str());
     return -1;
   }
-  sink->hash.Update(data);
-  sink->bytes += length;
   return static_cast<la_ssize_t>(length);
 }
+
+// zlib's level 6, its default: what libarchive's gzip filter used.
+constexpr int kGzipLevel = 6;
 
 // archive_write_data takes at most INT_MAX bytes per call and may take less
 // than it is given; this feeds it everything.
@@ -124,13 +131,13 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
   ScopedUtf8Locale locale;
   if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
   // Declared before the writer so that it outlives it: archive_free flushes.
-  Sink sink{&out, {}, 0, Status::OK()};
+  Sink sink(&out);
+  PG_ASSIGN_OR_RETURN(sink.gzip, GzipEncoder::Create(kGzipLevel,
+                                                      [&sink](std::string_view data) { return sink.Compressed(data); }));
   ArchivePtr a(archive_write_new());
   if (!a) return Status::ResourceExhausted("libarchive: out of memory");
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
-      archive_write_add_filter_gzip(a.get()) != ARCHIVE_OK ||
-      // NULL turns the option off: no timestamp in the gzip header.
-      archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr) != ARCHIVE_OK) {
+      archive_write_add_filter_none(a.get()) != ARCHIVE_OK) {
     return ArchiveStatus(a.get(), "set up the archive writer");
   }
   if (archive_write_open2(a.get(), &sink, nullptr, SinkWrite, nullptr, nullptr) != ARCHIVE_OK) {
@@ -189,6 +196,7 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
   });
   if (!walked.ok()) return walked;
   if (archive_write_close(a.get()) != ARCHIVE_OK) return failed(ArchiveStatus(a.get(), "finish the archive"));
+  PG_RETURN_IF_ERROR(sink.gzip->Finish());
   PG_ASSIGN_OR_RETURN(info.sha256, sink.hash.FinishHex());
   info.bytes = sink.bytes;
   return info;

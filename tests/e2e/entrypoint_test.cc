@@ -21,24 +21,11 @@
 namespace pushgate::testing {
 namespace {
 
-class EntrypointTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    keys_ = new TempDir;
-    gateway_ = Gateway::Start().release();
-    if (gateway_ == nullptr) return;
-    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
-  }
-  static void TearDownTestSuite() {
-    delete gateway_;
-    delete alice_;
-    delete keys_;
-  }
-  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
-  void TearDown() override {
-    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
-  }
+class EntrypointTest : public SharedGatewayTest<EntrypointTest> {
+ public:
+  static GatewayOptions Options() { return {}; }
 
+ protected:
   std::string Entrypoint() const { return gateway_->prefix() + "/libexec/pushgate/pushgate-entrypoint"; }
 
   // Runs the entrypoint to completion with the gateway's environment plus
@@ -75,15 +62,8 @@ class EntrypointTest : public ::testing::Test {
     return out;
   }
 
-  static Gateway* gateway_;
-  static TestKey* alice_;
-  static TempDir* keys_;
   TempDir work_;
 };
-
-Gateway* EntrypointTest::gateway_ = nullptr;
-TestKey* EntrypointTest::alice_ = nullptr;
-TempDir* EntrypointTest::keys_ = nullptr;
 
 TEST_F(EntrypointTest, HostKeysAreMadeOnceAndSurviveARestart) {
   for (const char* type : {"ed25519", "rsa"}) {

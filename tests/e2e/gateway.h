@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "tests/testing/testing.h"
 #include "util/fd.h"
 #include "util/process.h"
@@ -159,6 +161,33 @@ class Gateway {
   bool data_dir_mounted_ = false;
   int port_ = 0;
   pid_t sshd_pid_ = -1;
+};
+
+// A test suite that shares one gateway, with alice registered. `Suite`
+// gives the gateway's options through a static `GatewayOptions Options()`.
+template <typename Suite>
+class SharedGatewayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_ = new TempDir;
+    gateway_ = Gateway::Start(Suite::Options()).release();
+    if (gateway_ == nullptr) return;
+    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    gateway_ = nullptr;
+    delete alice_;
+    delete keys_;
+  }
+  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
+  void TearDown() override {
+    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
+  }
+
+  static inline Gateway* gateway_ = nullptr;
+  static inline TempDir* keys_ = nullptr;
+  static inline TestKey* alice_ = nullptr;
 };
 
 }  // namespace pushgate::testing

@@ -26,10 +26,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class HostilePushTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    keys_ = new TempDir;
+class HostilePushTest : public SharedGatewayTest<HostilePushTest> {
+ public:
+  static GatewayOptions Options() {
     GatewayOptions options;
     // The build's own timeout ends before the idle bound, so a client that
     // stops reading meets the build's clock first.
@@ -39,20 +38,10 @@ class HostilePushTest : public ::testing::Test {
         "idle_timeout = \"6s\"\n"
         "max_pack_size = \"2MiB\"\n"
         "max_file_size = \"8MiB\"\n";
-    gateway_ = Gateway::Start(options).release();
-    if (gateway_ == nullptr) return;
-    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
-  }
-  static void TearDownTestSuite() {
-    delete gateway_;
-    delete alice_;
-    delete keys_;
-  }
-  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
-  void TearDown() override {
-    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
+    return options;
   }
 
+ protected:
   CapturedRun Push(const std::string& dir, const std::string& app, const std::string& refspec = "main") {
     return gateway_->Git(*alice_, {"push", gateway_->Url(app), refspec}, dir);
   }
@@ -99,14 +88,8 @@ class HostilePushTest : public ::testing::Test {
     return n;
   }
 
-  static Gateway* gateway_;
-  static TempDir* keys_;
-  static TestKey* alice_;
   TempDir work_;
 };
-Gateway* HostilePushTest::gateway_;
-TempDir* HostilePushTest::keys_;
-TestKey* HostilePushTest::alice_;
 
 // git itself refuses to point a branch at a tag object, but only after the
 // pre-receive hook: the hook must refuse it first, or the tag's tree goes

@@ -23,27 +23,23 @@
 namespace pushgate::testing {
 namespace {
 
-class PushTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    keys_ = new TempDir;
+class PushTest : public SharedGatewayTest<PushTest> {
+ public:
+  static GatewayOptions Options() {
     GatewayOptions options;
     // The reaper test removes a repository pushed moments before.
     options.extra_config = "[reaper]\ngrace = \"0s\"\nmax_fraction = 1.0\n";
-    gateway_ = Gateway::Start(options).release();
-    if (gateway_ == nullptr) return;
-    alice_ = new TestKey(gateway_->AddUserWithKey("alice", keys_->path()));
-    bob_ = new TestKey(gateway_->AddUserWithKey("bob", keys_->path()));
+    return options;
+  }
+
+ protected:
+  static void SetUpTestSuite() {
+    SharedGatewayTest::SetUpTestSuite();
+    if (gateway_ != nullptr) bob_ = new TestKey(gateway_->AddUserWithKey("bob", keys_->path()));
   }
   static void TearDownTestSuite() {
-    delete gateway_;
-    delete alice_;
+    SharedGatewayTest::TearDownTestSuite();
     delete bob_;
-    delete keys_;
-  }
-  void SetUp() override { ASSERT_NE(gateway_, nullptr) << "the gateway did not start"; }
-  void TearDown() override {
-    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
   }
 
   // A fresh work tree with one commit; returns its path.
@@ -67,16 +63,9 @@ class PushTest : public ::testing::Test {
   std::string ReleasesDir(const std::string& app) { return gateway_->data_dir() + "/releases/" + app; }
   std::string CurrentRelease(const std::string& app) { return gateway_->CurrentRelease(app); }
 
-  static Gateway* gateway_;
-  static TempDir* keys_;
-  static TestKey* alice_;
-  static TestKey* bob_;
+  static inline TestKey* bob_ = nullptr;
   TempDir work_;
 };
-Gateway* PushTest::gateway_;
-TempDir* PushTest::keys_;
-TestKey* PushTest::alice_;
-TestKey* PushTest::bob_;
 
 TEST_F(PushTest, FirstPushDeploysTheExactTreeAndSecondPushMakesV2) {
   gateway_->AdminOk({"app", "create", "web", "--member", "alice"});
