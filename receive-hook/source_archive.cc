@@ -42,6 +42,11 @@ Status ArchiveStatus(struct archive* a, std::string_view what) {
 // What libarchive writes the tar into: gzip, then the caller's output and a
 // hash of the same compressed bytes. It must outlive the archive writer,
 // whose destructor (archive_free) may still flush into it.
+//
+// libarchive never sees a write fail: once the archive is in its fatal
+// state, 3.6 frees neither its filters' buffers nor the gzip filter's zlib
+// state (LSan shows both). A failure is kept in `error` and everything after
+// it is discarded; the archive is then closed normally and the error returned.
 struct Sink {
   explicit Sink(ArchiveOutput* output) : out(output) {}
   Status Compressed(std::string_view data) {
@@ -55,18 +60,12 @@ struct Sink {
   Sha256 hash;
   uint64_t bytes = 0;
   std::unique_ptr<GzipEncoder> gzip;
-  Status error;  // the first failure, which libarchive only sees as "-1"
+  Status error;  // the first failure; from then on the bytes are discarded
 };
 
-la_ssize_t SinkWrite(struct archive* a, void* client, const void* buffer, size_t length) {
+la_ssize_t SinkWrite(struct archive*, void* client, const void* buffer, size_t length) {
   auto* sink = static_cast<Sink*>(client);
-  Status s = sink->error.ok() ? sink->gzip->Write(std::string_view(static_cast<const char*>(buffer), length))
-                              : sink->error;
-  if (!s.ok()) {
-    sink->error = s;
-    archive_set_error(a, s.code() == Status::Code::kResourceExhausted ? ENOSPC : EIO, "%s", s.message().c_str());
-    return -1;
-  }
+  if (sink->error.ok()) sink->error = sink->gzip->Write(std::string_view(static_cast<const char*>(buffer), length));
   return static_cast<la_ssize_t>(length);
 }
 
@@ -143,8 +142,13 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
   if (archive_write_open2(a.get(), &sink, nullptr, SinkWrite, nullptr, nullptr) != ARCHIVE_OK) {
     return ArchiveStatus(a.get(), "start the archive");
   }
-  // The output's own error says more than libarchive's retelling of it.
-  auto failed = [&sink](Status s) { return sink.error.ok() ? s : sink.error; };
+  // Ends a failed archive: what is left is discarded (a half-written file's
+  // padding too), and closing frees everything libarchive holds.
+  auto failed = [&](const Status& s) {
+    if (sink.error.ok()) sink.error = s;
+    (void)archive_write_close(a.get());
+    return sink.error;
+  };
   ArchiveInfo info;
   EntryPtr entry(archive_entry_new());
   if (!entry) return Status::ResourceExhausted("libarchive: out of memory");
@@ -181,21 +185,21 @@ Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& c
     // Git paths are bytes, in practice UTF-8. A name that is not UTF-8 only
     // draws a warning: the pax writer then records its bytes exactly
     // (hdrcharset=BINARY), which is what we want.
-    if (archive_write_header(a.get(), entry.get()) < ARCHIVE_WARN) {
-      return failed(ArchiveStatus(a.get(), "archive " + name));
-    }
+    if (archive_write_header(a.get(), entry.get()) < ARCHIVE_WARN) return ArchiveStatus(a.get(), "archive " + name);
+    PG_RETURN_IF_ERROR(sink.error);
     if (has_data && e.size > 0) {
-      Status data = repo.ReadBlob(e.id, e.size, [&](std::string_view piece) -> Status {
+      PG_RETURN_IF_ERROR(repo.ReadBlob(e.id, e.size, [&](std::string_view piece) -> Status {
         if (checkpoint) PG_RETURN_IF_ERROR(checkpoint());
-        return WriteData(a.get(), piece, name);
-      });
-      if (!data.ok()) return failed(data);
+        PG_RETURN_IF_ERROR(WriteData(a.get(), piece, name));
+        return sink.error;
+      }));
     }
     ++info.entries;
     return Status::OK();
   });
-  if (!walked.ok()) return walked;
+  if (!walked.ok()) return failed(walked);
   if (archive_write_close(a.get()) != ARCHIVE_OK) return failed(ArchiveStatus(a.get(), "finish the archive"));
+  PG_RETURN_IF_ERROR(sink.error);
   PG_RETURN_IF_ERROR(sink.gzip->Finish());
   PG_ASSIGN_OR_RETURN(info.sha256, sink.hash.FinishHex());
   info.bytes = sink.bytes;
