@@ -8,6 +8,7 @@
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
 #include "util/log.h"
+#include "util/random_id.h"
 
 namespace pushgate {
 namespace {
@@ -24,7 +25,8 @@ class StandaloneBackend : public Backend {
  public:
   explicit StandaloneBackend(std::string db_dir) : db_dir_(std::move(db_dir)) {}
 
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) override {
+  // Standalone members may read and write.
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint, Access) override {
     Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
     if (!registry.ok()) {
       if (registry.status().IsNotFound()) return AppMissing(app);
@@ -62,31 +64,27 @@ constexpr size_t kAppLookupBatch = 1000;  // the most names one lookup request m
 
 constexpr char kControllerUnavailable[] = "the platform controller is unavailable, try again shortly";
 
-// Asks the controller before every push; nothing is cached, so a revoked key
-// or membership takes effect at once.
+// Asks the controller before every push and fetch; nothing is cached, so a
+// revoked key or membership takes effect at once.
+//
+// Which question depends on the build driver. pushgate's own contract
+// (drivers "pushgate" and "local"): GET /v2/hooks/keys/{app}/{user} answers
+// 200 for a user who may push and fetch, and lists their keys. A stock
+// Workflow controller ("workflow"): that GET is a read permission (Drycc
+// 1.12 on answers it for viewers), so a push is allowed by the stock
+// builder's own write check, POST /v2/hooks/config; and since Deis routes
+// /v2/hooks/keys/{app}/{user} only for names of [-_A-Za-z0-9], a user
+// named otherwise ("first.last") is asked the write question for a fetch too.
 class ControllerBackend : public Backend {
  public:
-  explicit ControllerBackend(std::unique_ptr<ControllerClient> client) : client_(std::move(client)) {}
+  ControllerBackend(std::unique_ptr<ControllerClient> client, BuildDriver driver)
+      : client_(std::move(client)), driver_(driver) {}
 
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) override {
-    Result<AppAccess> access = client_->AppUserKeys(app, user);
-    if (!access.ok()) {
-      log::Warn("controller access check failed", {{"error", access.status().message()}});
-      return Status::Unavailable(kControllerUnavailable);
-    }
-    switch (access->kind) {
-      case AppAccess::Kind::kNoSuchApp: return AppMissing(app);
-      case AppAccess::Kind::kForbidden: return NoAccess(app);
-      case AppAccess::Kind::kAllowed: break;
-    }
-    // The authenticated key must be one of the user's keys: compared by the
-    // SHA256 fingerprint of each parsed key, never by text.
-    for (const ListedKey& listed : access->keys) {
-      Result<PublicKey> key = ParsePublicKeyLine(listed.key);
-      if (key.ok() && key->sha256_fingerprint == fingerprint) return Status::OK();
-    }
-    log::Info("the authenticated key is not among the user's keys on the controller");
-    return NoAccess(app);
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+                   Access access) override {
+    bool workflow = driver_ == BuildDriver::kWorkflow;
+    if (workflow && (access == Access::kWrite || !RoutedByWorkflow(user))) return MayWrite(app, user);
+    return MayUseWithKey(app, user, fingerprint);
   }
 
   // In batches through the lookup extension; one by one through the
@@ -113,6 +111,7 @@ class ControllerBackend : public Backend {
         batch_lookup_ = false;
         log::Info("the controller has no batch app lookup; asking app by app");
       }
+      if (!AnswersNoSuchApp()) return states;
       for (size_t i = start; i < end; ++i) {
         Result<AppAccess> keys = client_->AppKeys(apps[i]);
         if (!keys.ok()) {
@@ -128,7 +127,77 @@ class ControllerBackend : public Backend {
   }
 
  private:
+  // Before "no such app" may count as gone: an app that cannot exist must
+  // get the controller's own answer for it (its JSON 404). A wrong
+  // controller.url, a proxy's error page or a missing route answers
+  // otherwise, and then every app is unknown.
+  bool AnswersNoSuchApp() {
+    std::string probe = "pushgate-probe-" + RandomHex(6);
+    Result<AppAccess> answer = client_->AppKeys(probe);
+    if (answer.ok() && answer->kind == AppAccess::Kind::kNoSuchApp) return true;
+    log::Error("the controller did not answer \"no such app\" for an app that cannot exist; counting no app as "
+               "gone (check controller.url)",
+               {{"app", probe}, {"error", answer.ok() ? "answered as if it existed" : answer.status().message()}});
+    return false;
+  }
+
+  // Deis Workflow's route for /v2/hooks/keys/{app}/{user} matches [-_\w]+.
+  static bool RoutedByWorkflow(std::string_view user) {
+    for (char c : user) {
+      bool word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      if (!word) return false;
+    }
+    return true;
+  }
+
+  static Status Trouble(const Status& status, std::string_view what) {
+    if (status.code() == Status::Code::kUnimplemented) {
+      log::Error(std::string(what) + ": the controller does not have the route", {{"error", status.message()}});
+      return status;
+    }
+    log::Warn(std::string(what) + " failed", {{"error", status.message()}});
+    return Status::Unavailable(kControllerUnavailable);
+  }
+
+  // The stock builder's write check. The key's owner is the user the
+  // controller named for the key (the key cache), so no key list is asked.
+  Status MayWrite(std::string_view app, std::string_view user) {
+    Result<HookAnswer> answer = client_->FetchAppConfig(app, user);
+    if (!answer.ok()) return Trouble(answer.status(), "controller write check");
+    switch (answer->kind) {
+      case HookAnswer::Kind::kOk: return Status::OK();
+      case HookAnswer::Kind::kForbidden: return NoAccess(app);
+      case HookAnswer::Kind::kNoSuchApp:
+        // "No User matches": a user the controller no longer has.
+        if (answer->message.find("User") != std::string::npos) return NoAccess(app);
+        return AppMissing(app);
+      case HookAnswer::Kind::kRefused:
+        log::Warn("the controller refused the write check", {{"message", answer->message}});
+        return NoAccess(app);
+    }
+    return NoAccess(app);
+  }
+
+  Status MayUseWithKey(std::string_view app, std::string_view user, std::string_view fingerprint) {
+    Result<AppAccess> access = client_->AppUserKeys(app, user);
+    if (!access.ok()) return Trouble(access.status(), "controller access check");
+    switch (access->kind) {
+      case AppAccess::Kind::kNoSuchApp: return AppMissing(app);
+      case AppAccess::Kind::kForbidden: return NoAccess(app);
+      case AppAccess::Kind::kAllowed: break;
+    }
+    // The authenticated key must be one of the user's keys: compared by the
+    // SHA256 fingerprint of each parsed key, never by text.
+    for (const ListedKey& listed : access->keys) {
+      Result<PublicKey> key = ParsePublicKeyLine(listed.key);
+      if (key.ok() && key->sha256_fingerprint == fingerprint) return Status::OK();
+    }
+    log::Info("the authenticated key is not among the user's keys on the controller");
+    return NoAccess(app);
+  }
+
   std::unique_ptr<ControllerClient> client_;
+  BuildDriver driver_;
   bool batch_lookup_ = true;  // until the controller answers 404 to it
 };
 
@@ -140,7 +209,7 @@ Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, std::string_v
     case Mode::kController: {
       PG_ASSIGN_OR_RETURN(std::unique_ptr<ControllerClient> client, ControllerClient::Create(config.controller));
       if (!request_id.empty()) client->set_request_id(std::string(request_id));
-      return std::unique_ptr<Backend>(new ControllerBackend(std::move(client)));
+      return std::unique_ptr<Backend>(new ControllerBackend(std::move(client), config.build.driver));
     }
   }
   return Status::Internal("unknown mode");

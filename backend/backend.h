@@ -19,12 +19,17 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // OK if `user`, authenticated by the key `fingerprint`, may push to and
-  // fetch from `app`. Otherwise a Status whose message is written for the
-  // pusher: NotFound "App APP does not exist", PermissionDenied "You do not
-  // have access to APP", Unavailable when the answer cannot be had now.
-  // Never answered from a cache of earlier allows.
-  virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) = 0;
+  // What a session wants: a fetch reads, a push writes.
+  enum class Access { kRead, kWrite };
+
+  // OK if `user`, authenticated by the key `fingerprint`, may read (fetch)
+  // or write (push) `app`. Otherwise a Status whose message is written for
+  // the pusher: NotFound "App APP does not exist", PermissionDenied "You do
+  // not have access to APP", Unavailable when the answer cannot be had now;
+  // Unimplemented when the controller lacks the route asked (its message is
+  // for the operator's log). Never answered from a cache of earlier allows.
+  virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+                           Access access) = 0;
 
   // Whether each of `apps` exists, in order. Only an explicit "does not
   // exist" is kGone; anything uncertain (timeouts, 5xx, 403, malformed

@@ -36,40 +36,103 @@ class ControllerBackendTest : public ::testing::Test {
 };
 
 TEST_F(ControllerBackendTest, MemberWithTheirOwnKeyMayPush) {
-  EXPECT_TRUE(backend_->Authorize("web", "alice", alice_.sha256).ok());
+  EXPECT_TRUE(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).ok());
 }
 
 TEST_F(ControllerBackendTest, RefusalsCarryTheDocumentedMessages) {
-  EXPECT_EQ(backend_->Authorize("secret", "alice", alice_.sha256).message(), "You do not have access to secret");
-  EXPECT_EQ(backend_->Authorize("nope", "alice", alice_.sha256).message(), "App nope does not exist");
+  EXPECT_EQ(backend_->Authorize("secret", "alice", alice_.sha256, Backend::Access::kWrite).message(), "You do not have access to secret");
+  EXPECT_EQ(backend_->Authorize("nope", "alice", alice_.sha256, Backend::Access::kWrite).message(), "App nope does not exist");
 }
 
 // The authenticated key must be one of the user's keys on the controller,
 // compared by fingerprint: another key of the user, a revoked key, or a key
 // listed with the right text in the wrong place does not count.
 TEST_F(ControllerBackendTest, TheAuthenticatedKeyMustBeTheUsersKey) {
-  EXPECT_EQ(backend_->Authorize("web", "alice", other_.sha256).code(), Status::Code::kPermissionDenied);
-  EXPECT_EQ(backend_->Authorize("web", "bob", alice_.sha256).code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(backend_->Authorize("web", "alice", other_.sha256, Backend::Access::kWrite).code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(backend_->Authorize("web", "bob", alice_.sha256, Backend::Access::kWrite).code(), Status::Code::kPermissionDenied);
   fake_.RemoveKey(alice_.sha256);
-  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256).code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).code(), Status::Code::kPermissionDenied);
   // Substring tricks: the blob inside a comment, or with a prefix.
   fake_.AddKey("alice", other_.type + " " + other_.blob + " " + alice_.blob);
   fake_.AddRawChange("put", alice_.sha256, "alice", "x" + alice_.public_line);
-  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256).code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).code(), Status::Code::kPermissionDenied);
 }
 
 TEST_F(ControllerBackendTest, ControllerTroubleIsUnavailableNeverAnAllow) {
   for (FakeController::Fault fault : {FakeController::Fault::kServerError, FakeController::Fault::kMalformed,
                                       FakeController::Fault::kReset, FakeController::Fault::kTruncated}) {
     fake_.InjectFault("/v2/hooks/keys/web", fault);
-    Status s = backend_->Authorize("web", "alice", alice_.sha256);
+    Status s = backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite);
     EXPECT_EQ(s.code(), Status::Code::kUnavailable) << static_cast<int>(fault);
     EXPECT_EQ(s.message(), "the platform controller is unavailable, try again shortly");
   }
   fake_.InjectFault("/v2/hooks/keys/web", FakeController::Fault::kLatency, 1, std::chrono::seconds(2));
-  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256).code(), Status::Code::kUnavailable);
+  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).code(), Status::Code::kUnavailable);
   fake_.Stop();
-  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256).code(), Status::Code::kUnavailable);
+  EXPECT_EQ(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).code(), Status::Code::kUnavailable);
+}
+
+// build.driver = "workflow": a push is allowed by the stock builder's write
+// check (POST /v2/hooks/config), a fetch by the key route (GET), which Drycc
+// answers for viewers too; a user the key route cannot name is asked the
+// write question for a fetch as well.
+class WorkflowBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeController::Options options = FakeController::Stock();
+    options.drycc_permissions = true;
+    fake_ = std::make_unique<FakeController>(options);
+    alice_ = testing::MakeKey(dir_.path(), "alice");
+    viewer_ = testing::MakeKey(dir_.path(), "viewer");
+    dotted_ = testing::MakeKey(dir_.path(), "dotted");
+    fake_->AddKey("alice", alice_.public_line);
+    fake_->AddKey("viewer", viewer_.public_line);
+    fake_->AddKey("first.last", dotted_.public_line);
+    fake_->AddApp("web", {"first.last"}, "alice");
+    fake_->AddViewer("web", "viewer");
+    testing::WriteFile(dir_ / "token", "test-token", 0600);
+    config_.mode = Mode::kController;
+    config_.build.driver = BuildDriver::kWorkflow;
+    config_.controller.url = fake_->url();
+    config_.controller.token_file = dir_ / "token";
+    backend_ = std::move(OpenBackend(config_)).value();
+  }
+  Status Ask(const std::string& app, const std::string& user, const testing::TestKey& key, Backend::Access access) {
+    return backend_->Authorize(app, user, key.sha256, access);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<FakeController> fake_;
+  Config config_;
+  testing::TestKey alice_, viewer_, dotted_;
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_F(WorkflowBackendTest, PushesAskTheWriteQuestionFetchesTheReadOne) {
+  EXPECT_TRUE(Ask("web", "alice", alice_, Backend::Access::kWrite).ok());
+  EXPECT_EQ(fake_->Requests("/v2/hooks/config"), 1);
+  EXPECT_EQ(Ask("web", "viewer", viewer_, Backend::Access::kWrite).message(), "You do not have access to web");
+  EXPECT_TRUE(Ask("web", "viewer", viewer_, Backend::Access::kRead).ok());
+  EXPECT_EQ(fake_->Requests("/v2/hooks/keys/web/viewer"), 1);
+  EXPECT_EQ(Ask("nope", "alice", alice_, Backend::Access::kWrite).message(), "App nope does not exist");
+  EXPECT_EQ(Ask("web", "ghost", alice_, Backend::Access::kWrite).message(), "You do not have access to web");
+}
+
+TEST_F(WorkflowBackendTest, DottedUserNamesAreAskedThroughTheConfigHook) {
+  int config_requests = fake_->Requests("/v2/hooks/config");
+  EXPECT_TRUE(Ask("web", "first.last", dotted_, Backend::Access::kRead).ok());
+  EXPECT_TRUE(Ask("web", "first.last", dotted_, Backend::Access::kWrite).ok());
+  EXPECT_EQ(fake_->Requests("/v2/hooks/config"), config_requests + 2);
+  EXPECT_EQ(fake_->Requests("/v2/hooks/keys/web/first"), 0);
+}
+
+TEST_F(WorkflowBackendTest, AControllerWithoutTheHooksIsMisconfiguredNeverARefusal) {
+  config_.controller.url = fake_->url() + "/wrong-prefix";
+  std::unique_ptr<Backend> misdirected = std::move(OpenBackend(config_)).value();
+  Status write = misdirected->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite);
+  EXPECT_EQ(write.code(), Status::Code::kUnimplemented) << write.ToString();
+  Status read = misdirected->Authorize("web", "alice", alice_.sha256, Backend::Access::kRead);
+  EXPECT_EQ(read.code(), Status::Code::kUnimplemented) << read.ToString();
 }
 
 TEST(OpenBackendTest, ControllerModeNeedsItsToken) {

@@ -76,7 +76,7 @@ Status ApplyDataDir(const toml::node& value, std::string_view key, Config& confi
 
 Status ApplyGitUser(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(std::string user, AsString(value, key));
-  if (!IsValidUserName(user)) {
+  if (!IsValidUnixUserName(user)) {
     return Status::InvalidArgument(std::string(key) + " \"" + user + "\" is not a valid user name");
   }
   config.git_user = user;
@@ -126,6 +126,39 @@ Status ApplyBuildCommand(const toml::node& value, std::string_view key, Config& 
                                    " must start with the absolute path of the program to run");
   }
   config.build.command = std::move(argv);
+  return Status::OK();
+}
+
+Status ApplyBuildDriver(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string driver, AsString(value, key));
+  if (driver == "local") {
+    config.build.driver = BuildDriver::kLocal;
+  } else if (driver == "workflow") {
+    config.build.driver = BuildDriver::kWorkflow;
+  } else if (driver == "pushgate") {
+    config.build.driver = BuildDriver::kPushgate;
+  } else {
+    return Status::InvalidArgument(std::string(key) + " must be \"local\", \"workflow\" or \"pushgate\", not \"" +
+                                   Printable(driver, 40) + "\"");
+  }
+  config.build.driver_set = true;
+  return Status::OK();
+}
+
+// An image registry as buildah and podman name it: host[:port][/path].
+Status ApplyRegistry(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string registry, AsString(value, key));
+  bool valid = !registry.empty() && registry.size() <= 255 && registry.front() != '-' && registry.front() != '/' &&
+               registry.back() != '/';
+  for (char c : registry) {
+    valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '-' || c == '_' || c == ':' || c == '/');
+  }
+  if (!valid) {
+    return Status::InvalidArgument(std::string(key) + " must be a registry such as registry.example.com:5000, not \"" +
+                                   Printable(registry, 60) + "\"");
+  }
+  config.build.registry = registry;
   return Status::OK();
 }
 
@@ -315,7 +348,9 @@ constexpr KeySpec kTopLevel[] = {
     {"git_path", ApplyGitPath},
 };
 constexpr KeySpec kBuild[] = {
+    {"build.driver", ApplyBuildDriver},
     {"build.command", ApplyBuildCommand},
+    {"build.registry", ApplyRegistry},
     {"build.timeout", ApplyBuildTimeout},
     {"build.keepalive", ApplyKeepalive},
 };
@@ -391,6 +426,33 @@ Status ApplyKey(std::string_view dotted, const toml::node& value, std::span<cons
   return Status::InvalidArgument(Where(origin, value) + ": unknown key " + std::string(dotted));
 }
 
+// The driver and mode must make sense together; nothing is guessed.
+Status CheckBuildDriver(const Config& config, std::string_view origin) {
+  std::string where(origin);
+  if (config.mode == Mode::kStandalone) {
+    if (config.build.driver != BuildDriver::kLocal) {
+      return Status::InvalidArgument(where + ": build.driver = \"workflow\" and \"pushgate\" need mode = "
+                                     "\"controller\"; standalone mode builds locally (build.driver = \"local\")");
+    }
+    return Status::OK();
+  }
+  if (!config.build.driver_set) {
+    return Status::InvalidArgument(
+        where + ": mode = \"controller\" needs build.driver: \"workflow\" for a stock Deis Workflow, Hephy or "
+                "Drycc controller (its build and config hooks), \"pushgate\" for a controller with pushgate's "
+                "build API, or \"local\" to run build.command on this host");
+  }
+  if (config.build.driver == BuildDriver::kWorkflow && config.build.command.empty()) {
+    return Status::InvalidArgument(where + ": build.driver = \"workflow\" needs build.command, a program that "
+                                           "builds the image (for example libexec/pushgate/pushgate-build-image)");
+  }
+  if (config.build.driver == BuildDriver::kPushgate && !config.build.command.empty()) {
+    return Status::InvalidArgument(where + ": build.driver = \"pushgate\" builds on the controller; remove "
+                                           "build.command, or set build.driver = \"local\" to run it here");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string Config::RepoPath(std::string_view app) const {
@@ -457,6 +519,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
       return Status::InvalidArgument(std::string(origin) + ": mode = \"controller\" needs controller.token_file");
     }
   }
+  PG_RETURN_IF_ERROR(CheckBuildDriver(config, origin));
   return config;
 }
 

@@ -22,16 +22,27 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/pushgate/pushgate.t
 
 enum class Mode { kStandalone, kController };
 
+// How a pushed commit becomes a release ([build] driver).
+enum class BuildDriver {
+  kLocal,     // build.command on this host (default: the bundled pushgate-deploy)
+  kWorkflow,  // the stock Deis Workflow / Hephy / Drycc hooks: build.command makes an
+              // image, then POST /v2/hooks/build releases it on the controller
+  kPushgate,  // pushgate's build API extension: the controller builds
+};
+
 struct BuildConfig {
-  // argv of the build command. Empty means the bundled pushgate-deploy in
-  // standalone mode and the controller's build service in controller mode.
+  // Standalone mode: local, the only choice. Controller mode: must be set.
+  BuildDriver driver = BuildDriver::kLocal;
+  bool driver_set = false;
+  // argv of the build command. Empty means the bundled pushgate-deploy
+  // (local driver); the workflow driver needs one that builds an image.
   std::vector<std::string> command;
+  // Where pushgate-build-image pushes images: "registry.example.com:5000".
+  std::string registry;
   Duration timeout = std::chrono::minutes(30);
   // While the build log is silent this long, the pusher gets a keepalive
   // line, so ssh and load-balancer idle timeouts do not cut the push.
   Duration keepalive = std::chrono::seconds(20);
-
-  bool UsesController(Mode mode) const { return mode == Mode::kController && command.empty(); }
 };
 
 // What a push may be and how long it may take ([push]). The size and shape

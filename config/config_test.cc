@@ -139,6 +139,10 @@ TEST(ConfigTest, SyntaxErrorsReportTheLine) {
 TEST(ConfigTest, ControllerModeReadsItsTables) {
   Result<Config> c = ParseConfig(R"(
 mode = "controller"
+[build]
+driver = "workflow"
+command = "/usr/libexec/pushgate/pushgate-build-image"
+registry = "registry.example.com:5000"
 [controller]
 url = "https://controller.example.com/"
 auth_header = "Authorization"
@@ -156,6 +160,8 @@ sync_deadline = "1500ms"
                                  "test.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->mode, Mode::kController);
+  EXPECT_EQ(c->build.driver, BuildDriver::kWorkflow);
+  EXPECT_EQ(c->build.registry, "registry.example.com:5000");
   EXPECT_EQ(c->controller.url, "https://controller.example.com");
   EXPECT_EQ(c->controller.auth_header, "Authorization");
   EXPECT_EQ(c->controller.token_file, "/etc/pushgate/token");
@@ -191,6 +197,35 @@ TEST(ConfigTest, ControllerModeNeedsUrlAndToken) {
   EXPECT_NE(ParseError("[controller]\ntoken_file = \"token\"").message().find("absolute"), std::string::npos);
   EXPECT_NE(ParseError("[cache]\nrefresh_after = \"0s\"").message().find("positive"), std::string::npos);
   EXPECT_NE(ParseError("[cache]\nrefresh = \"1s\"").message().find("unknown key cache.refresh"),
+            std::string::npos);
+}
+
+// Controller mode names its build driver; nothing guesses how a stock
+// controller wants to be fed.
+TEST(ConfigTest, BuildDriverIsExplicitInControllerMode) {
+  const std::string controller = "mode = \"controller\"\n[controller]\nurl = \"http://c\"\ntoken_file = \"/t\"\n";
+  Status unset = ParseError(controller);
+  EXPECT_NE(unset.message().find("needs build.driver: \"workflow\""), std::string::npos) << unset.message();
+  EXPECT_NE(unset.message().find("\"pushgate\""), std::string::npos);
+  EXPECT_NE(unset.message().find("\"local\""), std::string::npos);
+  EXPECT_NE(ParseError(controller + "[build]\ndriver = \"workflow\"\n").message().find("needs build.command"),
+            std::string::npos);
+  EXPECT_NE(ParseError(controller + "[build]\ndriver = \"pushgate\"\ncommand = \"/bin/true\"\n")
+                .message()
+                .find("remove build.command"),
+            std::string::npos);
+  EXPECT_NE(ParseError(controller + "[build]\ndriver = \"k8s\"\n").message().find("must be \"local\""),
+            std::string::npos);
+  Result<Config> pushgate = ParseConfig(controller + "[build]\ndriver = \"pushgate\"\n", "t");
+  ASSERT_TRUE(pushgate.ok()) << pushgate.status().ToString();
+  EXPECT_EQ(pushgate->build.driver, BuildDriver::kPushgate);
+  Result<Config> local = ParseConfig(controller + "[build]\ndriver = \"local\"\n", "t");
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->build.driver, BuildDriver::kLocal);
+  EXPECT_NE(ParseError("[build]\ndriver = \"workflow\"\ncommand = \"/x\"\n").message().find("need mode"),
+            std::string::npos);
+  EXPECT_EQ(ParseConfig("", "t")->build.driver, BuildDriver::kLocal);
+  EXPECT_NE(ParseError("[build]\nregistry = \"bad registry\"\n").message().find("build.registry"),
             std::string::npos);
 }
 

@@ -11,10 +11,10 @@
 
 namespace pushgate {
 
-// GET /v2/hooks/key/{md5}: who owns a key.
+// GET /v2/hooks/key/{md5}: who owns a key. (The answer's "apps" lists
+// every app on a Workflow cluster, whoever owns the key; it is not read.)
 struct KeyOwner {
   std::string username;
-  std::vector<std::string> apps;
 };
 
 // One entry of GET /v2/hooks/keys/{app}[/{user}].
@@ -57,6 +57,17 @@ struct BuildSpec {
   std::string ref;         // "refs/heads/main"
   std::string source;      // "sha256:<64 hex>", uploaded before
   std::string request_id;
+};
+
+// POST /v2/hooks/build (the stock Workflow builder hook): a built image to
+// release. The controller makes the release and deploys it in that request.
+struct WorkflowBuild {
+  std::string app;
+  std::string username;
+  std::string short_sha;  // the first 8 hex digits, as the stock builder sends
+  std::string image;      // what the build pushed: "registry:5000/web:git-1a2b3c4d"
+  std::map<std::string, std::string> procfile;  // process type -> command
+  bool dockerfile = false;                      // the commit has a Dockerfile
 };
 
 // GET /v2/hooks/builds/{id}

@@ -13,7 +13,10 @@
 namespace pushgate {
 namespace {
 
-constexpr size_t kSmallAnswer = 1 << 20;       // key owner, app keys
+constexpr size_t kSmallAnswer = 1 << 20;       // one user's keys, an app's config, a release
+// A Workflow controller's key owner answer lists every app of the cluster:
+// no small cap may deny logins on a cluster with many apps.
+constexpr size_t kKeyOwnerAnswer = 64 << 20;
 constexpr size_t kDeltaPageAnswer = 64 << 20;  // a page of up to `limit` changes
 constexpr size_t kAppKeysAnswer = 16 << 20;    // every member's keys; an app lookup of 1,000 names
 // An upload may take as long as it needs while bytes flow; this much silence
@@ -56,9 +59,21 @@ bool IsSourceDigest(std::string_view digest) {
   return true;
 }
 
+// A 404 or 405 that is not the API's JSON: the controller has no such route
+// (an older or different controller, or controller.url names the wrong path).
+bool MissingRoute(const HttpResponse& r) { return (r.status == 404 || r.status == 405) && !r.IsJson(); }
+
+Status NotImplemented(std::string_view route, std::string_view advice) {
+  return Status::Unimplemented("the controller does not implement " + std::string(route) + "; " +
+                               std::string(advice));
+}
+
+constexpr std::string_view kCheckUrl = "check controller.url";
+
 // GET /v2/hooks/keys/{app}[/{user}] answers; `user`'s keys when given.
 Result<AppAccess> AccessFrom(const HttpResponse& r, std::string_view user) {
   AppAccess access;
+  if (MissingRoute(r)) return NotImplemented("GET /v2/hooks/keys", kCheckUrl);
   if (r.status == 404) return access;
   if (r.status == 403) {
     access.kind = AppAccess::Kind::kForbidden;
@@ -73,7 +88,10 @@ Result<AppAccess> AccessFrom(const HttpResponse& r, std::string_view user) {
   return access;
 }
 
-std::string ErrorMessage(const HttpResponse& r) { return Printable(DecodeErrorMessage(r.body), kMessageChars); }
+// The controller's reason, from its JSON only: an HTML page is never shown.
+std::string ErrorMessage(const HttpResponse& r) {
+  return r.IsJson() ? Printable(DecodeErrorMessage(r.body), kMessageChars) : "";
+}
 
 }  // namespace
 
@@ -83,23 +101,55 @@ std::string AuthHeaderLine(std::string_view header, std::string_view token) {
   return std::string(header) + ": " + value;
 }
 
+std::string EncodePathSegment(std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : segment) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      auto u = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 Result<std::unique_ptr<ControllerClient>> ControllerClient::Create(const ControllerConfig& config) {
-  Result<std::string> token = ReadSmallFile(config.token_file, 64 * 1024);
+  HttpOptions options;
+  options.base_url = config.url;
+  options.headers = {"Accept: application/json", "User-Agent: pushgate"};
+  options.ca_file = config.ca_file;
+  options.connect_timeout = config.connect_timeout;
+  options.timeout = config.timeout;
+  std::unique_ptr<ControllerClient> client(new ControllerClient(std::move(options), config));
+  PG_RETURN_IF_ERROR(client->ReadToken());
+  return client;
+}
+
+Status ControllerClient::ReadToken() {
+  const std::string& path = config_.token_file;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot read controller.token_file " + path);
+  TokenFileState state{static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                       static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
+  if (state == token_state_) return Status::OK();
+  Result<std::string> token = ReadSmallFile(path, 64 * 1024);
   if (!token.ok()) return token.status().Annotate("cannot read controller.token_file");
   while (!token->empty() && (token->back() == '\n' || token->back() == '\r' || token->back() == ' ')) {
     token->pop_back();
   }
-  if (token->empty()) return Status::InvalidArgument(config.token_file + " is empty");
+  if (token->empty()) return Status::InvalidArgument(path + " is empty");
   if (token->find_first_of("\r\n") != std::string::npos) {
-    return Status::InvalidArgument(config.token_file + " must hold the token on one line");
+    return Status::InvalidArgument(path + " must hold the token on one line");
   }
-  HttpOptions options;
-  options.base_url = config.url;
-  options.headers = {AuthHeaderLine(config.auth_header, *token), "Accept: application/json", "User-Agent: pushgate"};
-  options.ca_file = config.ca_file;
-  options.connect_timeout = config.connect_timeout;
-  options.timeout = config.timeout;
-  return std::unique_ptr<ControllerClient>(new ControllerClient(std::move(options)));
+  auth_line_ = AuthHeaderLine(config_.auth_header, *token);
+  token_state_ = state;
+  return Status::OK();
 }
 
 Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, bool snapshot) {
@@ -107,7 +157,7 @@ Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, boo
   if (snapshot) path += "&snapshot=1";
   PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get(path, kDeltaPageAnswer, RequestHeaders()));
   FeedAnswer answer;
-  if (r.status == 404) {
+  if (r.status == 404) {  // a Workflow controller: it has /v2/hooks/keys/{app} but no feed
     answer.kind = FeedAnswer::Kind::kUnsupported;
     return answer;
   }
@@ -125,7 +175,8 @@ Result<FeedAnswer> ControllerClient::FetchKeys(uint64_t since, size_t limit, boo
 Result<std::optional<KeyOwner>> ControllerClient::LookupKeyOwner(std::string_view md5_fingerprint) {
   if (!IsMd5Fingerprint(md5_fingerprint)) return Status::InvalidArgument("not an MD5 fingerprint");
   PG_ASSIGN_OR_RETURN(HttpResponse r,
-                      http_.Get("/v2/hooks/key/" + std::string(md5_fingerprint), kSmallAnswer, RequestHeaders()));
+                      http_.Get("/v2/hooks/key/" + std::string(md5_fingerprint), kKeyOwnerAnswer, RequestHeaders()));
+  if (MissingRoute(r)) return NotImplemented("GET /v2/hooks/key", kCheckUrl);
   if (r.status == 404) return std::optional<KeyOwner>();
   if (r.status != 200) return Unexpected(r, "a key lookup");
   Result<KeyOwner> owner = DecodeKeyOwner(r.body);
@@ -135,9 +186,18 @@ Result<std::optional<KeyOwner>> ControllerClient::LookupKeyOwner(std::string_vie
 
 Result<AppAccess> ControllerClient::AppUserKeys(std::string_view app, std::string_view user) {
   if (!IsValidAppName(app) || !IsValidUserName(user)) return Status::InvalidArgument("invalid app or user name");
-  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/keys/" + std::string(app) + "/" + std::string(user),
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Get("/v2/hooks/keys/" + std::string(app) + "/" + EncodePathSegment(user),
                                                 kSmallAnswer, RequestHeaders()));
-  return AccessFrom(r, user);
+  PG_ASSIGN_OR_RETURN(AppAccess access, AccessFrom(r, user));
+  // Workflow answers 404 for a user it does not know ("No User matches the
+  // given query.") and for one without keys ("No Keys match ..."): neither
+  // means the app is missing.
+  std::string reason = DecodeErrorMessage(r.body);
+  if (access.kind == AppAccess::Kind::kNoSuchApp &&
+      (reason.find("No User") != std::string::npos || reason.find("No Keys") != std::string::npos)) {
+    access.kind = AppAccess::Kind::kForbidden;
+  }
+  return access;
 }
 
 Result<AppAccess> ControllerClient::AppKeys(std::string_view app) {
@@ -169,9 +229,78 @@ Result<std::optional<std::map<std::string, bool>>> ControllerClient::LookupApps(
   return std::optional<std::map<std::string, bool>>(std::move(found).value());
 }
 
-std::vector<std::string> ControllerClient::RequestHeaders() const {
-  if (request_id_.empty()) return {};
-  return {"X-Request-Id: " + Printable(request_id_, 64)};
+std::vector<std::string> ControllerClient::RequestHeaders() {
+  // A token file being replaced right now reads as missing or empty for a
+  // moment: the token read last is kept until a good one is there.
+  Status fresh = ReadToken();
+  if (!fresh.ok() && !auth_line_.empty()) token_state_ = TokenFileState{};
+  std::vector<std::string> headers = {auth_line_};
+  if (!request_id_.empty()) headers.push_back("X-Request-Id: " + Printable(request_id_, 64));
+  return headers;
+}
+
+Result<HookAnswer> ControllerClient::PostHook(std::string_view route, std::string body,
+                                              std::optional<Duration> timeout,
+                                              const std::function<Status()>& on_tick) {
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPost;
+  request.path = std::string(route);
+  request.headers = RequestHeaders();
+  request.headers.push_back("Content-Type: application/json");
+  request.body = std::move(body);
+  request.max_body = kSmallAnswer;
+  request.timeout = timeout;
+  request.on_tick = on_tick;
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (MissingRoute(r)) {
+    return NotImplemented("POST " + std::string(route),
+                          "it is not a Deis Workflow, Hephy or Drycc controller, or controller.url is wrong");
+  }
+  HookAnswer answer;
+  answer.message = ErrorMessage(r);
+  switch (r.status) {
+    case 200:
+    case 201: answer.body = std::move(r.body); return answer;
+    case 403: answer.kind = HookAnswer::Kind::kForbidden; return answer;
+    case 404: answer.kind = HookAnswer::Kind::kNoSuchApp; return answer;
+    default:
+      if (r.status < 400 || r.status >= 500 || r.status == 401 || r.status == 408 || r.status == 429) {
+        Status unexpected = Unexpected(r, "POST " + std::string(route));
+        return answer.message.empty() ? unexpected : Status::Unavailable(unexpected.message() + ": " + answer.message);
+      }
+      answer.kind = HookAnswer::Kind::kRefused;
+      return answer;
+  }
+}
+
+Result<HookAnswer> ControllerClient::FetchAppConfig(std::string_view app, std::string_view user) {
+  if (!IsValidAppName(app) || !IsValidUserName(user)) return Status::InvalidArgument("invalid app or user name");
+  std::string body = JsonObject().Add("receive_user", user).Add("receive_repo", app).Finish();
+  PG_ASSIGN_OR_RETURN(HookAnswer answer, PostHook("/v2/hooks/config", std::move(body), std::nullopt, {}));
+  if (answer.kind == HookAnswer::Kind::kOk) {
+    Status shape = CheckAppConfig(answer.body);
+    if (!shape.ok()) return Status::Unavailable(shape.message());
+  }
+  return answer;
+}
+
+Result<HookAnswer> ControllerClient::PublishBuild(const WorkflowBuild& build, Duration timeout,
+                                                  const std::function<Status()>& on_tick) {
+  if (!IsValidAppName(build.app) || !IsValidUserName(build.username)) {
+    return Status::InvalidArgument("invalid app or user name");
+  }
+  JsonObject procfile;
+  for (const auto& [type, command] : build.procfile) procfile.Add(type, command);
+  std::string body = JsonObject()
+                         .Add("receive_user", build.username)
+                         .Add("receive_repo", build.app)
+                         .Add("sha", build.short_sha)
+                         .Add("image", build.image)
+                         .AddRaw("procfile", procfile.Finish())
+                         // The stock builder's own value: "true" if there is a Dockerfile.
+                         .Add("dockerfile", build.dockerfile ? "true" : "")
+                         .Finish();
+  return PostHook("/v2/hooks/build", std::move(body), timeout, on_tick);
 }
 
 Result<bool> ControllerClient::HasSource(std::string_view digest) {
@@ -182,6 +311,10 @@ Result<bool> ControllerClient::HasSource(std::string_view digest) {
   request.headers = RequestHeaders();
   PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
   if (r.status == 200) return true;
+  if (MissingRoute(r)) {
+    return NotImplemented("pushgate's build API (HEAD /v2/hooks/sources)",
+                          "for a stock Deis Workflow, Hephy or Drycc controller set build.driver = \"workflow\"");
+  }
   if (r.status == 404) return false;
   return Unexpected(r, "a source check");
 }
@@ -225,6 +358,10 @@ Result<BuildAdmission> ControllerClient::CreateBuild(const BuildSpec& spec) {
                      .Add("request_id", spec.request_id)
                      .Finish();
   PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (MissingRoute(r)) {
+    return NotImplemented("pushgate's build API (POST /v2/hooks/builds)",
+                          "for a stock Deis Workflow, Hephy or Drycc controller set build.driver = \"workflow\"");
+  }
   BuildAdmission admission;
   switch (r.status) {
     case 200:

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "controller/json.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fd.h"
@@ -49,7 +50,6 @@ TEST_F(ControllerClientTest, WorkflowEndpoints) {
   ASSERT_TRUE(owner.ok()) << owner.status().ToString();
   ASSERT_TRUE(owner->has_value());
   EXPECT_EQ((*owner)->username, "alice");
-  EXPECT_EQ((*owner)->apps, (std::vector<std::string>{"web"}));
   auto unknown = client->LookupKeyOwner("00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff");
   ASSERT_TRUE(unknown.ok());
   EXPECT_FALSE(unknown->has_value());
@@ -63,6 +63,101 @@ TEST_F(ControllerClientTest, WorkflowEndpoints) {
   EXPECT_EQ(client->AppUserKeys("web", "bob")->kind, AppAccess::Kind::kForbidden);
   EXPECT_EQ(client->AppUserKeys("nope", "alice")->kind, AppAccess::Kind::kNoSuchApp);
   EXPECT_EQ(client->AppUserKeys("../x", "alice").status().code(), Status::Code::kInvalidArgument);
+}
+
+// The stock builder's hooks, as the real controller answers them.
+TEST_F(ControllerClientTest, StockConfigAndBuildHooks) {
+  auto client = Client(fake_.url());
+  fake_.SetConfig("web", {{"FOO", "bar"}});
+  Result<HookAnswer> config = client->FetchAppConfig("web", "alice");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->kind, HookAnswer::Kind::kOk);
+  EXPECT_NE(config->body.find("\"values\":{\"FOO\":\"bar\"}"), std::string::npos) << config->body;
+  EXPECT_EQ(client->FetchAppConfig("web", "bob")->kind, HookAnswer::Kind::kForbidden);
+  Result<HookAnswer> no_app = client->FetchAppConfig("nope", "alice");
+  EXPECT_EQ(no_app->kind, HookAnswer::Kind::kNoSuchApp);
+  EXPECT_EQ(no_app->message, "No App matches the given query.");
+  EXPECT_EQ(client->FetchAppConfig("web", "nobody")->message, "No User matches the given query.");
+
+  WorkflowBuild build{"web", "alice", "1a2b3c4d", "127.0.0.1:5000/web:git-1a2b3c4d", {{"web", "./run"}}, true};
+  Result<HookAnswer> released = client->PublishBuild(build, std::chrono::seconds(5), {});
+  ASSERT_TRUE(released.ok()) << released.status().ToString();
+  EXPECT_EQ(*DecodeReleaseVersion(released->body), 2);
+  std::vector<FakeController::WorkflowBuildRecord> builds = fake_.WorkflowBuilds();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].sha, "1a2b3c4d");
+  EXPECT_EQ(builds[0].image, build.image);
+  EXPECT_EQ(builds[0].dockerfile, "true");
+  EXPECT_EQ(builds[0].procfile, build.procfile);
+  build.procfile = {{"Web", "./run"}};
+  Result<HookAnswer> refused = client->PublishBuild(build, std::chrono::seconds(5), {});
+  EXPECT_EQ(refused->kind, HookAnswer::Kind::kRefused);
+  EXPECT_NE(refused->message.find("lowercase"), std::string::npos) << refused->message;
+}
+
+// A stock controller has none of pushgate's extensions: their routes get
+// Django's HTML 404 page, which is "not implemented", never a refusal, and
+// never shown to anyone.
+TEST(ControllerStockTest, MissingRoutesAreNotImplementedNeverRelayed) {
+  TempDir dir;
+  FakeController stock(FakeController::Stock());
+  stock.AddApp("web", {"alice"});
+  testing::WriteFile(dir / "token", "test-token", 0600);
+  ControllerConfig config;
+  config.url = stock.url();
+  config.token_file = dir / "token";
+  std::unique_ptr<ControllerClient> client = std::move(ControllerClient::Create(config)).value();
+  Result<bool> source = client->HasSource("sha256:" + std::string(64, 'a'));
+  EXPECT_EQ(source.status().code(), Status::Code::kUnimplemented);
+  EXPECT_NE(source.status().message().find("build.driver = \"workflow\""), std::string::npos);
+  Result<BuildAdmission> build = client->CreateBuild(BuildSpec{"web", "alice", std::string(40, 'a'), "refs/heads/main",
+                                                               "sha256:" + std::string(64, 'a'), "r"});
+  EXPECT_EQ(build.status().code(), Status::Code::kUnimplemented);
+  EXPECT_EQ(build.status().message().find("<"), std::string::npos) << build.status().message();
+  EXPECT_EQ(client->FetchKeys(0, 10, false)->kind, FeedAnswer::Kind::kUnsupported);
+  EXPECT_FALSE(client->LookupApps({"web"})->has_value());
+  // The right API under a wrong base path answers the same way.
+  config.url = stock.url() + "/api";
+  client = std::move(ControllerClient::Create(config)).value();
+  EXPECT_EQ(client->AppKeys("web").status().code(), Status::Code::kUnimplemented);
+  EXPECT_EQ(client->FetchAppConfig("web", "alice").status().code(), Status::Code::kUnimplemented);
+}
+
+// Django usernames go into the path percent-encoded; Workflow routes only
+// [-_\w]+ there, so others are not implemented (the workflow driver asks
+// those users through the config hook instead).
+TEST_F(ControllerClientTest, UserNamesAreEncodedInPaths) {
+  EXPECT_EQ(EncodePathSegment("first.last"), "first.last");
+  EXPECT_EQ(EncodePathSegment("a+b@example.com"), "a%2Bb%40example.com");
+  EXPECT_EQ(EncodePathSegment("Alice_2-x~"), "Alice_2-x~");
+  fake_.AddKey("Alice", testing::MakeKey(dir_.path(), "upper").public_line);
+  fake_.Grant("web", "Alice");
+  auto client = Client(fake_.url());
+  EXPECT_EQ(client->AppUserKeys("web", "Alice")->kind, AppAccess::Kind::kAllowed);
+  EXPECT_EQ(client->AppUserKeys("web", "first.last").status().code(), Status::Code::kUnimplemented);
+}
+
+TEST_F(ControllerClientTest, ARotatedTokenFileIsReadAgain) {
+  auto client = Client(fake_.url());
+  ASSERT_TRUE(client->AppUserKeys("web", "alice").ok());
+  fake_.SetToken("rotated-token");
+  EXPECT_EQ(client->AppUserKeys("web", "alice").status().code(), Status::Code::kUnavailable);
+  testing::WriteFile(dir_ / "token.new", "rotated-token\n", 0600);
+  ASSERT_EQ(::rename((dir_ / "token.new").c_str(), (dir_ / "token").c_str()), 0);
+  Result<AppAccess> after = client->AppUserKeys("web", "alice");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->kind, AppAccess::Kind::kAllowed);
+}
+
+// Workflow's key lookup lists every app of the cluster: a large cluster
+// must not turn logins into "answer too large".
+TEST_F(ControllerClientTest, KeyLookupOnAClusterWithFiftyThousandApps) {
+  for (int i = 0; i < 50000; ++i) fake_.AddApp("app-number-" + std::to_string(i), {});
+  auto client = Client(fake_.url());
+  auto owner = client->LookupKeyOwner(alice_.md5);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  ASSERT_TRUE(owner->has_value());
+  EXPECT_EQ((*owner)->username, "alice");
 }
 
 TEST_F(ControllerClientTest, DeltaFeedPagesGoneAndUnsupported) {
@@ -156,9 +251,9 @@ TEST_F(ControllerClientTest, FaultsAreErrorsWithinTheDeadline) {
 
 TEST_F(ControllerClientTest, OversizedChunkedAnswersAreCutOff) {
   auto client = Client(fake_.url());
-  fake_.InjectFault("/v2/hooks/key/", FakeController::Fault::kHugeChunked);
-  Result<std::optional<KeyOwner>> owner = client->LookupKeyOwner(alice_.md5);
-  EXPECT_EQ(owner.status().code(), Status::Code::kResourceExhausted) << owner.status().ToString();
+  fake_.InjectFault("/v2/hooks/keys/web", FakeController::Fault::kHugeChunked);
+  Result<AppAccess> access = client->AppUserKeys("web", "alice");
+  EXPECT_EQ(access.status().code(), Status::Code::kResourceExhausted) << access.status().ToString();
 }
 
 TEST_F(ControllerClientTest, SlowAnswersTimeOut) {

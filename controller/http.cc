@@ -85,24 +85,28 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 1;  // CURLE_ABORTED_BY_CALLBACK
 }
 
+// The value of the header `line` if it is the (lowercase) `name:` header.
+std::optional<std::string_view> HeaderValue(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size()) return std::nullopt;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return std::nullopt;
+  }
+  std::string_view value = line.substr(name.size());
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  return value.substr(0, 128);
+}
+
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t n = size * count;
   std::string_view line(data, n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    bool match = true;
-    for (size_t i = 0; i < kName.size() && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
-    }
-    if (match) {
-      std::string_view value = line.substr(kName.size());
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-        value.remove_suffix(1);
-      }
-      t->response->retry_after = std::string(value.substr(0, 64));
-    }
+  if (std::optional<std::string_view> v = HeaderValue(line, "retry-after:")) {
+    t->response->retry_after = std::string(v->substr(0, 64));
+  } else if (std::optional<std::string_view> type = HeaderValue(line, "content-type:")) {
+    t->response->content_type = std::string(*type);
   }
   return n;
 }
@@ -120,6 +124,15 @@ Status CurlStatus(CURLcode rc, const char* detail, const std::string& url) {
 }
 
 }  // namespace
+
+bool HttpResponse::IsJson() const {
+  std::string type;
+  for (char c : content_type.substr(0, content_type.find(';'))) {
+    type += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type == "application/json" || (type.size() > 5 && type.substr(type.size() - 5) == "+json");
+}
 
 struct HttpClient::Handle {
   struct EasyDeleter {

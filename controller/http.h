@@ -39,7 +39,12 @@ struct HttpOptions {
 struct HttpResponse {
   long status = 0;
   std::string body;
-  std::string retry_after;  // the Retry-After header, if any
+  std::string retry_after;   // the Retry-After header, if any
+  std::string content_type;  // the Content-Type header, if any
+
+  // A JSON answer (application/json, or +json): the API speaking. An HTML
+  // 404 is a web server's or a framework's page for a path it does not route.
+  bool IsJson() const;
 };
 
 struct HttpRequest {

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -113,12 +114,6 @@ Result<KeyOwner> DecodeKeyOwner(std::string_view json) {
     if (key == "username") {
       PG_ASSIGN_OR_RETURN(owner.username, String(value, "username"));
       has_username = true;
-    } else if (key == "apps") {
-      PG_ASSIGN_OR_RETURN(dom::array apps, Array(value, "apps"));
-      for (dom::element app : apps) {
-        PG_ASSIGN_OR_RETURN(std::string name, String(app, "an app"));
-        owner.apps.push_back(std::move(name));
-      }
     }
     return Status::OK();
   }));
@@ -214,6 +209,48 @@ Result<std::map<std::string, bool>> DecodeAppLookup(std::string_view json) {
   return *apps;
 }
 
+Status CheckAppConfig(std::string_view json) {
+  return VisitObject(json, "the app's config", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "values") return Object(value, "values").status();
+    return Status::OK();
+  });
+}
+
+Result<int64_t> DecodeReleaseVersion(std::string_view json) {
+  std::optional<int64_t> version;
+  PG_RETURN_IF_ERROR(VisitObject(json, "the release", [&](std::string_view key, dom::element value) -> Status {
+    if (key != "release") return Status::OK();
+    PG_ASSIGN_OR_RETURN(dom::object release, Object(value, "release"));
+    return ForEachField(release, "release", [&](std::string_view field, dom::element v) -> Status {
+      if (field != "version") return Status::OK();
+      int64_t n = 0;
+      if (v.get_int64().get(n) != simdjson::SUCCESS || n < 1) return Malformed("release.version must be a positive integer");
+      version = n;
+      return Status::OK();
+    });
+  }));
+  if (!version) return Malformed("the answer names no release version");
+  return *version;
+}
+
+Result<std::string> DecodeBuildResult(std::string_view json) {
+  std::optional<std::string> image;
+  PG_RETURN_IF_ERROR(VisitObject(json, "the build result", [&](std::string_view key, dom::element value) -> Status {
+    if (key == "image") {
+      PG_ASSIGN_OR_RETURN(image, String(value, "image"));
+    }
+    return Status::OK();
+  }));
+  if (!image) return Malformed("the build result names no image");
+  bool valid = !image->empty() && image->size() <= 255 && std::isalnum(static_cast<unsigned char>(image->front()));
+  for (char c : *image) {
+    valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '/' ||
+                      c == '@' || c == '-');
+  }
+  if (!valid) return Malformed("the build result's image \"" + Printable(*image, 80) + "\" is not an image reference");
+  return *image;
+}
+
 Result<std::string> DecodeBuildCreated(std::string_view json) {
   std::optional<std::string> id;
   PG_RETURN_IF_ERROR(VisitObject(json, "the created build", [&](std::string_view key, dom::element value) -> Status {
@@ -268,11 +305,21 @@ std::string DecodeErrorMessage(std::string_view body) {
     bool text = !body.empty() && body.size() <= 500 && body.front() != '<' && body.front() != '{';
     return text ? std::string(body) : std::string();
   }
+  std::string_view text;
+  // Django REST framework's get_object_or_404: a bare string.
+  if (doc->get_string().get(text) == simdjson::SUCCESS) return std::string(text);
   dom::object object;
   if (doc->get_object().get(object) != simdjson::SUCCESS) return "";
   for (const char* field : {"detail", "message"}) {
-    std::string_view text;
     if (object[field].get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+  }
+  // A serializer's validation errors: {"field": ["reason", ...]}.
+  for (dom::key_value_pair field : object) {
+    dom::array reasons;
+    if (field.value.get_array().get(reasons) != simdjson::SUCCESS) continue;
+    for (dom::element reason : reasons) {
+      if (reason.get_string().get(text) == simdjson::SUCCESS) return std::string(field.key) + ": " + std::string(text);
+    }
   }
   return "";
 }

@@ -413,6 +413,62 @@ Status GitRepo::WalkTree(std::string_view commit_id,
   return Status::OK();
 }
 
+namespace {
+
+using TreeEntryPtr = GitPtr<git_tree_entry, git_tree_entry_free>;
+
+// The entry at `path` in the commit's tree; NotFound if there is none.
+Result<TreeEntryPtr> EntryAt(git_repository* repo, std::string_view commit_id, const std::string& path) {
+  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo, commit_id));
+  git_tree* raw_tree = nullptr;
+  int rc = git_commit_tree(&raw_tree, commit.get());
+  if (rc != 0) return GitStatus(rc, "read the tree of " + std::string(commit_id));
+  TreePtr tree(raw_tree);
+  git_tree_entry* raw_entry = nullptr;
+  rc = git_tree_entry_bypath(&raw_entry, tree.get(), path.c_str());
+  if (rc == GIT_ENOTFOUND) return Status::NotFound(path + " is not in the commit");
+  if (rc != 0) return GitStatus(rc, "look up " + path);
+  return TreeEntryPtr(raw_entry);
+}
+
+bool IsRegularFile(const git_tree_entry* entry) {
+  git_filemode_t mode = git_tree_entry_filemode(entry);
+  return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+}
+
+}  // namespace
+
+Result<bool> GitRepo::HasRegularFile(std::string_view commit_id, const std::string& path) const {
+  Result<TreeEntryPtr> entry = EntryAt(repo_, commit_id, path);
+  if (entry.status().IsNotFound()) return false;
+  if (!entry.ok()) return entry.status();
+  return IsRegularFile(entry->get());
+}
+
+Result<std::string> GitRepo::ReadFileAt(std::string_view commit_id, const std::string& path,
+                                        uint64_t max_bytes) const {
+  PG_ASSIGN_OR_RETURN(TreeEntryPtr entry, EntryAt(repo_, commit_id, path));
+  if (!IsRegularFile(entry.get())) return Status::InvalidArgument(path + " is not a regular file");
+  // The size first: a huge file is refused without being read.
+  git_odb* raw_odb = nullptr;
+  int rc = git_repository_odb(&raw_odb, repo_);
+  if (rc != 0) return GitStatus(rc, "open the object database");
+  OdbPtr odb(raw_odb);
+  size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  rc = git_odb_read_header(&size, &type, odb.get(), git_tree_entry_id(entry.get()));
+  if (rc != 0) return GitStatus(rc, "read " + path);
+  if (size > max_bytes) {
+    return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  git_blob* raw_blob = nullptr;
+  rc = git_blob_lookup(&raw_blob, repo_, git_tree_entry_id(entry.get()));
+  if (rc != 0) return GitStatus(rc, "read " + path);
+  BlobPtr blob(raw_blob);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(raw_blob)),
+                     static_cast<size_t>(git_blob_rawsize(raw_blob)));
+}
+
 Status GitRepo::ReadBlob(const ObjectId& id, uint64_t size,
                          const std::function<Status(std::string_view)>& chunk) const {
   if (size <= kInMemoryBlobMax) {

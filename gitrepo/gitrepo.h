@@ -95,6 +95,13 @@ class GitRepo {
   // order, parents before children). Stops at the first non-OK Status.
   Status WalkTree(std::string_view commit_id, const std::function<Status(const TreeEntry&)>& visit) const;
 
+  // The contents of the regular file at `path` (from the top of the
+  // commit's tree), if it is at most `max_bytes`. NotFound if there is no
+  // such file; InvalidArgument if it is a directory, a link or too large.
+  Result<std::string> ReadFileAt(std::string_view commit_id, const std::string& path, uint64_t max_bytes) const;
+  // Whether `path` is a regular file (not a directory or a link) in the commit.
+  Result<bool> HasRegularFile(std::string_view commit_id, const std::string& path) const;
+
   // Hands the contents of the blob `id` (of `size` bytes, as a walk
   // reported) to `chunk` in pieces of at most 1 MiB, stopping at the first
   // non-OK Status. Memory stays bounded whatever the size: libgit2 reads a

@@ -29,7 +29,7 @@ using testing::TempDir;
 // answer from its second question on (the re-check before removal).
 class ScriptedBackend : public Backend {
  public:
-  Status Authorize(std::string_view, std::string_view, std::string_view) override { return Status::OK(); }
+  Status Authorize(std::string_view, std::string_view, std::string_view, Access) override { return Status::OK(); }
   std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
     std::vector<AppState> out;
     for (const std::string& app : apps) {
@@ -410,6 +410,27 @@ TEST_F(ControllerAppCheckTest, WorkflowFallback) {
   EXPECT_EQ(fake.Requests("/v2/hooks/apps/lookup"), 1);
 }
 
+// A stock Workflow controller: an app is gone only on the controller's own
+// "No App matches" (a JSON 404); a wrong base path or a proxy's error page
+// (an HTML 404, or anything else for an app that cannot exist) makes every
+// app unknown. The probe costs one request per check.
+TEST_F(ControllerAppCheckTest, OnlyTheControllersOwnNoSuchAppIsGone) {
+  FakeController fake(FakeController::Stock());
+  fake.AddApp("web", {});
+  std::unique_ptr<Backend> backend = Open(fake);
+  EXPECT_EQ(backend->CheckApps({"web", "old"}), (std::vector<AppState>{AppState::kExists, AppState::kGone}));
+  EXPECT_EQ(fake.Requests("/v2/hooks/keys/pushgate-probe-"), 1);
+  fake.InjectFault("/v2/hooks/keys/pushgate-probe-", FakeController::Fault::kServerError);
+  EXPECT_EQ(backend->CheckApps({"web", "old"}), (std::vector<AppState>(2, AppState::kUnknown)));
+
+  Config wrong;
+  wrong.mode = Mode::kController;
+  wrong.controller.url = fake.url() + "/not-the-api";
+  wrong.controller.token_file = dir_ / "token";
+  std::unique_ptr<Backend> misdirected = std::move(OpenBackend(wrong)).value();
+  EXPECT_EQ(misdirected->CheckApps({"web", "old"}), (std::vector<AppState>(2, AppState::kUnknown)));
+}
+
 TEST_F(ControllerAppCheckTest, TroubleIsUnknownNeverGone) {
   FakeController fake;
   fake.AddApp("web", {});
@@ -433,7 +454,8 @@ TEST(ReaperLoopTest, SurvivesAnOutageAndStopsOnSigterm) {
   fake.Stop();  // down for the whole test
   testing::WriteFile(dir / "token", "test-token\n", 0644);
   testing::WriteFile(dir / "pushgate.toml",
-                     "mode = \"controller\"\ndata_dir = \"" + dir.path() + "/data\"\n[controller]\nurl = \"" +
+                     "mode = \"controller\"\ndata_dir = \"" + dir.path() + "/data\"\n[build]\ndriver = \"pushgate\"\n"
+                     "[controller]\nurl = \"" +
                          fake.url() + "\"\ntoken_file = \"" + dir.path() + "/token\"\n[log]\ndestination = \"" +
                          dir.path() + "/reaper.log\"\n");
   ASSERT_TRUE(MakeDirs(dir / "data/repos/web.git", 0777).ok());

@@ -9,7 +9,9 @@
 #include "controller/client.h"
 #include "metrics/counters.h"
 #include "receive-hook/build_runner.h"
+#include "controller/json.h"
 #include "receive-hook/log_relay.h"
+#include "receive-hook/procfile.h"
 #include "receive-hook/remote_build.h"
 #include "receive-hook/source_archive.h"
 #include "receive-hook/tree_policy.h"
@@ -85,13 +87,44 @@ class Deployment {
                      context_.user);
     log::Info("build starting", {{"sha", update_.new_id}, {"ref", update_.ref}});
     deadline_ = Clock::now() + config_.build.timeout;
+    bool workflow = config_.build.driver == BuildDriver::kWorkflow;
+    if (workflow && !FetchWorkflowConfig()) return false;
     if (!CheckTree(repo) || !CheckDiskSpace() || !WriteArchive(repo)) return false;
-    return config_.build.UsesController(config_.mode) ? BuildOnController() : BuildLocally();
+    switch (config_.build.driver) {
+      case BuildDriver::kLocal: return BuildLocally();
+      case BuildDriver::kPushgate: return BuildOnController();
+      case BuildDriver::kWorkflow: return BuildForWorkflow(repo);
+    }
+    return false;
   }
 
  private:
   using Clock = std::chrono::steady_clock;
   enum class Stop { kNone, kTimedOut, kCancelled, kPusherGone };
+
+  // Times one build; a build that ends without Finish() counts as an error
+  // (timed out, interrupted, refused, platform unavailable, pusher gone).
+  class BuildClock {
+   public:
+    explicit BuildClock(const std::string& data_dir) : data_dir_(data_dir) {}
+    ~BuildClock() {
+      if (!finished_) Finish(metrics::Counter::kBuildError);
+    }
+    // Counts the build's outcome and duration; returns the duration in ms, for the log.
+    std::string Finish(metrics::Counter outcome) {
+      finished_ = true;
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      metrics::Add(data_dir_, outcome);
+      metrics::Observe(data_dir_, metrics::Histogram::kBuildSeconds, seconds);
+      return std::to_string(static_cast<int64_t>(seconds * 1000));
+    }
+
+   private:
+    const std::string& data_dir_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    bool finished_ = false;
+  };
+
 
   bool Reject(const std::string& why) {
     (void)relay_.Say(" !     " + why);
@@ -148,7 +181,7 @@ class Deployment {
   // The archive takes about the files' size; the bundled deploy unpacks
   // them once more next to the releases.
   bool CheckDiskSpace() {
-    bool unpacked_here = !config_.build.UsesController(config_.mode) && config_.build.command.empty();
+    bool unpacked_here = config_.build.driver == BuildDriver::kLocal && config_.build.command.empty();
     uint64_t once = tree_.file_bytes + tree_.entries * kPerEntryOverhead;
     uint64_t needed = once * (unpacked_here ? 2 : 1) + kDiskMargin;
     Status dir = MakeDirs(config_.TmpDir(), 0750);
@@ -187,7 +220,10 @@ class Deployment {
     return std::max(left, Duration(1));
   }
 
-  bool BuildLocally() {
+  // Runs build.command (or the bundled pushgate-deploy) with the push's
+  // environment plus `extra_env`; true if it succeeded. Every other outcome
+  // is told to the pusher here.
+  bool RunBuildCommand(const std::vector<std::string>& extra_env, BuildClock& clock) {
     BuildRequest build;
     build.timeout = TimeLeft();
     build.relay = &relay_;
@@ -213,7 +249,7 @@ class Deployment {
         "PUSHGATE_SOURCE_SHA256=" + info_.sha256,
         "PUSHGATE_REQUEST_ID=" + context_.request_id,
     };
-    BuildClock clock(config_.data_dir);
+    build.command.env.insert(build.command.env.end(), extra_env.begin(), extra_env.end());
     Result<BuildResult> result = RunBuild(build);
     if (!result.ok()) {
       log::Error("cannot run the build command", {{"error", result.status().message()}});
@@ -223,7 +259,6 @@ class Deployment {
     switch (result->outcome) {
       case BuildResult::Outcome::kSucceeded:
         log::Info("build succeeded", {{"sha", update_.new_id}, {"ms", clock.Finish(metrics::Counter::kBuildSucceeded)}});
-        outcome_ = Outcome::kDeployed;
         return true;
       case BuildResult::Outcome::kFailed:
         outcome_ = Outcome::kBuildFailed;
@@ -243,13 +278,135 @@ class Deployment {
     return false;
   }
 
-  bool BuildOnController() {
+  bool BuildLocally() {
+    BuildClock clock(config_.data_dir);
+    if (!RunBuildCommand({}, clock)) return false;
+    outcome_ = Outcome::kDeployed;
+    return true;
+  }
+
+  Result<std::unique_ptr<ControllerClient>> Controller() {
     Result<std::unique_ptr<ControllerClient>> controller = ControllerClient::Create(config_.controller);
-    if (!controller.ok()) {
-      log::Error("cannot set up the controller client", {{"error", controller.status().message()}});
-      return Reject("pushgate is misconfigured; tell the platform operator.");
-    }
+    if (!controller.ok()) return controller;
     (*controller)->set_request_id(context_.request_id);
+    return controller;
+  }
+
+  bool Misconfigured(std::string_view what, const Status& s) {
+    log::Error(what, {{"error", s.message()}});
+    return Reject("pushgate is misconfigured on the server; tell the platform operator.");
+  }
+
+  // The stock builder's first step, fresh for every push: the app's config,
+  // which is also its write check (the access may have been revoked since
+  // the session opened). The config goes to the build in a file; its names
+  // and values are the app owner's, so no environment variable is made of them.
+  bool FetchWorkflowConfig() {
+    Result<std::unique_ptr<ControllerClient>> controller = Controller();
+    if (!controller.ok()) return Misconfigured("cannot set up the controller client", controller.status());
+    controller_ = std::move(controller).value();
+    Result<HookAnswer> answer = controller_->FetchAppConfig(context_.app, context_.user);
+    if (!answer.ok()) {
+      if (answer.status().code() == Status::Code::kUnimplemented) {
+        return Misconfigured("the controller has no config hook", answer.status());
+      }
+      log::Warn("cannot fetch the app's config", {{"error", answer.status().message()}});
+      return Reject("the platform controller is unavailable, try again shortly.");
+    }
+    switch (answer->kind) {
+      case HookAnswer::Kind::kOk: break;
+      case HookAnswer::Kind::kForbidden: outcome_ = Outcome::kRejected; return Reject("You do not have access to " + context_.app + ".");
+      case HookAnswer::Kind::kNoSuchApp:
+        outcome_ = Outcome::kRejected;
+        return Reject(answer->message.find("User") != std::string::npos
+                          ? "You do not have access to " + context_.app + "."
+                          : "App " + context_.app + " does not exist.");
+      case HookAnswer::Kind::kRefused:
+        outcome_ = Outcome::kRejected;
+        return Reject("The platform refused the push" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
+    }
+    Status dir = MakeDirs(config_.TmpDir(), 0750);
+    if (!dir.ok()) return Failed("create the tmp dir", dir);
+    app_config_.path = config_.TmpDir() + "/" + context_.app + "-config-" + RandomHex(4) + ".json";
+    UniqueFd fd(::open(app_config_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    Status written = fd.valid() ? WriteAll(fd.get(), answer->body) : Status::FromErrno(errno, "create " + app_config_.path);
+    if (!written.ok()) return Failed("write the app's config", written);
+    build_result_.path = config_.TmpDir() + "/" + context_.app + "-result-" + RandomHex(4) + ".json";
+    return true;
+  }
+
+  // The rest of the stock builder: the build command makes and pushes an
+  // image and says which; the Procfile and the Dockerfile are read from the
+  // exact pushed commit; POST /v2/hooks/build makes the release, and the
+  // controller deploys it inside that request.
+  bool BuildForWorkflow(const GitRepo& repo) {
+    BuildClock clock(config_.data_dir);
+    if (!RunBuildCommand({"PUSHGATE_APP_CONFIG=" + app_config_.path, "PUSHGATE_BUILD_RESULT=" + build_result_.path},
+                         clock)) {
+      return false;
+    }
+    Result<std::string> result = ReadSmallFile(build_result_.path, 64 * 1024);
+    Result<std::string> image = result.ok() ? DecodeBuildResult(*result) : Result<std::string>(result.status());
+    if (!image.ok()) {
+      log::Error("the build wrote no usable result", {{"error", image.status().message()}});
+      return Reject("the build finished but named no image (the build command must write {\"image\": \"REF\"} to "
+                    "$PUSHGATE_BUILD_RESULT); tell the platform operator.");
+    }
+    WorkflowBuild build{context_.app, context_.user, update_.new_id.substr(0, 8), *image, {}, false};
+    Result<std::string> procfile = repo.ReadFileAt(update_.new_id, "Procfile", kMaxProcfileBytes);
+    if (procfile.ok()) {
+      Result<std::map<std::string, std::string>> processes = ParseProcfile(*procfile);
+      if (!processes.ok()) {
+        outcome_ = Outcome::kRejected;
+        return Reject("the pushed commit cannot be deployed: " + processes.status().message() + ".");
+      }
+      build.procfile = std::move(processes).value();
+    } else if (!procfile.status().IsNotFound()) {
+      outcome_ = Outcome::kRejected;
+      return Reject("the pushed commit cannot be deployed: " + procfile.status().message() + ".");
+    }
+    Result<bool> dockerfile = repo.HasRegularFile(update_.new_id, "Dockerfile");
+    if (!dockerfile.ok()) return Failed("read the pushed commit", dockerfile.status());
+    build.dockerfile = *dockerfile;
+    return PublishWorkflowRelease(build);
+  }
+
+  bool PublishWorkflowRelease(const WorkflowBuild& build) {
+    (void)relay_.Say("-----> Releasing " + build.image);
+    Result<HookAnswer> answer = controller_->PublishBuild(build, TimeLeft(), [this] { return Checkpoint(); });
+    if (!answer.ok()) {
+      if (stop_ != Stop::kNone) return Failed("release the build", answer.status());
+      if (answer.status().code() == Status::Code::kUnimplemented) {
+        return Misconfigured("the controller has no build hook", answer.status());
+      }
+      log::Warn("cannot release the build", {{"error", answer.status().message()}});
+      return Reject("the platform could not release the build (" + answer.status().message() +
+                    "); try again shortly.");
+    }
+    switch (answer->kind) {
+      case HookAnswer::Kind::kOk: break;
+      case HookAnswer::Kind::kForbidden: outcome_ = Outcome::kRejected; return Reject("You do not have access to " + context_.app + ".");
+      case HookAnswer::Kind::kNoSuchApp: outcome_ = Outcome::kRejected; return Reject("App " + context_.app + " does not exist.");
+      case HookAnswer::Kind::kRefused:
+        outcome_ = Outcome::kRejected;
+        return Reject("The platform refused the release" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
+    }
+    Result<int64_t> version = DecodeReleaseVersion(answer->body);
+    if (!version.ok()) {
+      // The controller did release; only its answer is unreadable.
+      log::Warn("cannot read the release version", {{"error", version.status().message()}});
+      (void)relay_.Say("-----> " + context_.app + " released");
+    } else {
+      (void)relay_.Say("-----> " + context_.app + " released as v" + std::to_string(*version));
+    }
+    log::Info("released", {{"sha", update_.new_id}, {"image", build.image}});
+    outcome_ = Outcome::kDeployed;
+    return true;
+  }
+
+  bool BuildOnController() {
+    Result<std::unique_ptr<ControllerClient>> controller = Controller();
+    if (!controller.ok()) return Misconfigured("cannot set up the controller client", controller.status());
     RemoteBuildRequest build;
     build.controller = controller->get();
     build.spec = BuildSpec{context_.app, context_.user, update_.new_id, update_.ref, "", context_.request_id};
@@ -279,6 +436,8 @@ class Deployment {
         return Reject(result.message + ".");
       case RemoteBuildResult::Outcome::kUnavailable:
         return Reject("the platform controller is unavailable, try again shortly.");
+      case RemoteBuildResult::Outcome::kMisconfigured:
+        return Reject("pushgate is misconfigured on the server; tell the platform operator.");
       case RemoteBuildResult::Outcome::kTimedOut:
         log::Warn("gave up waiting for the build", {{"sha", update_.new_id}, {"build", result.build_id}});
         return Reject("Gave up waiting for the build after " + FormatDuration(config_.build.timeout) +
@@ -293,29 +452,6 @@ class Deployment {
     return false;
   }
 
-  // Times one build; a build that ends without Finish() counts as an error
-  // (timed out, interrupted, refused, platform unavailable, pusher gone).
-  class BuildClock {
-   public:
-    explicit BuildClock(const std::string& data_dir) : data_dir_(data_dir) {}
-    ~BuildClock() {
-      if (!finished_) Finish(metrics::Counter::kBuildError);
-    }
-    // Counts the build's outcome and duration; returns the duration in ms, for the log.
-    std::string Finish(metrics::Counter outcome) {
-      finished_ = true;
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      metrics::Add(data_dir_, outcome);
-      metrics::Observe(data_dir_, metrics::Histogram::kBuildSeconds, seconds);
-      return std::to_string(static_cast<int64_t>(seconds * 1000));
-    }
-
-   private:
-    const std::string& data_dir_;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-    bool finished_ = false;
-  };
-
   const HookContext& context_;
   const Config& config_;
   const RefUpdate& update_;
@@ -326,6 +462,10 @@ class Deployment {
   TreeSummary tree_;
   TempFile archive_;
   ArchiveInfo info_;
+  // The workflow driver's.
+  std::unique_ptr<ControllerClient> controller_;
+  TempFile app_config_;
+  TempFile build_result_;
 };
 
 // A deploy ref may only ever name a commit: git refuses anything else
@@ -343,7 +483,7 @@ std::string RefusalOfNonCommit(const GitRepo& repo, const RefUpdate& update) {
 // The refusal the pusher sees when their access is gone, or "".
 std::string RefusalOfAccess(const HookContext& context) {
   if (context.backend == nullptr) return "";
-  Status allowed = context.backend->Authorize(context.app, context.user, context.fingerprint);
+  Status allowed = context.backend->Authorize(context.app, context.user, context.fingerprint, Backend::Access::kWrite);
   if (allowed.ok()) return "";
   switch (allowed.code()) {
     case Status::Code::kNotFound:
@@ -352,6 +492,9 @@ std::string RefusalOfAccess(const HookContext& context) {
     case Status::Code::kTimeout:
       log::Info("refused at the hook: access changed since the session opened", {{"reason", allowed.message()}});
       return allowed.message();
+    case Status::Code::kUnimplemented:
+      log::Error("pushgate and the controller do not fit together", {{"error", allowed.message()}});
+      return "pushgate is misconfigured on the server; tell the platform operator";
     default:
       log::Error("cannot check access again", {{"error", allowed.message()}});
       return "pushgate could not check your access (" + std::string(CodeName(allowed.code())) +
@@ -416,7 +559,8 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
     std::string refusal = RefusalOfNonCommit(repo, update);
     if (!refusal.empty()) verdict.refusals.push_back(std::move(refusal));
   }
-  if (verdict.refusals.empty()) {
+  // The workflow driver asks again with its first step, the config hook.
+  if (verdict.refusals.empty() && context.config->build.driver != BuildDriver::kWorkflow) {
     std::string refusal = RefusalOfAccess(context);
     if (!refusal.empty()) verdict.refusals.push_back(std::move(refusal));
   }

@@ -86,7 +86,7 @@ TEST(JudgeTest, OnePushDeploysOneCommit) {
 // Answers the hook's second access check as the test says.
 class ScriptedBackend : public Backend {
  public:
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint) override {
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint, Access) override {
     ++calls;
     last = std::string(app) + " " + std::string(user) + " " + std::string(fingerprint);
     return answer;

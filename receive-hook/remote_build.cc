@@ -96,6 +96,10 @@ std::optional<RemoteBuildResult> EnsureSource(const RemoteBuildRequest& request,
   const std::string& digest = request.spec.source;
   Result<bool> present = controller.HasSource(digest);
   if (!present.ok()) {
+    if (present.status().code() == Status::Code::kUnimplemented) {
+      log::Error("the controller has no build API", {{"error", present.status().message()}});
+      return Ended(Outcome::kMisconfigured);
+    }
     log::Warn("cannot check the source on the controller", {{"error", present.status().message()}});
     return Ended(Outcome::kUnavailable);
   }
@@ -136,6 +140,10 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
   if (std::optional<RemoteBuildResult> failed = EnsureSource(with_source, watch)) return *failed;
 
   Result<BuildAdmission> admission = request.controller->CreateBuild(spec);
+  if (!admission.ok() && admission.status().code() == Status::Code::kUnimplemented) {
+    log::Error("the controller has no build API", {{"error", admission.status().message()}});
+    return Ended(Outcome::kMisconfigured);
+  }
   if (!admission.ok()) {
     log::Warn("cannot request the build", {{"error", admission.status().message()}});
     return Ended(Outcome::kUnavailable);

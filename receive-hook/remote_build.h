@@ -40,6 +40,7 @@ struct RemoteBuildResult {
     kFailed,       // the build failed or the platform cancelled it
     kRefused,      // no build was started: 403, 404, 409, 429, a refused source
     kUnavailable,  // the controller could not be reached before the build started
+    kMisconfigured,  // the controller has no build API (a stock controller: build.driver = "workflow")
     kTimedOut,     // `timeout` passed; the build may still finish on the platform
     kInterrupted,  // `cancel` was set
     kPusherGone,   // the pusher disconnected; the build goes on without them

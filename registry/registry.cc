@@ -10,7 +10,7 @@ namespace {
 std::string Now() { return std::to_string(static_cast<int64_t>(::time(nullptr))); }
 
 Status CheckUserName(std::string_view user) {
-  if (IsValidUserName(user)) return Status::OK();
+  if (IsValidLocalUserName(user)) return Status::OK();
   return Status::InvalidArgument("\"" + std::string(user) +
                                  "\" is not a valid user name: use 1-64 lowercase letters, digits, "
                                  "'.', '_' or '-', starting with a letter or digit");

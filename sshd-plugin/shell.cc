@@ -116,7 +116,9 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
     phase_start = now;
     return std::to_string(ms);
   };
-  Status authorized = backend.Authorize(command.app, request.user, request.fingerprint);
+  Backend::Access access =
+      command.service == GitService::kReceivePack ? Backend::Access::kWrite : Backend::Access::kRead;
+  Status authorized = backend.Authorize(command.app, request.user, request.fingerprint, access);
   std::string authorize_ms = phase_ms();
   if (!authorized.ok()) {
     switch (authorized.code()) {
@@ -128,6 +130,9 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       case Status::Code::kTimeout:
         log::Warn("authorization unavailable", {{"error", authorized.message()}});
         return Refuse(authorized.message());
+      case Status::Code::kUnimplemented:
+        log::Error("pushgate and the controller do not fit together", {{"error", authorized.message()}});
+        return Refuse("pushgate is misconfigured on the server; tell the platform operator");
       default: return Unavailable(authorized);
     }
   }

@@ -89,6 +89,12 @@ JsonObject& JsonObject::Add(std::string_view key, int64_t value) {
   return *this;
 }
 
+JsonObject& JsonObject::AddRaw(std::string_view key, std::string_view json) {
+  Key(key);
+  out_ += json;
+  return *this;
+}
+
 std::string JsonObject::Finish() {
   out_ += '}';
   return std::move(out_);

@@ -20,6 +20,8 @@ class JsonObject {
   JsonObject& Add(std::string_view key, std::string_view value);
   JsonObject& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
   JsonObject& Add(std::string_view key, int64_t value);
+  // `json` is already a JSON value (a nested object built with JsonObject).
+  JsonObject& AddRaw(std::string_view key, std::string_view json);
   std::string Finish();
 
  private:

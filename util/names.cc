@@ -24,13 +24,30 @@ bool IsValidAppName(std::string_view name) {
 }
 
 bool IsValidUserName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > 150 || name.front() == '-' || name == "." || name == "..") return false;
+  for (char c : name) {
+    bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!letter && c != '@' && c != '.' && c != '+' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool IsLowerName(std::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) return false;
   if (!IsLowerAlnum(name.front())) return false;
   for (char c : name) {
     if (!IsLowerAlnum(c) && c != '.' && c != '_' && c != '-') return false;
   }
   return true;
 }
+
+}  // namespace
+
+bool IsValidLocalUserName(std::string_view name) { return IsLowerName(name, 64); }
+
+bool IsValidUnixUserName(std::string_view name) { return IsLowerName(name, 32); }
 
 bool IsValidSha256Fingerprint(std::string_view fp) {
   constexpr std::string_view kPrefix = "SHA256:";

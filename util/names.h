@@ -4,8 +4,9 @@
 // names_test.cc checks each against the documented regular expression.
 //
 // Anything that passes these checks is safe to place inside an
-// authorized_keys command="..." option, a shell word and a file name: none of
-// the accepted alphabets contains whitespace, quotes, backslashes or '$'.
+// authorized_keys command="..." option and a shell word: none of the accepted
+// alphabets contains whitespace, quotes, backslashes, '$', '~', '*' or '?'.
+// App names are also safe file names; user names never name a file.
 #ifndef PUSHGATE_UTIL_NAMES_H_
 #define PUSHGATE_UTIL_NAMES_H_
 
@@ -17,8 +18,18 @@ namespace pushgate {
 // ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$
 bool IsValidAppName(std::string_view name);
 
-// ^[a-z0-9][a-z0-9._-]{0,63}$
+// A platform user: Django's username alphabet in ASCII (letters of either
+// case, digits, @ . + - _), up to 150 characters as Django allows, not
+// starting with '-' (never read as an option) and not "." or "..":
+// ^(?!-)(?!\.{1,2}$)[A-Za-z0-9@.+_-]{1,150}$
 bool IsValidUserName(std::string_view name);
+
+// A user of the standalone registry, which keeps one spelling per person:
+// ^[a-z0-9][a-z0-9._-]{0,63}$ (every such name is also a valid user name).
+bool IsValidLocalUserName(std::string_view name);
+
+// A Unix account name (git_user): ^[a-z0-9][a-z0-9._-]{0,31}$
+bool IsValidUnixUserName(std::string_view name);
 
 // OpenSSH's SHA256 fingerprint: "SHA256:" followed by 43 characters of
 // unpadded standard base64 (a 32-byte digest).

@@ -11,7 +11,9 @@ namespace {
 
 // The documented patterns; the hand-written checks must agree with them.
 const std::regex kAppPattern("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$");
-const std::regex kUserPattern("^[a-z0-9][a-z0-9._-]{0,63}$");
+const std::regex kUserPattern("^(?!-)(?!\\.{1,2}$)[A-Za-z0-9@.+_-]{1,150}$");
+const std::regex kUnixUserPattern("^[a-z0-9][a-z0-9._-]{0,31}$");
+const std::regex kLocalUserPattern("^[a-z0-9][a-z0-9._-]{0,63}$");
 
 std::string RandomName(std::mt19937& rng, const std::string& alphabet, size_t max_len) {
   std::uniform_int_distribution<size_t> len(0, max_len);
@@ -32,10 +34,28 @@ TEST(NamesTest, AppNameAgreesWithDocumentedRegex) {
 
 TEST(NamesTest, UserNameAgreesWithDocumentedRegex) {
   std::mt19937 rng(7);
-  const std::string alphabet = "az09-._AZ/ @\n;";
+  const std::string alphabet = "az09-._AZ/ @+\n;\"'$~*?,=\xc3\xa9";
   for (int i = 0; i < 200000; ++i) {
-    std::string name = RandomName(rng, alphabet, 70);
+    std::string name = RandomName(rng, alphabet, i % 2 == 0 ? 8 : 160);
     ASSERT_EQ(IsValidUserName(name), std::regex_match(name, kUserPattern)) << "'" << name << "'";
+    ASSERT_EQ(IsValidUnixUserName(name), std::regex_match(name, kUnixUserPattern)) << "'" << name << "'";
+    ASSERT_EQ(IsValidLocalUserName(name), std::regex_match(name, kLocalUserPattern)) << "'" << name << "'";
+    if (IsValidLocalUserName(name)) {
+      ASSERT_TRUE(IsValidUserName(name)) << "'" << name << "'";
+    }
+  }
+}
+
+// Django's usernames (Deis, Hephy, Drycc) log in and push as they are; what
+// would be unsafe in the forced command line stays refused.
+TEST(NamesTest, PlatformUserNames) {
+  for (const char* name : {"alice", "Alice", "first.last", "ops@example.com", "a+b", "under_score", "x-1", "0"}) {
+    EXPECT_TRUE(IsValidUserName(name)) << name;
+  }
+  EXPECT_TRUE(IsValidUserName(std::string(150, 'a')));
+  EXPECT_FALSE(IsValidUserName(std::string(151, 'a')));
+  for (const char* name : {"", "-x", ".", "..", "a b", "a\"b", "a,b", "a$b", "a~b", "a*b", "a/b", "caf\xc3\xa9"}) {
+    EXPECT_FALSE(IsValidUserName(name)) << name;
   }
 }
 

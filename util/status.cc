@@ -18,6 +18,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kIOError: return "I/O error";
     case Status::Code::kResourceExhausted: return "resource exhausted";
     case Status::Code::kInternal: return "internal error";
+    case Status::Code::kUnimplemented: return "not implemented";
   }
   return "unknown";
 }

@@ -31,6 +31,7 @@ class Status {
     kIOError,
     kResourceExhausted, // disk full, map full, too many readers
     kInternal,
+    kUnimplemented,     // a peer lacks what pushgate was configured to use (a controller route)
   };
 
   Status() = default;
@@ -53,6 +54,7 @@ class Status {
     return Status(Code::kResourceExhausted, std::move(msg));
   }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Unimplemented(std::string msg) { return Status(Code::kUnimplemented, std::move(msg)); }
 
   // Maps an errno value to a Status; `what` names the operation and object,
   // e.g. "open /var/lib/pushgate/db".

@@ -112,6 +112,7 @@ bool Gateway::Install(const GatewayOptions& options) {
   std::string builds = prefix_ + "/libexec/pushgate-test";
   MakeDirs(builds, 0755);
   WriteFile(builds + "/build",
+            !options.build_script.empty() ? "#!/bin/sh\n" + options.build_script :
             "#!/bin/sh\n"
             "case \"$PUSHGATE_APP\" in\n"
             "  fail-*) echo \"compiling $PUSHGATE_APP\"; echo 'error: 3 tests failed' >&2; exit 3 ;;\n"
@@ -145,9 +146,12 @@ bool Gateway::Install(const GatewayOptions& options) {
             "data_dir = \"" + data_dir_ + "\"\n"
             "git_user = \"" + kGitUser + "\"\n"
             "[build]\n" +
-            // Controller mode builds on the controller; standalone runs the
-            // test build script.
-            (options.controller_url.empty() ? "command = \"" + builds + "/build\"\n" : "") +
+            // Controller mode's pushgate driver builds on the controller;
+            // everything else runs the test build script.
+            (options.controller_url.empty() ? "" : "driver = \"" + options.build_driver + "\"\n") +
+            (options.controller_url.empty() || options.build_driver != "pushgate"
+                 ? "command = \"" + builds + "/build\"\n"
+                 : "") +
             (options.build_options.find("timeout =") == std::string::npos ? "timeout = \"60s\"\n" : "") +
             options.build_options +
             "[log]\n"

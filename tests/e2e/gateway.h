@@ -58,6 +58,14 @@ struct GatewayOptions {
   // which also builds.
   std::string controller_url;
   std::string controller_token = "test-token";
+  // Controller mode's build.driver: "pushgate" (the fake builds), "workflow"
+  // (the stock hooks; the test build script writes the image result) or
+  // "local".
+  std::string build_driver = "pushgate";
+  // The build command's script (after "#!/bin/sh"), root-owned like an
+  // operator's. Empty: one that behaves according to the app's name
+  // (fail-*, slow-*, live-*, ...), then runs pushgate-deploy.
+  std::string build_script;
   // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout here
   // replaces the default of 60 s.
   std::string build_options;

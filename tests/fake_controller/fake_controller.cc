@@ -41,6 +41,27 @@ constexpr size_t kKeptSourceBytes = 16 << 20;
 
 std::string Detail(std::string_view text) { return "{\"detail\":" + Quoted(text) + "}"; }
 
+// Django REST framework's 404 for get_object_or_404: a bare JSON string.
+void NotFound(httplib::Response& res, std::string_view what) {
+  res.status = 404;
+  res.set_content(Quoted("No " + std::string(what) + " matches the given query."), kJson);
+}
+
+// Django's page for a path no route matches (DEBUG off).
+constexpr const char* kDjangoNotFoundPage =
+    "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n"
+    "  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n";
+
+// Workflow's username route: ^hooks/keys/(?P<id>...)/(?P<username>[-_\w]+)?$
+bool RoutedUserName(const std::string& user) {
+  return std::all_of(user.begin(), user.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Workflow's PROCTYPE_MATCH.
+bool IsProcType(const std::string& type) { return std::regex_match(type, std::regex("^[a-z0-9]+(-[a-z0-9]+)*$")); }
+
 // A string field of a flat JSON object, good enough for the requests pushgate
 // sends (no escapes in the values it sends).
 std::string Field(const std::string& body, const std::string& name) {
@@ -117,11 +138,24 @@ void FakeController::Serve() {
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // Anything left without an answer is a route Django would not have.
+  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty() && !res.has_header("Content-Type")) {
+      res.set_content(kDjangoNotFoundPage, "text/html");
+    }
+  });
   server_->Get("/v2/hooks/keys", [this](const httplib::Request& req, httplib::Response& res) { HandleFeed(req, res); });
+  server_->Post("/v2/hooks/config",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleConfigHook(req, res); });
+  server_->Post("/v2/hooks/build",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleBuildHook(req, res); });
   server_->Get(R"(/v2/hooks/key/([^/]+))",
                [this](const httplib::Request& req, httplib::Response& res) { HandleKeyOwner(req, res); });
   server_->Get(R"(/v2/hooks/keys/([^/]+)(/([^/]+))?)",
                [this](const httplib::Request& req, httplib::Response& res) { HandleAppKeys(req, res); });
+  server_->Post("/v2/hooks/apps/lookup",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleAppLookup(req, res); });
+  if (!options_.build_api) return;
   // GET routes answer HEAD too (without the body).
   server_->Get(R"(/v2/hooks/sources/(sha256:[0-9a-f]{64}))",
                [this](const httplib::Request& req, httplib::Response& res) { HandleSourceHead(req, res); });
@@ -150,8 +184,6 @@ void FakeController::Serve() {
                  sources_[digest] = total <= kKeptSourceBytes ? std::move(kept) : std::string();
                  res.status = existed ? 200 : 201;
                });
-  server_->Post("/v2/hooks/apps/lookup",
-                [this](const httplib::Request& req, httplib::Response& res) { HandleAppLookup(req, res); });
   server_->Post("/v2/hooks/builds",
                 [this](const httplib::Request& req, httplib::Response& res) { HandleBuildCreate(req, res); });
   server_->Get(R"(/v2/hooks/builds/([A-Za-z0-9._-]+))",
@@ -163,13 +195,14 @@ void FakeController::Serve() {
 void FakeController::HandleSourceHead(const httplib::Request& req, httplib::Response& res) {
   if (!Admit(req, res)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  res.status = sources_.count(req.matches[1]) ? 200 : 404;
+  if (!sources_.count(req.matches[1])) return NotFound(res, "Source");
+  res.status = 200;
 }
 
 void FakeController::HandleAppLookup(const httplib::Request& req, httplib::Response& res) {
   if (!Admit(req, res)) return;
   if (!options_.app_lookup) {
-    res.status = 404;
+    res.status = 404;  // no such route: Django's HTML page
     return;
   }
   if (ApplyFault(req.path, res, "")) return;
@@ -202,11 +235,7 @@ void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Res
                      req.get_header_value("X-Request-Id")};
   std::lock_guard<std::mutex> lock(mu_);
   auto app = apps_.find(record.app);
-  if (app == apps_.end()) {
-    res.status = 404;
-    res.set_content(Detail("app " + record.app + " not found"), kJson);
-    return;
-  }
+  if (app == apps_.end()) return NotFound(res, "App");
   if (!app->second.count(record.username)) {
     res.status = 403;
     res.set_content(Detail(record.username + " is not a member of " + record.app), kJson);
@@ -247,10 +276,7 @@ void FakeController::HandleBuildState(const httplib::Request& req, httplib::Resp
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = builds_.find(req.matches[1]);
-    if (it == builds_.end()) {
-      res.status = 404;
-      return;
-    }
+    if (it == builds_.end()) return NotFound(res, "Build");
     const Build& build = it->second;
     bool ended = false;
     ReleasedLog(build, std::chrono::steady_clock::now(), &ended);
@@ -273,10 +299,7 @@ void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Respon
   bool clean = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!builds_.count(id)) {
-      res.status = 404;
-      return;
-    }
+    if (!builds_.count(id)) return NotFound(res, "Build");
     if (offset > 0 && failed_resumes_ > 0) {
       --failed_resumes_;
       res.status = 503;
@@ -325,10 +348,16 @@ bool FakeController::Admit(const httplib::Request& req, httplib::Response& res) 
     ++requests_[req.path];
     if (req.has_header("X-Request-Id")) request_ids_[req.path] = req.get_header_value("X-Request-Id");
   }
-  std::string expected = options_.token;
+  std::string expected;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    expected = options_.token;
+  }
   if (options_.auth_header == "Authorization") expected = "Bearer " + expected;
   if (req.get_header_value(options_.auth_header) == expected) return true;
   res.status = 401;
+  res.set_header("WWW-Authenticate", "Token");
+  res.set_content(Detail("Authentication credentials were not provided."), kJson);
   return false;
 }
 
@@ -340,6 +369,10 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
       return f.remaining > 0 && path.rfind(f.prefix, 0) == 0;
     });
     if (it == faults_.end()) return false;
+    if (it->skip > 0) {
+      --it->skip;
+      return false;
+    }
     fault = *it;
     if (--it->remaining == 0) faults_.erase(it);
   }
@@ -380,6 +413,11 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
       res.status = 409;
       res.set_content(Detail("build b-7 of this app is running"), kJson);
       return true;
+    case Fault::kForbidden:
+      res.status = 403;
+      res.set_content(Detail("You do not have permission to perform this action."), kJson);
+      return true;
+    case Fault::kNoSuchApp: NotFound(res, "App"); return true;
     case Fault::kQuota:
       res.status = 429;
       res.set_header("Retry-After", "120");
@@ -450,13 +488,20 @@ void FakeController::HandleKeyOwner(const httplib::Request& req, httplib::Respon
   std::string body;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (duplicate_md5_.count(md5)) {
+      // get_object_or_404 finds two keys: MultipleObjectsReturned.
+      res.status = 500;
+      res.set_content("<h1>Server Error (500)</h1>", "text/html");
+      return;
+    }
     auto sha = md5_to_sha256_.find(md5);
     if (sha != md5_to_sha256_.end()) {
       const KeyEntry& entry = keys_.at(sha->second);
+      // Every app of the cluster, whoever owns the key (the real query is
+      // App.objects.all() | get_objects_for_user(...)).
       body = "{\"username\":" + Quoted(entry.user) + ",\"apps\":[";
       bool first = true;
       for (const auto& [app, members] : apps_) {
-        if (!members.count(entry.user)) continue;
         body += (first ? "" : ",") + Quoted(app);
         first = false;
       }
@@ -464,10 +509,7 @@ void FakeController::HandleKeyOwner(const httplib::Request& req, httplib::Respon
     }
   }
   if (ApplyFault(path, res, body)) return;
-  if (body.empty()) {
-    res.status = 404;
-    return;
-  }
+  if (body.empty()) return NotFound(res, "Key");
   res.set_content(body, kJson);
 }
 
@@ -476,29 +518,147 @@ void FakeController::HandleAppKeys(const httplib::Request& req, httplib::Respons
   const std::string& path = req.path;
   std::string app = req.matches[1];
   std::string user = req.matches.size() > 3 ? std::string(req.matches[3]) : std::string();
+  if (!RoutedUserName(user)) {
+    res.status = 404;  // Workflow's URL pattern does not match: no route
+    return;
+  }
   int status = 200;
+  std::string error_body;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> lists;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = apps_.find(app);
     if (it == apps_.end()) {
       status = 404;
-    } else if (!user.empty() && !it->second.count(user)) {
-      bool known = std::any_of(keys_.begin(), keys_.end(), [&](const auto& kv) { return kv.second.user == user; });
-      status = known ? 403 : 404;
-    } else {
-      for (const auto& [fp, entry] : keys_) {
-        if (user.empty() ? it->second.count(entry.user) > 0 : entry.user == user) {
-          lists[entry.user].emplace_back(entry.line, entry.md5);
+      error_body = Quoted("No App matches the given query.");
+    } else if (!user.empty()) {
+      status = AppUserCheckLocked(app, user, false, &error_body);
+      if (status == 0) {
+        status = 200;
+        for (const auto& [fp, entry] : keys_) {
+          if (entry.user == user) lists[user].emplace_back(entry.line, entry.md5);
+        }
+        if (lists.empty()) {
+          status = 404;
+          error_body = Detail("No Keys match the given query.");
         }
       }
-      if (!user.empty()) lists[user];  // a member without keys: an empty list
+    } else {
+      // Only users granted access are listed; the owner is not, unless granted.
+      for (const auto& [fp, entry] : keys_) {
+        if (it->second.count(entry.user) > 0) lists[entry.user].emplace_back(entry.line, entry.md5);
+      }
     }
   }
   std::string body = status == 200 ? KeyListJson(lists) : "";
   if (ApplyFault(path, res, body)) return;
   res.status = status;
-  if (status == 200) res.set_content(body, kJson);
+  res.set_content(status == 200 ? body : error_body, kJson);
+}
+
+bool FakeController::UserExistsLocked(const std::string& user) const {
+  if (users_.count(user)) return true;
+  for (const auto& [fp, entry] : keys_) {
+    if (entry.user == user) return true;
+  }
+  for (const auto& [app, members] : apps_) {
+    if (members.count(user)) return true;
+  }
+  for (const auto& [app, owner] : owners_) {
+    if (owner == user) return true;
+  }
+  return false;
+}
+
+int FakeController::AppUserCheckLocked(const std::string& app, const std::string& user, bool write,
+                                       std::string* body) const {
+  if (!apps_.count(app)) {
+    *body = Quoted("No App matches the given query.");
+    return 404;
+  }
+  if (!UserExistsLocked(user)) {
+    *body = Quoted("No User matches the given query.");
+    return 404;
+  }
+  auto owner = owners_.find(app);
+  bool allowed = apps_.at(app).count(user) > 0 || (owner != owners_.end() && owner->second == user);
+  if (!allowed && options_.drycc_permissions && !write) {
+    auto viewers = viewers_.find(app);
+    allowed = viewers != viewers_.end() && viewers->second.count(user) > 0;
+  }
+  if (allowed) return 0;
+  *body = Detail("You do not have permission to perform this action.");
+  return 403;
+}
+
+void FakeController::HandleConfigHook(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  std::string app = Field(req.body, "receive_repo"), user = Field(req.body, "receive_user");
+  std::string body;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int status = AppUserCheckLocked(app, user, true, &body);
+    if (status == 0) {
+      // The shape of Workflow's ConfigSerializer.
+      JsonObject values;
+      for (const auto& [k, v] : configs_[app]) values.Add(k, v);
+      body = JsonObject()
+                 .Add("owner", owners_.count(app) ? owners_.at(app) : user)
+                 .Add("app", app)
+                 .AddRaw("values", values.Finish())
+                 .AddRaw("memory", "{}")
+                 .AddRaw("cpu", "{}")
+                 .AddRaw("tags", "{}")
+                 .AddRaw("registry", "{}")
+                 .AddRaw("healthcheck", "{}")
+                 .AddRaw("routable", "true")
+                 .Add("uuid", "5d5aa2b2-9c1e-4c54-8b5b-" + std::string(12, '0'))
+                 .Finish();
+    } else {
+      res.status = status;
+    }
+  }
+  if (ApplyFault(req.path, res, body)) return;
+  res.set_content(body, kJson);
+}
+
+void FakeController::HandleBuildHook(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  if (ApplyFault(req.path, res, "")) return;
+  WorkflowBuildRecord record{Field(req.body, "receive_user"), Field(req.body, "receive_repo"), Field(req.body, "sha"),
+                             Field(req.body, "image"), Field(req.body, "dockerfile"), {}, 0};
+  // "procfile": {"web": "...", ...}: string values without escapes.
+  std::smatch procfile;
+  if (std::regex_search(req.body, procfile, std::regex("\"procfile\"\\s*:\\s*\\{([^}]*)\\}"))) {
+    std::string inner = procfile[1].str();
+    std::regex pair("\"([^\"]*)\"\\s*:\\s*\"([^\"]*)\"");
+    for (auto it = std::sregex_iterator(inner.begin(), inner.end(), pair); it != std::sregex_iterator(); ++it) {
+      record.procfile[(*it)[1].str()] = (*it)[2].str();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string body;
+  int status = AppUserCheckLocked(record.app, record.username, true, &body);
+  if (status != 0) {
+    res.status = status;
+    res.set_content(body, kJson);
+    return;
+  }
+  for (const auto& [type, command] : record.procfile) {
+    if (!IsProcType(type)) {
+      res.status = 400;
+      res.set_content("{\"procfile\":[\"Process types can only contain lowercase alphanumeric characters\"]}", kJson);
+      return;
+    }
+  }
+  if (record.image.empty()) {
+    res.status = 400;
+    res.set_content("{\"image\":[\"This field may not be blank.\"]}", kJson);
+    return;
+  }
+  record.release = ++workflow_releases_[record.app];
+  workflow_builds_.push_back(record);
+  res.set_content("{\"release\":{\"version\":" + std::to_string(record.release) + "}}", kJson);
 }
 
 void FakeController::PutLocked(const std::string& user, const std::string& line, const std::string& sha256,
@@ -542,14 +702,64 @@ void FakeController::RemoveKey(const std::string& sha256_fingerprint) {
   log_.push_back(Change{++revision_, false, sha256_fingerprint, "", ""});
 }
 
-void FakeController::AddApp(const std::string& app, const std::set<std::string>& members) {
+void FakeController::AddApp(const std::string& app, const std::set<std::string>& members, const std::string& owner) {
   std::lock_guard<std::mutex> lock(mu_);
   apps_[app] = members;
+  if (!owner.empty()) owners_[app] = owner;
+  workflow_releases_[app] = 1;
 }
 
 void FakeController::RemoveApp(const std::string& app) {
   std::lock_guard<std::mutex> lock(mu_);
   apps_.erase(app);
+  owners_.erase(app);
+  viewers_.erase(app);
+  configs_.erase(app);
+}
+
+void FakeController::Grant(const std::string& app, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  apps_[app].insert(user);
+}
+
+void FakeController::Revoke(const std::string& app, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  apps_[app].erase(user);
+}
+
+void FakeController::AddViewer(const std::string& app, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  viewers_[app].insert(user);
+  users_.insert(user);
+}
+
+void FakeController::AddUser(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  users_.insert(user);
+}
+
+void FakeController::AddDuplicateKey(const std::string& user, const std::string& line) {
+  Result<PublicKey> key = ParsePublicKeyLine(line);
+  if (!key.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  users_.insert(user);
+  duplicate_md5_.insert(key->md5_fingerprint);
+}
+
+void FakeController::SetConfig(const std::string& app, const std::map<std::string, std::string>& values) {
+  std::lock_guard<std::mutex> lock(mu_);
+  configs_[app] = values;
+}
+
+int64_t FakeController::Release(const std::string& app) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workflow_releases_.find(app);
+  return it == workflow_releases_.end() ? 0 : it->second;
+}
+
+std::vector<FakeController::WorkflowBuildRecord> FakeController::WorkflowBuilds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return workflow_builds_;
 }
 
 void FakeController::SetDeltaFeed(bool enabled) {
@@ -575,6 +785,11 @@ void FakeController::Compact() {
     if (last[kept[i].fingerprint] == i) log_.push_back(kept[i]);
   }
   compacted_upto_ = revision_;
+}
+
+void FakeController::SetToken(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.token = token;
 }
 
 void FakeController::SetBuildScript(BuildScript script) {
@@ -629,9 +844,9 @@ std::map<std::string, std::string> FakeController::Keys() const {
   return out;
 }
 
-void FakeController::InjectFault(const std::string& path_prefix, Fault fault, int count, Duration latency) {
+void FakeController::InjectFault(const std::string& path_prefix, Fault fault, int count, Duration latency, int skip) {
   std::lock_guard<std::mutex> lock(mu_);
-  faults_.push_back(PendingFault{path_prefix, fault, count, latency});
+  faults_.push_back(PendingFault{path_prefix, fault, count, latency, skip});
 }
 
 void FakeController::ClearFaults() {

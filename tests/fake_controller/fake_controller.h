@@ -2,6 +2,19 @@
 // hooks API, pushgate's delta feed and the build API, served over HTTP or
 // HTTPS on a loopback port from an in-process thread, with faults on demand.
 //
+// Where the real (teamhephy) controller has quirks, the fake has them too
+// (../shared/workflow-controller runs the real one; its README lists them):
+// the token is checked before anything else (401, WWW-Authenticate: Token);
+// GET /v2/hooks/key/{fp} lists every app of the cluster; GET
+// /v2/hooks/keys/{app} lists only users granted access (not the owner);
+// GET /v2/hooks/keys/{app}/{user} routes only names of [-_A-Za-z0-9] and
+// answers {"detail": "No Keys match the given query."} for a user without
+// keys; the API's 404s are bare JSON strings ("No App matches the given
+// query."), a route it does not have is Django's HTML 404 page; a key
+// registered to two users makes the key lookup a 500. With Options::Stock()
+// pushgate's extensions (delta feed, app lookup, build API) are gone, as on
+// a stock controller; with drycc_permissions, viewers may GET but not POST.
+//
 // Builds follow a script (SetBuildScript): log text released over time and
 // an outcome, decided by the clock rather than by threads, so a build "runs"
 // while the test does other things.
@@ -41,6 +54,10 @@ class FakeController {
     std::string auth_header = "X-Deis-Builder-Auth";  // "Authorization" expects "Bearer TOKEN"
     bool delta_feed = true;
     bool app_lookup = true;  // false: 404 to POST /v2/hooks/apps/lookup (a Workflow controller)
+    bool build_api = true;   // false: pushgate's build API routes do not exist
+    // Drycc 1.12 on: GET /v2/hooks/keys/{app}/{user} answers viewers too,
+    // while POST /v2/hooks/config and /v2/hooks/build need change permission.
+    bool drycc_permissions = false;
     bool honor_snapshot = true;  // false: 410 snapshot continuations too (a non-conforming controller)
     int threads = 8;       // requests served at once (log streams each hold one)
     std::string tls_cert;  // PEM files: serve HTTPS when set
@@ -63,6 +80,8 @@ class FakeController {
     kBackwards,      // a delta page whose revision is lower than `since`
     kConflict,       // 409 {"detail": ...} (build request)
     kQuota,          // 429 with Retry-After: 120 (build request)
+    kForbidden,      // 403 {"detail": "You do not have permission to perform this action."}
+    kNoSuchApp,      // 404 "No App matches the given query."
   };
 
   // What builds created from now on do.
@@ -82,6 +101,22 @@ class FakeController {
   struct BuildRecord {
     std::string id, app, username, sha, ref, source, request_id;
     std::string request_id_header;  // X-Request-Id
+  };
+
+  // A stock Deis Workflow / Hephy controller: none of pushgate's extensions.
+  static Options Stock() {
+    Options options;
+    options.delta_feed = false;
+    options.app_lookup = false;
+    options.build_api = false;
+    return options;
+  }
+
+  // What POST /v2/hooks/build received (the stock builder's release call).
+  struct WorkflowBuildRecord {
+    std::string username, app, sha, image, dockerfile;
+    std::map<std::string, std::string> procfile;
+    int64_t release = 0;
   };
 
   explicit FakeController(Options options);
@@ -104,14 +139,32 @@ class FakeController {
   uint64_t AddRawChange(const std::string& op, const std::string& fingerprint, const std::string& user,
                         const std::string& key);
   void RemoveKey(const std::string& sha256_fingerprint);
-  void AddApp(const std::string& app, const std::set<std::string>& members);
+  // `members` are the app's collaborators (users granted access); the
+  // owner, if set, may use the app but is not listed by GET keys/{app}.
+  void AddApp(const std::string& app, const std::set<std::string>& members, const std::string& owner = "");
   void RemoveApp(const std::string& app);
+  void Grant(const std::string& app, const std::string& user);
+  void Revoke(const std::string& app, const std::string& user);
+  // drycc_permissions: a user who may view the app but not change it.
+  void AddViewer(const std::string& app, const std::string& user);
+  // A user who exists without keys or apps.
+  void AddUser(const std::string& user);
+  // The same key registered to a second user (a broken controller database).
+  void AddDuplicateKey(const std::string& user, const std::string& line);
+  // The app's config values, as POST /v2/hooks/config returns them.
+  void SetConfig(const std::string& app, const std::map<std::string, std::string>& values);
+  // The latest release made through POST /v2/hooks/build (an app is created
+  // with v1, as on Workflow).
+  int64_t Release(const std::string& app) const;
+  std::vector<WorkflowBuildRecord> WorkflowBuilds() const;
   void SetDeltaFeed(bool enabled);
   // Forgets history up to the current revision: since=0 still works, any
   // other older `since` gets 410.
   void Compact();
 
   void SetBuildScript(BuildScript script);
+  // The builder key the controller expects from now on (a rotated token).
+  void SetToken(const std::string& token);
   std::vector<BuildRecord> Builds() const;
   // Source archives received by digest ("sha256:<hex>"); the bytes are kept
   // for archives up to 16 MB (larger ones only count).
@@ -129,9 +182,10 @@ class FakeController {
   // The live key set: SHA256 fingerprint -> "user key-line".
   std::map<std::string, std::string> Keys() const;
 
-  // The next `count` requests whose path starts with `path_prefix` get `fault`.
+  // The next `count` requests whose path starts with `path_prefix`, after
+  // the next `skip` of them, get `fault`.
   void InjectFault(const std::string& path_prefix, Fault fault, int count = 1,
-                   Duration latency = std::chrono::seconds(0));
+                   Duration latency = std::chrono::seconds(0), int skip = 0);
   void ClearFaults();
   // Requests served so far whose path starts with `path_prefix`.
   int Requests(const std::string& path_prefix) const;
@@ -164,6 +218,7 @@ class FakeController {
     Fault fault;
     int remaining;
     Duration latency;
+    int skip;
   };
 
   void Serve();
@@ -179,6 +234,12 @@ class FakeController {
   void HandleBuildCreate(const httplib::Request& req, httplib::Response& res);
   void HandleBuildState(const httplib::Request& req, httplib::Response& res);
   void HandleBuildLog(const httplib::Request& req, httplib::Response& res);
+  void HandleConfigHook(const httplib::Request& req, httplib::Response& res);
+  void HandleBuildHook(const httplib::Request& req, httplib::Response& res);
+  // Workflow's is_app_user, for the user and app of a hook request: 0 if
+  // allowed, else the status to answer (403, 404), with its body in `body`.
+  int AppUserCheckLocked(const std::string& app, const std::string& user, bool write, std::string* body) const;
+  bool UserExistsLocked(const std::string& user) const;
   void PutLocked(const std::string& user, const std::string& line, const std::string& sha256, const std::string& md5);
 
   Options options_;
@@ -189,7 +250,14 @@ class FakeController {
   mutable std::mutex mu_;
   std::map<std::string, KeyEntry> keys_;
   std::map<std::string, std::string> md5_to_sha256_;
-  std::map<std::string, std::set<std::string>> apps_;
+  std::map<std::string, std::set<std::string>> apps_;  // app -> collaborators
+  std::map<std::string, std::string> owners_;
+  std::map<std::string, std::set<std::string>> viewers_;
+  std::set<std::string> users_;
+  std::set<std::string> duplicate_md5_;
+  std::map<std::string, std::map<std::string, std::string>> configs_;
+  std::vector<WorkflowBuildRecord> workflow_builds_;
+  std::map<std::string, int64_t> workflow_releases_;  // app -> release version (v1 at creation)
   std::vector<Change> log_;
   uint64_t revision_ = 0;
   uint64_t compacted_upto_ = 0;
