@@ -37,6 +37,13 @@ int FreeLoopbackPort() {
 
 namespace {
 
+std::string ReplaceAll(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
 bool CanConnect(int port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
@@ -149,11 +156,12 @@ bool Gateway::Install(const GatewayOptions& options) {
             // Controller mode's pushgate driver builds on the controller;
             // everything else runs the test build script.
             (options.controller_url.empty() ? "" : "driver = \"" + options.build_driver + "\"\n") +
-            (options.controller_url.empty() || options.build_driver != "pushgate"
+            ((options.controller_url.empty() || options.build_driver != "pushgate") &&
+                     options.build_options.find("command =") == std::string::npos
                  ? "command = \"" + builds + "/build\"\n"
                  : "") +
             (options.build_options.find("timeout =") == std::string::npos ? "timeout = \"60s\"\n" : "") +
-            options.build_options +
+            ReplaceAll(options.build_options, "@PREFIX@", prefix_) +
             "[log]\n"
             "destination = \"" + data_dir_ + "/pushgate.log\"\n"
             "level = \"debug\"\n" + controller + options.extra_config,

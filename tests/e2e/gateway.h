@@ -66,8 +66,8 @@ struct GatewayOptions {
   // operator's. Empty: one that behaves according to the app's name
   // (fail-*, slow-*, live-*, ...), then runs pushgate-deploy.
   std::string build_script;
-  // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout here
-  // replaces the default of 60 s.
+  // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout or a
+  // command here replaces the default; @PREFIX@ becomes the install prefix.
   std::string build_options;
   // sshd_config lines included before the pushgate drop-in (e.g. a Match
   // block for another user, ending with "Match all"), through the

@@ -4,6 +4,8 @@
 // build command here stands in for an image build: it shows the config it
 // was given and names an image; the controller makes the release.
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
 
 #include "tests/e2e/gateway.h"
 #include "tests/fake_controller/fake_controller.h"
@@ -209,6 +211,91 @@ TEST_F(WorkflowPushTest, FiftyThousandAppsInTheKeyLookupStillLogIn) {
   MakeRepoWithCommit(dir, {{"a", "1"}});
   CapturedRun push = Push(carol, dir, "crowded");
   EXPECT_TRUE(push.status.success()) << push.output;
+}
+
+// A real image build: pushgate-build-image builds a Dockerfile app with
+// buildah and pushes it to a registry on loopback (Debian's docker-registry),
+// and the release the controller makes names that image.
+class ImageBuildTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::string> registry_bin = FindSystemProgram("docker-registry");
+    if (!registry_bin.ok() || !FindSystemProgram("buildah").ok()) {
+      GTEST_SKIP() << "buildah or docker-registry is not installed (scripts/bootstrap installs both)";
+    }
+    registry_port_ = FreeLoopbackPort();
+    WriteFile(work_ / "registry.yml", "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                                      "    rootdirectory: " + work_.path() + "/registry\nhttp:\n  addr: 127.0.0.1:" +
+                                      std::to_string(registry_port_) + "\n");
+    SpawnSpec spec{*registry_bin, {"docker-registry", "serve", work_ / "registry.yml"}, {"PATH=/usr/bin:/bin"},
+                   -1, -1, -1, false, ""};
+    Result<pid_t> pid = Spawn(spec);
+    ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+    registry_pid_ = *pid;
+    fake_.AddKey("alice", alice_.public_line);
+    GatewayOptions options;
+    options.controller_url = fake_.url();
+    options.build_driver = "workflow";
+    options.build_options = "command = \"@PREFIX@/libexec/pushgate/pushgate-build-image\"\n"
+                            "registry = \"" + Registry() + "\"\nkeepalive = \"1s\"\ntimeout = \"3m\"\n";
+    gateway_ = Gateway::Start(options);
+    ASSERT_NE(gateway_, nullptr);
+    // The registry speaks plain HTTP; builds run with HOME = data_dir, so
+    // this is the git user's own containers configuration.
+    std::string containers = gateway_->data_dir() + "/.config/containers";
+    ASSERT_TRUE(MakeDirs(containers, 0755).ok());
+    WriteFile(containers + "/registries.conf", "[[registry]]\nlocation = \"" + Registry() + "\"\ninsecure = true\n");
+    RunOk({"chown", "-R", std::string(Gateway::kGitUser) + ":", gateway_->data_dir() + "/.config"});
+  }
+  void TearDown() override {
+    if (HasFailure() && gateway_ != nullptr) std::cerr << gateway_->Logs();
+    if (registry_pid_ > 0) {
+      ::kill(registry_pid_, SIGTERM);
+      (void)WaitForExit(registry_pid_);
+    }
+  }
+  std::string Registry() const { return "127.0.0.1:" + std::to_string(registry_port_); }
+
+  TempDir work_;
+  FakeController fake_{FakeController::Stock()};
+  TestKey alice_ = MakeKey(work_.path(), "alice");
+  std::unique_ptr<Gateway> gateway_;
+  int registry_port_ = 0;
+  pid_t registry_pid_ = -1;
+};
+
+TEST_F(ImageBuildTest, ADockerfileAppIsBuiltPushedAndReleased) {
+  fake_.AddApp("shop", {"alice"});
+  std::string dir = work_ / "shop";
+  std::string commit = MakeRepoWithCommit(dir, {{"Dockerfile", "FROM scratch\nCOPY index.html /srv/index.html\n"},
+                                                {"index.html", "<h1>shop</h1>\n"},
+                                                {"Procfile", "web: /srv/serve\n"}});
+  CapturedRun push = gateway_->Git(alice_, {"push", gateway_->Url("shop"), "main"}, dir);
+  ASSERT_TRUE(push.status.success()) << push.output;
+  std::string image = Registry() + "/shop:git-" + commit.substr(0, 8);
+  EXPECT_NE(push.output.find("-----> Building image " + image), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("-----> shop released as v2"), std::string::npos) << push.output;
+  std::vector<FakeController::WorkflowBuildRecord> builds = fake_.WorkflowBuilds();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].image, image);
+  EXPECT_EQ(builds[0].dockerfile, "true");
+  EXPECT_EQ(builds[0].procfile, (std::map<std::string, std::string>{{"web", "/srv/serve"}}));
+  httplib::Client registry("127.0.0.1", registry_port_);
+  httplib::Result tags = registry.Get("/v2/shop/tags/list");
+  ASSERT_TRUE(tags) << "the registry did not answer";
+  EXPECT_NE(tags->body.find("\"git-" + commit.substr(0, 8) + "\""), std::string::npos) << tags->body;
+}
+
+TEST_F(ImageBuildTest, AnAppWithoutADockerfileFailsSayingWhy) {
+  fake_.AddApp("plain", {"alice"});
+  std::string dir = work_ / "plain";
+  MakeRepoWithCommit(dir, {{"app.rb", "puts 1\n"}});
+  CapturedRun push = gateway_->Git(alice_, {"push", gateway_->Url("plain"), "main"}, dir);
+  EXPECT_FALSE(push.status.success());
+  EXPECT_NE(push.output.find("plain has no Dockerfile: pushgate-build-image builds Dockerfile apps only"),
+            std::string::npos)
+      << push.output;
+  EXPECT_TRUE(fake_.WorkflowBuilds().empty());
 }
 
 }  // namespace
