@@ -137,6 +137,16 @@ TEST_F(ControllerClientTest, UserNamesAreEncodedInPaths) {
   EXPECT_EQ(client->AppUserKeys("web", "first.last").status().code(), Status::Code::kUnimplemented);
 }
 
+// Workflow answers a key registered to two users with a 500 (its lookup
+// finds two rows): unavailable, never a guess at the owner, no page relayed.
+TEST_F(ControllerClientTest, AKeyOfTwoUsersIsAnErrorNotAnOwner) {
+  fake_.AddDuplicateKey("mallory", alice_.public_line);
+  auto client = Client(fake_.url());
+  Result<std::optional<KeyOwner>> owner = client->LookupKeyOwner(alice_.md5);
+  EXPECT_EQ(owner.status().code(), Status::Code::kUnavailable) << owner.status().ToString();
+  EXPECT_EQ(owner.status().message().find("<"), std::string::npos) << owner.status().message();
+}
+
 TEST_F(ControllerClientTest, ARotatedTokenFileIsReadAgain) {
   auto client = Client(fake_.url());
   ASSERT_TRUE(client->AppUserKeys("web", "alice").ok());
