@@ -74,6 +74,23 @@ const char* TypeName(git_object_t type) {
   }
 }
 
+struct ObjectHeader {
+  size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+};
+
+// An object's type and size without reading it.
+Result<ObjectHeader> ReadHeader(git_repository* repo, const git_oid* oid, const std::string& what) {
+  git_odb* raw_odb = nullptr;
+  int rc = git_repository_odb(&raw_odb, repo);
+  if (rc != 0) return GitStatus(rc, "open the object database");
+  OdbPtr odb(raw_odb);
+  ObjectHeader header;
+  rc = git_odb_read_header(&header.size, &header.type, odb.get(), oid);
+  if (rc != 0) return GitStatus(rc, what);
+  return header;
+}
+
 Result<CommitPtr> LookupCommit(git_repository* repo, std::string_view id) {
   PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
   git_object* raw = nullptr;
@@ -372,15 +389,8 @@ Result<GitRepo> GitRepo::Open(const std::string& path) {
 
 Result<std::string> GitRepo::ObjectType(std::string_view id) const {
   PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
-  git_odb* raw_odb = nullptr;
-  int rc = git_repository_odb(&raw_odb, repo_);
-  if (rc != 0) return GitStatus(rc, "open the object database");
-  OdbPtr odb(raw_odb);
-  size_t size = 0;
-  git_object_t type = GIT_OBJECT_INVALID;
-  rc = git_odb_read_header(&size, &type, odb.get(), &oid);
-  if (rc != 0) return GitStatus(rc, "look up " + std::string(id));
-  return std::string(TypeName(type));
+  PG_ASSIGN_OR_RETURN(ObjectHeader header, ReadHeader(repo_, &oid, "look up " + std::string(id)));
+  return std::string(TypeName(header.type));
 }
 
 Result<CommitInfo> GitRepo::ResolveCommit(std::string_view id) const {
@@ -450,19 +460,12 @@ Result<std::string> GitRepo::ReadFileAt(std::string_view commit_id, const std::s
   PG_ASSIGN_OR_RETURN(TreeEntryPtr entry, EntryAt(repo_, commit_id, path));
   if (!IsRegularFile(entry.get())) return Status::InvalidArgument(path + " is not a regular file");
   // The size first: a huge file is refused without being read.
-  git_odb* raw_odb = nullptr;
-  int rc = git_repository_odb(&raw_odb, repo_);
-  if (rc != 0) return GitStatus(rc, "open the object database");
-  OdbPtr odb(raw_odb);
-  size_t size = 0;
-  git_object_t type = GIT_OBJECT_INVALID;
-  rc = git_odb_read_header(&size, &type, odb.get(), git_tree_entry_id(entry.get()));
-  if (rc != 0) return GitStatus(rc, "read " + path);
-  if (size > max_bytes) {
+  PG_ASSIGN_OR_RETURN(ObjectHeader header, ReadHeader(repo_, git_tree_entry_id(entry.get()), "read " + path));
+  if (header.size > max_bytes) {
     return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
   git_blob* raw_blob = nullptr;
-  rc = git_blob_lookup(&raw_blob, repo_, git_tree_entry_id(entry.get()));
+  int rc = git_blob_lookup(&raw_blob, repo_, git_tree_entry_id(entry.get()));
   if (rc != 0) return GitStatus(rc, "read " + path);
   BlobPtr blob(raw_blob);
   return std::string(static_cast<const char*>(git_blob_rawcontent(raw_blob)),
