@@ -14,6 +14,7 @@
 #include "health/gateway_status.h"
 #include "config/config.h"
 #include "config/drain.h"
+#include "config/host_check.h"
 #include "reaper/trash.h"
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
@@ -258,12 +259,25 @@ Status Drain(CommandArgs& args) {
   return Status::OK();
 }
 
-void DeclareConfigCheck(CLI::App&, CommandArgs&) {}
+void DeclareConfigCheck(CLI::App& c, CommandArgs& a) {
+  c.add_flag("--file-only", a.file_only,
+             "check the file alone, not this machine (accounts, programs, token files): for a config "
+             "written for another machine or image");
+}
 
-// Validation only: reads the file as whoever runs it and touches nothing,
-// so a container entrypoint can run it before anything else.
+// Validation only: reads the file (and, unless --file-only, what it names on
+// this machine) as whoever runs it and touches nothing, so a container
+// entrypoint can run it before anything else.
 Status ConfigCheck(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  if (!args.file_only) {
+    std::vector<std::string> problems = CheckHost(config);
+    if (!problems.empty()) {
+      std::string text = config.path + " is valid, but this machine does not fit it:";
+      for (const std::string& problem : problems) text += "\n  " + problem;
+      return Status::InvalidArgument(text);
+    }
+  }
   Print(config.path + ": valid (" + (config.mode == Mode::kController ? "controller" : "standalone") +
         " mode, data_dir " + config.data_dir + ", git_user " + config.git_user + ")");
   return Status::OK();

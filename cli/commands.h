@@ -30,6 +30,7 @@ struct CommandArgs {
   std::string key;    // config get: which setting
   bool json = false;
   bool ready = false;  // status: answer as a readiness probe
+  bool file_only = false;  // config check: not this machine
   // Set by a command whose exit status says more than success: `status`
   // exits with the gateway's health (0, 1, 2) so it can serve as a probe.
   int exit_code = 0;

@@ -44,7 +44,7 @@ setting() {
 
 check_config() {
   [ -f "$config" ] || die "no configuration at $config: mount one or set PUSHGATE_CONFIG (docs/configuration.md)"
-  "$pushgate" --config "$config" config check >&2 || die "$config is not valid; fix the key named above"
+  "$pushgate" --config "$config" config check >&2 || die "$config does not work here; fix what is named above"
   data_dir=$(setting data_dir)
   git_user=$(setting git_user)
   id -u "$git_user" >/dev/null 2>&1 || die "git_user '$git_user' from $config has no account here"

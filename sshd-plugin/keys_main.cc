@@ -3,7 +3,9 @@
 // Arguments are fixed by the AuthorizedKeysCommand line (%u %f %t %k), so they
 // are read by position: a general option parser would only add start-up cost
 // to the hottest binary. Exit status: 0 answered (a line or nothing), 1 error
-// (logged; nothing printed, so sshd denies), 2 usage.
+// (logged, and written to stderr, which sshd puts in its own log next to
+// "AuthorizedKeysCommand ... failed": the log destination itself may be what
+// is broken; nothing is printed on stdout, so sshd denies), 2 usage.
 #include <unistd.h>
 
 #include <chrono>
@@ -45,6 +47,14 @@ bool RunSync(const pushgate::Config& config, const std::string& dir, const pushg
   return (*done)->success();
 }
 
+// A failure that denies every login: to the log and to stderr.
+int Fatal(std::string_view what, const pushgate::Status& status) {
+  pushgate::log::Error(what, {{"error", status.message()}});
+  std::string line = "pushgate-keys: " + std::string(what) + ": " + status.message() + "\n";
+  (void)pushgate::WriteAll(STDERR_FILENO, line);
+  return 1;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -67,21 +77,14 @@ int main(int argc, char** argv) {
     (void)pushgate::WriteAll(STDERR_FILENO, kUsage);
     return 2;
   }
-  // sshd discards the helper's stderr unless it runs with debug logging.
   pushgate::log::Configure("pushgate-keys", {pushgate::log::Destination::Kind::kSyslog, ""},
                            pushgate::log::Level::kInfo);
   pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
-  if (!config.ok()) {
-    pushgate::log::Error("cannot load config", {{"error", config.status().message()}});
-    return 1;
-  }
+  if (!config.ok()) return Fatal("cannot load config", config.status());
   pushgate::log::Configure("pushgate-keys", config->log.destination, config->log.level);
 
   pushgate::Result<std::string> dir = pushgate::ExecutableDir();
-  if (!dir.ok()) {
-    pushgate::log::Error("cannot locate the installation", {{"error", dir.status().message()}});
-    return 1;
-  }
+  if (!dir.ok()) return Fatal("cannot locate the installation", dir.status());
   pushgate::KeysQuery query{argv[arg], argv[arg + 1], argv[arg + 2], argv[arg + 3]};
   pushgate::KeysContext context;
   context.now_ms = NowMs();
@@ -89,11 +92,7 @@ int main(int argc, char** argv) {
     context.sync = [&] { return RunSync(*config, *dir, query); };
   }
   pushgate::Result<std::string> line = pushgate::AnswerKeysQuery(*config, *dir + "/pushgate-shell", query, context);
-  if (!line.ok()) {
-    pushgate::log::Error("key lookup failed; denying",
-                         {{"error", line.status().message()}, {"key", query.fingerprint}});
-    return 1;
-  }
+  if (!line.ok()) return Fatal("key lookup failed; denying " + std::string(query.fingerprint), line.status());
   using pushgate::metrics::Counter;
   if (context.refresh != pushgate::KeysContext::Refresh::kNone) {
     pushgate::metrics::Add(config->data_dir, context.refresh == pushgate::KeysContext::Refresh::kMiss

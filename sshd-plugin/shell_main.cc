@@ -38,9 +38,13 @@ std::optional<std::string> Env(const char* name) {
   return std::string(value);
 }
 
+// The log may be what is broken (a syslog that is not there, a file that
+// cannot be written): the reason goes to stderr too, which is the pusher's
+// terminal here, so the operator hears it from the pusher at least.
 int Misconfigured(std::string_view what, const pushgate::Status& status) {
   pushgate::log::Error(what, {{"error", status.message()}});
-  TellPusher("pushgate is misconfigured on the server; tell the platform operator");
+  TellPusher("pushgate is misconfigured on the server (" + std::string(what) + ": " +
+             pushgate::Printable(status.message(), 300) + "); tell the platform operator");
   return 1;
 }
 

@@ -89,7 +89,7 @@ done <"$tmp/sonames"
 config=$src/docker/pushgate.toml
 grep -q "^COPY docker/pushgate.toml /etc/pushgate/pushgate.toml$" "$tmp/instructions" ||
   problem "the image does not install docker/pushgate.toml as /etc/pushgate/pushgate.toml"
-"$build/cli/pushgate" --config "$config" config check >/dev/null || problem "docker/pushgate.toml is not valid"
+"$build/cli/pushgate" --config "$config" config check --file-only >/dev/null || problem "docker/pushgate.toml is not valid"
 git_user=$("$build/cli/pushgate" --config "$config" config get git_user)
 grep -Eq "useradd .* $git_user( |$)" "$tmp/instructions" ||
   problem "docker/pushgate.toml's git_user '$git_user' is not the user the image creates"

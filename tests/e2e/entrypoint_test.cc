@@ -3,6 +3,7 @@
 // image relies on it for: host keys made once and kept, the rendered
 // sshd_config, config validation, data_dir ownership, drain on restart and
 // the sidecars' privilege drop.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <pwd.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "tests/e2e/gateway.h"
+#include "util/fs.h"
 
 namespace pushgate::testing {
 namespace {
@@ -90,6 +92,52 @@ TEST_F(EntrypointTest, HostKeysAreMadeOnceAndSurviveARestart) {
   PushWorks("after-restart");
 }
 
+// A host install to a non-default prefix: the drop-in cmake --install wrote
+// must name the helper under that prefix (it used to name /usr/local, the
+// configured one, and every pusher got "Permission denied (publickey)").
+// sshd runs with exactly that file, changed only in the two values an
+// operator with another git user and config path changes.
+TEST_F(EntrypointTest, TheInstalledDropInServesPushesFromItsInstallPrefix) {
+  std::string installed = ReadFile(gateway_->prefix() + "/share/pushgate/sshd_config.d/pushgate.conf");
+  std::string helper = gateway_->prefix() + "/libexec/pushgate/pushgate-keys";
+  ASSERT_NE(installed.find("    AuthorizedKeysCommand " + helper + " --config /etc/pushgate/pushgate.toml"),
+            std::string::npos)
+      << installed;
+  EXPECT_NE(installed.find("Placeholders (written @NAME@)"), std::string::npos) << "the comment lost its text";
+  std::string drop_in = installed;
+  auto replace = [&drop_in](const std::string& from, const std::string& to) {
+    size_t at = drop_in.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    drop_in.replace(at, from.size(), to);
+  };
+  replace("Match User git\n", std::string("Match User ") + Gateway::kGitUser + "\n");
+  replace("--config /etc/pushgate/pushgate.toml", "--config " + gateway_->config_path());
+  replace("AuthorizedKeysCommandUser git\n", std::string("AuthorizedKeysCommandUser ") + Gateway::kGitUser + "\n");
+  WriteFile(work_ / "pushgate.conf", drop_in);
+  int port = FreeLoopbackPort();
+  WriteFile(work_ / "sshd_config", "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
+                                       gateway_->host_key_dir() + "/ssh_host_ed25519_key\nPidFile " + work_.path() +
+                                       "/sshd.pid\nUsePAM no\nInclude " + work_.path() + "/pushgate.conf\n");
+  ::chmod(work_.path().c_str(), 0755);
+  UniqueFd log(::open((work_ / "sshd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  SpawnSpec sshd{"/usr/sbin/sshd", {"/usr/sbin/sshd", "-D", "-e", "-f", work_ / "sshd_config"}, {"PATH=/usr/bin:/bin"},
+                 -1, log.get(), log.get(), false, ""};
+  Result<pid_t> pid = Spawn(sshd);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  for (int i = 0; i < 200 && !PathExists(work_ / "sshd.pid"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  gateway_->AdminOk({"app", "create", "prefixed", "--member", "alice"});
+  std::string dir = work_ / "prefixed";
+  MakeRepoWithCommit(dir, {{"app.txt", "prefixed\n"}});
+  std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@127.0.0.1:" + std::to_string(port) + "/prefixed.git";
+  CapturedRun push = gateway_->Git(*alice_, {"push", url, "main"}, dir);
+  ::kill(*pid, SIGTERM);
+  (void)WaitForExit(*pid);
+  EXPECT_TRUE(push.status.success()) << push.output << ReadFile(work_ / "sshd.log");
+  EXPECT_NE(push.output.find("prefixed deployed: v1"), std::string::npos) << push.output;
+}
+
 TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
   CapturedRun effective =
       RunCommand({"/usr/sbin/sshd", "-T", "-f", gateway_->sshd_config_path(), "-C",
@@ -138,8 +186,20 @@ TEST_F(EntrypointTest, RefusesAnInvalidConfigBeforeStartingAnything) {
   CapturedRun invalid = RunEntrypoint({"gateway"}, {{"PUSHGATE_CONFIG", bad}});
   EXPECT_FALSE(invalid.status.success());
   EXPECT_NE(invalid.output.find("colour"), std::string::npos) << invalid.output;
-  EXPECT_NE(invalid.output.find("is not valid"), std::string::npos) << invalid.output;
+  EXPECT_NE(invalid.output.find("does not work here"), std::string::npos) << invalid.output;
   EXPECT_EQ(invalid.output.find("sshd listening"), std::string::npos) << invalid.output;
+
+  // Valid, but naming an account this machine does not have.
+  std::string stranger = work_ / "stranger.toml";
+  std::string text = ReadFile(gateway_->config_path());
+  text.replace(text.find(std::string("git_user = \"") + Gateway::kGitUser), 12 + std::string(Gateway::kGitUser).size(),
+               "git_user = \"nosuchuser");
+  WriteFile(stranger, text);
+  CapturedRun no_account = RunEntrypoint({"gateway"}, {{"PUSHGATE_CONFIG", stranger}});
+  EXPECT_FALSE(no_account.status.success());
+  EXPECT_NE(no_account.output.find("git_user: there is no account named nosuchuser"), std::string::npos)
+      << no_account.output;
+  EXPECT_EQ(no_account.output.find("sshd listening"), std::string::npos) << no_account.output;
 
   CapturedRun missing = RunEntrypoint({"gateway"}, {{"PUSHGATE_CONFIG", work_ / "nowhere.toml"}});
   EXPECT_FALSE(missing.status.success());
