@@ -138,6 +138,21 @@ TEST_F(EntrypointTest, TheInstalledDropInServesPushesFromItsInstallPrefix) {
   EXPECT_NE(push.output.find("prefixed deployed: v1"), std::string::npos) << push.output;
 }
 
+// A typo in the configuration of a live gateway locks every pusher out;
+// the reason must reach sshd's log (its helper's stderr), whatever the log
+// destination says.
+TEST_F(EntrypointTest, AConfigTypoOnALiveGatewayShowsInSshdsLog) {
+  std::string good = ReadFile(gateway_->config_path());
+  WriteFile(gateway_->config_path(), "data_dri = \"/srv\"\n" + good);
+  CapturedRun ls = gateway_->Git(*alice_, {"ls-remote", gateway_->Url("whatever")}, "/");
+  WriteFile(gateway_->config_path(), good);
+  EXPECT_NE(ls.output.find("Permission denied (publickey)"), std::string::npos) << ls.output;
+  std::string sshd_log = ReadFile(gateway_->sshd_log_path());
+  EXPECT_NE(sshd_log.find("pushgate-keys: cannot load config: " + gateway_->config_path()), std::string::npos)
+      << sshd_log.substr(sshd_log.size() > 3000 ? sshd_log.size() - 3000 : 0);
+  EXPECT_NE(sshd_log.find(":1: unknown key data_dri"), std::string::npos);
+}
+
 TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
   CapturedRun effective =
       RunCommand({"/usr/sbin/sshd", "-T", "-f", gateway_->sshd_config_path(), "-C",
