@@ -236,6 +236,10 @@ Status ApplyCount(const toml::node& value, std::string_view key, int64_t min, in
   return Status::OK();
 }
 
+Status ApplyMinAllowed(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyCount(v, k, 0, 1000000, c.reaper.min_allowed);
+}
+
 Status ApplyMaxPackSize(const toml::node& v, std::string_view k, Config& c) {
   return ApplyByteSize(v, k, c.push.max_pack_size);
 }
@@ -388,6 +392,7 @@ constexpr KeySpec kReaper[] = {
     {"reaper.grace", ApplyReaperGrace},
     {"reaper.max_fraction", ApplyMaxFraction},
     {"reaper.max_per_run", ApplyMaxPerRun},
+    {"reaper.min_allowed", ApplyMinAllowed},
     {"reaper.interval", ApplyReaperInterval},
 };
 constexpr KeySpec kLog[] = {

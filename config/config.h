@@ -102,6 +102,9 @@ struct ReaperConfig {
   Duration grace = std::chrono::minutes(10);     // a repo pushed to this recently is never removed
   double max_fraction = 0.10;                    // a run that would remove more removes nothing
   int max_per_run = 100;                         // ... or more repos than this
+  // Up to this many removals are allowed whatever the fraction: on a small
+  // gateway one deleted app is already more than 10% of its repositories.
+  int min_allowed = 3;
   Duration interval = std::chrono::hours(1);     // --interval default in loop mode
 };
 

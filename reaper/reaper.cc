@@ -240,11 +240,14 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
   // exception: a backend that lost its apps must not get through in pieces.
   size_t gone = candidates.size() + static_cast<size_t>(summary.skipped_locked + summary.skipped_recent);
   double fraction = summary.scanned > 0 ? static_cast<double>(gone) / summary.scanned : 0;
-  if (gone > static_cast<size_t>(config.reaper.max_per_run) || fraction > config.reaper.max_fraction) {
+  bool few = gone <= static_cast<size_t>(config.reaper.min_allowed);
+  if (!few && (gone > static_cast<size_t>(config.reaper.max_per_run) || fraction > config.reaper.max_fraction)) {
     summary.breaker_reason = std::to_string(gone) + " of " + std::to_string(summary.scanned) +
                              " repositories belong to deleted apps, more than reaper.max_per_run (" +
                              std::to_string(config.reaper.max_per_run) + ") or reaper.max_fraction (" +
-                             std::to_string(static_cast<int>(config.reaper.max_fraction * 100)) + "%)";
+                             std::to_string(static_cast<int>(config.reaper.max_fraction * 100)) +
+                             "%) allow, and more than reaper.min_allowed (" +
+                             std::to_string(config.reaper.min_allowed) + ")";
     if (!options.force) {
       summary.breaker_tripped = true;
       log::Error("circuit breaker: removing nothing; check the backend, or run with --force",

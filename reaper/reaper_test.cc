@@ -152,6 +152,7 @@ TEST_F(ReaperTest, CircuitBreakerStopsMassDeletionUnlessForced) {
     backend_.states[app] = i < 3 ? AppState::kGone : AppState::kExists;
   }
   config_.reaper.max_fraction = 0.1;  // 3 of 20 is 15%
+  config_.reaper.min_allowed = 0;
   ReapSummary tripped = Run();
   EXPECT_TRUE(tripped.breaker_tripped);
   EXPECT_EQ(tripped.removed, 0);
@@ -166,6 +167,24 @@ TEST_F(ReaperTest, CircuitBreakerStopsMassDeletionUnlessForced) {
   ReapSummary forced = Run(false, true);
   EXPECT_FALSE(forced.breaker_tripped);
   EXPECT_EQ(forced.removed, 3);
+}
+
+// On a small gateway one deleted app is more than 10% of its repositories;
+// a few removals per run are allowed whatever the fraction.
+TEST_F(ReaperTest, AFewDeletionsOnASmallGatewayAreAllowed) {
+  MakeRepo("only");
+  backend_.states["only"] = AppState::kGone;
+  ReapSummary one = Run();
+  EXPECT_FALSE(one.breaker_tripped) << one.breaker_reason;
+  EXPECT_EQ(one.removed, 1);
+  EXPECT_EQ(one.ExitCode(), 0);
+  for (int i = 0; i < 5; ++i) {
+    MakeRepo("small-" + std::to_string(i));
+    backend_.states["small-" + std::to_string(i)] = i < 4 ? AppState::kGone : AppState::kExists;
+  }
+  ReapSummary four = Run();  // 4 of 5: more than min_allowed (3) and than 10%
+  EXPECT_TRUE(four.breaker_tripped);
+  EXPECT_NE(four.breaker_reason.find("more than reaper.min_allowed (3)"), std::string::npos) << four.breaker_reason;
 }
 
 // A controller that says every app is gone must not wipe the gateway.
