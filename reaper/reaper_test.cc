@@ -172,6 +172,9 @@ TEST_F(ReaperTest, CircuitBreakerStopsMassDeletionUnlessForced) {
 // On a small gateway one deleted app is more than 10% of its repositories;
 // a few removals per run are allowed whatever the fraction.
 TEST_F(ReaperTest, AFewDeletionsOnASmallGatewayAreAllowed) {
+  config_.reaper.max_fraction = 0.1;
+  config_.reaper.max_per_run = 100;
+  config_.reaper.min_allowed = 3;
   MakeRepo("only");
   backend_.states["only"] = AppState::kGone;
   ReapSummary one = Run();
