@@ -203,6 +203,11 @@ class ControllerBackend : public Backend {
 
 }  // namespace
 
+std::string AccessRefusal(std::string_view app, bool app_missing, bool distinguish_missing_apps) {
+  if (!distinguish_missing_apps) return "App " + std::string(app) + " does not exist or you do not have access to it";
+  return app_missing ? AppMissing(app).message() : NoAccess(app).message();
+}
+
 Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, std::string_view request_id) {
   switch (config.mode) {
     case Mode::kStandalone: return std::unique_ptr<Backend>(new StandaloneBackend(config.DbDir()));

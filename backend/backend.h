@@ -23,9 +23,10 @@ class Backend {
   enum class Access { kRead, kWrite };
 
   // OK if `user`, authenticated by the key `fingerprint`, may read (fetch)
-  // or write (push) `app`. Otherwise a Status whose message is written for
-  // the pusher: NotFound "App APP does not exist", PermissionDenied "You do
-  // not have access to APP", Unavailable when the answer cannot be had now;
+  // or write (push) `app`. Otherwise a Status whose message is precise (for
+  // the log; the pusher gets AccessRefusal()): NotFound "App APP does not
+  // exist", PermissionDenied "You do not have access to APP"; Unavailable,
+  // written for the pusher, when the answer cannot be had now;
   // Unimplemented when the controller lacks the route asked (its message is
   // for the operator's log). Never answered from a cache of earlier allows.
   virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
@@ -37,6 +38,13 @@ class Backend {
   enum class AppState { kExists, kGone, kUnknown };
   virtual std::vector<AppState> CheckApps(const std::vector<std::string>& apps) = 0;
 };
+
+// What a pusher is told when `app` does not exist (`app_missing`) or is not
+// theirs to read or write. Unless `distinguish_missing_apps`
+// (push.distinguish_missing_apps), both get the same words, as on GitHub:
+// otherwise any registered key could probe which app names exist. Callers
+// log the precise reason.
+std::string AccessRefusal(std::string_view app, bool app_missing, bool distinguish_missing_apps);
 
 // The backend for `config.mode`. A request id, if given, goes to the
 // controller with every request (X-Request-Id), so its logs show the push.

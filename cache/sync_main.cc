@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cache/sync_service.h"
 #include "config/component.h"
@@ -21,6 +22,7 @@
 #include "controller/client.h"
 #include "metrics/counters.h"
 #include "metrics/exporter.h"
+#include "program/command_line.h"
 #include "util/log.h"
 #include "util/service_loop.h"
 
@@ -91,7 +93,7 @@ int RunDaemon(const pushgate::Config& config, pushgate::KeySource& source) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate-sync: keep pushgate's key cache in step with the platform controller");
+  CLI::App app("pushgate-sync: keep pushgate's key cache in step with the platform controller", "pushgate-sync");
   std::string config_path(pushgate::kDefaultConfigPath);
   bool once = false, daemon = false;
   std::vector<std::string> key;
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
   once_flag->excludes(daemon_flag)->excludes(key_option);
   daemon_flag->excludes(key_option);
   metrics_option->needs(daemon_flag);
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
   ::signal(SIGBUS, OnBusError);
   if (!once && !daemon && key.empty()) {
     std::fprintf(stderr, "pushgate-sync: say what to do: --once, --daemon or --key TYPE BLOB\n");

@@ -31,10 +31,26 @@ struct Session {
   std::unique_ptr<Registry> registry;
 };
 
+// --config (or PUSHGATE_CONFIG) may be relative to where the operator
+// stands; a missing file says how to name the right one.
+Result<Config> LoadCommandConfig(const CommandArgs& args) {
+  std::string path = args.config_path;
+  if (!path.empty() && path.front() != '/') {
+    PG_ASSIGN_OR_RETURN(std::string cwd, CurrentDirectory());
+    path = cwd + "/" + path;
+  }
+  Result<Config> config = LoadConfig(path);
+  if (config.status().IsNotFound()) {
+    return Status::NotFound(config.status().message() +
+                            "; name the configuration file with --config FILE or export PUSHGATE_CONFIG=FILE");
+  }
+  return config;
+}
+
 // Loads the config, becomes git_user and opens the registry.
 Result<Session> OpenSession(const CommandArgs& args) {
   Session session;
-  PG_ASSIGN_OR_RETURN(session.config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(session.config, LoadCommandConfig(args));
   PG_RETURN_IF_ERROR(BecomeGitUser(session.config));
   PG_ASSIGN_OR_RETURN(session.registry, Registry::Open(session.config.DbDir(), KeyCache::Access::kReadWrite));
   return session;
@@ -88,6 +104,10 @@ void DeclareKeyAdd(CLI::App& c, CommandArgs& a) {
 Status KeyAdd(CommandArgs& args) {
   // Opened before switching users: root may read files git_user cannot.
   UniqueFd input;
+  if (args.file == "-" && ::isatty(STDIN_FILENO)) {
+    return Status::InvalidArgument("not reading keys from a terminal: give the public key file (pushgate key add " +
+                                   args.user + " ~/.ssh/id_ed25519.pub) or pipe keys to `-`");
+  }
   if (args.file != "-") {
     input.Reset(::open(args.file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!input.valid()) return Status::FromErrno(errno, "open " + args.file);
@@ -182,15 +202,17 @@ Status AppList(CommandArgs& args) {
 
 Status AppGrant(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
-  PG_RETURN_IF_ERROR(s.registry->Grant(args.app, args.user));
-  Print("granted " + args.user + " access to " + args.app);
+  PG_ASSIGN_OR_RETURN(bool changed, s.registry->Grant(args.app, args.user));
+  Print(changed ? "granted " + args.user + " access to " + args.app
+                : args.user + " already has access to " + args.app + "; nothing changed");
   return Status::OK();
 }
 
 Status AppRevoke(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
-  PG_RETURN_IF_ERROR(s.registry->Revoke(args.app, args.user));
-  Print("revoked " + args.user + "'s access to " + args.app);
+  PG_ASSIGN_OR_RETURN(bool changed, s.registry->Revoke(args.app, args.user));
+  Print(changed ? "revoked " + args.user + "'s access to " + args.app
+                : args.user + " has no access to " + args.app + "; nothing changed");
   return Status::OK();
 }
 
@@ -202,7 +224,7 @@ void DeclareBackup(CLI::App& c, CommandArgs& a) {
 // copy with the caller's identity into the caller's directory: nothing in
 // data_dir is written, so there is no need to switch users.
 Status Backup(CommandArgs& args) {
-  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   // A read-only open creates lock.mdb if it is missing; as root that file
   // would then belong to root and lock git_user out.
   if (!PathExists(config.DbDir() + "/lock.mdb")) {
@@ -243,7 +265,7 @@ Result<int> WaitForPushesInFlight(const Config& config, Duration limit) {
 
 // Needs no registry (it works in both modes): the config and git_user only.
 Status Drain(CommandArgs& args) {
-  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   std::optional<Duration> wait;
   if (!args.wait.empty()) {
     if (args.state != "on") return Status::InvalidArgument("--wait goes with `drain on`");
@@ -269,7 +291,7 @@ void DeclareConfigCheck(CLI::App& c, CommandArgs& a) {
 // this machine) as whoever runs it and touches nothing, so a container
 // entrypoint can run it before anything else.
 Status ConfigCheck(CommandArgs& args) {
-  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   if (!args.file_only) {
     std::vector<std::string> problems = CheckHost(config);
     if (!problems.empty()) {
@@ -291,7 +313,7 @@ void DeclareConfigGet(CLI::App& c, CommandArgs& a) {
 
 // One validated value per line, for scripts (the container entrypoint).
 Status ConfigGet(CommandArgs& args) {
-  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   if (args.key == "mode") Print(config.mode == Mode::kController ? "controller" : "standalone");
   if (args.key == "data_dir") Print(config.data_dir);
   if (args.key == "git_user") Print(config.git_user);
@@ -311,7 +333,7 @@ void DeclareStatus(CLI::App& c, CommandArgs& a) {
 }
 
 Status GatewayHealth(CommandArgs& args) {
-  PG_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config_path));
+  PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   PG_RETURN_IF_ERROR(BecomeGitUser(config));
   GatewayStatus status = CollectStatus(config);
   if (args.ready) {
@@ -344,8 +366,16 @@ constexpr Command kCommands[] = {
     {"config", "get", "print one validated setting (for scripts)", DeclareConfigGet, ConfigGet},
 };
 
+constexpr CommandGroup kGroups[] = {
+    {"user", "manage users"},
+    {"key", "manage users' public keys"},
+    {"app", "manage apps and who may push to them"},
+    {"config", "check the configuration"},
+};
+
 }  // namespace
 
 std::span<const Command> Commands() { return kCommands; }
+std::span<const CommandGroup> CommandGroups() { return kGroups; }
 
 }  // namespace pushgate

@@ -37,14 +37,21 @@ struct CommandArgs {
 };
 
 struct Command {
-  const char* group;  // "user", "key", "app", or nullptr for a top-level command
+  const char* group;  // one of CommandGroups(), or nullptr for a top-level command
   const char* name;
   const char* help;
   void (*declare)(CLI::App& command, CommandArgs& args);
   Status (*run)(CommandArgs& args);
 };
 
+// The words that group commands ("user" in `pushgate user add`).
+struct CommandGroup {
+  const char* name;
+  const char* help;
+};
+
 std::span<const Command> Commands();
+std::span<const CommandGroup> CommandGroups();
 
 }  // namespace pushgate
 

@@ -2,38 +2,40 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "config/config.h"
+#include "program/command_line.h"
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate: manage the users, keys and apps of a standalone git push gateway");
+  CLI::App app("pushgate: manage the users, keys and apps of a standalone git push gateway", "pushgate");
   app.require_subcommand(1);
   app.set_version_flag("--version", PUSHGATE_VERSION);
   pushgate::CommandArgs args;
   args.config_path = std::string(pushgate::kDefaultConfigPath);
-  app.add_option("--config", args.config_path, "configuration file")->capture_default_str();
+  app.add_option("--config", args.config_path, "configuration file (may also follow the command)")
+      ->envname("PUSHGATE_CONFIG")
+      ->capture_default_str();
 
+  // Every command falls through to its parent, so --config works after it.
   std::map<std::string, CLI::App*> groups;
+  for (const pushgate::CommandGroup& group : pushgate::CommandGroups()) {
+    CLI::App* sub = app.add_subcommand(group.name, group.help);
+    sub->require_subcommand(1);
+    sub->fallthrough();
+    groups[group.name] = sub;
+  }
   const pushgate::Command* chosen = nullptr;
   for (const pushgate::Command& command : pushgate::Commands()) {
-    CLI::App* parent = &app;
-    if (command.group != nullptr) {
-      CLI::App*& group = groups[command.group];
-      if (group == nullptr) {
-        std::string help = std::string(command.group) == "config" ? "check the configuration"
-                                                                   : std::string("manage ") + command.group + "s";
-        group = app.add_subcommand(command.group, help);
-        group->require_subcommand(1);
-      }
-      parent = group;
-    }
+    CLI::App* parent = command.group != nullptr ? groups.at(command.group) : &app;
     CLI::App* sub = parent->add_subcommand(command.name, command.help);
+    sub->fallthrough();
     command.declare(*sub, args);
     sub->callback([&chosen, &command] { chosen = &command; });
   }
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
 
   pushgate::Status status = chosen->run(args);
   if (!status.ok()) {

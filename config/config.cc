@@ -8,10 +8,12 @@
 
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "util/byte_size.h"
 #include "util/fs.h"
 #include "util/names.h"
+#include "util/spelling.h"
 
 namespace pushgate {
 namespace {
@@ -256,10 +258,16 @@ Status ApplyMaxEntries(const toml::node& v, std::string_view k, Config& c) {
   return ApplyCount(v, k, 1, 100000000, c.push.max_entries);
 }
 
-Status ApplyAllowExternalSymlinks(const toml::node& value, std::string_view key, Config& config) {
+Status ApplyBool(const toml::node& value, std::string_view key, bool& field) {
   if (!value.is_boolean()) return WrongType(key, "true or false");
-  config.deploy.allow_external_symlinks = *value.value<bool>();
+  field = *value.value<bool>();
   return Status::OK();
+}
+Status ApplyAllowExternalSymlinks(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyBool(v, k, c.deploy.allow_external_symlinks);
+}
+Status ApplyDistinguishMissingApps(const toml::node& v, std::string_view k, Config& c) {
+  return ApplyBool(v, k, c.push.distinguish_missing_apps);
 }
 
 Status ApplyMinRsaBits(const toml::node& v, std::string_view k, Config& c) {
@@ -366,6 +374,7 @@ constexpr KeySpec kPush[] = {
     {"push.max_release_size", ApplyMaxReleaseSize},
     {"push.max_tree_depth", ApplyMaxTreeDepth},
     {"push.max_entries", ApplyMaxEntries},
+    {"push.distinguish_missing_apps", ApplyDistinguishMissingApps},
 };
 constexpr KeySpec kDeploy[] = {
     {"deploy.allow_external_symlinks", ApplyAllowExternalSymlinks},
@@ -420,6 +429,20 @@ std::string Where(std::string_view origin, const toml::node& node) {
   return std::string(origin) + ":" + std::to_string(src.begin.line);
 }
 
+// "; did you mean build.timeout?" for build.timout: the nearest key of the
+// same table (or, at the top, the nearest key or table name).
+std::string SuggestKey(std::string_view dotted, std::span<const KeySpec> keys) {
+  size_t dot = dotted.rfind('.');
+  std::string_view table = dot == std::string_view::npos ? "" : dotted.substr(0, dot + 1);
+  std::vector<std::string_view> known;
+  for (const KeySpec& k : keys) known.push_back(k.name.substr(table.size()));
+  if (table.empty()) {
+    for (const TableSpec& t : kTables) known.push_back(t.name);
+  }
+  std::string nearest = NearestWord(dotted.substr(table.size()), known);
+  return nearest.empty() ? "" : "; did you mean " + std::string(table) + nearest + "?";
+}
+
 Status ApplyKey(std::string_view dotted, const toml::node& value, std::span<const KeySpec> keys,
                 std::string_view origin, Config& config) {
   for (const KeySpec& k : keys) {
@@ -428,7 +451,8 @@ Status ApplyKey(std::string_view dotted, const toml::node& value, std::span<cons
       return s.ok() ? s : s.Annotate(Where(origin, value));
     }
   }
-  return Status::InvalidArgument(Where(origin, value) + ": unknown key " + std::string(dotted));
+  return Status::InvalidArgument(Where(origin, value) + ": unknown key " + std::string(dotted) +
+                                 SuggestKey(dotted, keys));
 }
 
 // The driver and mode must make sense together; nothing is guessed.
@@ -482,12 +506,44 @@ bool Config::IsDeployRef(std::string_view ref) const {
   return false;
 }
 
+// toml++ describes what its parser saw; the usual mistakes get plain words
+// first, its text after.
+std::string DescribeSyntaxError(std::string_view text, const toml::parse_error& err) {
+  std::string_view description = err.description();
+  std::string toml_says = "(toml: " + std::string(description) + ")";
+  // The character the parser stopped at: a newline inside a string means the
+  // closing quote is missing.
+  size_t offset = 0;
+  for (toml::source_index line = 1; line < err.source().begin.line && offset < text.size(); ++offset) {
+    if (text[offset] == '\n') ++line;
+  }
+  offset += err.source().begin.column - 1;
+  bool at_line_end = offset >= text.size() || text[offset] == '\n' || text[offset] == '\r';
+  bool in_string = description.find("string") != std::string_view::npos;
+  if (in_string && (description.find("end-of-file") != std::string_view::npos ||
+                    (description.find("control characters") != std::string_view::npos && at_line_end))) {
+    return "a string is missing its closing quote (a string ends on the line it starts on) " + toml_says;
+  }
+  if (description.find("could not determine value type") != std::string_view::npos ||
+      (description.find("integer") != std::string_view::npos && description.find("saw") != std::string_view::npos)) {
+    return "a value is not valid: text, durations and sizes go in double quotes (\"30s\", \"/var/lib/pushgate\"), "
+           "true and false are lower case " + toml_says;
+  }
+  if (description.find("table header") != std::string_view::npos && description.find("expected ']'") != std::string_view::npos) {
+    return "a [table] header is missing its closing ] " + toml_says;
+  }
+  if (description.find("cannot redefine") != std::string_view::npos) {
+    return "a key or [table] appears twice; keep one " + toml_says;
+  }
+  return std::string(description);
+}
+
 Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
   toml::parse_result parsed = toml::parse(text, origin);
   if (!parsed) {
     const toml::parse_error& err = parsed.error();
     return Status::InvalidArgument(std::string(origin) + ":" + std::to_string(err.source().begin.line) +
-                                   ": " + std::string(err.description()));
+                                   ": " + DescribeSyntaxError(text, err));
   }
   Config config;
   for (const auto& [name, value] : parsed.table()) {

@@ -60,6 +60,10 @@ struct PushConfig {
   uint64_t max_release_size = uint64_t{2} << 30;  // all files of the pushed tree
   int max_tree_depth = 64;                        // path components of any entry
   int max_entries = 200000;                       // files, directories and links
+  // Tell a pusher "App X does not exist" apart from "You do not have access
+  // to X". Off: both hear "does not exist or you do not have access to it",
+  // so a registered key cannot probe app names.
+  bool distinguish_missing_apps = false;
 };
 
 // The pushed tree as the deploy takes it ([deploy]).

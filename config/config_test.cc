@@ -31,6 +31,7 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_EQ(c->push.max_tree_depth, 64);
   EXPECT_EQ(c->push.max_entries, 200000);
   EXPECT_FALSE(c->deploy.allow_external_symlinks);
+  EXPECT_FALSE(c->push.distinguish_missing_apps);
   EXPECT_EQ(c->keys.min_rsa_bits, 2048);
   EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kSyslog);
   EXPECT_EQ(c->RepoPath("web"), "/var/lib/pushgate/repos/web.git");
@@ -57,6 +58,7 @@ max_file_size = 1048576
 max_release_size = "3GB"
 max_tree_depth = 20
 max_entries = 5000
+distinguish_missing_apps = true
 
 [deploy]
 allow_external_symlinks = true
@@ -84,6 +86,7 @@ level = "debug"
   EXPECT_EQ(c->push.max_release_size, 3000000000u);
   EXPECT_EQ(c->push.max_tree_depth, 20);
   EXPECT_EQ(c->push.max_entries, 5000);
+  EXPECT_TRUE(c->push.distinguish_missing_apps);
   EXPECT_TRUE(c->deploy.allow_external_symlinks);
   EXPECT_EQ(c->keys.min_rsa_bits, 3072);
   EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kFile);
@@ -101,6 +104,17 @@ TEST(ConfigTest, UnknownKeysAreErrorsNamingTheKey) {
   EXPECT_NE(ParseError("data_dri = \"/x\"").message().find("unknown key data_dri"), std::string::npos);
   EXPECT_NE(ParseError("[build]\ntimout = \"1s\"").message().find("unknown key build.timout"), std::string::npos);
   EXPECT_NE(ParseError("[bulid]\ntimeout = \"1s\"").message().find("unknown key bulid"), std::string::npos);
+}
+
+TEST(ConfigTest, UnknownKeysSuggestTheNearestKnownOne) {
+  EXPECT_NE(ParseError("[biuld]\ntimeout = \"1s\"").message().find("unknown key biuld; did you mean build?"),
+            std::string::npos);
+  EXPECT_NE(ParseError("[build]\ntimout = \"1s\"").message().find("did you mean build.timeout?"), std::string::npos);
+  EXPECT_NE(ParseError("data_dri = \"/x\"").message().find("did you mean data_dir?"), std::string::npos);
+  EXPECT_NE(ParseError("gituser = \"git\"").message().find("did you mean git_user?"), std::string::npos);
+  // Only the same table's keys are candidates; nothing near, nothing said.
+  EXPECT_EQ(ParseError("[push]\ntimeout = \"1s\"").message().find("did you mean"), std::string::npos);
+  EXPECT_EQ(ParseError("colour = \"blue\"").message().find("did you mean"), std::string::npos);
 }
 
 TEST(ConfigTest, BadValuesNameKeyAndLine) {
@@ -134,6 +148,22 @@ TEST(ConfigTest, BadValuesNameKeyAndLine) {
 TEST(ConfigTest, SyntaxErrorsReportTheLine) {
   Status s = ParseError("mode = \"standalone\"\ndata_dir = \n");
   EXPECT_NE(s.message().find("test.toml:2"), std::string::npos) << s.message();
+}
+
+TEST(ConfigTest, CommonSyntaxErrorsAreSaidInPlainWords) {
+  Status quote = ParseError("mode = \"standalone\"\ndata_dir = \"/var/lib/pushgate\ngit_user = \"git\"\n");
+  EXPECT_NE(quote.message().find("test.toml:2: a string is missing its closing quote"), std::string::npos)
+      << quote.message();
+  EXPECT_NE(ParseError("data_dir = '/x").message().find("missing its closing quote"), std::string::npos);
+  Status bare = ParseError("[build]\ntimeout = 30s\n");
+  EXPECT_NE(bare.message().find("test.toml:2: a value is not valid: text, durations and sizes go in double quotes"),
+            std::string::npos)
+      << bare.message();
+  EXPECT_NE(ParseError("mode = standalone").message().find("go in double quotes"), std::string::npos);
+  EXPECT_NE(ParseError("[build\ntimeout = \"1s\"").message().find("missing its closing ]"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\n[build]\n").message().find("appears twice"), std::string::npos);
+  // Anything else keeps toml++'s own description.
+  EXPECT_NE(ParseError("x = [1, 2").message().find("end-of-file"), std::string::npos);
 }
 
 TEST(ConfigTest, ControllerModeReadsItsTables) {

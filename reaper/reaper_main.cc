@@ -9,12 +9,14 @@
 // as git_user (the owner of data_dir), never as root.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 
 #include "backend/backend.h"
 #include "config/component.h"
 #include "config/config.h"
 #include "metrics/counters.h"
 #include "metrics/exporter.h"
+#include "program/command_line.h"
 #include "reaper/reaper.h"
 #include "util/log.h"
 #include "util/service_loop.h"
@@ -43,7 +45,7 @@ pushgate::ReapSummary RunOnce(const pushgate::Config& config, pushgate::Backend&
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate-reaper: remove the repositories of apps that no longer exist");
+  CLI::App app("pushgate-reaper: remove the repositories of apps that no longer exist", "pushgate-reaper");
   std::string config_path(pushgate::kDefaultConfigPath);
   bool once = false, dry_run = false, force = false;
   std::string interval_text, metrics_listen, log_destination;
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-destination", log_destination, "log here instead of [log] destination (stderr, syslog, /path)");
   once_flag->excludes(interval_option);
   metrics_option->needs(interval_option);
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
   if (!once && interval_option->count() == 0) {
     std::fprintf(stderr, "pushgate-reaper: say how to run: --once or --interval [DURATION]\n");
     return 2;

@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
+#include "program/command_line.h"
 #include "receive-hook/release.h"
 
 namespace {
@@ -31,12 +33,12 @@ std::string Env(const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate's bundled deploy step: unpack the pushed source as a new release");
+  CLI::App app("pushgate's bundled deploy step: unpack the pushed source as a new release", "pushgate-deploy");
   int keep = 5;
   std::string config_path = Env("PUSHGATE_CONFIG");
   app.add_option("--config", config_path, "configuration file (default: $PUSHGATE_CONFIG)");
   app.add_option("--keep", keep, "number of releases to keep")->check(CLI::Range(1, 1000))->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
 
   pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(config_path);
   if (!config.ok()) {

@@ -7,9 +7,9 @@
 #include <chrono>
 
 #include "controller/client.h"
+#include "controller/json.h"
 #include "metrics/counters.h"
 #include "receive-hook/build_runner.h"
-#include "controller/json.h"
 #include "receive-hook/log_relay.h"
 #include "receive-hook/procfile.h"
 #include "receive-hook/remote_build.h"
@@ -130,6 +130,16 @@ class Deployment {
     (void)relay_.Say(" !     " + why);
     (void)relay_.Say(" !     The push was rejected; " + context_.app + " is unchanged.");
     return false;
+  }
+
+  // The controller says the app is missing or not the pusher's. Workflow
+  // answers 404 "No User matches" for a user it does not know: that is a
+  // refusal of access, not a missing app.
+  bool RefuseAccess(const HookAnswer& answer) {
+    outcome_ = Outcome::kRejected;
+    log::Info("refused by the controller", {{"reason", answer.message}});
+    bool app_missing = answer.kind == HookAnswer::Kind::kNoSuchApp && answer.message.find("User") == std::string::npos;
+    return Reject(AccessRefusal(context_.app, app_missing, config_.push.distinguish_missing_apps) + ".");
   }
 
   // Runs between the pieces of work before the build: the build's clock,
@@ -315,12 +325,8 @@ class Deployment {
     }
     switch (answer->kind) {
       case HookAnswer::Kind::kOk: break;
-      case HookAnswer::Kind::kForbidden: outcome_ = Outcome::kRejected; return Reject("You do not have access to " + context_.app + ".");
-      case HookAnswer::Kind::kNoSuchApp:
-        outcome_ = Outcome::kRejected;
-        return Reject(answer->message.find("User") != std::string::npos
-                          ? "You do not have access to " + context_.app + "."
-                          : "App " + context_.app + " does not exist.");
+      case HookAnswer::Kind::kForbidden:
+      case HookAnswer::Kind::kNoSuchApp: return RefuseAccess(*answer);
       case HookAnswer::Kind::kRefused:
         outcome_ = Outcome::kRejected;
         return Reject("The platform refused the push" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
@@ -385,8 +391,8 @@ class Deployment {
     }
     switch (answer->kind) {
       case HookAnswer::Kind::kOk: break;
-      case HookAnswer::Kind::kForbidden: outcome_ = Outcome::kRejected; return Reject("You do not have access to " + context_.app + ".");
-      case HookAnswer::Kind::kNoSuchApp: outcome_ = Outcome::kRejected; return Reject("App " + context_.app + " does not exist.");
+      case HookAnswer::Kind::kForbidden:
+      case HookAnswer::Kind::kNoSuchApp: return RefuseAccess(*answer);
       case HookAnswer::Kind::kRefused:
         outcome_ = Outcome::kRejected;
         return Reject("The platform refused the release" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
@@ -415,6 +421,7 @@ class Deployment {
     build.timeout = TimeLeft();
     build.relay = &relay_;
     build.cancel = context_.cancel;
+    build.distinguish_missing_apps = config_.push.distinguish_missing_apps;
     BuildClock clock(config_.data_dir);
     RemoteBuildResult result = RunRemoteBuild(build);
     switch (result.outcome) {
@@ -488,9 +495,11 @@ std::string RefusalOfAccess(const HookContext& context) {
   switch (allowed.code()) {
     case Status::Code::kNotFound:
     case Status::Code::kPermissionDenied:
+      log::Info("refused at the hook: access changed since the session opened", {{"reason", allowed.message()}});
+      return AccessRefusal(context.app, allowed.IsNotFound(), context.config->push.distinguish_missing_apps);
     case Status::Code::kUnavailable:
     case Status::Code::kTimeout:
-      log::Info("refused at the hook: access changed since the session opened", {{"reason", allowed.message()}});
+      log::Info("refused at the hook: access cannot be checked", {{"reason", allowed.message()}});
       return allowed.message();
     case Status::Code::kUnimplemented:
       log::Error("pushgate and the controller do not fit together", {{"error", allowed.message()}});

@@ -10,12 +10,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "backend/backend.h"
 #include "config/config.h"
 #include "gitrepo/gitrepo.h"
 #include "metrics/counters.h"
+#include "program/command_line.h"
 #include "receive-hook/hook.h"
 #include "util/fs.h"
 #include "util/line_reader.h"
@@ -57,10 +59,10 @@ int Fail(std::string_view log_message, const pushgate::Status& status, std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate's pre-receive hook; git runs it, with PUSHGATE_* set by pushgate-shell");
+  CLI::App app("pushgate's pre-receive hook; git runs it, with PUSHGATE_* set by pushgate-shell", "pushgate-hook");
   std::string config_path = Env("PUSHGATE_CONFIG");
   app.add_option("--config", config_path, "configuration file (default: $PUSHGATE_CONFIG)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
 
   // A vanished pusher shows up as EPIPE on write (and stops the build), not as
   // a silent death that would leave the build running.

@@ -182,7 +182,7 @@ TEST_F(PreReceiveTest, AccessRevokedSinceTheSessionOpenedRejectsBeforeBuilding) 
   EXPECT_EQ(backend_.calls, 1);
   EXPECT_EQ(backend_.last, "web alice SHA256:k");
   EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
-  EXPECT_NE(out.find(" !     You do not have access to web"), std::string::npos) << out;
+  EXPECT_NE(out.find(" !     App web does not exist or you do not have access to it"), std::string::npos) << out;
   EXPECT_NE(out.find("nothing was changed"), std::string::npos) << out;
   backend_.answer = Status::Unavailable("the platform controller is unavailable, try again shortly");
   auto [rc2, out2] = RunHook("echo SHOULD-NOT-RUN\n");

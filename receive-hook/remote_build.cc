@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "backend/backend.h"
 #include "util/fd.h"
 #include "util/log.h"
 
@@ -73,12 +74,18 @@ std::string WithReason(std::string text, const std::string& reason) {
   return reason.empty() ? text : text + ": " + reason;
 }
 
-RemoteBuildResult Refusal(const BuildAdmission& admission, const std::string& app) {
+RemoteBuildResult Refusal(const BuildAdmission& admission, const std::string& app, bool distinguish_missing_apps) {
   switch (admission.kind) {
     case BuildAdmission::Kind::kForbidden:
-      return Ended(Outcome::kRefused, WithReason("You do not have access to " + app, admission.message));
-    case BuildAdmission::Kind::kNoSuchApp:
-      return Ended(Outcome::kRefused, WithReason("App " + app + " does not exist", admission.message));
+    case BuildAdmission::Kind::kNoSuchApp: {
+      // The controller's own words could tell a missing app from a foreign
+      // one: they go to the log.
+      log::Info("build refused by the controller", {{"reason", admission.message}});
+      bool app_missing = admission.kind == BuildAdmission::Kind::kNoSuchApp;
+      return Ended(Outcome::kRefused, distinguish_missing_apps
+                                          ? WithReason(AccessRefusal(app, app_missing, true), admission.message)
+                                          : AccessRefusal(app, app_missing, false));
+    }
     case BuildAdmission::Kind::kBusy:
       return Ended(Outcome::kRefused, "Another build of " + app +
                                           " is running on the platform; wait for it to finish, then push again" +
@@ -150,7 +157,7 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
   }
   if (admission->kind != BuildAdmission::Kind::kCreated) {
     log::Info("build refused by the controller", {{"message", admission->message}});
-    return Refusal(*admission, spec.app);
+    return Refusal(*admission, spec.app, request.distinguish_missing_apps);
   }
   const std::string& id = admission->id;
   log::Info("build created", {{"build", id}});

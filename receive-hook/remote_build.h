@@ -29,6 +29,7 @@ struct RemoteBuildRequest {
   Duration timeout = std::chrono::minutes(30);  // bounds the whole wait
   LogRelay* relay = nullptr;
   const std::atomic<bool>* cancel = nullptr;  // the hook was signalled
+  bool distinguish_missing_apps = false;       // push.distinguish_missing_apps
   // Reconnection backoff of the log stream (and status checks).
   Duration retry_initial = std::chrono::milliseconds(250);
   Duration retry_max = std::chrono::seconds(5);

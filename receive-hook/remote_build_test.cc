@@ -45,7 +45,8 @@ class RemoteBuildTest : public ::testing::Test {
   }
 
   RemoteBuildResult Build(Duration timeout = std::chrono::seconds(30), Duration keepalive = std::chrono::seconds(20),
-                          int session_fd = -1, const std::atomic<bool>* cancel = nullptr) {
+                          int session_fd = -1, const std::atomic<bool>* cancel = nullptr,
+                          bool distinguish_missing_apps = false) {
     LogRelay relay(log_.get(), session_fd, keepalive);
     RemoteBuildRequest request;
     request.controller = controller_.get();
@@ -55,6 +56,7 @@ class RemoteBuildTest : public ::testing::Test {
     request.timeout = timeout;
     request.relay = &relay;
     request.cancel = cancel;
+    request.distinguish_missing_apps = distinguish_missing_apps;
     request.retry_initial = milliseconds(50);
     request.retry_max = milliseconds(200);
     return RunRemoteBuild(request);
@@ -130,14 +132,21 @@ TEST_F(RemoteBuildTest, ConflictAndQuotaAreClearRefusals) {
 }
 
 TEST_F(RemoteBuildTest, AppGoneOrAccessRevokedBetweenCheckAndBuild) {
+  // By default both get the same words, and the controller's own (which
+  // could tell them apart) stay in the log.
   fake_.AddApp("web", {"bob"});
   RemoteBuildResult forbidden = Build();
   EXPECT_EQ(forbidden.outcome, Outcome::kRefused);
-  EXPECT_EQ(forbidden.message.rfind("You do not have access to web", 0), 0u) << forbidden.message;
+  EXPECT_EQ(forbidden.message, "App web does not exist or you do not have access to it");
+  RemoteBuildResult forbidden_told = Build(std::chrono::seconds(30), std::chrono::seconds(20), -1, nullptr, true);
+  EXPECT_EQ(forbidden_told.message.rfind("You do not have access to web: ", 0), 0u) << forbidden_told.message;
   fake_.RemoveApp("web");
   RemoteBuildResult gone = Build();
   EXPECT_EQ(gone.outcome, Outcome::kRefused);
-  EXPECT_EQ(gone.message.rfind("App web does not exist", 0), 0u) << gone.message;
+  EXPECT_EQ(gone.message, "App web does not exist or you do not have access to it");
+  RemoteBuildResult gone_told = Build(std::chrono::seconds(30), std::chrono::seconds(20), -1, nullptr, true);
+  EXPECT_EQ(gone_told.message.rfind("App web does not exist: ", 0), 0u) << gone_told.message;
+  EXPECT_TRUE(fake_.Builds().empty());
 }
 
 TEST_F(RemoteBuildTest, ControllerDownBeforeTheUploadChangesNothing) {

@@ -177,23 +177,26 @@ Result<std::vector<AppInfo>> Registry::ListApps() const {
   return out;
 }
 
-Status Registry::Grant(std::string_view app, std::string_view user) {
+Result<bool> Registry::Grant(std::string_view app, std::string_view user) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_RETURN_IF_ERROR(RequireApp(txn, app));
   PG_RETURN_IF_ERROR(RequireUser(txn, user));
-  PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), CompositeKey(app, user), ""));
-  return txn.Commit();
+  std::string key = CompositeKey(app, user);
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kMembers), key));
+  if (found.has_value()) return false;
+  PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), key, ""));
+  PG_RETURN_IF_ERROR(txn.Commit());
+  return true;
 }
 
-Status Registry::Revoke(std::string_view app, std::string_view user) {
+Result<bool> Registry::Revoke(std::string_view app, std::string_view user) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_RETURN_IF_ERROR(RequireApp(txn, app));
   PG_RETURN_IF_ERROR(RequireUser(txn, user));
   PG_ASSIGN_OR_RETURN(bool existed, txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)));
-  if (!existed) {
-    return Status::NotFound(std::string(user) + " is not a member of " + std::string(app));
-  }
-  return txn.Commit();
+  if (!existed) return false;
+  PG_RETURN_IF_ERROR(txn.Commit());
+  return true;
 }
 
 Result<bool> Registry::AppExists(std::string_view app) const {

@@ -74,8 +74,10 @@ class Registry {
   Status CreateApp(std::string_view app, const std::vector<std::string>& members);
   Status RemoveApp(std::string_view app);
   Result<std::vector<AppInfo>> ListApps() const;
-  Status Grant(std::string_view app, std::string_view user);
-  Status Revoke(std::string_view app, std::string_view user);
+  // Both are idempotent: true if the membership changed, false if it was
+  // already so. The app and the user must exist either way.
+  Result<bool> Grant(std::string_view app, std::string_view user);
+  Result<bool> Revoke(std::string_view app, std::string_view user);
 
   Result<bool> AppExists(std::string_view app) const;
   Result<bool> IsMember(std::string_view app, std::string_view user) const;

@@ -117,13 +117,22 @@ TEST_F(RegistryTest, AppsMembersGrantRevoke) {
   ASSERT_TRUE(registry_->CreateApp("api", {}).ok());
   EXPECT_TRUE(*registry_->IsMember("web", "alice"));
   EXPECT_FALSE(*registry_->IsMember("web", "bob"));
-  ASSERT_TRUE(registry_->Grant("web", "bob").ok());
-  ASSERT_TRUE(registry_->Grant("web", "bob").ok());  // idempotent
+  Result<bool> granted = registry_->Grant("web", "bob");
+  ASSERT_TRUE(granted.ok());
+  EXPECT_TRUE(*granted);
+  granted = registry_->Grant("web", "bob");  // idempotent: succeeds, changes nothing
+  ASSERT_TRUE(granted.ok());
+  EXPECT_FALSE(*granted);
   EXPECT_TRUE(*registry_->IsMember("web", "bob"));
-  EXPECT_TRUE(registry_->Grant("nope", "bob").IsNotFound());
-  EXPECT_TRUE(registry_->Grant("web", "nobody").IsNotFound());
-  ASSERT_TRUE(registry_->Revoke("web", "alice").ok());
-  EXPECT_TRUE(registry_->Revoke("web", "alice").IsNotFound());
+  EXPECT_TRUE(registry_->Grant("nope", "bob").status().IsNotFound());
+  EXPECT_TRUE(registry_->Grant("web", "nobody").status().IsNotFound());
+  Result<bool> revoked = registry_->Revoke("web", "alice");
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_TRUE(*revoked);
+  revoked = registry_->Revoke("web", "alice");  // idempotent too
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(*revoked);
+  EXPECT_TRUE(registry_->Revoke("nope", "alice").status().IsNotFound());
   auto apps = registry_->ListApps();
   ASSERT_TRUE(apps.ok());
   ASSERT_EQ(apps->size(), 2u);

@@ -125,7 +125,7 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       case Status::Code::kNotFound:
       case Status::Code::kPermissionDenied:
         log::Info("refused", {{"reason", authorized.message()}});
-        return Refuse(authorized.message());
+        return Refuse(AccessRefusal(command.app, authorized.IsNotFound(), config.push.distinguish_missing_apps));
       case Status::Code::kUnavailable:
       case Status::Code::kTimeout:
         log::Warn("authorization unavailable", {{"error", authorized.message()}});

@@ -14,6 +14,7 @@
 #include "backend/backend.h"
 #include "config/config.h"
 #include "metrics/counters.h"
+#include "program/command_line.h"
 #include "sshd-plugin/shell.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -51,13 +52,13 @@ int Misconfigured(std::string_view what, const pushgate::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("pushgate forced command: serves git push and fetch for one authenticated user");
+  CLI::App app("pushgate forced command: serves git push and fetch for one authenticated user", "pushgate-shell");
   std::string config_path(pushgate::kDefaultConfigPath);
   pushgate::ShellRequest request;
   app.add_option("--config", config_path, "configuration file")->capture_default_str();
   app.add_option("--user", request.user, "platform user the key belongs to")->required();
   app.add_option("--key", request.fingerprint, "SHA256 fingerprint of the authenticated key")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
 
   pushgate::log::Configure("pushgate-shell", {pushgate::log::Destination::Kind::kSyslog, ""},
                            pushgate::log::Level::kInfo);

@@ -87,9 +87,20 @@ TEST_F(ShellTest, InvalidAppNameIsExplained) {
   EXPECT_EQ(backend_.calls, 0);
 }
 
-TEST_F(ShellTest, BackendRefusalsReachThePusherVerbatim) {
+TEST_F(ShellTest, AMissingAppAndAForeignOneGetTheSameWordsUnlessConfigured) {
+  EXPECT_EQ(Decide(std::string("git-receive-pack 'missing.git'")).message,
+            "App missing does not exist or you do not have access to it");
+  EXPECT_EQ(Decide(std::string("git-receive-pack 'web.git'"), "bob").message,
+            "App web does not exist or you do not have access to it");
+  EXPECT_EQ(Decide(std::string("git-upload-pack 'web.git'"), "bob").message,
+            "App web does not exist or you do not have access to it");
+  config_.push.distinguish_missing_apps = true;
   EXPECT_EQ(Decide(std::string("git-receive-pack 'missing.git'")).message, "App missing does not exist");
   EXPECT_EQ(Decide(std::string("git-receive-pack 'web.git'"), "bob").message, "You do not have access to web");
+  EXPECT_FALSE(PathExists(config_.RepoPath("missing")));
+}
+
+TEST_F(ShellTest, OtherBackendRefusalsReachThePusher) {
   EXPECT_EQ(Decide(std::string("git-receive-pack 'flaky.git'")).message,
             "the platform controller is unavailable, try again shortly");
   ShellDecision broken = Decide(std::string("git-receive-pack 'broken.git'"));

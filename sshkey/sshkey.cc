@@ -88,6 +88,14 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
   std::string_view rest = line;
   std::string_view type = NextField(rest);
   if (type.empty()) return Status::InvalidArgument("empty key line");
+  if (line.starts_with("-----BEGIN") && line.find("PRIVATE KEY") != std::string_view::npos) {
+    return Status::InvalidArgument("this is a private key; give the .pub file (such as ~/.ssh/id_ed25519.pub) "
+                                   "and keep the private key to yourself");
+  }
+  if (line.starts_with("---- BEGIN SSH2 PUBLIC KEY")) {
+    return Status::InvalidArgument("this is an RFC 4716 (SSH2) public key; convert it with "
+                                   "`ssh-keygen -i -f FILE` and give that");
+  }
   if (!IsAllowedKeyType(type)) {
     if (type.find('=') != std::string_view::npos || type.find('"') != std::string_view::npos ||
         type.find(',') != std::string_view::npos) {

@@ -130,6 +130,20 @@ TEST_F(SshKeyTest, RefusesLongCommentsAndUnsupportedTypes) {
   EXPECT_FALSE(ParsePublicKeyLine("ssh-ed25519-cert-v01@openssh.com " + Ed25519().blob).ok());
 }
 
+TEST_F(SshKeyTest, APrivateKeyOrAnSsh2KeyIsNamedForWhatItIs) {
+  Result<std::string> private_key = ReadSmallFile(Ed25519().private_path, 64 * 1024);
+  ASSERT_TRUE(private_key.ok());
+  std::string first_line = private_key->substr(0, private_key->find('\n'));
+  Result<PublicKey> parsed = ParsePublicKeyLine(first_line);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("this is a private key; give the .pub file"), std::string::npos)
+      << parsed.status().message();
+  EXPECT_NE(ParsePublicKeyLine("-----BEGIN RSA PRIVATE KEY-----").status().message().find("private key"),
+            std::string::npos);
+  EXPECT_NE(ParsePublicKeyLine("---- BEGIN SSH2 PUBLIC KEY ----").status().message().find("ssh-keygen -i"),
+            std::string::npos);
+}
+
 TEST_F(SshKeyTest, ReadsListsSkippingCommentsAndNamingBadLines) {
   TempDir dir;
   std::string text = "# my keys\n\n" + Ed25519().public_line + "\r\n   \n" + Rsa().public_line + "\n";

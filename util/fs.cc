@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <memory>
 
 namespace pushgate {
@@ -188,6 +189,12 @@ Result<std::vector<std::string>> ListDir(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::string> CurrentDirectory() {
+  char buf[PATH_MAX];
+  if (::getcwd(buf, sizeof buf) == nullptr) return Status::FromErrno(errno, "getcwd");
+  return std::string(buf);
 }
 
 Result<uint64_t> FreeBytes(const std::string& path) {

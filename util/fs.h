@@ -41,6 +41,9 @@ Result<std::vector<std::string>> ListDir(const std::string& path);
 
 bool PathExists(const std::string& path);
 
+// The working directory, for making an operator's relative path absolute.
+Result<std::string> CurrentDirectory();
+
 // Bytes available to an unprivileged user on the file system holding `path`.
 Result<uint64_t> FreeBytes(const std::string& path);
 

@@ -44,7 +44,9 @@ class ControllerPushTest : public ::testing::Test {
     fake_->AddApp("private", {"bob"});
     GatewayOptions gateway;
     gateway.controller_url = fake_->url();
-    gateway.extra_config = kFastCache;
+    // This gateway tells a missing app from a foreign one (the others use
+    // the default, one message for both).
+    gateway.extra_config = std::string(kFastCache) + "[push]\ndistinguish_missing_apps = true\n";
     gateway.build_options = "keepalive = \"1s\"\n";
     gateway_ = Gateway::Start(gateway).release();
   }
@@ -226,7 +228,7 @@ TEST_F(ControllerPushTest, KeyAddedOnTheControllerWorksAfterARefresh) {
   EXPECT_TRUE(push.status.success()) << push.output;
 }
 
-TEST_F(ControllerPushTest, NonMemberIsRefusedByTheController) {
+TEST_F(ControllerPushTest, NonMemberIsRefusedByTheControllerAndAMissingAppIsSaidApart) {
   WorkTree("private");
   CapturedRun push = Push(*alice_, "private", "private");
   EXPECT_FALSE(push.status.success());

@@ -204,7 +204,7 @@ TEST_F(HostilePushTest, AccessRevokedWhileTheSessionIsOpenDeploysNothing) {
   WriteFile(go, "");
   ExitStatus exit = push->Finish();
   EXPECT_FALSE(exit.success()) << push->output();
-  EXPECT_NE(push->output().find("You do not have access to revoked"), std::string::npos) << push->output();
+  EXPECT_NE(push->output().find("App revoked does not exist or you do not have access to it"), std::string::npos) << push->output();
   EXPECT_EQ(push->output().find("Building revoked"), std::string::npos) << push->output();
   EXPECT_EQ(gateway_->CurrentRelease("revoked"), "");
 }

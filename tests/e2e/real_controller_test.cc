@@ -177,10 +177,10 @@ TEST_F(RealControllerTest, NonMembersAndUnknownAppsAreRefused) {
   MakeRepoWithCommit(dir, {{"a", "1"}});
   CapturedRun push = Push("mallory", dir, "web");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("You do not have access to web"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("App web does not exist or you do not have access to it"), std::string::npos) << push.output;
   push = Push("alice", dir, "nope");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("App nope does not exist"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("App nope does not exist or you do not have access to it"), std::string::npos) << push.output;
   EXPECT_EQ(push.output.find("<"), std::string::npos) << push.output;
 }
 
@@ -199,7 +199,7 @@ TEST_F(RealControllerTest, ARevokedCollaboratorAndARemovedKeyStopWorking) {
   Exec("revoke('web', 'bob')");
   CapturedRun push = gateway_->Git(keys_["bob"], {"push", "--force", gateway_->Url("web"), "main"}, dir);
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("You do not have access to web"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("App web does not exist or you do not have access to it"), std::string::npos) << push.output;
   Exec("remove_key('first.last', '" + keys_["first.last"].public_line + "')");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past cache.positive_ttl
   push = gateway_->Git(keys_["first.last"], {"ls-remote", gateway_->Url("web")}, "/");

@@ -134,12 +134,12 @@ TEST_F(WorkflowPushTest, RefusalsAreOneClearLineAndTheRefStays) {
       {"failing", "", FakeController::Fault::kServerError, "Build failed (exit status 3)"},
       {"imageless", "", FakeController::Fault::kServerError, "the build finished but named no image"},
       {"garbled", "", FakeController::Fault::kServerError, "the build finished but named no image"},
-      {"config-403", "/v2/hooks/config", FakeController::Fault::kForbidden, "You do not have access to config-403"},
-      {"config-404", "/v2/hooks/config", FakeController::Fault::kNoSuchApp, "App config-404 does not exist"},
+      {"config-403", "/v2/hooks/config", FakeController::Fault::kForbidden, "App config-403 does not exist or you do not have access to it"},
+      {"config-404", "/v2/hooks/config", FakeController::Fault::kNoSuchApp, "App config-404 does not exist or you do not have access to it"},
       {"config-503", "/v2/hooks/config", FakeController::Fault::kServerError,
        "the platform controller is unavailable, try again shortly"},
-      {"build-403", "/v2/hooks/build", FakeController::Fault::kForbidden, "You do not have access to build-403"},
-      {"build-404", "/v2/hooks/build", FakeController::Fault::kNoSuchApp, "App build-404 does not exist"},
+      {"build-403", "/v2/hooks/build", FakeController::Fault::kForbidden, "App build-403 does not exist or you do not have access to it"},
+      {"build-404", "/v2/hooks/build", FakeController::Fault::kNoSuchApp, "App build-404 does not exist or you do not have access to it"},
       {"build-503", "/v2/hooks/build", FakeController::Fault::kServerError,
        "the platform could not release the build (the controller answered 503"},
   };
@@ -178,7 +178,7 @@ TEST_F(WorkflowPushTest, AViewerCanFetchButNotPushAndUploadsNothing) {
   MakeRepoWithCommit(big, {{"payload", std::string(200000, 'v')}});
   CapturedRun push = Push(viewer, big, "viewed");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("You do not have access to viewed"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("App viewed does not exist or you do not have access to it"), std::string::npos) << push.output;
   EXPECT_EQ(RunCommand({"find", objects, "-type", "f"}).output, before.output) << "objects were uploaded";
 }
 

@@ -1,0 +1,192 @@
+// The admin CLI and the other programs as an operator meets them: the built
+// binaries run with real command lines, their messages and exit statuses
+// checked (usage errors exit 2 everywhere).
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testing/testing.h"
+#include "util/fd.h"
+#include "util/process.h"
+
+namespace pushgate {
+namespace {
+
+using testing::RunCommand;
+using testing::TempDir;
+using testing::WriteFile;
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The registry belongs to whoever runs the test: git_user is this user.
+    struct passwd* me = ::getpwuid(::geteuid());
+    ASSERT_NE(me, nullptr);
+    config_ = dir_ / "pushgate.toml";
+    WriteFile(config_, "data_dir = \"" + (dir_ / "data") + "\"\ngit_user = \"" + me->pw_name + "\"\n");
+    key_ = testing::MakeKey(dir_.path(), "alice");
+  }
+
+  CapturedRun Cli(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
+                  const std::string& cwd = "") {
+    args.insert(args.begin(), PUSHGATE_CLI_BIN);
+    return RunCommand(args, env, cwd);
+  }
+  CapturedRun CliWithConfig(const std::vector<std::string>& args) { return Cli(args, {{"PUSHGATE_CONFIG", config_}}); }
+
+  TempDir dir_;
+  std::string config_;
+  testing::TestKey key_;
+};
+
+TEST_F(CliTest, UsageErrorsNameTheWrongWordPointAtHelpAndExit2) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+    std::string help;
+  };
+  const std::vector<Case> cases = {
+      {{"usr", "add", "x"}, "pushgate: unknown command 'usr'; did you mean user?", "pushgate"},
+      {{"apps", "ls"}, "unknown command 'apps'; did you mean app? (the commands are user, key, app", "pushgate"},
+      {{"app", "list"}, "pushgate app: unknown command 'list' (the commands are create, rm, ls, grant, revoke)",
+       "pushgate app"},
+      {{"frobnicate"}, "pushgate: unknown command 'frobnicate' (the commands are", "pushgate"},
+      {{"app"}, "pushgate app: say which command: create, rm, ls, grant, revoke", "pushgate app"},
+      {{}, "pushgate: say which command: user, key, app, config, backup, status, drain", "pushgate"},
+      {{"app", "create", "-x"}, "pushgate app create: unknown option -x", "pushgate app create"},
+      {{"app", "create", "web", "--membr", "a"}, "pushgate app create: unknown option --membr", "pushgate app create"},
+      {{"user", "add", "a", "b"}, "pushgate user add: too many arguments: b", "pushgate user add"},
+      {{"user", "add"}, "pushgate user add: USER is required", "pushgate user add"},
+      {{"drain", "maybe"}, "pushgate drain: STATE: maybe not in {on,off}", "pushgate drain"},
+      {{"--bogus"}, "pushgate: unknown option --bogus", "pushgate"},
+  };
+  for (const Case& c : cases) {
+    CapturedRun run = CliWithConfig(c.args);
+    std::string what = c.args.empty() ? "(no arguments)" : c.args.front();
+    EXPECT_EQ(run.status.code, 2) << what << ": " << run.output;
+    EXPECT_TRUE(Contains(run.output, c.message)) << what << ": " << run.output;
+    EXPECT_TRUE(Contains(run.output, "Try '" + c.help + " --help'.")) << what << ": " << run.output;
+  }
+}
+
+TEST_F(CliTest, HelpAndVersionExit0) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"app", "--help"}, {"app", "create", "--help"}, {"--version"}}) {
+    CapturedRun run = Cli(args);
+    EXPECT_EQ(run.status.code, 0) << args.front() << ": " << run.output;
+  }
+  EXPECT_TRUE(Contains(Cli({"app", "--help"}).output, "grant"));
+}
+
+TEST_F(CliTest, EveryProgramExits2OnAUsageError) {
+  for (const char* program : {PUSHGATE_SYNC_BIN, PUSHGATE_REAPER_BIN, PUSHGATE_HOOK_BIN, PUSHGATE_DEPLOY_BIN,
+                              PUSHGATE_SHELL_BIN}) {
+    CapturedRun run = RunCommand({program, "--no-such-option"});
+    EXPECT_EQ(run.status.code, 2) << program << ": " << run.output;
+    EXPECT_TRUE(Contains(run.output, "unknown option --no-such-option")) << program << ": " << run.output;
+    EXPECT_TRUE(Contains(run.output, "--help'.")) << program << ": " << run.output;
+  }
+}
+
+TEST_F(CliTest, ConfigMayFollowTheCommandComeFromTheEnvironmentOrBeRelative) {
+  CapturedRun after = Cli({"user", "add", "alice", "--config", config_});
+  EXPECT_EQ(after.status.code, 0) << after.output;
+  CapturedRun from_env = Cli({"user", "ls"}, {{"PUSHGATE_CONFIG", config_}});
+  EXPECT_EQ(from_env.status.code, 0) << from_env.output;
+  EXPECT_TRUE(Contains(from_env.output, "alice")) << from_env.output;
+  CapturedRun relative = Cli({"--config", "pushgate.toml", "user", "ls"}, {}, dir_.path());
+  EXPECT_EQ(relative.status.code, 0) << relative.output;
+  EXPECT_TRUE(Contains(relative.output, "alice")) << relative.output;
+  // --config wins over the environment.
+  CapturedRun both = Cli({"user", "ls", "--config", config_}, {{"PUSHGATE_CONFIG", dir_ / "nothing.toml"}});
+  EXPECT_EQ(both.status.code, 0) << both.output;
+}
+
+TEST_F(CliTest, AMissingConfigSaysHowToNameOne) {
+  CapturedRun run = Cli({"user", "ls"}, {{"PUSHGATE_CONFIG", dir_ / "nothing.toml"}});
+  EXPECT_EQ(run.status.code, 1) << run.output;
+  EXPECT_TRUE(Contains(run.output, dir_ / "nothing.toml")) << run.output;
+  EXPECT_TRUE(Contains(run.output, "--config FILE or export PUSHGATE_CONFIG=FILE")) << run.output;
+}
+
+TEST_F(CliTest, AConfigTypoSuggestsTheKeyAndASyntaxErrorIsPlain) {
+  WriteFile(config_, "data_dir = \"" + (dir_ / "data") + "\"\n[biuld]\ntimeout = \"1m\"\n");
+  CapturedRun typo = CliWithConfig({"config", "check", "--file-only"});
+  EXPECT_EQ(typo.status.code, 1) << typo.output;
+  EXPECT_TRUE(Contains(typo.output, config_ + ":2: unknown key biuld; did you mean build?")) << typo.output;
+  WriteFile(config_, "data_dir = \"/var/lib/pushgate\ngit_user = \"git\"\n");
+  CapturedRun quote = CliWithConfig({"config", "check", "--file-only"});
+  EXPECT_EQ(quote.status.code, 1) << quote.output;
+  EXPECT_TRUE(Contains(quote.output, config_ + ":1: a string is missing its closing quote")) << quote.output;
+}
+
+TEST_F(CliTest, KeyAddRefusesATerminalAndNamesAPrivateKey) {
+  ASSERT_EQ(CliWithConfig({"user", "add", "alice"}).status.code, 0);
+
+  UniqueFd terminal(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(terminal.valid());
+  ASSERT_EQ(::grantpt(terminal.get()), 0);
+  ASSERT_EQ(::unlockpt(terminal.get()), 0);
+  UniqueFd stdin_tty(::open(::ptsname(terminal.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(stdin_tty.valid());
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  UniqueFd out_read(out[0]), out_write(out[1]);
+  SpawnSpec spec;
+  spec.path = PUSHGATE_CLI_BIN;
+  spec.argv = {"pushgate", "--config", config_, "key", "add", "alice"};
+  spec.stdin_fd = stdin_tty.get();
+  spec.stdout_fd = out_write.get();
+  spec.stderr_fd = out_write.get();
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  out_write.Reset();
+  // Without the check it would wait for keys forever; the test would time out.
+  Result<ExitStatus> exit = WaitForExit(*pid);
+  ASSERT_TRUE(exit.ok());
+  std::string output(4096, '\0');
+  ssize_t n = ::read(out_read.get(), output.data(), output.size());
+  output.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  EXPECT_EQ(exit->code, 1) << output;
+  EXPECT_TRUE(Contains(output, "not reading keys from a terminal: give the public key file")) << output;
+
+  CapturedRun private_key = CliWithConfig({"key", "add", "alice", key_.private_path});
+  EXPECT_EQ(private_key.status.code, 1) << private_key.output;
+  EXPECT_TRUE(Contains(private_key.output, "this is a private key; give the .pub file")) << private_key.output;
+  EXPECT_TRUE(Contains(private_key.output, "no keys were added")) << private_key.output;
+  EXPECT_FALSE(Contains(private_key.output, "OPENSSH PRIVATE KEY")) << private_key.output;
+
+  CapturedRun public_key = CliWithConfig({"key", "add", "alice", key_.private_path + ".pub"});
+  EXPECT_EQ(public_key.status.code, 0) << public_key.output;
+}
+
+TEST_F(CliTest, GrantAndRevokeAreIdempotent) {
+  ASSERT_EQ(CliWithConfig({"user", "add", "alice"}).status.code, 0);
+  ASSERT_EQ(CliWithConfig({"app", "create", "web"}).status.code, 0);
+  CapturedRun grant = CliWithConfig({"app", "grant", "web", "alice"});
+  EXPECT_EQ(grant.status.code, 0) << grant.output;
+  EXPECT_TRUE(Contains(grant.output, "granted alice access to web")) << grant.output;
+  CapturedRun again = CliWithConfig({"app", "grant", "web", "alice"});
+  EXPECT_EQ(again.status.code, 0) << again.output;
+  EXPECT_TRUE(Contains(again.output, "alice already has access to web; nothing changed")) << again.output;
+  CapturedRun revoke = CliWithConfig({"app", "revoke", "web", "alice"});
+  EXPECT_EQ(revoke.status.code, 0) << revoke.output;
+  EXPECT_TRUE(Contains(revoke.output, "revoked alice's access to web")) << revoke.output;
+  CapturedRun revoke_again = CliWithConfig({"app", "revoke", "web", "alice"});
+  EXPECT_EQ(revoke_again.status.code, 0) << revoke_again.output;
+  EXPECT_TRUE(Contains(revoke_again.output, "alice has no access to web; nothing changed")) << revoke_again.output;
+  // A missing app or user is still an error, not "nothing changed".
+  CapturedRun missing = CliWithConfig({"app", "revoke", "api", "alice"});
+  EXPECT_EQ(missing.status.code, 1) << missing.output;
+}
+
+}  // namespace
+}  // namespace pushgate
