@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <memory>
 #include <thread>
 
+#include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fd.h"
 #include "util/fs.h"
@@ -13,6 +15,7 @@
 namespace pushgate {
 namespace {
 
+using testing::FakeController;
 using testing::TempDir;
 
 const std::string kOld(40, '1');
@@ -184,6 +187,13 @@ TEST_F(PreReceiveTest, AccessRevokedSinceTheSessionOpenedRejectsBeforeBuilding) 
   EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
   EXPECT_NE(out.find(" !     App web does not exist or you do not have access to it"), std::string::npos) << out;
   EXPECT_NE(out.find("nothing was changed"), std::string::npos) << out;
+  // A backend lacking the route asked is the operator's problem, said as such.
+  backend_.answer = Status::Unimplemented("the controller does not implement GET /v2/hooks/keys");
+  auto [rc_stock, out_stock] = RunHook("echo SHOULD-NOT-RUN\n");
+  EXPECT_EQ(rc_stock, 1);
+  EXPECT_NE(out_stock.find("pushgate is misconfigured on the server; tell the platform operator"), std::string::npos)
+      << out_stock;
+  EXPECT_EQ(out_stock.find("/v2/hooks"), std::string::npos) << out_stock;
   backend_.answer = Status::Unavailable("the platform controller is unavailable, try again shortly");
   auto [rc2, out2] = RunHook("echo SHOULD-NOT-RUN\n");
   EXPECT_EQ(rc2, 1);
@@ -264,6 +274,75 @@ TEST_F(PreReceiveTest, UnwritableTmpDirIsAClearRejection) {
   auto [rc, out] = RunHook("exit 0\n");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("tell the platform operator"), std::string::npos) << out;
+}
+
+// The pushgate driver: the source goes to the controller, which builds. What
+// the pusher is told when the controller cannot or will not.
+class ControllerPreReceiveTest : public ::testing::Test {
+ protected:
+  void Start(FakeController::Options options = {}) {
+    fake_ = std::make_unique<FakeController>(options);
+    fake_->AddApp("web", {"alice"});
+    config_ = TestConfig(dir_ / "data");
+    config_.mode = Mode::kController;
+    config_.build.driver = BuildDriver::kPushgate;
+    config_.controller.url = fake_->url();
+    config_.controller.token_file = dir_ / "token";
+    testing::WriteFile(config_.controller.token_file, options.token + "\n", 0600);
+    commit_ = testing::MakeRepoWithCommit(dir_ / "work", {{"app.txt", "hello"}});
+  }
+
+  std::pair<int, std::string> RunHook() {
+    Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
+    EXPECT_TRUE(repo.ok());
+    UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+                        nullptr};
+    int rc = RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}});
+    return {rc, testing::ReadFile(dir_ / "out")};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<FakeController> fake_;
+  Config config_;
+  std::string commit_;
+};
+
+TEST_F(ControllerPreReceiveTest, AControllerWithoutTheBuildApiIsAMisconfiguration) {
+  Start(FakeController::Stock());
+  auto [rc, out] = RunHook();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("pushgate is misconfigured on the server; tell the platform operator."), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("<"), std::string::npos) << out;  // no HTML from the controller
+}
+
+TEST_F(ControllerPreReceiveTest, ABuildOutlivingTheTimeoutIsGivenUpOn) {
+  Start();
+  FakeController::BuildScript endless;
+  endless.outcome = "";
+  fake_->SetBuildScript(endless);
+  config_.build.timeout = std::chrono::seconds(1);
+  auto [rc, out] = RunHook();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("Gave up waiting for the build after 1s; it may still finish on the platform."),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(fake_->Builds().size(), 1u);
+}
+
+TEST_F(ControllerPreReceiveTest, ARefusedSourceTellsThePusherToTellTheOperator) {
+  Start();
+  // The first request asks whether the controller has the source; the
+  // upload after it is refused.
+  fake_->InjectFault("/v2/hooks/sources", FakeController::Fault::kBadRequest, 1, std::chrono::seconds(0), 1);
+  auto [rc, out] = RunHook();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("the controller refused the source (400): the body does not match its digest; tell the "
+                     "platform operator."),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(fake_->Builds().empty());
 }
 
 }  // namespace

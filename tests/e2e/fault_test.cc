@@ -58,7 +58,7 @@ TEST(DiskFullTest, PushIntoAFullDiskFailsClearlyAndRecovers) {
   CapturedRun full = gateway->Git(alice, {"push", gateway->Url("full"), "main"}, dir);
   EXPECT_FALSE(full.status.success());
   EXPECT_TRUE(full.output.find("No space left on device") != std::string::npos ||
-              full.output.find("ran out of disk space") != std::string::npos)
+              full.output.find("the gateway ran out of disk space") != std::string::npos)
       << full.output;
   EXPECT_EQ(gateway->RemoteRef(alice, "full"), first) << "a failed push moved the branch";
   // No lock is left (waiting out a server side still exiting).

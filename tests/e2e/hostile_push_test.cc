@@ -126,7 +126,9 @@ TEST_F(HostilePushTest, AnIdlePushSessionIsEndedAndTheLockFreed) {
   Result<std::optional<ExitStatus>> ended = WaitForExitUntil(idle.pid, std::chrono::seconds(60));
   ASSERT_TRUE(ended.ok() && ended->has_value()) << "the idle session was not ended";
   EXPECT_FALSE((*ended)->success());
-  EXPECT_NE(ReadFile(work_ / "idle.out").find("nothing was sent or received for 6s"), std::string::npos)
+  EXPECT_NE(ReadFile(work_ / "idle.out")
+                .find("pushgate: nothing was sent or received for 6s; the push was ended so that others can deploy"),
+            std::string::npos)
       << ReadFile(work_ / "idle.out");
   EXPECT_TRUE(LockFreedWithin("idle", std::chrono::seconds(10)));
   std::string dir = work_ / "idle-app";
@@ -254,7 +256,7 @@ TEST_F(HostilePushTest, PacksAndFilesOverTheLimitsAreRefusedNamingThem) {
   CommitFiles(dir, {{"noise.bin", noise}}, "noise");
   push = Push(dir, "limits");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("pack exceeds maximum allowed size (2.00 MiB)"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("fatal: pack exceeds maximum allowed size (2.00 MiB)"), std::string::npos) << push.output;
   EXPECT_EQ(gateway_->RemoteRef(*alice_, "limits"), "");
 }
 
@@ -275,7 +277,9 @@ TEST_F(HostilePushTest, DeepTreesAndSymlinksOutOfTheReleaseAreRefused) {
   CommitFiles(links, {}, "absolute link");
   push = Push(links, "shapes", "+main:main");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("the symlink abs points outside the app (to /etc/shadow)"), std::string::npos)
+  EXPECT_NE(push.output.find("the pushed commit cannot be deployed: the symlink abs points outside the app (to "
+                             "/etc/shadow)"),
+            std::string::npos)
       << push.output;
   RunOk({"git", "-C", links, "rm", "-q", "abs"}, GitEnv());
   ASSERT_EQ(::symlink("../../../..", (links + "/up").c_str()), 0);

@@ -96,6 +96,23 @@ TEST_F(PushTest, FirstPushDeploysTheExactTreeAndSecondPushMakesV2) {
   EXPECT_EQ(RemoteRef("web"), second);
 }
 
+// The README's policy: a force push (rewritten or unrelated history) is
+// accepted and deployed like any other push.
+TEST_F(PushTest, AForcePushIsAcceptedAndDeployed) {
+  gateway_->AdminOk({"app", "create", "forced", "--member", "alice"});
+  ASSERT_TRUE(Push(*alice_, NewWorkTree("forced-1", {{"index.html", "first\n"}}), "forced").status.success());
+  std::string rewritten;
+  std::string dir = NewWorkTree("forced-2", {{"index.html", "rewritten\n"}}, &rewritten);
+  CapturedRun plain = Push(*alice_, dir, "forced");
+  EXPECT_FALSE(plain.status.success()) << plain.output;  // git itself asks for --force
+  CapturedRun forced = gateway_->Git(*alice_, {"push", "--force", gateway_->Url("forced"), "main"}, dir);
+  ASSERT_TRUE(forced.status.success()) << forced.output;
+  EXPECT_NE(forced.output.find("-----> forced deployed: v2 (" + rewritten.substr(0, 7) + ")"), std::string::npos)
+      << forced.output;
+  EXPECT_EQ(ReadFile(ReleasesDir("forced") + "/current/index.html"), "rewritten\n");
+  EXPECT_EQ(RemoteRef("forced"), rewritten);
+}
+
 TEST_F(PushTest, UnknownKeyIsDeniedBySshd) {
   TestKey stranger = MakeKey(keys_->path(), "stranger");
   gateway_->AdminOk({"app", "create", "stranger-app", "--member", "alice"});

@@ -140,6 +140,8 @@ TEST_F(WorkflowPushTest, RefusalsAreOneClearLineAndTheRefStays) {
        "the platform controller is unavailable, try again shortly"},
       {"build-403", "/v2/hooks/build", FakeController::Fault::kForbidden, "App build-403 does not exist or you do not have access to it"},
       {"build-404", "/v2/hooks/build", FakeController::Fault::kNoSuchApp, "App build-404 does not exist or you do not have access to it"},
+      {"build-409", "/v2/hooks/build", FakeController::Fault::kConflict,
+       "The platform refused the release: build b-7 of this app is running."},
       {"build-503", "/v2/hooks/build", FakeController::Fault::kServerError,
        "the platform could not release the build (the controller answered 503"},
   };

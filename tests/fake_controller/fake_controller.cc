@@ -173,6 +173,7 @@ void FakeController::Serve() {
                    return true;
                  });
                  std::string actual = "sha256:" + hasher.Hex();
+                 if (ApplyFault(req.path, res, "")) return;
                  if (actual != digest) {
                    res.status = 400;
                    res.set_content(Detail("the body's digest is " + actual + ", not " + digest), kJson);
@@ -194,6 +195,7 @@ void FakeController::Serve() {
 
 void FakeController::HandleSourceHead(const httplib::Request& req, httplib::Response& res) {
   if (!Admit(req, res)) return;
+  if (ApplyFault(req.path, res, "")) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (!sources_.count(req.matches[1])) return NotFound(res, "Source");
   res.status = 200;
@@ -418,6 +420,10 @@ bool FakeController::ApplyFault(const std::string& path, httplib::Response& res,
       res.set_content(Detail("You do not have permission to perform this action."), kJson);
       return true;
     case Fault::kNoSuchApp: NotFound(res, "App"); return true;
+    case Fault::kBadRequest:
+      res.status = 400;
+      res.set_content(Detail("the body does not match its digest"), kJson);
+      return true;
     case Fault::kQuota:
       res.status = 429;
       res.set_header("Retry-After", "120");

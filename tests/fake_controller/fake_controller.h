@@ -82,6 +82,7 @@ class FakeController {
     kQuota,          // 429 with Retry-After: 120 (build request)
     kForbidden,      // 403 {"detail": "You do not have permission to perform this action."}
     kNoSuchApp,      // 404 "No App matches the given query."
+    kBadRequest,     // 400 {"detail": "the body does not match its digest"}
   };
 
   // What builds created from now on do.
