@@ -1,12 +1,15 @@
 // pushgate-build-image: build.command for build.driver = "workflow" with
 // Dockerfile apps. Everything comes from the hook's environment and the
 // configuration; see build_image.h.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "build-image/build_image.h"
 #include "config/config.h"
+#include "program/command_line.h"
 
 namespace {
 
@@ -17,7 +20,13 @@ std::string Env(const char* name) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App app("pushgate-build-image: build.command for build.driver = \"workflow\": builds the pushed "
+               "Dockerfile app with buildah and pushes it to build.registry. Takes no arguments: pushgate-hook "
+               "runs it with PUSHGATE_CONFIG, PUSHGATE_APP, PUSHGATE_SHA, PUSHGATE_SOURCE and "
+               "PUSHGATE_BUILD_RESULT set.",
+               "pushgate-build-image");
+  if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
   pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
   if (!config.ok()) {
     std::fprintf(stderr, "pushgate-build-image: %s\n", config.status().message().c_str());

@@ -88,12 +88,20 @@ TEST_F(CliTest, HelpAndVersionExit0) {
 
 TEST_F(CliTest, EveryProgramExits2OnAUsageError) {
   for (const char* program : {PUSHGATE_SYNC_BIN, PUSHGATE_REAPER_BIN, PUSHGATE_HOOK_BIN, PUSHGATE_DEPLOY_BIN,
-                              PUSHGATE_SHELL_BIN}) {
+                              PUSHGATE_SHELL_BIN, PUSHGATE_BUILD_IMAGE_BIN}) {
     CapturedRun run = RunCommand({program, "--no-such-option"});
     EXPECT_EQ(run.status.code, 2) << program << ": " << run.output;
     EXPECT_TRUE(Contains(run.output, "unknown option --no-such-option")) << program << ": " << run.output;
     EXPECT_TRUE(Contains(run.output, "--help'.")) << program << ": " << run.output;
   }
+  // The keys helper stays lean (no CLI11) and the entrypoint is a script:
+  // the same exit status, their own words.
+  CapturedRun keys = RunCommand({PUSHGATE_KEYS_BIN, "--no-such-option"});
+  EXPECT_EQ(keys.status.code, 2) << keys.output;
+  EXPECT_TRUE(Contains(keys.output, "usage: pushgate-keys")) << keys.output;
+  CapturedRun entrypoint = RunCommand({"/bin/sh", PUSHGATE_ENTRYPOINT, "--no-such-option"});
+  EXPECT_EQ(entrypoint.status.code, 2) << entrypoint.output;
+  EXPECT_TRUE(Contains(entrypoint.output, "unknown option --no-such-option")) << entrypoint.output;
 }
 
 TEST_F(CliTest, ConfigMayFollowTheCommandComeFromTheEnvironmentOrBeRelative) {

@@ -183,5 +183,11 @@ case "$command" in
   sync) sidecar "$libexec/pushgate-sync" --config "$config" --daemon --log-destination stderr $(metrics_flag) "$@" ;;
   # shellcheck disable=SC2046
   reaper) sidecar "$libexec/pushgate-reaper" --config "$config" --interval --log-destination stderr $(metrics_flag) "$@" ;;
+  -h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0" ;;
+  -*)
+    echo "pushgate-entrypoint: unknown option $command; give gateway, sync, reaper or a command to run" >&2
+    echo "Try 'pushgate-entrypoint --help'." >&2
+    exit 2
+    ;;
   *) exec "$command" "$@" ;;
 esac
