@@ -256,7 +256,8 @@ TEST_F(HostilePushTest, PacksAndFilesOverTheLimitsAreRefusedNamingThem) {
   CommitFiles(dir, {{"noise.bin", noise}}, "noise");
   push = Push(dir, "limits");
   EXPECT_FALSE(push.status.success());
-  EXPECT_NE(push.output.find("fatal: pack exceeds maximum allowed size (2.00 MiB)"), std::string::npos) << push.output;
+  // A few objects: unpack-objects, whose message does not name the size.
+  EXPECT_NE(push.output.find("fatal: pack exceeds maximum allowed size"), std::string::npos) << push.output;
   EXPECT_EQ(gateway_->RemoteRef(*alice_, "limits"), "");
 }
 
