@@ -107,8 +107,9 @@ Result<std::unique_ptr<KeyCache>> KeyCache::Open(const std::string& dir, Access 
   int rc = mdb_env_create(&raw);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "create LMDB environment");
   lmdb::EnvPtr env(raw);
-  mdb_env_set_maxdbs(env.get(), kTableCount);
-  if (!read_only) mdb_env_set_mapsize(env.get(), kMapSize);
+  rc = mdb_env_set_maxdbs(env.get(), kTableCount);
+  if (rc == MDB_SUCCESS && !read_only) rc = mdb_env_set_mapsize(env.get(), kMapSize);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "configure key cache " + dir);
   // Random point lookups: read-ahead would only evict useful pages.
   // MDB_NOTLS ties reader slots to transactions rather than threads, so one
   // thread may hold several read transactions (a listing inside a check).
@@ -123,7 +124,8 @@ Result<std::unique_ptr<KeyCache>> KeyCache::Open(const std::string& dir, Access 
     // Readers killed mid-transaction (kill -9 of a helper) leave their slot
     // behind; clearing them keeps the reader table from filling up.
     int dead = 0;
-    mdb_reader_check(env.get(), &dead);
+    rc = mdb_reader_check(env.get(), &dead);
+    if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "clear stale readers of key cache " + dir);
   }
   std::unique_ptr<KeyCache> cache(new KeyCache(std::move(env)));
   PG_RETURN_IF_ERROR(cache->OpenTables(access));

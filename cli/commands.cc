@@ -239,7 +239,7 @@ Status Backup(CommandArgs& args) {
   if (s.ok() && ::fsync(fd.get()) != 0) s = Status::FromErrno(errno, "fsync " + tmp);
   if (s.ok() && ::rename(tmp.c_str(), args.file.c_str()) != 0) s = Status::FromErrno(errno, "rename to " + args.file);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    (void)::unlink(tmp.c_str());  // the error above is the one to report
     return s;
   }
   Print("wrote a consistent copy of the registry to " + args.file);

@@ -3,18 +3,17 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <mutex>
 
 namespace pushgate {
 namespace {
 
-void EnsureCurl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+Status EnsureCurl() {
+  static CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);  // once, thread-safe
+  if (init == CURLE_OK) return Status::OK();
+  return Status::Internal(std::string("libcurl could not start: ") + curl_easy_strerror(init));
 }
 
 struct SlistDeleter {
@@ -39,7 +38,7 @@ struct Transfer {
 
 bool Is2xx(CURL* easy) {
   long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) return false;
   return status >= 200 && status < 300;
 }
 
@@ -123,6 +122,106 @@ Status CurlStatus(CURLcode rc, const char* detail, const std::string& url) {
   }
 }
 
+// Sets libcurl options and keeps the first one libcurl refused, so that a
+// setting that fails (a security one above all: allowed protocols, proxy,
+// certificate checks) fails the request instead of being skipped.
+class EasyOptions {
+ public:
+  explicit EasyOptions(CURL* easy) : easy_(easy) {}
+
+  template <typename Value>
+  void operator()(CURLoption option, Value value) {
+    CURLcode rc = curl_easy_setopt(easy_, option, value);
+    if (rc != CURLE_OK && first_error_ == CURLE_OK) {
+      first_error_ = rc;
+      failed_option_ = option;
+    }
+  }
+
+  Status status() const {
+    if (first_error_ == CURLE_OK) return Status::OK();
+    return Status::Internal("libcurl refused option " + std::to_string(static_cast<int>(failed_option_)) + ": " +
+                            curl_easy_strerror(first_error_));
+  }
+
+ private:
+  CURL* easy_;
+  CURLcode first_error_ = CURLE_OK;
+  CURLoption failed_option_ = CURLOPT_URL;
+};
+
+// The gateway-wide headers followed by the request's own.
+Result<std::unique_ptr<curl_slist, SlistDeleter>> HeaderList(const std::vector<std::string>& common,
+                                                             const std::vector<std::string>& own) {
+  std::unique_ptr<curl_slist, SlistDeleter> list;
+  for (const std::vector<std::string>* headers : {&common, &own}) {
+    for (const std::string& h : *headers) {
+      curl_slist* next = curl_slist_append(list.get(), h.c_str());
+      if (next == nullptr) return Status::ResourceExhausted("libcurl could not add a header");
+      (void)list.release();  // `next` is the same list, one header longer
+      list.reset(next);
+    }
+  }
+  return list;
+}
+
+void SetMethod(EasyOptions& set, const HttpRequest& request, Transfer* transfer) {
+  switch (request.method) {
+    case HttpRequest::Method::kGet: set(CURLOPT_HTTPGET, 1L); break;
+    case HttpRequest::Method::kHead: set(CURLOPT_NOBODY, 1L); break;
+    case HttpRequest::Method::kPost:
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      set(CURLOPT_COPYPOSTFIELDS, request.body.c_str());
+      break;
+    case HttpRequest::Method::kPut:
+      set(CURLOPT_UPLOAD, 1L);
+      set(CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
+      set(CURLOPT_READFUNCTION, OnUpload);
+      set(CURLOPT_READDATA, transfer);
+      break;
+  }
+}
+
+// Where the request may go and how long it may take: only http(s), never a
+// redirect or a proxy from the environment, certificates checked.
+void SetTransport(EasyOptions& set, const HttpOptions& options, const HttpRequest& request) {
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 0L);
+  set(CURLOPT_NOPROXY, "*");
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  set(CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.value_or(options.timeout).count()));
+  if (request.stall_timeout.count() > 0) {
+    set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    set(CURLOPT_LOW_SPEED_TIME,
+        static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(request.stall_timeout).count()));
+  }
+  // A log stream may be silent for minutes while a build runs; TCP
+  // keepalives notice a peer that vanished without closing.
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_TCP_KEEPIDLE, 30L);
+  set(CURLOPT_TCP_KEEPINTVL, 10L);
+  set(CURLOPT_SSL_VERIFYPEER, 1L);
+  set(CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_file.empty()) set(CURLOPT_CAINFO, options.ca_file.c_str());
+  set(CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode
+  if (!request.on_body) {
+    // A declared Content-Length over the limit fails before any byte is
+    // read; OnBody enforces the same limit on chunked or compressed answers.
+    set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body));
+  }
+}
+
+void SetCallbacks(EasyOptions& set, Transfer* transfer) {
+  set(CURLOPT_WRITEFUNCTION, OnBody);
+  set(CURLOPT_WRITEDATA, transfer);
+  set(CURLOPT_HEADERFUNCTION, OnHeader);
+  set(CURLOPT_HEADERDATA, transfer);
+  set(CURLOPT_NOPROGRESS, 0L);
+  set(CURLOPT_XFERINFOFUNCTION, OnProgress);
+  set(CURLOPT_XFERINFODATA, transfer);
+}
+
 }  // namespace
 
 bool HttpResponse::IsJson() const {
@@ -154,7 +253,7 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body, std
 }
 
 Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
-  EnsureCurl();
+  PG_RETURN_IF_ERROR(EnsureCurl());
   if (!handle_->easy) {
     handle_->easy.reset(curl_easy_init());
     if (!handle_->easy) return Status::ResourceExhausted("libcurl could not create a handle");
@@ -162,83 +261,31 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   CURL* c = handle_->easy.get();
   // Every option is set anew for each request; the connection stays cached.
   curl_easy_reset(c);
-  curl_slist* list = nullptr;
-  for (const std::vector<std::string>* headers :
-       std::array<const std::vector<std::string>*, 2>{&options_.headers, &request.headers}) {
-    for (const std::string& h : *headers) {
-      curl_slist* next = curl_slist_append(list, h.c_str());
-      if (next == nullptr) {
-        curl_slist_free_all(list);
-        return Status::ResourceExhausted("libcurl could not add a header");
-      }
-      list = next;
-    }
-  }
-  std::unique_ptr<curl_slist, SlistDeleter> header_list(list);
+  using HeaderListPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+  PG_ASSIGN_OR_RETURN(HeaderListPtr header_list, HeaderList(options_.headers, request.headers));
   std::string url = options_.base_url + request.path;
   HttpResponse response;
   Transfer transfer{c, &request, &response, false, Status::OK(), Clock::now()};
   char error[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  switch (request.method) {
-    case HttpRequest::Method::kGet: curl_easy_setopt(c, CURLOPT_HTTPGET, 1L); break;
-    case HttpRequest::Method::kHead: curl_easy_setopt(c, CURLOPT_NOBODY, 1L); break;
-    case HttpRequest::Method::kPost:
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-      curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
-      break;
-    case HttpRequest::Method::kPut:
-      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, OnUpload);
-      curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
-      break;
-  }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.value_or(options_.timeout).count()));
-  if (request.stall_timeout.count() > 0) {
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(
-        c, CURLOPT_LOW_SPEED_TIME,
-        static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(request.stall_timeout).count()));
-  }
-  // A log stream may be silent for minutes while a build runs; TCP
-  // keepalives notice a peer that vanished without closing.
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING,
-                   "");  // any encoding libcurl can decode
-  if (!request.on_body) {
-    // A declared Content-Length over the limit fails before any byte is
-    // read; OnBody enforces the same limit on chunked or compressed answers.
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  EasyOptions set(c);
+  set(CURLOPT_URL, url.c_str());
+  SetMethod(set, request, &transfer);
+  set(CURLOPT_HTTPHEADER, header_list.get());
+  SetTransport(set, options_, request);
+  SetCallbacks(set, &transfer);
+  set(CURLOPT_ERRORBUFFER, error);
+  PG_RETURN_IF_ERROR(set.status().Annotate("controller request " + url));
   CURLcode rc = curl_easy_perform(c);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // cannot fail: clearing a pointer
   if (!transfer.callback_error.ok()) return transfer.callback_error;
   if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     return Status::ResourceExhausted("the controller's answer to " + url + " is larger than " +
                                      std::to_string(request.max_body) + " bytes");
   }
   if (rc != CURLE_OK) return CurlStatus(rc, error, url);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status) != CURLE_OK) {
+    return Status::Internal("libcurl did not report the status of " + url);
+  }
   return response;
 }
 

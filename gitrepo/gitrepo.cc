@@ -220,7 +220,9 @@ Status CreateBareRepository(const std::string& path,
   // The init function rather than the _INIT macro, which clang flags for
   // the fields it leaves to zero-initialization.
   git_repository_init_options opts;
-  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+  if (int rc = git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION); rc != 0) {
+    return GitStatus(rc, "prepare to create " + path);
+  }
   opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR | GIT_REPOSITORY_INIT_NO_REINIT;
   opts.initial_head = "main";
   git_repository* raw = nullptr;
@@ -278,7 +280,7 @@ class GitRepo::BlobStream {
 
   ~BlobStream() {
     in_.Reset();
-    ::kill(pid_, SIGKILL);
+    (void)::kill(pid_, SIGKILL);  // unreaped, so it exists: cannot fail
     (void)WaitForExit(pid_);
   }
 

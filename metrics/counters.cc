@@ -49,7 +49,7 @@ void Replace(const std::string& path) {
   fresh.version = kVersion;
   if (::write(fd.get(), &fresh, sizeof fresh) != static_cast<ssize_t>(sizeof fresh) ||
       ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
+    (void)::unlink(tmp.c_str());  // metrics never fail the caller
   }
 }
 

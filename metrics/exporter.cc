@@ -127,7 +127,9 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const Config& config
   // share the port silently; a taken port must be an error.
   server->server_->set_socket_options([](socket_t sock) {
     int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    // Without it a restart waits out TIME_WAIT; the bind that follows still
+    // reports a port really in use, so a failure here costs only that.
+    (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   // A copy: the server thread must not depend on the caller's Config.
   server->server_->Get("/metrics", [config](const httplib::Request&, httplib::Response& response) {

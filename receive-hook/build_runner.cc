@@ -23,7 +23,7 @@ constexpr int kPollInterval = 100;  // ms: reaction time to cancel and timeout
 
 // Stops every process of the group and reaps the leader if still unreaped.
 void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit) {
-  ::kill(-pgid, SIGTERM);
+  (void)::kill(-pgid, SIGTERM);  // ESRCH: the group has ended already
   auto deadline = Clock::now() + grace;
   while (!leader_reaped && Clock::now() < deadline) {
     int wstatus = 0;
@@ -35,7 +35,7 @@ void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit)
     }
     ::usleep(20000);
   }
-  ::kill(-pgid, SIGKILL);
+  (void)::kill(-pgid, SIGKILL);
   if (!leader_reaped) {
     int wstatus = 0;
     while (::waitpid(pgid, &wstatus, 0) < 0 && errno == EINTR) {

@@ -43,7 +43,8 @@ int SessionFd() {
   int fd = std::stoi(text);
   struct stat st;
   if (fd < 3 || ::fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return -1;
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // The build must not inherit the pusher's session.
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return -1;
   return fd;
 }
 

@@ -87,11 +87,11 @@ Status PruneReleases(const std::string& app_dir, int keep, const std::string& cu
 
 Status SwitchCurrent(const std::string& app_dir, const std::string& name) {
   std::string link_tmp = app_dir + "/.current.tmp";
-  ::unlink(link_tmp.c_str());
+  (void)::unlink(link_tmp.c_str());  // a leftover of a killed deploy, usually absent
   if (::symlink(name.c_str(), link_tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + link_tmp);
   if (::rename(link_tmp.c_str(), (app_dir + "/current").c_str()) != 0) {
     Status s = Status::FromErrno(errno, "switch " + app_dir + "/current");
-    ::unlink(link_tmp.c_str());
+    (void)::unlink(link_tmp.c_str());  // the error above is the one to report
     return s;
   }
   return Status::OK();

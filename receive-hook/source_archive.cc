@@ -213,14 +213,18 @@ Status ExtractSourceArchive(const std::string& archive_path, const std::string& 
   ArchivePtr in(archive_read_new());
   ArchivePtr out(archive_write_disk_new());
   if (!in || !out) return Status::ResourceExhausted("libarchive: out of memory");
-  archive_read_support_filter_gzip(in.get());
-  archive_read_support_format_tar(in.get());
+  if (archive_read_support_filter_gzip(in.get()) != ARCHIVE_OK ||
+      archive_read_support_format_tar(in.get()) != ARCHIVE_OK) {
+    return ArchiveStatus(in.get(), "read gzip-compressed tar");
+  }
   // The secure flags are libarchive's own guards; the path check below is ours.
-  archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                                                ARCHIVE_EXTRACT_NO_OVERWRITE);
+  if (archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                                    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+                                                    ARCHIVE_EXTRACT_NO_OVERWRITE) != ARCHIVE_OK) {
+    return ArchiveStatus(out.get(), "set the safe extraction options");
+  }
   if (archive_read_open_filename(in.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     return ArchiveStatus(in.get(), "open " + archive_path);
   }

@@ -70,7 +70,7 @@ struct Stream {
 // git-receive-pack dies at once, but its hook handles SIGTERM (it stops the
 // build and removes its archive) and must get the time to.
 ExitStatus StopGroup(pid_t pid, Duration grace) {
-  ::kill(-pid, SIGTERM);
+  (void)::kill(-pid, SIGTERM);  // ESRCH: the group has ended already
   auto deadline = Clock::now() + grace;
   std::optional<ExitStatus> leader;
   while (Clock::now() < deadline) {
@@ -82,7 +82,7 @@ ExitStatus StopGroup(pid_t pid, Duration grace) {
     if (leader && ::kill(-pid, 0) != 0 && errno == ESRCH) return *leader;
     ::usleep(20000);
   }
-  ::kill(-pid, SIGKILL);
+  (void)::kill(-pid, SIGKILL);
   if (leader) return *leader;
   Result<ExitStatus> killed = WaitForExit(pid);
   return killed.ok() ? *killed : ExitStatus{};

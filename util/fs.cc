@@ -109,8 +109,9 @@ Status RemoveContents(int root_fd, const std::string& display) {
       if (fd < 0) return Status::FromErrno(errno, "dup");
       UniqueDir dir(::fdopendir(fd));
       if (!dir) {
-        ::close(fd);
-        return Status::FromErrno(errno, "opendir " + where(""));
+        int err = errno;
+        (void)::close(fd);  // the opendir error is the one to report
+        return Status::FromErrno(err, "opendir " + where(""));
       }
       ::rewinddir(dir.get());
       while (struct dirent* e = ::readdir(dir.get())) {

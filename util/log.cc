@@ -73,7 +73,8 @@ void RotateIfLarge(State& s) {
   if (::fstat(s.file_fd, &ours) != 0 || ours.st_size < s.destination.rotate_bytes) return;
   const std::string& path = s.destination.path;
   if (::stat(path.c_str(), &current) == 0 && current.st_ino == ours.st_ino && current.st_dev == ours.st_dev) {
-    ::rename(path.c_str(), (path + ".1").c_str());
+    // Logging never fails the caller: a failed rotation keeps appending.
+    (void)::rename(path.c_str(), (path + ".1").c_str());
   }
   OpenFile(s);
 }
@@ -111,7 +112,7 @@ void Configure(std::string_view program, const Destination& destination, Level m
   s.destination = destination;
   s.min_level = min_level;
   if (s.file_fd >= 0) {
-    ::close(s.file_fd);
+    (void)::close(s.file_fd);  // opened for appending only: nothing to lose
     s.file_fd = -1;
   }
   if (destination.kind == Destination::Kind::kFile) {

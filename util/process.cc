@@ -76,32 +76,36 @@ Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv,
   pid_t pid = ::fork();
   if (pid < 0) return Status::FromErrno(errno, "fork");
   if (pid == 0) {
-    if (spec.new_process_group) ::setpgid(0, 0);
+    // Set by the parent too (below); whichever runs second may find it
+    // done, so neither result is an error.
+    if (spec.new_process_group) (void)::setpgid(0, 0);
     if (spec.killed_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)) {
       ::_exit(127);  // parent already gone
     }
+    // The first setup step that fails is reported instead of running the
+    // child with descriptors it should not have.
+    int err = 0;
     int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-    for (int target = 0; target < 3; ++target) {
+    for (int target = 0; target < 3 && err == 0; ++target) {
       int source = fds[target] >= 0 ? fds[target] : devnull;
-      if (source == target) {
-        ::fcntl(target, F_SETFD, 0);
-      } else {
-        ::dup2(source, target);
-      }
+      int rc = source == target ? ::fcntl(target, F_SETFD, 0) : ::dup2(source, target);
+      if (rc < 0) err = errno;
     }
     // Closed at exec, so the error pipe still works until then.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    for (int fd : spec.keep_fds) ::fcntl(fd, F_SETFD, 0);
-    int err = 0;
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
+    if (err == 0 && ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) err = errno;
+    for (int fd : spec.keep_fds) {
+      if (err == 0 && ::fcntl(fd, F_SETFD, 0) != 0) err = errno;
+    }
+    if (err == 0 && !spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
     struct sigaction dfl = {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+      // Fails only for signals the kernel reserves (glibc's 32 and 33).
+      if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
     }
     sigset_t empty;
     sigemptyset(&empty);
-    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    if (err == 0 && ::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) err = errno;
     if (err == 0) {
       ::execve(spec.path.c_str(), argv, envp);
       err = errno;
@@ -110,7 +114,7 @@ Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv,
     ::_exit(127);
   }
   // Also here, so the group exists before the caller can signal it.
-  if (spec.new_process_group) ::setpgid(pid, pid);
+  if (spec.new_process_group) (void)::setpgid(pid, pid);
   err_write.Reset();
   int err = 0;
   ssize_t n;
@@ -151,30 +155,37 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   SpawnAttr attr;
   if (!actions.ok() || !attr.ok()) return Status::ResourceExhausted("posix_spawn setup failed");
 
+  // Each step returns 0 or an errno value; the first failure stops the
+  // spawn, so that the child never runs with less isolation than promised.
+  int setup_err = 0;
+  auto step = [&setup_err](int rc) {
+    if (setup_err == 0) setup_err = rc;
+  };
   int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
   for (int target = 0; target < 3; ++target) {
     int source = fds[target] >= 0 ? fds[target] : devnull.get();
-    ::posix_spawn_file_actions_adddup2(actions.get(), source, target);
+    step(::posix_spawn_file_actions_adddup2(actions.get(), source, target));
   }
   // Nothing but stdio crosses into the child: no lock, socket or pipe of ours.
-  ::posix_spawn_file_actions_addclosefrom_np(actions.get(), 3);
-  if (!spec.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(actions.get(), spec.cwd.c_str());
+  step(::posix_spawn_file_actions_addclosefrom_np(actions.get(), 3));
+  if (!spec.cwd.empty()) step(::posix_spawn_file_actions_addchdir_np(actions.get(), spec.cwd.c_str()));
 
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
   sigset_t empty;
   sigemptyset(&empty);
-  ::posix_spawnattr_setsigmask(attr.get(), &empty);
+  step(::posix_spawnattr_setsigmask(attr.get(), &empty));
   // Signals we ignore or handle (SIGPIPE, SIGTERM, ...) start at their defaults in the child.
   sigset_t defaults;
   sigfillset(&defaults);
   sigdelset(&defaults, SIGKILL);
   sigdelset(&defaults, SIGSTOP);
-  ::posix_spawnattr_setsigdefault(attr.get(), &defaults);
+  step(::posix_spawnattr_setsigdefault(attr.get(), &defaults));
   if (spec.new_process_group) {
     flags |= POSIX_SPAWN_SETPGROUP;
-    ::posix_spawnattr_setpgroup(attr.get(), 0);
+    step(::posix_spawnattr_setpgroup(attr.get(), 0));
   }
-  ::posix_spawnattr_setflags(attr.get(), flags);
+  step(::posix_spawnattr_setflags(attr.get(), flags));
+  if (setup_err != 0) return Status::FromErrno(setup_err, "prepare to run " + spec.path);
 
   pid_t pid = -1;
   int err = ::posix_spawn(&pid, spec.path.c_str(), actions.get(), attr.get(), argv.data(), envp.data());
@@ -192,10 +203,12 @@ Status ExecReplacing(const SpawnSpec& spec, std::vector<int> keep_fds) {
   unsigned next = 3;  // the lowest descriptor not yet closed or kept
   for (int fd : keep_fds) {
     if (fd < static_cast<int>(next)) continue;
-    if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+    if (static_cast<unsigned>(fd) > next && ::close_range(next, static_cast<unsigned>(fd) - 1, 0) != 0) {
+      return Status::FromErrno(errno, "close descriptors before running " + spec.path);
+    }
     next = static_cast<unsigned>(fd) + 1;
   }
-  ::close_range(next, ~0U, 0);
+  if (::close_range(next, ~0U, 0) != 0) return Status::FromErrno(errno, "close descriptors before running " + spec.path);
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
   ::execve(spec.path.c_str(), argv.data(), envp.data());
@@ -251,6 +264,8 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
   int in_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
+  // Our end only: the child's stdin stays blocking.
+  if (::fcntl(in_write.get(), F_SETFL, O_NONBLOCK) != 0) return Status::FromErrno(errno, "fcntl O_NONBLOCK");
 
   spec.stdin_fd = in_read.get();
   spec.stdout_fd = out_write.get();
@@ -262,7 +277,6 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
   // Feed stdin and drain stdout together so neither side can block the other
   // (a child may exit without reading its input).
   SigpipeBlocker no_sigpipe;
-  ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
   size_t written = 0;
   if (stdin_data.empty()) in_write.Reset();
   CapturedRun run;
@@ -298,7 +312,7 @@ SigpipeBlocker::SigpipeBlocker() {
   sigset_t sigpipe;
   sigemptyset(&sigpipe);
   sigaddset(&sigpipe, SIGPIPE);
-  ::pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask_);
+  (void)::pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask_);  // fails only for a bad `how`
 }
 
 SigpipeBlocker::~SigpipeBlocker() {
@@ -308,7 +322,7 @@ SigpipeBlocker::~SigpipeBlocker() {
   struct timespec zero = {0, 0};
   while (::sigtimedwait(&sigpipe, nullptr, &zero) == SIGPIPE) {
   }
-  ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  (void)::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 Result<std::string> FindSystemProgram(const std::string& name) {

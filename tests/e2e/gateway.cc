@@ -112,12 +112,18 @@ bool Gateway::Install(const GatewayOptions& options) {
     data_dir_mounted_ = true;
   }
   client_home_ = data_dir_ + "-client";
-  MakeDirs(client_home_, 0700);
+  if (Status made = MakeDirs(client_home_, 0700); !made.ok()) {
+    ADD_FAILURE() << made.ToString();
+    return false;
+  }
 
   // A build command that behaves according to the app's name, so one
   // gateway serves every scenario. Root-owned, like an operator's.
   std::string builds = prefix_ + "/libexec/pushgate-test";
-  MakeDirs(builds, 0755);
+  if (Status made = MakeDirs(builds, 0755); !made.ok()) {
+    ADD_FAILURE() << made.ToString();
+    return false;
+  }
   WriteFile(builds + "/build",
             !options.build_script.empty() ? "#!/bin/sh\n" + options.build_script :
             "#!/bin/sh\n"
@@ -133,7 +139,10 @@ bool Gateway::Install(const GatewayOptions& options) {
             0755);
 
   config_path_ = prefix_ + "/etc/pushgate.toml";
-  MakeDirs(prefix_ + "/etc", 0755);
+  if (Status made = MakeDirs(prefix_ + "/etc", 0755); !made.ok()) {
+    ADD_FAILURE() << made.ToString();
+    return false;
+  }
   if (!options.extra_sshd_config.empty()) {
     extra_sshd_config_path_ = prefix_ + "/etc/sshd-extra.conf";
     WriteFile(extra_sshd_config_path_, options.extra_sshd_config, 0644);
