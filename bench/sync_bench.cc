@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/sync_service.h"
+#include "sync/sync_service.h"
 #include "config/config.h"
 #include "controller/client.h"
 #include "sshkey/sshkey.h"

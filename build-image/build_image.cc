@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "receive-hook/source_archive.h"
+#include "source-archive/source_archive.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/json_writer.h"

@@ -7,7 +7,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "util/status.h"
 
 namespace pushgate {
 
@@ -77,6 +80,19 @@ struct BuildState {
   std::string message;                    // may be empty
   std::optional<int64_t> release_version;  // set once a release was made
   bool finished() const { return phase != Phase::kPending && phase != Phase::kRunning; }
+};
+
+// Where keys come from: the controller (ControllerClient), or a test double.
+// The key sync (sync/) depends on this interface, not on the HTTP client.
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  // The delta feed from `since`, at most `limit` changes. `snapshot` marks
+  // the continuation of a walk that started at since=0: the controller
+  // serves it from its compacted history instead of answering 410.
+  virtual Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) = 0;
+  // Who owns the key with this MD5 fingerprint ("e4:1f:..."); nullopt if nobody.
+  virtual Result<std::optional<KeyOwner>> LookupKeyOwner(std::string_view md5_fingerprint) = 0;
 };
 
 }  // namespace pushgate

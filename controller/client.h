@@ -15,7 +15,6 @@
 #include <string>
 #include <string_view>
 
-#include "cache/sync.h"
 #include "config/config.h"
 #include "controller/api.h"
 #include "controller/http.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cache/cache.h"
-#include "cache/sync.h"
+#include "sync/sync.h"
 #include "fuzz/fuzz_check.h"
 #include "sshkey/sshkey.h"
 #include "util/fs.h"

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fuzz/fuzz_check.h"
-#include "sshd-plugin/ssh_command.h"
+#include "session/ssh_command.h"
 #include "util/names.h"
 
 namespace {

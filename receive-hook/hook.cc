@@ -13,7 +13,7 @@
 #include "receive-hook/log_relay.h"
 #include "receive-hook/procfile.h"
 #include "receive-hook/remote_build.h"
-#include "receive-hook/source_archive.h"
+#include "source-archive/source_archive.h"
 #include "receive-hook/tree_policy.h"
 #include "util/byte_size.h"
 #include "util/fd.h"

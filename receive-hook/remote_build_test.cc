@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "receive-hook/sha256.h"
+#include "source-archive/sha256.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fd.h"

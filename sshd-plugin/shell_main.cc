@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "metrics/counters.h"
 #include "program/command_line.h"
-#include "sshd-plugin/shell.h"
+#include "session/shell.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"

@@ -1,0 +1,150 @@
+#include "deploy/release.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "source-archive/sha256.h"
+#include "source-archive/source_archive.h"
+#include "util/fs.h"
+#include "config/config.h"
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+// The N of "vN-xxxxxxx", or 0 if `name` is not a release directory name.
+int ReleaseVersion(std::string_view name) {
+  if (name.size() < 3 || name.front() != 'v') return 0;
+  size_t dash = name.find('-');
+  if (dash == std::string_view::npos || dash < 2 || dash > 10) return 0;
+  int version = 0;
+  for (char c : name.substr(1, dash - 1)) {
+    if (c < '0' || c > '9') return 0;
+    version = version * 10 + (c - '0');
+  }
+  return version;
+}
+
+bool IsHexCommit(std::string_view s) {
+  if (s.size() != 40) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Result<std::string> CurrentTarget(const std::string& app_dir) {
+  char buf[256];
+  std::string link = app_dir + "/current";
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  if (n < 0) {
+    if (errno == ENOENT) return std::string();
+    return Status::FromErrno(errno, "readlink " + link);
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ListReleases(const std::string& app_dir) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
+  std::vector<std::string> releases;
+  for (std::string& name : names) {
+    if (ReleaseVersion(name) > 0) releases.push_back(std::move(name));
+  }
+  std::sort(releases.begin(), releases.end(),
+            [](const std::string& a, const std::string& b) { return ReleaseVersion(a) < ReleaseVersion(b); });
+  return releases;
+}
+
+namespace {
+
+// Staging directories and link files of deploys that were killed.
+Status RemoveStaleStaging(const std::string& app_dir) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
+  for (const std::string& name : names) {
+    if (name.rfind(kReleaseStagingPrefix, 0) == 0 || name == ".current.tmp") {
+      PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + name));
+    }
+  }
+  return Status::OK();
+}
+
+// Removes the oldest releases beyond `keep`, never `current` nor `fresh`.
+Status PruneReleases(const std::string& app_dir, int keep, const std::string& current, const std::string& fresh) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
+  int excess = static_cast<int>(releases.size()) - keep;
+  for (int i = 0; i < excess; ++i) {
+    const std::string& name = releases[static_cast<size_t>(i)];
+    if (name == current || name == fresh) continue;
+    PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + name).Annotate("remove the old release " + name));
+  }
+  return Status::OK();
+}
+
+Status SwitchCurrent(const std::string& app_dir, const std::string& name) {
+  std::string link_tmp = app_dir + "/.current.tmp";
+  (void)::unlink(link_tmp.c_str());  // a leftover of a killed deploy, usually absent
+  if (::symlink(name.c_str(), link_tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + link_tmp);
+  if (::rename(link_tmp.c_str(), (app_dir + "/current").c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "switch " + app_dir + "/current");
+    (void)::unlink(link_tmp.c_str());  // the error above is the one to report
+    return s;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<DeployResult> DeployRelease(const DeployRequest& request) {
+  if (!IsValidAppName(request.app)) return Status::InvalidArgument("invalid app name " + request.app);
+  if (!IsHexCommit(request.commit)) return Status::InvalidArgument("invalid commit id " + request.commit);
+  if (request.keep < 1) return Status::InvalidArgument("keep must be at least 1");
+  if (!request.archive_sha256.empty()) {
+    PG_ASSIGN_OR_RETURN(std::string actual, Sha256OfFile(request.archive_path));
+    if (actual != request.archive_sha256) {
+      return Status::Corruption("the source archive does not match its sha256 (" + actual + ")");
+    }
+  }
+  std::string app_dir = request.releases_dir + "/" + request.app;
+  PG_RETURN_IF_ERROR(MakeDirs(app_dir, 0755));
+  PG_RETURN_IF_ERROR(RemoveStaleStaging(app_dir));
+
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
+  PG_ASSIGN_OR_RETURN(std::string current, CurrentTarget(app_dir));
+  DeployResult result;
+  result.version = releases.empty() ? 1 : ReleaseVersion(releases.back()) + 1;
+  result.name = "v" + std::to_string(result.version) + "-" + request.commit.substr(0, 7);
+  result.path = app_dir + "/" + result.name;
+
+  std::string staging = app_dir + "/" + std::string(kReleaseStagingPrefix) + result.name;
+  if (::mkdir(staging.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + staging);
+  Status extracted = ExtractSourceArchive(request.archive_path, staging, request.checkpoint);
+  if (!extracted.ok()) {
+    (void)RemoveTree(staging);
+    return extracted;
+  }
+  if (::rename(staging.c_str(), result.path.c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "rename " + staging);
+    (void)RemoveTree(staging);
+    return s;
+  }
+  // Everything that can fail happens before `current` moves; on failure the
+  // new release goes and the app stays exactly as it was.
+  Status ready = PruneReleases(app_dir, request.keep, current, result.name);
+  if (ready.ok()) ready = SwitchCurrent(app_dir, result.name);
+  if (!ready.ok()) {
+    (void)RemoveTree(result.path);
+    return ready;
+  }
+  // The release that was current until now may be beyond `keep` too. The
+  // deploy is done whatever happens here; the next one tries again.
+  Status tidied = PruneReleases(app_dir, request.keep, result.name, result.name);
+  if (!tidied.ok()) result.warning = tidied.message();
+  return result;
+}
+
+}  // namespace pushgate

@@ -1,0 +1,53 @@
+// The bundled build command's work: unpack a source archive as a numbered
+// release of an app and switch the app's `current` link to it.
+//
+// Layout: data_dir/releases/APP/vN-SHORTSHA/ and data_dir/releases/APP/current
+// -> vN-SHORTSHA (a relative symlink). A release is unpacked under a temporary
+// name and renamed into place, and `current` is replaced by rename(2), so a
+// reader of `current` sees the old release or the new one, never a partial
+// one. Old releases beyond the newest `keep` are removed; the current one
+// never is. Callers serialize deploys of one app (the app lock).
+//
+// A deploy is all or nothing: `current` switches last, after every step
+// that can fail (unpacking, renaming, pruning old releases), and a deploy
+// that fails or is stopped removes what it made. A deploy killed outright
+// leaves a staging directory (kReleaseStagingPrefix), which the next deploy
+// of the app removes (under the app lock), as does the reaper.
+#ifndef PUSHGATE_DEPLOY_RELEASE_H_
+#define PUSHGATE_DEPLOY_RELEASE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace pushgate {
+
+struct DeployRequest {
+  std::string releases_dir;  // data_dir/releases
+  std::string app;
+  std::string commit;        // 40 hex digits
+  std::string archive_path;
+  std::string archive_sha256;  // checked before unpacking when not empty
+  int keep = 5;
+  // Runs while unpacking; an error stops the deploy (pushgate-deploy stops
+  // when it is signalled) and is returned.
+  std::function<Status()> checkpoint;
+};
+
+struct DeployResult {
+  int version = 0;
+  std::string name;  // "v3-1a2b3c4"
+  std::string path;
+  std::string warning;  // an old release that could not be removed after the switch
+};
+
+Result<DeployResult> DeployRelease(const DeployRequest& request);
+
+// Release directory names of `app_dir`, oldest first ("v1-...", "v2-...").
+Result<std::vector<std::string>> ListReleases(const std::string& app_dir);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_DEPLOY_RELEASE_H_

@@ -1,0 +1,176 @@
+#include "deploy/release.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "source-archive/source_archive.h"
+#include "tests/testing/testing.h"
+#include "util/fd.h"
+#include "util/fs.h"
+
+namespace pushgate {
+namespace {
+
+using testing::TempDir;
+
+class ReleaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { work_ = dir_ / "work"; }
+
+  // Commits `files` and archives that commit; returns the request for it.
+  DeployRequest Push(const std::map<std::string, std::string>& files) {
+    std::string commit = PathExists(work_) ? testing::CommitFiles(work_, files, "change")
+                                           : testing::MakeRepoWithCommit(work_, files);
+    std::string archive = dir_ / (commit + ".tar.gz");
+    Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
+    UniqueFd fd(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    FdArchiveOutput out(fd.get());
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, out);
+    EXPECT_TRUE(info.ok());
+    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5, {}};
+  }
+
+  std::string Current() {
+    char buf[256];
+    ssize_t n = ::readlink((dir_ / "releases/web/current").c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+  TempDir dir_;
+  std::string work_;
+};
+
+TEST_F(ReleaseTest, FirstAndSecondDeploy) {
+  DeployRequest first = Push({{"index.html", "v1"}});
+  Result<DeployResult> r1 = DeployRelease(first);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->version, 1);
+  EXPECT_EQ(r1->name, "v1-" + first.commit.substr(0, 7));
+  EXPECT_EQ(Current(), r1->name);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/index.html"), "v1");
+
+  Result<DeployResult> r2 = DeployRelease(Push({{"index.html", "v2"}}));
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->version, 2);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/index.html"), "v2");
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/" + r1->name + "/index.html"), "v1");
+}
+
+TEST_F(ReleaseTest, KeepsTheNewestFive) {
+  std::vector<std::string> names;
+  for (int i = 1; i <= 7; ++i) {
+    Result<DeployResult> r = DeployRelease(Push({{"n", std::to_string(i)}}));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    names.push_back(r->name);
+  }
+  auto releases = ListReleases(dir_ / "releases/web");
+  ASSERT_TRUE(releases.ok());
+  EXPECT_EQ(*releases, std::vector<std::string>(names.begin() + 2, names.end()));
+  EXPECT_EQ(Current(), names.back());
+  // No staging leftovers.
+  Result<std::vector<std::string>> entries = ListDir(dir_ / "releases/web");
+  ASSERT_TRUE(entries.ok());
+  for (const std::string& name : *entries) {
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+  }
+}
+
+TEST_F(ReleaseTest, NeverRemovesTheCurrentReleaseEvenWhenOld) {
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(DeployRelease(Push({{"n", std::to_string(i)}})).ok());
+  std::string v1 = (*ListReleases(dir_ / "releases/web"))[0];
+  // An operator rolled back by pointing current at v1.
+  ASSERT_EQ(::unlink((dir_ / "releases/web/current").c_str()), 0);
+  ASSERT_EQ(::symlink(v1.c_str(), (dir_ / "releases/web/current").c_str()), 0);
+  DeployRequest req = Push({{"n", "3"}});
+  req.keep = 1;
+  ASSERT_TRUE(DeployRelease(req).ok());
+  auto releases = *ListReleases(dir_ / "releases/web");
+  // v3 is now current; v2 was pruned; v1 was pruned too once no longer current.
+  EXPECT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases.back().rfind("v3-", 0), 0u);
+}
+
+TEST_F(ReleaseTest, ChecksumMismatchDeploysNothing) {
+  DeployRequest req = Push({{"n", "1"}});
+  req.archive_sha256 = std::string(64, '0');
+  Result<DeployResult> r = DeployRelease(req);
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  EXPECT_FALSE(PathExists(dir_ / "releases/web/current"));
+}
+
+TEST_F(ReleaseTest, LeftoversOfACrashedDeployAreCleared) {
+  DeployRequest req = Push({{"n", "1"}});
+  std::string staging = dir_ / ("releases/web/.tmp-v1-" + req.commit.substr(0, 7));
+  ASSERT_TRUE(MakeDirs(staging + "/junk", 0755).ok());
+  Result<DeployResult> r = DeployRelease(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(PathExists(staging));
+  EXPECT_FALSE(PathExists(r->path + "/junk"));
+}
+
+TEST_F(ReleaseTest, StagingOfAKilledDeployIsRemovedByTheNextDeploy) {
+  ASSERT_TRUE(DeployRelease(Push({{"n", "1"}})).ok());
+  // A deploy killed outright (SIGKILL) while unpacking v7 of some commit.
+  std::string stale = dir_ / "releases/web/.tmp-v7-abcdef0";
+  ASSERT_TRUE(MakeDirs(stale + "/deep/er", 0755).ok());
+  testing::WriteFile(stale + "/deep/er/big", std::string(10000, 'x'));
+  ASSERT_TRUE(DeployRelease(Push({{"n", "2"}})).ok());
+  EXPECT_FALSE(PathExists(stale));
+}
+
+// A deploy stopped while unpacking (pushgate-deploy signalled on a build
+// timeout or a cancelled push) leaves nothing behind and changes nothing.
+TEST_F(ReleaseTest, AStoppedDeployLeavesNothingAndChangesNothing) {
+  Result<DeployResult> first = DeployRelease(Push({{"n", "1"}}));
+  ASSERT_TRUE(first.ok());
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 50; ++i) files["f" + std::to_string(i)] = std::string(1000, 'a');
+  DeployRequest req = Push(files);
+  int calls = 0;
+  req.checkpoint = [&]() -> Status { return ++calls > 20 ? Status::Unavailable("stopped by a signal") : Status::OK(); };
+  Result<DeployResult> stopped = DeployRelease(req);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().message(), "stopped by a signal");
+  EXPECT_EQ(Current(), first->name);
+  EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{"current", first->name}));
+}
+
+// Removing an old release fails (here a mount point inside it): the deploy
+// fails before `current` moves, and the new release is gone again.
+TEST_F(ReleaseTest, APruneFailureLeavesCurrentWhereItWas) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount";
+  DeployRequest first = Push({{"n", "1"}});
+  first.keep = 1;
+  Result<DeployResult> v1 = DeployRelease(first);
+  ASSERT_TRUE(v1.ok());
+  Result<DeployResult> v2 = DeployRelease(Push({{"n", "2"}}));
+  ASSERT_TRUE(v2.ok());
+  std::string busy = v1->path + "/busy";
+  ASSERT_TRUE(MakeDirs(busy, 0755).ok());
+  testing::RunOk({"mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", busy});
+  DeployRequest third = Push({{"n", "3"}});
+  third.keep = 1;
+  Result<DeployResult> v3 = DeployRelease(third);
+  testing::RunCommand({"umount", "-l", busy});
+  ASSERT_FALSE(v3.ok());
+  EXPECT_NE(v3.status().message().find("remove the old release " + v1->name), std::string::npos)
+      << v3.status().ToString();
+  EXPECT_EQ(Current(), v2->name);
+  EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/n"), "2");
+  EXPECT_FALSE(PathExists(dir_ / ("releases/web/v3-" + third.commit.substr(0, 7))));
+}
+
+TEST_F(ReleaseTest, RefusesBadInput) {
+  DeployRequest req = Push({{"n", "1"}});
+  DeployRequest bad = req;
+  bad.app = "../etc";
+  EXPECT_FALSE(DeployRelease(bad).ok());
+  bad = req;
+  bad.commit = "HEAD";
+  EXPECT_FALSE(DeployRelease(bad).ok());
+  EXPECT_FALSE(PathExists(dir_ / "etc"));
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,206 @@
+#include "sync/sync.h"
+
+#include <optional>
+#include <vector>
+
+#include "sshkey/sshkey.h"
+#include "util/log.h"
+#include "util/names.h"
+
+namespace pushgate {
+namespace {
+
+int64_t Seconds(int64_t ms) { return ms / 1000; }
+
+// A successful answer is recorded in the transaction that applies it.
+Status RecordSuccess(KeyCache& cache, lmdb::Txn& txn, int64_t now_ms) {
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaLastAttempt, now_ms));
+  return cache.PutMeta(txn, kMetaLastError, "");
+}
+
+// A put is applied only if everything about it checks out; `record` is
+// filled for an accepted put.
+Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, const SyncOptions& options,
+                KeyRecord* record) {
+  if (!IsValidUserName(change.username)) return Status::InvalidArgument("invalid username");
+  if (!parsed.ok()) return parsed.status();
+  PG_RETURN_IF_ERROR(CheckKeyStrength(*parsed, options.min_rsa_bits));
+  if (parsed->sha256_fingerprint != change.fingerprint) {
+    return Status::InvalidArgument("the fingerprint does not match the key (" + parsed->sha256_fingerprint + ")");
+  }
+  *record = KeyRecord{change.username, parsed->type, parsed->blob, parsed->comment, Seconds(options.now_ms), 0};
+  return Status::OK();
+}
+
+// Applies one page to `set` in `txn`; counts into `report`.
+Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, const SyncOptions& options,
+                 SyncReport& report) {
+  std::vector<std::string> lines;
+  std::vector<size_t> put_index(page.changes.size(), 0);
+  for (size_t i = 0; i < page.changes.size(); ++i) {
+    if (page.changes[i].op == KeyChange::Op::kPut) {
+      put_index[i] = lines.size();
+      lines.push_back(page.changes[i].key);
+    }
+  }
+  ParsedKeys parsed = ParsePublicKeyLines(lines);
+  for (size_t i = 0; i < page.changes.size(); ++i) {
+    const KeyChange& change = page.changes[i];
+    if (!IsValidSha256Fingerprint(change.fingerprint)) {
+      ++report.rejected;
+      log::Warn("rejected a change with an invalid fingerprint", {{"fingerprint", Printable(change.fingerprint, 64)}});
+      continue;
+    }
+    if (change.op == KeyChange::Op::kDelete) {
+      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      ++report.deletes;
+      continue;
+    }
+    size_t k = put_index[i];
+    Result<PublicKey> key = parsed.errors[k].ok() ? Result<PublicKey>(std::move(parsed.keys[k]))
+                                                  : Result<PublicKey>(parsed.errors[k]);
+    KeyRecord record;
+    Status valid = CheckPut(change, key, options, &record);
+    if (!valid.ok()) {
+      ++report.rejected;
+      log::Warn("rejected a key from the controller", {{"fingerprint", change.fingerprint},
+                                                       {"username", Printable(change.username, 64)},
+                                                       {"error", valid.message()}});
+      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      continue;
+    }
+    PG_RETURN_IF_ERROR(cache.PutKey(txn, change.fingerprint, record, set));
+    ++report.puts;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOptions& options) {
+  SyncReport report;
+  uint64_t since;
+  {
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginRead());
+    PG_ASSIGN_OR_RETURN(int64_t revision, cache.GetMetaInt(txn, kMetaRevision));
+    since = static_cast<uint64_t>(revision);
+  }
+  report.from_revision = since;
+  // A walk from 0 (the first sync, or after a 410) fills the emptied staging
+  // set in one write transaction that also activates it: readers never see
+  // it half-built, an interruption leaves nothing behind, and each B-tree
+  // page is written once rather than once per feed page.
+  std::optional<lmdb::Txn> walk;
+  auto start_walk = [&]() -> Status {
+    walk.reset();
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+    PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
+    walk.emplace(std::move(txn));
+    since = 0;
+    return Status::OK();
+  };
+  if (since == 0) PG_RETURN_IF_ERROR(start_walk());
+  int restarts = 0;
+  for (;;) {
+    bool resyncing = walk.has_value();
+    PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit, resyncing && since > 0));
+    if (answer.kind == FeedAnswer::Kind::kUnsupported) {
+      walk.reset();
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
+      PG_RETURN_IF_ERROR(txn.Commit());
+      report.outcome = SyncReport::Outcome::kNoFeed;
+      return report;
+    }
+    if (answer.kind == FeedAnswer::Kind::kGone) {
+      if (resyncing && since == 0) {
+        return Status::Unavailable("the controller answered 410 Gone to since=0");
+      }
+      // A snapshot continuation should never be refused; one restart covers
+      // a controller that compacted meanwhile, more would loop forever.
+      if (resyncing && ++restarts > 1) {
+        return Status::Unavailable("the controller answered 410 Gone to a snapshot continuation (since=" +
+                                   std::to_string(since) + "&snapshot=1); it must serve those from its compacted "
+                                   "history (docs/controller-api.md)");
+      }
+      log::Info("controller history compacted; resyncing all keys", {{"since", std::to_string(since)}});
+      report.resynced = true;
+      PG_RETURN_IF_ERROR(start_walk());
+      continue;
+    }
+    const DeltaPage& page = answer.page;
+    if (page.revision < since) {
+      return Status::Unavailable("the controller's revision went backwards (" + std::to_string(page.revision) +
+                                 " after " + std::to_string(since) + ")");
+    }
+    if (page.more && page.changes.empty() && page.revision == since) {
+      return Status::Unavailable("the controller says more changes follow but sent none");
+    }
+    // Incremental pages are one transaction each, with their revision.
+    std::optional<lmdb::Txn> own;
+    if (!resyncing) {
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+      own.emplace(std::move(txn));
+    }
+    lmdb::Txn& txn = resyncing ? *walk : *own;
+    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, resyncing ? KeySet::kStaging : KeySet::kActive, options,
+                                 report));
+    ++report.pages;
+    since = page.revision;
+    if (resyncing && page.more) continue;
+    if (resyncing) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
+    PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, static_cast<int64_t>(page.revision)));
+    if (!page.more) {
+      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, options.now_ms));
+      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "delta"));
+      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
+    }
+    PG_RETURN_IF_ERROR(txn.Commit());
+    walk.reset();
+    if (!page.more) break;
+  }
+  report.revision = since;
+  return report;
+}
+
+Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_view type, std::string_view blob,
+                                int64_t now_ms, Duration negative_ttl) {
+  Result<PublicKey> key = ParsePublicKeyLine(std::string(type) + " " + std::string(blob));
+  if (!key.ok()) return key.status().Annotate("the key to look up");
+  PG_ASSIGN_OR_RETURN(std::optional<KeyOwner> owner, source.LookupKeyOwner(key->md5_fingerprint));
+  LookupOutcome outcome;
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+  if (owner && !IsValidUserName(owner->username)) {
+    log::Warn("rejected a key owner from the controller",
+              {{"fingerprint", key->sha256_fingerprint}, {"username", Printable(owner->username, 64)}});
+    owner.reset();
+  }
+  if (owner) {
+    KeyRecord record{owner->username, key->type, key->blob, key->comment, Seconds(now_ms), now_ms};
+    PG_RETURN_IF_ERROR(cache.PutKey(txn, key->sha256_fingerprint, record));
+    PG_RETURN_IF_ERROR(cache.DeleteNegative(txn, key->sha256_fingerprint));
+    outcome.known = true;
+    outcome.username = owner->username;
+  } else {
+    PG_RETURN_IF_ERROR(cache.DeleteKey(txn, key->sha256_fingerprint).status());
+    PG_RETURN_IF_ERROR(cache.PutNegative(txn, key->sha256_fingerprint, now_ms + negative_ttl.count()));
+  }
+  // Expired negative entries go as new ones come, so a key-scanning client
+  // cannot grow the table without bound.
+  PG_RETURN_IF_ERROR(cache.SweepNegative(txn, now_ms));
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, now_ms));
+  PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, now_ms));
+  PG_RETURN_IF_ERROR(txn.Commit());
+  return outcome;
+}
+
+Status RecordSyncFailure(KeyCache& cache, const Status& error, int64_t now_ms) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaLastAttempt, now_ms));
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaLastError, error.message().substr(0, 500)));
+  return txn.Commit();
+}
+
+}  // namespace pushgate
