@@ -18,7 +18,7 @@ namespace pushgate {
 enum class GitService { kReceivePack, kUploadPack };
 
 struct GitCommand {
-  GitService service;
+  GitService service = GitService::kUploadPack;
   std::string app;
 };
 

@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "metrics/counters.h"
 #include "program/command_line.h"
-#include "session/shell.h"
+#include "session/session.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -54,7 +54,7 @@ int Misconfigured(std::string_view what, const pushgate::Status& status) {
 int main(int argc, char** argv) {
   CLI::App app("pushgate forced command: serves git push and fetch for one authenticated user", "pushgate-shell");
   std::string config_path(pushgate::kDefaultConfigPath);
-  pushgate::ShellRequest request;
+  pushgate::SessionRequest request;
   app.add_option("--config", config_path, "configuration file")->capture_default_str();
   app.add_option("--user", request.user, "platform user the key belongs to")->required();
   app.add_option("--key", request.fingerprint, "SHA256 fingerprint of the authenticated key")->required();
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(*config, request.request_id);
   if (!backend.ok()) return Misconfigured("cannot open backend", backend.status());
 
-  pushgate::ShellDecision decision = pushgate::DecideShell(*config, **backend, request, TellPusher);
+  pushgate::SessionDecision decision = pushgate::DecideSession(*config, **backend, request, TellPusher);
   if (!decision.exec) {
     pushgate::metrics::Add(config->data_dir, pushgate::metrics::Counter::kSessionRefused);
     TellPusher(decision.message);

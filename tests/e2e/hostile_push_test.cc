@@ -165,11 +165,18 @@ TEST_F(HostilePushTest, WaitersWhoseClientsLeftStopWaiting) {
   ASSERT_EQ(::chown(LockPath("busy").c_str(), ::getpwnam(Gateway::kGitUser)->pw_uid, 0), 0);
   Result<FileLock> held = FileLock::TryAcquire(LockPath("busy"));
   ASSERT_TRUE(held.ok());
+  // The count below is of every pushgate-shell: one still ending a session
+  // of an earlier test would be counted as a waiter.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && CountServerProcesses("pushgate-shell") > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(CountServerProcesses("pushgate-shell"), 0) << "sessions of earlier tests did not end";
   std::vector<RawSession> waiters;
   for (int i = 0; i < 10; ++i) {
     waiters.push_back(StartRawSession("git-receive-pack 'busy.git'", work_ / ("w" + std::to_string(i))));
   }
-  auto deadline = Clock::now() + std::chrono::seconds(60);
+  deadline = Clock::now() + std::chrono::seconds(60);
   while (Clock::now() < deadline && CountServerProcesses("pushgate-shell") < 10) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -1,4 +1,4 @@
-#include "session/shell.h"
+#include "session/session.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -48,13 +48,19 @@ class ShellTest : public ::testing::Test {
     session_out_.Reset(p[1]);
   }
 
-  ShellDecision Decide(std::optional<std::string> command, const std::string& user = "alice",
-                       std::optional<std::string> protocol = std::nullopt) {
-    ShellRequest request{user, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI", std::move(command),
-                         std::move(protocol), "req123", "/opt/pg/libexec/pushgate"};
+  SessionRequest Request(std::optional<std::string> command, const std::string& user = "alice",
+                         std::optional<std::string> protocol = std::nullopt) {
+    SessionRequest request{user, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI", std::move(command),
+                           std::move(protocol), "req123", "/opt/pg/libexec/pushgate"};
     request.session_fd = session_out_.get();
     request.session_in_fd = session_in_.get();
-    return DecideShell(config_, backend_, request, [this](std::string_view line) { notices_.emplace_back(line); });
+    return request;
+  }
+
+  SessionDecision Decide(std::optional<std::string> command, const std::string& user = "alice",
+                         std::optional<std::string> protocol = std::nullopt) {
+    return DecideSession(config_, backend_, Request(std::move(command), user, std::move(protocol)),
+                         [this](std::string_view line) { notices_.emplace_back(line); });
   }
 
   static std::string EnvValue(const SpawnSpec& spec, const std::string& name) {
@@ -71,8 +77,49 @@ class ShellTest : public ::testing::Test {
   UniqueFd session_in_, client_writes_, client_reads_, session_out_;
 };
 
+// The steps one by one, as a second SSH front end calls them.
+TEST_F(ShellTest, TheStepsCalledOneByOneServeAPushAndAFetch) {
+  auto notify = [this](std::string_view line) { notices_.emplace_back(line); };
+  SessionRequest push_request = Request(std::string("git-receive-pack 'web.git'"));
+  GitCommand push;
+  ASSERT_FALSE(ParseRequest(config_, push_request, &push).has_value());
+  EXPECT_EQ(push.app, "web");
+  EXPECT_EQ(push.service, GitService::kReceivePack);
+  ASSERT_FALSE(AuthorizeRequest(config_, backend_, push_request, push).has_value());
+  ASSERT_FALSE(PrepareDataDir(config_).has_value());
+  PushLock held;
+  ASSERT_FALSE(AcquirePushLock(config_, push_request, push, notify, &held).has_value());
+  ASSERT_TRUE(held.lock.has_value());
+  EXPECT_TRUE(held.session_fd.valid());
+  EXPECT_FALSE(held.waited);
+  ASSERT_FALSE(PrepareRepository(config_, push_request, push, true).has_value());
+  SpawnSpec git = DescribeGit(config_, push_request, push, held.session_fd.get());
+  EXPECT_EQ(git.argv, (std::vector<std::string>{"git", "receive-pack", config_.RepoPath("web")}));
+  EXPECT_EQ(EnvValue(git, "PUSHGATE_CLIENT_FD"), std::to_string(held.session_fd.get()));
+
+  // A second push waits for the first and gives up after lock_timeout.
+  PushLock second;
+  std::optional<Refusal> busy = AcquirePushLock(config_, push_request, push, notify, &second);
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->message, "another deploy of web is still running after 300ms; try again when it has finished");
+  EXPECT_TRUE(second.waited);
+  EXPECT_EQ(notices_, (std::vector<std::string>{"waiting for the deploy in progress..."}));
+
+  // A fetch takes no lock, even while a push holds it.
+  SessionRequest fetch_request = Request(std::string("git-upload-pack 'web.git'"));
+  GitCommand fetch;
+  ASSERT_FALSE(ParseRequest(config_, fetch_request, &fetch).has_value());
+  PushLock none;
+  ASSERT_FALSE(AcquirePushLock(config_, fetch_request, fetch, notify, &none).has_value());
+  EXPECT_FALSE(none.lock.has_value());
+  EXPECT_FALSE(none.session_fd.valid());
+  SpawnSpec upload = DescribeGit(config_, fetch_request, fetch, -1);
+  EXPECT_EQ(upload.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
+  EXPECT_EQ(EnvValue(upload, "PUSHGATE_CLIENT_FD"), "<unset>");
+}
+
 TEST_F(ShellTest, InteractiveLoginIsRefusedFriendly) {
-  ShellDecision d = Decide(std::nullopt);
+  SessionDecision d = Decide(std::nullopt);
   EXPECT_FALSE(d.exec);
   EXPECT_EQ(d.message, "Hi alice! pushgate does not provide shell access.");
   EXPECT_EQ(d.exit_code, 1);
@@ -81,7 +128,7 @@ TEST_F(ShellTest, InteractiveLoginIsRefusedFriendly) {
 }
 
 TEST_F(ShellTest, InvalidAppNameIsExplained) {
-  ShellDecision d = Decide(std::string("git-receive-pack '../x'"));
+  SessionDecision d = Decide(std::string("git-receive-pack '../x'"));
   EXPECT_FALSE(d.exec);
   EXPECT_EQ(d.message.rfind("'../x' is not a valid app name", 0), 0u) << d.message;
   EXPECT_EQ(backend_.calls, 0);
@@ -103,7 +150,7 @@ TEST_F(ShellTest, AMissingAppAndAForeignOneGetTheSameWordsUnlessConfigured) {
 TEST_F(ShellTest, OtherBackendRefusalsReachThePusher) {
   EXPECT_EQ(Decide(std::string("git-receive-pack 'flaky.git'")).message,
             "the platform controller is unavailable, try again shortly");
-  ShellDecision broken = Decide(std::string("git-receive-pack 'broken.git'"));
+  SessionDecision broken = Decide(std::string("git-receive-pack 'broken.git'"));
   EXPECT_FALSE(broken.exec);
   EXPECT_NE(broken.message.find("try again"), std::string::npos);
   EXPECT_EQ(broken.message.find("disk on fire"), std::string::npos);  // internals stay in the log
@@ -111,7 +158,7 @@ TEST_F(ShellTest, OtherBackendRefusalsReachThePusher) {
 }
 
 TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
-  ShellDecision d = Decide(std::string("git-receive-pack '/web.git'"), "alice", std::string("version=2"));
+  SessionDecision d = Decide(std::string("git-receive-pack '/web.git'"), "alice", std::string("version=2"));
   ASSERT_TRUE(d.exec) << d.message;
   EXPECT_EQ(backend_.last_fingerprint, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI");
   EXPECT_EQ(d.git.path, "/usr/bin/git");
@@ -167,7 +214,7 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
   EXPECT_TRUE(PathExists(repo + "/refs/heads/main.lock")) << "a fetch removed a lock it does not hold";
 
-  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(push.exec) << push.message;
   for (const std::string& path : stale) EXPECT_FALSE(PathExists(repo + "/" + path)) << path;
   EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ab12Cd"));
@@ -186,7 +233,7 @@ TEST_F(ShellTest, SymlinksPlantedInDataDirAreNotServed) {
   for (const char* command : {"git-receive-pack 'alias.git'", "git-upload-pack 'alias.git'",
                               "git-receive-pack 'outside.git'", "git-upload-pack 'outside.git'"}) {
     SCOPED_TRACE(command);
-    ShellDecision d = Decide(std::string(command));
+    SessionDecision d = Decide(std::string(command));
     EXPECT_FALSE(d.exec);
     EXPECT_NE(d.message.find("pushgate could not prepare the repository"), std::string::npos) << d.message;
   }
@@ -194,7 +241,7 @@ TEST_F(ShellTest, SymlinksPlantedInDataDirAreNotServed) {
 }
 
 TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
-  ShellDecision d = Decide(std::string("git-upload-pack 'web.git'"));
+  SessionDecision d = Decide(std::string("git-upload-pack 'web.git'"));
   ASSERT_TRUE(d.exec) << d.message;
   EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
   EXPECT_FALSE(d.lock.has_value());
@@ -207,14 +254,14 @@ TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
 TEST_F(ShellTest, DrainingRefusesNewPushesButNotFetches) {
   ASSERT_TRUE(SetDraining(config_, true).ok());
   EXPECT_TRUE(*IsDraining(config_));
-  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   EXPECT_FALSE(push.exec);
   EXPECT_EQ(push.message, "web deploys are paused for maintenance, try again shortly");
   EXPECT_FALSE(push.lock.has_value());
   EXPECT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
 
   ASSERT_TRUE(SetDraining(config_, false).ok());
-  ShellDecision resumed = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision resumed = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(resumed.exec) << resumed.message;
   EXPECT_EQ(*PushesInFlight(config_), 1);  // `resumed` holds the app lock
   resumed.lock.reset();
@@ -223,7 +270,7 @@ TEST_F(ShellTest, DrainingRefusesNewPushesButNotFetches) {
 
 TEST_F(ShellTest, InvalidGitProtocolIsDropped) {
   for (std::string bad : {"version=3", "version=2:foo=bar", "version=2\nLD_PRELOAD=x", "", "version=2:"}) {
-    ShellDecision d = Decide(std::string("git-upload-pack 'web.git'"), "alice", bad);
+    SessionDecision d = Decide(std::string("git-upload-pack 'web.git'"), "alice", bad);
     ASSERT_TRUE(d.exec);
     EXPECT_EQ(EnvValue(d.git, "GIT_PROTOCOL"), "<unset>") << bad;
   }
@@ -232,9 +279,9 @@ TEST_F(ShellTest, InvalidGitProtocolIsDropped) {
 }
 
 TEST_F(ShellTest, SecondPushWaitsForTheLockThenGivesUpClearly) {
-  ShellDecision first = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision first = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(first.exec);
-  ShellDecision second = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision second = Decide(std::string("git-receive-pack 'web.git'"));
   EXPECT_FALSE(second.exec);
   EXPECT_EQ(notices_, (std::vector<std::string>{"waiting for the deploy in progress..."}));
   EXPECT_NE(second.message.find("another deploy of web is still running"), std::string::npos) << second.message;
@@ -246,11 +293,11 @@ TEST_F(ShellTest, SecondPushWaitsForTheLockThenGivesUpClearly) {
 // waiting out push.lock_timeout; a waiter whose client is gone stops.
 TEST_F(ShellTest, AWaiterWhoseClientLeftStopsWaiting) {
   config_.push.lock_timeout = std::chrono::minutes(10);
-  ShellDecision first = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision first = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(first.exec);
   client_reads_.Reset();  // the client is gone
   auto start = std::chrono::steady_clock::now();
-  ShellDecision second = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision second = Decide(std::string("git-receive-pack 'web.git'"));
   EXPECT_FALSE(second.exec);
   EXPECT_EQ(second.message, "the connection closed while waiting for the deploy in progress");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::minutes(1));
@@ -260,13 +307,13 @@ TEST_F(ShellTest, AWaiterWhoseClientLeftStopsWaiting) {
 // not be fetchable, so fetches are served with v0. Pushes keep the client's
 // protocol, and git refuses packs above push.max_pack_size.
 TEST_F(ShellTest, FetchesSpeakProtocolV0AndPushesCarryThePackLimit) {
-  ShellDecision fetch = Decide(std::string("git-upload-pack 'web.git'"), "alice", std::string("version=2"));
+  SessionDecision fetch = Decide(std::string("git-upload-pack 'web.git'"), "alice", std::string("version=2"));
   ASSERT_TRUE(fetch.exec);
   EXPECT_EQ(EnvValue(fetch.git, "GIT_PROTOCOL"), "<unset>");
   fetch = Decide(std::string("git-upload-pack 'web.git'"), "alice", std::string("version=1"));
   EXPECT_EQ(EnvValue(fetch.git, "GIT_PROTOCOL"), "version=1");
   config_.push.max_pack_size = 12345;
-  ShellDecision push = Decide(std::string("git-receive-pack 'web.git'"));
+  SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(push.exec);
   bool found = false;
   for (size_t i = 0; i < 20; ++i) {

@@ -1,4 +1,4 @@
-#include "session/shell.h"
+#include "session/session.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,19 +16,6 @@
 
 namespace pushgate {
 namespace {
-
-ShellDecision Refuse(std::string message, int exit_code = 1) {
-  ShellDecision d;
-  d.message = std::move(message);
-  d.exit_code = exit_code;
-  return d;
-}
-
-ShellDecision Unavailable(const Status& cause) {
-  log::Error("push failed on the gateway", {{"error", cause.message()}});
-  return Refuse("pushgate could not prepare the repository (" + std::string(CodeName(cause.code())) +
-                "); try again shortly, and tell the platform operator if it persists");
-}
 
 // git's own configuration for the session. Passed through the environment
 // (GIT_CONFIG_COUNT) as well as written at creation, so nothing in the
@@ -63,17 +50,33 @@ std::vector<std::pair<std::string, std::string>> SessionSettings(const Config& c
 
 // True once the client's side of the session has closed: stdout's reader is
 // gone (POLLERR on a pipe, POLLHUP on a socket) or stdin was hung up.
-bool ClientGone(const ShellRequest& request) {
+bool ClientGone(const SessionRequest& request) {
   struct pollfd pfds[2] = {{request.session_fd, 0, 0}, {request.session_in_fd, 0, 0}};
   if (::poll(pfds, 2, 0) <= 0) return false;
   return (pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0 || (pfds[1].revents & (POLLHUP | POLLNVAL)) != 0;
 }
 
-Status EnsureDataDirs(const Config& config) {
-  for (const std::string& dir : {config.data_dir, config.ReposDir(), config.LocksDir(), config.TmpDir()}) {
-    PG_RETURN_IF_ERROR(MakeDirs(dir, 0750));
+std::string HooksDir(const SessionRequest& request) { return request.libexec_dir + "/hooks"; }
+
+// Milliseconds since the previous lap, for the log's phase timings.
+class PhaseClock {
+ public:
+  std::string Lap() {
+    auto now = std::chrono::steady_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - start_).count();
+    start_ = now;
+    return std::to_string(ms);
   }
-  return Status::OK();
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// A failure on the gateway, not the client's: logged in full, summarised.
+Refusal Unavailable(const Status& cause) {
+  log::Error("push failed on the gateway", {{"error", cause.message()}});
+  return Refusal{"pushgate could not prepare the repository (" + std::string(CodeName(cause.code())) +
+                 "); try again shortly, and tell the platform operator if it persists"};
 }
 
 }  // namespace
@@ -91,96 +94,94 @@ bool IsValidGitProtocol(std::string_view value) {
   return true;
 }
 
-ShellDecision DecideShell(const Config& config, Backend& backend, const ShellRequest& request,
-                          const std::function<void(std::string_view)>& notify) {
+std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& request, GitCommand* command) {
   ParsedSshCommand parsed = ParseSshCommand(request.original_command.value_or(""));
   if (!parsed.ok) {
     if (parsed.error.kind == SshCommandError::Kind::kInvalidAppName) {
       log::Info("refused: invalid app name", {{"repository", parsed.error.repository}});
-      return Refuse("'" + parsed.error.repository +
-                    "' is not a valid app name: use lowercase letters, digits and '-', "
-                    "e.g. git push ssh://" + config.git_user + "@HOST/myapp.git main");
+      return Refusal{"'" + parsed.error.repository +
+                     "' is not a valid app name: use lowercase letters, digits and '-', "
+                     "e.g. git push ssh://" + config.git_user + "@HOST/myapp.git main"};
     }
     log::Info("refused: not a git command");
-    return Refuse("Hi " + request.user + "! pushgate does not provide shell access.");
+    return Refusal{"Hi " + request.user + "! pushgate does not provide shell access."};
   }
-  const GitCommand& command = parsed.command;
-  log::SetContext("app", command.app);
-  log::SetContext("service", GitServiceName(command.service));
+  *command = std::move(parsed.command);
+  log::SetContext("app", command->app);
+  log::SetContext("service", GitServiceName(command->service));
+  return std::nullopt;
+}
 
-  // Phase timings for the log: what a slow push spent its time on.
-  auto phase_start = std::chrono::steady_clock::now();
-  auto phase_ms = [&phase_start] {
-    auto now = std::chrono::steady_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - phase_start).count();
-    phase_start = now;
-    return std::to_string(ms);
-  };
+std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, const SessionRequest& request,
+                                        const GitCommand& command) {
   Backend::Access access =
       command.service == GitService::kReceivePack ? Backend::Access::kWrite : Backend::Access::kRead;
   Status authorized = backend.Authorize(command.app, request.user, request.fingerprint, access);
-  std::string authorize_ms = phase_ms();
-  if (!authorized.ok()) {
-    switch (authorized.code()) {
-      case Status::Code::kNotFound:
-      case Status::Code::kPermissionDenied:
-        log::Info("refused", {{"reason", authorized.message()}});
-        return Refuse(AccessRefusal(command.app, authorized.IsNotFound(), config.push.distinguish_missing_apps));
-      case Status::Code::kUnavailable:
-      case Status::Code::kTimeout:
-        log::Warn("authorization unavailable", {{"error", authorized.message()}});
-        return Refuse(authorized.message());
-      case Status::Code::kUnimplemented:
-        log::Error("pushgate and the controller do not fit together", {{"error", authorized.message()}});
-        return Refuse("pushgate is misconfigured on the server; tell the platform operator");
-      default: return Unavailable(authorized);
-    }
+  if (authorized.ok()) return std::nullopt;
+  switch (authorized.code()) {
+    case Status::Code::kNotFound:
+    case Status::Code::kPermissionDenied:
+      log::Info("refused", {{"reason", authorized.message()}});
+      return Refusal{AccessRefusal(command.app, authorized.IsNotFound(), config.push.distinguish_missing_apps)};
+    case Status::Code::kUnavailable:
+    case Status::Code::kTimeout:
+      log::Warn("authorization unavailable", {{"error", authorized.message()}});
+      return Refusal{authorized.message()};
+    case Status::Code::kUnimplemented:
+      log::Error("pushgate and the controller do not fit together", {{"error", authorized.message()}});
+      return Refusal{"pushgate is misconfigured on the server; tell the platform operator"};
+    default: return Unavailable(authorized);
   }
+}
 
-  Status dirs = EnsureDataDirs(config);
-  if (!dirs.ok()) return Unavailable(dirs);
-
-  ShellDecision decision;
-  std::string lock_ms = "0";
-  if (command.service == GitService::kReceivePack) {
-    Result<bool> draining = IsDraining(config);
-    if (!draining.ok()) return Unavailable(draining.status());
-    if (*draining) {
-      log::Info("refused: draining");
-      return Refuse(DrainingMessage(command.app));
-    }
-    bool waited = false;
-    bool client_gone = false;
-    Result<FileLock> lock = FileLock::Acquire(
-        config.AppLockPath(command.app), config.push.lock_timeout,
-        [&] {
-          waited = true;
-          notify("waiting for the deploy in progress...");
-        },
-        // A waiter whose client has gone has no push left to run.
-        [&] { return client_gone = ClientGone(request); });
-    if (!lock.ok()) {
-      if (lock.status().IsTimeout()) {
-        return Refuse("another deploy of " + command.app + " is still running after " +
-                      FormatDuration(config.push.lock_timeout) + "; try again when it has finished");
-      }
-      if (client_gone) {
-        log::Info("the client left while waiting for the app lock", {{"ms", phase_ms()}});
-        return Refuse("the connection closed while waiting for the deploy in progress");
-      }
-      return Unavailable(lock.status());
-    }
-    lock_ms = phase_ms();
-    if (waited) log::Info("waited for the app lock", {{"ms", lock_ms}});
-    decision.lock.emplace(std::move(lock).value());
-    // Not close-on-exec: it must reach the hook through git-receive-pack.
-    decision.session_fd.Reset(::fcntl(request.session_fd, F_DUPFD, 3));
-    if (!decision.session_fd.valid()) return Unavailable(Status::FromErrno(errno, "dup the session channel"));
+std::optional<Refusal> PrepareDataDir(const Config& config) {
+  for (const std::string& dir : {config.data_dir, config.ReposDir(), config.LocksDir(), config.TmpDir()}) {
+    Status made = MakeDirs(dir, 0750);
+    if (!made.ok()) return Unavailable(made);
   }
+  return std::nullopt;
+}
 
-  std::string hooks_dir = request.libexec_dir + "/hooks";
+std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request, const GitCommand& command,
+                                       const std::function<void(std::string_view)>& notify, PushLock* push) {
+  if (command.service != GitService::kReceivePack) return std::nullopt;
+  Result<bool> draining = IsDraining(config);
+  if (!draining.ok()) return Unavailable(draining.status());
+  if (*draining) {
+    log::Info("refused: draining");
+    return Refusal{DrainingMessage(command.app)};
+  }
+  bool client_gone = false;
+  Result<FileLock> lock = FileLock::Acquire(
+      config.AppLockPath(command.app), config.push.lock_timeout,
+      [&] {
+        push->waited = true;
+        notify("waiting for the deploy in progress...");
+      },
+      // A waiter whose client has gone has no push left to run.
+      [&] { return client_gone = ClientGone(request); });
+  if (!lock.ok()) {
+    if (lock.status().IsTimeout()) {
+      return Refusal{"another deploy of " + command.app + " is still running after " +
+                     FormatDuration(config.push.lock_timeout) + "; try again when it has finished"};
+    }
+    if (client_gone) {
+      log::Info("the client left while waiting for the app lock");
+      return Refusal{"the connection closed while waiting for the deploy in progress"};
+    }
+    return Unavailable(lock.status());
+  }
+  push->lock.emplace(std::move(lock).value());
+  // Not close-on-exec: it must reach the hook through git-receive-pack.
+  push->session_fd.Reset(::fcntl(request.session_fd, F_DUPFD, 3));
+  if (!push->session_fd.valid()) return Unavailable(Status::FromErrno(errno, "dup the session channel"));
+  return std::nullopt;
+}
+
+std::optional<Refusal> PrepareRepository(const Config& config, const SessionRequest& request,
+                                         const GitCommand& command, bool locked) {
   std::string repo = config.RepoPath(command.app);
-  Status created = CreateBareRepository(repo, RepoSettings(hooks_dir));
+  Status created = CreateBareRepository(repo, RepoSettings(HooksDir(request)));
   if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
   if (created.ok()) log::Info("created repository", {{"path", repo}});
   // Anything that can write to data_dir (a build runs as git_user) could put
@@ -191,15 +192,22 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
   if (!S_ISDIR(st.st_mode)) {
     return Unavailable(Status::IOError(repo + " is not a directory (a symlink?); refusing to serve it"));
   }
-  if (decision.lock) {
+  // Only a lock holder may touch git's lock files: without the lock they
+  // may belong to a push in progress.
+  if (locked) {
     Result<std::vector<std::string>> removed = RemoveLeftoversOfKilledGit(repo);
     if (!removed.ok()) return Unavailable(removed.status());
     for (const std::string& path : *removed) {
       log::Warn("removed what a killed push left in the repository", {{"path", repo + "/" + path}});
     }
   }
+  return std::nullopt;
+}
 
-  SpawnSpec& git = decision.git;
+SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const GitCommand& command,
+                      int hook_session_fd) {
+  std::string repo = config.RepoPath(command.app);
+  SpawnSpec git;
   git.path = config.git_path;
   if (command.service == GitService::kReceivePack) {
     git.argv = {"git", "receive-pack", repo};
@@ -219,16 +227,14 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       "PUSHGATE_KEY=" + request.fingerprint,
       "PUSHGATE_REQUEST_ID=" + request.request_id,
   };
-  std::vector<std::pair<std::string, std::string>> settings = RepoSettings(hooks_dir);
+  std::vector<std::pair<std::string, std::string>> settings = RepoSettings(HooksDir(request));
   for (auto& setting : SessionSettings(config, command.service)) settings.push_back(std::move(setting));
   git.env.push_back("GIT_CONFIG_COUNT=" + std::to_string(settings.size()));
   for (size_t i = 0; i < settings.size(); ++i) {
     git.env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + settings[i].first);
     git.env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + settings[i].second);
   }
-  if (decision.session_fd.valid()) {
-    git.env.push_back("PUSHGATE_CLIENT_FD=" + std::to_string(decision.session_fd.get()));
-  }
+  if (hook_session_fd >= 0) git.env.push_back("PUSHGATE_CLIENT_FD=" + std::to_string(hook_session_fd));
   if (request.git_protocol) {
     if (!IsValidGitProtocol(*request.git_protocol)) {
       log::Warn("dropped an invalid GIT_PROTOCOL from the client");
@@ -244,12 +250,44 @@ ShellDecision DecideShell(const Config& config, Backend& backend, const ShellReq
       git.env.push_back("GIT_PROTOCOL=" + *request.git_protocol);
     }
   }
+  return git;
+}
+
+SessionDecision DecideSession(const Config& config, Backend& backend, const SessionRequest& request,
+                              const std::function<void(std::string_view)>& notify) {
+  SessionDecision decision;
+  auto refuse = [&decision](Refusal refusal) {
+    decision.message = std::move(refusal.message);
+    decision.exit_code = refusal.exit_code;
+    return std::move(decision);
+  };
+  // Phase timings for the log: what a slow push spent its time on.
+  PhaseClock clock;
+  GitCommand command;
+  if (std::optional<Refusal> no = ParseRequest(config, request, &command)) return refuse(std::move(*no));
+  if (std::optional<Refusal> no = AuthorizeRequest(config, backend, request, command)) return refuse(std::move(*no));
+  std::string authorize_ms = clock.Lap();
+  if (std::optional<Refusal> no = PrepareDataDir(config)) return refuse(std::move(*no));
+  PushLock push;
+  if (std::optional<Refusal> no = AcquirePushLock(config, request, command, notify, &push)) {
+    return refuse(std::move(*no));
+  }
+  std::string lock_ms = push.lock ? clock.Lap() : "0";
+  if (push.waited) log::Info("waited for the app lock", {{"ms", lock_ms}});
+  if (std::optional<Refusal> no = PrepareRepository(config, request, command, push.lock.has_value())) {
+    return refuse(std::move(*no));
+  }
+  decision.git = DescribeGit(config, request, command, push.session_fd.valid() ? push.session_fd.get() : -1);
+  decision.lock = std::move(push.lock);
+  decision.session_fd = std::move(push.session_fd);
   decision.exec = true;
-  log::Info("starting git", {{"repository", repo}, {"authorize_ms", authorize_ms}, {"lock_ms", lock_ms}});
+  log::Info("starting git", {{"repository", config.RepoPath(command.app)},
+                             {"authorize_ms", authorize_ms},
+                             {"lock_ms", lock_ms}});
   return decision;
 }
 
-int ServeSession(ShellDecision decision, const Config& config, const std::atomic<bool>* stop,
+int ServeSession(SessionDecision decision, const Config& config, const std::atomic<bool>* stop,
                  const std::function<void(std::string_view)>& tell) {
   if (!decision.lock) {
     Status s = ExecReplacing(decision.git, {});

@@ -1,0 +1,109 @@
+// A push or fetch session, as named steps that every SSH front end calls in
+// the same order (pushgate-shell under OpenSSH today):
+//
+//   ParseRequest       the client's command: a git push or fetch of a valid app
+//   AuthorizeRequest   may this user (and key) do that, asked of the backend
+//   PrepareDataDir     data_dir's directories exist
+//   AcquirePushLock    pushes: not draining, and the app's lock, waiting for a
+//                      deploy in progress (not for a client that has left)
+//   PrepareRepository  the bare repository exists, is a real directory, and
+//                      holds nothing a killed push left behind
+//   DescribeGit        git's program, arguments and whole environment
+//   ServeSession       run it: a fetch replaces the process with
+//                      git-upload-pack; a push runs git-receive-pack under the
+//                      session relay (session_relay.h), which ends a session
+//                      gone idle, with the lock handed to git so that it
+//                      covers the pre-receive hook's deploy and ends with it
+//
+// DecideSession runs the steps up to DescribeGit. Each step returns a
+// Refusal, or nothing to go on; no step runs a shell.
+#ifndef PUSHGATE_SESSION_SESSION_H_
+#define PUSHGATE_SESSION_SESSION_H_
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "backend/backend.h"
+#include "config/config.h"
+#include "session/ssh_command.h"
+#include "util/fd.h"
+#include "util/lock.h"
+#include "util/process.h"
+
+namespace pushgate {
+
+struct SessionRequest {
+  std::string user;         // who the front end authenticated (pushgate-shell: --user)
+  std::string fingerprint;  // the key they authenticated with (--key)
+  std::optional<std::string> original_command;  // what the client asked to run (SSH_ORIGINAL_COMMAND)
+  std::optional<std::string> git_protocol;      // GIT_PROTOCOL, if the client sent it
+  std::string request_id;
+  std::string libexec_dir;  // where pushgate's programs and hooks are installed
+  // The ssh session's channel (stdout). A push hands a duplicate down to the
+  // hook, which polls it to learn that the pusher has gone: git-receive-pack
+  // itself does not tell its hook.
+  int session_fd = 1;
+  int session_in_fd = 0;  // the client's side (stdin), watched for hangup while waiting
+};
+
+// A step's "no": one line for the client, and the session's exit status.
+struct Refusal {
+  std::string message;
+  int exit_code = 1;
+};
+
+// What a push holds once AcquirePushLock has said yes.
+struct PushLock {
+  std::optional<FileLock> lock;  // the app's lock, to be handed to git
+  UniqueFd session_fd;           // a duplicate of the channel, for the hook (PUSHGATE_CLIENT_FD)
+  bool waited = false;           // another deploy held the lock first
+};
+
+[[nodiscard]] std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& request,
+                                                  GitCommand* command);
+[[nodiscard]] std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend,
+                                                      const SessionRequest& request, const GitCommand& command);
+[[nodiscard]] std::optional<Refusal> PrepareDataDir(const Config& config);
+// Does nothing for a fetch. `notify` prints a progress line to the client.
+[[nodiscard]] std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request,
+                                                     const GitCommand& command,
+                                                     const std::function<void(std::string_view)>& notify,
+                                                     PushLock* push);
+// `locked`: the caller holds the app's lock, so git's leftovers may be removed.
+[[nodiscard]] std::optional<Refusal> PrepareRepository(const Config& config, const SessionRequest& request,
+                                                       const GitCommand& command, bool locked);
+// `hook_session_fd`: the channel duplicate for the hook, or -1.
+SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const GitCommand& command,
+                      int hook_session_fd);
+
+// What the session does next: run git, or print `message` and exit.
+struct SessionDecision {
+  bool exec = false;
+  SpawnSpec git;                 // exec: the git program to run
+  std::optional<FileLock> lock;  // receive-pack: the app lock, handed to git
+  UniqueFd session_fd;           // receive-pack: for the hook (PUSHGATE_CLIENT_FD)
+  std::string message;           // refusal: one line for the client
+  int exit_code = 0;
+};
+
+// The steps from ParseRequest to DescribeGit, stopping at the first refusal.
+SessionDecision DecideSession(const Config& config, Backend& backend, const SessionRequest& request,
+                              const std::function<void(std::string_view)>& notify);
+
+// Runs what DecideSession decided to run, on this process's stdio: a fetch
+// becomes git-upload-pack; a push runs git-receive-pack under the session
+// relay with `config.push.idle_timeout`, handing it the app lock. Returns
+// the exit status; `tell` gets the lines for the client.
+int ServeSession(SessionDecision decision, const Config& config, const std::atomic<bool>* stop,
+                 const std::function<void(std::string_view)>& tell);
+
+// Only "version=N" entries (N in 0..2), ':'-separated, pass; anything else is
+// dropped rather than handed to git.
+bool IsValidGitProtocol(std::string_view value);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_SESSION_SESSION_H_
