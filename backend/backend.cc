@@ -210,7 +210,7 @@ std::string AccessRefusal(std::string_view app, bool app_missing, bool distingui
 
 Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, std::string_view request_id) {
   switch (config.mode) {
-    case Mode::kStandalone: return std::unique_ptr<Backend>(new StandaloneBackend(config.DbDir()));
+    case Mode::kStandalone: return std::unique_ptr<Backend>(new StandaloneBackend(config.dirs().Db()));
     case Mode::kController: {
       PG_ASSIGN_OR_RETURN(std::unique_ptr<ControllerClient> client, ControllerClient::Create(config.controller));
       if (!request_id.empty()) client->set_request_id(std::string(request_id));

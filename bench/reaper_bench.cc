@@ -33,7 +33,7 @@ void MakeRepos(const pushgate::Config& config, int repos) {
   old[0].tv_sec -= 3600;
   old[1] = old[0];
   for (int i = 0; i < repos; ++i) {
-    std::string repo = config.RepoPath(AppName(i));
+    std::string repo = config.dirs().Repo(AppName(i));
     if (pushgate::ListDir(repo).ok()) continue;
     (void)pushgate::MakeDirs(repo + "/refs/heads", 0755);
     pushgate::testing::WriteFile(repo + "/HEAD", "ref: refs/heads/main\n");

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   pushgate::ImageBuild build{Env("PUSHGATE_APP"),        Env("PUSHGATE_SHA"),    Env("PUSHGATE_SOURCE"),
-                             Env("PUSHGATE_BUILD_RESULT"), config->build.registry, config->TmpDir(), ""};
+                             Env("PUSHGATE_BUILD_RESULT"), config->build.registry, config->dirs().Tmp(), ""};
   pushgate::Status built = pushgate::BuildAndPushImage(build);
   if (!built.ok()) {
     std::fprintf(stderr, "pushgate-build-image: %s\n", built.message().c_str());

@@ -13,7 +13,7 @@
 #include "cli/privileges.h"
 #include "health/gateway_status.h"
 #include "config/config.h"
-#include "config/drain.h"
+#include "data-dir/drain.h"
 #include "config/host_check.h"
 #include "reaper/trash.h"
 #include "registry/registry.h"
@@ -52,7 +52,7 @@ Result<Session> OpenSession(const CommandArgs& args) {
   Session session;
   PG_ASSIGN_OR_RETURN(session.config, LoadCommandConfig(args));
   PG_RETURN_IF_ERROR(BecomeGitUser(session.config));
-  PG_ASSIGN_OR_RETURN(session.registry, Registry::Open(session.config.DbDir(), KeyCache::Access::kReadWrite));
+  PG_ASSIGN_OR_RETURN(session.registry, Registry::Open(session.config.dirs().Db(), KeyCache::Access::kReadWrite));
   return session;
 }
 
@@ -177,7 +177,7 @@ Status AppRemove(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(s.registry->RemoveApp(args.app));
   if (!args.purge) {
-    Print("removed app " + args.app + " (pushgate-reaper deletes its repository " + s.config.RepoPath(args.app) +
+    Print("removed app " + args.app + " (pushgate-reaper deletes its repository " + s.config.dirs().Repo(args.app) +
           " after reaper.grace; --purge deletes it at once)");
     return Status::OK();
   }
@@ -227,11 +227,11 @@ Status Backup(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Config config, LoadCommandConfig(args));
   // A read-only open creates lock.mdb if it is missing; as root that file
   // would then belong to root and lock git_user out.
-  if (!PathExists(config.DbDir() + "/lock.mdb")) {
-    return Status::NotFound("there is no registry in " + config.DbDir() + " to back up");
+  if (!PathExists(config.dirs().Db() + "/lock.mdb")) {
+    return Status::NotFound("there is no registry in " + config.dirs().Db() + " to back up");
   }
   PG_ASSIGN_OR_RETURN(std::unique_ptr<Registry> registry,
-                      Registry::Open(config.DbDir(), KeyCache::Access::kReadOnly));
+                      Registry::Open(config.dirs().Db(), KeyCache::Access::kReadOnly));
   std::string tmp = args.file + ".tmp." + std::to_string(::getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
@@ -257,7 +257,7 @@ void DeclareDrain(CLI::App& c, CommandArgs& a) {
 Result<int> WaitForPushesInFlight(const Config& config, Duration limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
-    PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config));
+    PG_ASSIGN_OR_RETURN(int in_flight, PushesInFlight(config.dirs()));
     if (in_flight == 0 || std::chrono::steady_clock::now() >= deadline) return in_flight;
     ::usleep(200 * 1000);
   }
@@ -272,9 +272,9 @@ Status Drain(CommandArgs& args) {
     PG_ASSIGN_OR_RETURN(wait, ParseDuration(args.wait));
   }
   PG_RETURN_IF_ERROR(BecomeGitUser(config));
-  if (!args.state.empty()) PG_RETURN_IF_ERROR(SetDraining(config, args.state == "on"));
-  PG_ASSIGN_OR_RETURN(bool draining, IsDraining(config));
-  PG_ASSIGN_OR_RETURN(int in_flight, wait ? WaitForPushesInFlight(config, *wait) : PushesInFlight(config));
+  if (!args.state.empty()) PG_RETURN_IF_ERROR(SetDraining(config.dirs(), args.state == "on"));
+  PG_ASSIGN_OR_RETURN(bool draining, IsDraining(config.dirs()));
+  PG_ASSIGN_OR_RETURN(int in_flight, wait ? WaitForPushesInFlight(config, *wait) : PushesInFlight(config.dirs()));
   Print(std::string(draining ? "draining: new pushes are refused" : "accepting pushes") + "; " +
         std::to_string(in_flight) + (in_flight == 1 ? " push" : " pushes") + " in flight");
   if (wait && in_flight > 0) args.exit_code = 1;

@@ -484,20 +484,6 @@ Status CheckBuildDriver(const Config& config, std::string_view origin) {
 
 }  // namespace
 
-std::string Config::RepoPath(std::string_view app) const {
-  return ReposDir() + "/" + std::string(app) + ".git";
-}
-
-std::string Config::AppLockPath(std::string_view app) const {
-  return LocksDir() + "/" + std::string(app) + ".lock";
-}
-
-std::string AppOfLockFile(std::string_view file_name) {
-  constexpr std::string_view kSuffix = ".lock";
-  if (file_name.size() <= kSuffix.size() || file_name.substr(file_name.size() - kSuffix.size()) != kSuffix) return "";
-  std::string_view app = file_name.substr(0, file_name.size() - kSuffix.size());
-  return IsValidAppName(app) ? std::string(app) : "";
-}
 
 bool Config::IsDeployRef(std::string_view ref) const {
   for (const std::string& r : deploy_refs) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "data-dir/data_dir.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "util/status.h"
@@ -133,16 +134,8 @@ struct Config {
   ReaperConfig reaper;
   LogConfig log;
 
-  // The layout of data_dir (docs/architecture.md).
-  std::string DbDir() const { return data_dir + "/db"; }
-  std::string ReposDir() const { return data_dir + "/repos"; }
-  std::string RepoPath(std::string_view app) const;
-  std::string LocksDir() const { return data_dir + "/locks"; }
-  std::string AppLockPath(std::string_view app) const;
-  std::string ReleasesDir() const { return data_dir + "/releases"; }
-  std::string TmpDir() const { return data_dir + "/tmp"; }
-  std::string TrashDir() const { return data_dir + "/trash"; }
-  std::string SyncLockPath() const { return LocksDir() + "/sync.lock"; }
+  // Every path under data_dir.
+  DataDir dirs() const { return DataDir(data_dir); }
 
   bool IsDeployRef(std::string_view ref) const;
 };
@@ -152,9 +145,6 @@ struct Config {
 // was killed, and is removed by the next deploy of the app or the reaper.
 inline constexpr std::string_view kReleaseStagingPrefix = ".tmp-";
 
-// The app whose lock file is `file_name` (an entry of LocksDir()), or "" for
-// any other file there (sync.lock, strays).
-std::string AppOfLockFile(std::string_view file_name);
 
 // Reads and validates the file at `path`, which must be absolute.
 Result<Config> LoadConfig(const std::string& path);

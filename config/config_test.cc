@@ -34,8 +34,8 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_FALSE(c->push.distinguish_missing_apps);
   EXPECT_EQ(c->keys.min_rsa_bits, 2048);
   EXPECT_EQ(c->log.destination.kind, log::Destination::Kind::kSyslog);
-  EXPECT_EQ(c->RepoPath("web"), "/var/lib/pushgate/repos/web.git");
-  EXPECT_EQ(c->AppLockPath("web"), "/var/lib/pushgate/locks/web.lock");
+  EXPECT_EQ(c->dirs().Repo("web"), "/var/lib/pushgate/repos/web.git");
+  EXPECT_EQ(c->dirs().AppLock("web"), "/var/lib/pushgate/locks/web.lock");
 }
 
 TEST(ConfigTest, ReadsEveryKey) {

@@ -324,4 +324,23 @@ std::string DecodeErrorMessage(std::string_view body) {
   return "";
 }
 
+Result<std::map<std::string, std::string>> DecodeFlatObject(std::string_view json, std::string_view what) {
+  std::map<std::string, std::string> fields;
+  Status visited = VisitObject(json, what, [&](std::string_view key, dom::element value) -> Status {
+    std::string_view text;
+    int64_t number = 0;
+    if (value.get_string().get(text) == simdjson::SUCCESS) {
+      fields.emplace(key, text);
+    } else if (value.get_int64().get(number) == simdjson::SUCCESS) {
+      fields.emplace(key, std::to_string(number));
+    } else {
+      return Status::Corruption(std::string(what) + ": the field \"" + std::string(key.substr(0, 64)) +
+                                "\" is neither a string nor an integer");
+    }
+    return Status::OK();
+  });
+  if (!visited.ok()) return Status::Corruption(std::string(what) + " is not a flat JSON object (" + visited.message() + ")");
+  return fields;
+}
+
 }  // namespace pushgate

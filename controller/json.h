@@ -54,6 +54,12 @@ Result<BuildState> DecodeBuildState(std::string_view json);
 // markup; empty if there is none. Not sanitized: see Printable().
 std::string DecodeErrorMessage(std::string_view body);
 
+// A flat JSON object of strings and integers (pushgate's own records, such
+// as the reaper's last-run summary), as field -> value; integers keep their
+// text. `what` names the document in errors. Nested values, other types and
+// duplicate keys are refused.
+Result<std::map<std::string, std::string>> DecodeFlatObject(std::string_view json, std::string_view what);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_CONTROLLER_JSON_H_

@@ -174,5 +174,17 @@ TEST(DecodeErrorMessageTest, FindsTheReason) {
   EXPECT_EQ(DecodeErrorMessage(std::string(600, 'x')), "");
 }
 
+TEST(DecodeFlatObjectTest, ReadsStringsAndIntegersAndRefusesAnythingElse) {
+  Result<std::map<std::string, std::string>> fields =
+      DecodeFlatObject(R"({"removed":2,"breaker":"","reason":"a \"quoted\" word"})", "the record");
+  ASSERT_TRUE(fields.ok()) << fields.status().ToString();
+  EXPECT_EQ(*fields, (std::map<std::string, std::string>{{"removed", "2"}, {"breaker", ""}, {"reason", "a \"quoted\" word"}}));
+  for (const char* bad : {R"({"a":{"b":1}})", R"({"a":[1]})", R"({"a":true})", R"({"a":1,"a":2})", "[1]", "{", ""}) {
+    Result<std::map<std::string, std::string>> refused = DecodeFlatObject(bad, "the record");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().message().rfind("the record is not a flat JSON object", 0), 0u) << refused.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace pushgate

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   pushgate::DeployRequest request;
-  request.releases_dir = config->ReleasesDir();
+  request.releases_dir = config->dirs().Releases();
   request.app = Env("PUSHGATE_APP");
   request.commit = Env("PUSHGATE_SHA");
   request.archive_path = Env("PUSHGATE_SOURCE");

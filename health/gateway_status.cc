@@ -5,8 +5,9 @@
 #include <chrono>
 
 #include "cache/cache.h"
-#include "config/drain.h"
+#include "data-dir/drain.h"
 #include "controller/client.h"
+#include "controller/json.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 
@@ -55,7 +56,7 @@ void CollectDisk(const Config& config, GatewayStatus& s) {
 }
 
 void CollectCache(const Config& config, GatewayStatus& s) {
-  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadOnly);
+  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadOnly);
   if (!cache.ok()) {
     if (cache.status().IsNotFound()) {
       Problem(s, config.mode == Mode::kController ? Health::kDown : Health::kDegraded,
@@ -63,12 +64,12 @@ void CollectCache(const Config& config, GatewayStatus& s) {
                                                : "the registry is empty: add users with pushgate user add");
       return;
     }
-    Problem(s, Health::kDown, "cannot open " + config.DbDir() + ": " + cache.status().message());
+    Problem(s, Health::kDown, "cannot open " + config.dirs().Db() + ": " + cache.status().message());
     return;
   }
   Result<lmdb::Txn> txn = (*cache)->BeginRead();
   if (!txn.ok()) {
-    Problem(s, Health::kDown, "cannot read " + config.DbDir() + ": " + txn.status().message());
+    Problem(s, Health::kDown, "cannot read " + config.dirs().Db() + ": " + txn.status().message());
     return;
   }
   s.keys = Or((*cache)->KeyCount(*txn), uint64_t{0});
@@ -99,25 +100,37 @@ void CollectController(const Config& config, GatewayStatus& s) {
 
 }  // namespace
 
+// data_dir/reaper-last.json, written whole by the reaper: shown as it is,
+// and its "breaker" field (the reason, empty unless it tripped) read.
+void CollectLastReaperRun(const Config& config, GatewayStatus& s) {
+  std::string path = config.dirs().LastReaperRun();
+  Result<std::string> text = ReadSmallFile(path, 64 * 1024);
+  if (!text.ok()) return;  // no run yet
+  s.last_reaper_run = *text;
+  while (!s.last_reaper_run.empty() && s.last_reaper_run.back() == '\n') s.last_reaper_run.pop_back();
+  Result<std::map<std::string, std::string>> run = DecodeFlatObject(*text, path);
+  if (!run.ok()) {
+    Problem(s, Health::kDegraded, run.status().message());
+    return;
+  }
+  auto breaker = run->find("breaker");
+  if (breaker == run->end() || !breaker->second.empty()) {
+    Problem(s, Health::kDegraded, "the reaper's circuit breaker tripped on its last run");
+  }
+}
+
 GatewayStatus CollectStatus(const Config& config, bool ask_controller) {
   GatewayStatus s;
   s.mode = config.mode == Mode::kController ? "controller" : "standalone";
-  s.draining = Or(IsDraining(config), false);
+  s.draining = Or(IsDraining(config.dirs()), false);
   if (s.draining) Problem(s, Health::kDegraded, "draining: new pushes are refused (pushgate drain off)");
-  s.pushes_in_flight = Or(PushesInFlight(config), 0);
-  Result<std::vector<std::string>> repos = ListDir(config.ReposDir());
+  s.pushes_in_flight = Or(PushesInFlight(config.dirs()), 0);
+  Result<std::vector<std::string>> repos = ListDir(config.dirs().Repos());
   s.repos = repos.ok() ? static_cast<int>(repos->size()) : 0;
   CollectDisk(config, s);
   CollectCache(config, s);
   if (config.mode == Mode::kController && ask_controller) CollectController(config, s);
-  Result<std::string> reaper = ReadSmallFile(config.data_dir + "/reaper-last.json", 64 * 1024);
-  if (reaper.ok()) {
-    s.last_reaper_run = *reaper;
-    while (!s.last_reaper_run.empty() && s.last_reaper_run.back() == '\n') s.last_reaper_run.pop_back();
-    if (s.last_reaper_run.find("\"breaker\":\"\"") == std::string::npos) {
-      Problem(s, Health::kDegraded, "the reaper's circuit breaker tripped on its last run");
-    }
-  }
+  CollectLastReaperRun(config, s);
   return s;
 }
 

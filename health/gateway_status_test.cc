@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "cache/cache.h"
-#include "config/drain.h"
+#include "data-dir/drain.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fs.h"
@@ -24,7 +24,7 @@ int64_t NowMs() {
 
 // A controller-mode cache as pushgate-sync leaves it.
 void WriteCache(const Config& config, int64_t synced_at_ms, const std::string& last_error) {
-  auto cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadWrite);
+  auto cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadWrite);
   ASSERT_TRUE(cache.ok()) << cache.status().ToString();
   auto txn = (*cache)->BeginWrite();
   ASSERT_TRUE((*cache)->PutMetaInt(*txn, kMetaRevision, 42).ok());
@@ -39,7 +39,7 @@ class StatusTest : public ::testing::Test {
   void SetUp() override {
     testing::WriteFile(dir_ / "token", "test-token\n", 0600);
     config_.data_dir = dir_ / "data";
-    ASSERT_TRUE(MakeDirs(config_.ReposDir() + "/web.git", 0755).ok());
+    ASSERT_TRUE(MakeDirs(config_.dirs().Repos() + "/web.git", 0755).ok());
     config_.mode = Mode::kController;
     config_.controller.url = fake_.url();
     config_.controller.token_file = dir_ / "token";
@@ -62,11 +62,11 @@ TEST_F(StatusTest, HealthyControllerGateway) {
 
 TEST_F(StatusTest, DegradedWhenDrainingOrTheControllerIsDownOrTheBreakerTripped) {
   WriteCache(config_, NowMs(), "");
-  ASSERT_TRUE(SetDraining(config_, true).ok());
+  ASSERT_TRUE(SetDraining(config_.dirs(), true).ok());
   GatewayStatus draining = CollectStatus(config_);
   EXPECT_EQ(draining.health, Health::kDegraded);
   EXPECT_TRUE(draining.draining);
-  ASSERT_TRUE(SetDraining(config_, false).ok());
+  ASSERT_TRUE(SetDraining(config_.dirs(), false).ok());
 
   fake_.Stop();
   GatewayStatus unreachable = CollectStatus(config_);
@@ -74,10 +74,20 @@ TEST_F(StatusTest, DegradedWhenDrainingOrTheControllerIsDownOrTheBreakerTripped)
   EXPECT_FALSE(unreachable.controller_reachable);
   fake_.Start();
 
-  testing::WriteFile(config_.data_dir + "/reaper-last.json", "{\"removed\":0,\"breaker\":\"40 of 50 ...\"}\n");
+  testing::WriteFile(config_.dirs().LastReaperRun(), "{\"removed\":0,\"breaker\":\"40 of 50 ...\"}\n");
   GatewayStatus tripped = CollectStatus(config_);
   EXPECT_EQ(tripped.health, Health::kDegraded);
   EXPECT_NE(tripped.ToText().find("circuit breaker"), std::string::npos) << tripped.ToText();
+
+  // Read as data: a breaker reason elsewhere in the record is not a trip.
+  testing::WriteFile(config_.dirs().LastReaperRun(), "{\"removed\":1,\"note\":\"\\\"breaker\\\":x\",\"breaker\":\"\"}\n");
+  GatewayStatus clean = CollectStatus(config_);
+  EXPECT_EQ(clean.health, Health::kHealthy) << clean.ToText();
+  testing::WriteFile(config_.dirs().LastReaperRun(), "{\"removed\":");
+  GatewayStatus unreadable = CollectStatus(config_);
+  EXPECT_EQ(unreadable.health, Health::kDegraded);
+  EXPECT_NE(unreadable.ToText().find("reaper-last.json is not a flat JSON object"), std::string::npos)
+      << unreadable.ToText();
 }
 
 TEST_F(StatusTest, DownWhenTheCacheIsTooOldToServeKeys) {

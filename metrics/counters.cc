@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 
+#include "data-dir/data_dir.h"
 #include "util/fd.h"
 
 namespace pushgate::metrics {
@@ -73,7 +74,7 @@ class Mapping {
   void Open(const std::string& data_dir) {
     Unmap();
     data_dir_ = data_dir;
-    std::string path = CountersPath(data_dir);
+    std::string path = DataDir(data_dir).Counters();
     for (int attempt = 0; attempt < 2 && file_ == nullptr; ++attempt) {
       UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
       struct stat st;
@@ -107,7 +108,6 @@ class Mapping {
 
 }  // namespace
 
-std::string CountersPath(const std::string& data_dir) { return data_dir + "/metrics"; }
 
 uint64_t HistogramData::Count() const {
   uint64_t count = 0;
@@ -133,7 +133,7 @@ void Observe(const std::string& data_dir, Histogram histogram, double seconds) {
 
 Result<Snapshot> ReadCounters(const std::string& data_dir) {
   Snapshot snapshot;
-  std::string path = CountersPath(data_dir);
+  std::string path = DataDir(data_dir).Counters();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) {
     if (errno == ENOENT) return snapshot;

@@ -63,9 +63,6 @@ struct Snapshot {
   const HistogramData& Get(Histogram h) const { return histograms[static_cast<size_t>(h)]; }
 };
 
-// data_dir/metrics
-std::string CountersPath(const std::string& data_dir);
-
 void Add(const std::string& data_dir, Counter counter, uint64_t n = 1);
 void Observe(const std::string& data_dir, Histogram histogram, double seconds);
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data-dir/data_dir.h"
 #include "tests/testing/testing.h"
 
 namespace pushgate::metrics {
@@ -71,7 +72,7 @@ TEST(CountersTest, ConcurrentProcessesLoseNoIncrement) {
 // zeros, never as this release's counters, and is replaced on the next add.
 TEST(CountersTest, AFileOfAnotherLayoutIsReplacedNotMisread) {
   TempDir dir;
-  testing::WriteFile(CountersPath(dir.path()), std::string(40, '\x07'), 0640);
+  testing::WriteFile(DataDir(dir.path()).Counters(), std::string(40, '\x07'), 0640);
   Result<Snapshot> before = ReadCounters(dir.path());
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->Get(Counter::kKeyHit), 0u);

@@ -37,7 +37,7 @@ int64_t MtimeMs(const std::string& path) {
 // branch refs and packed refs. (Lock files say nothing: flock does not touch
 // them, and a push in progress is seen by its lock being held.)
 int64_t LastActivityMs(const Config& config, const std::string& app) {
-  std::string repo = config.RepoPath(app);
+  std::string repo = config.dirs().Repo(app);
   int64_t newest = std::max({MtimeMs(repo), MtimeMs(repo + "/packed-refs"), MtimeMs(repo + "/refs/heads")});
   Result<std::vector<std::string>> heads = ListDir(repo + "/refs/heads");
   if (heads.ok()) {
@@ -51,17 +51,17 @@ bool Stopped(const ReapOptions& options) { return options.stop != nullptr && opt
 // Staging directories of deploys that were killed outright, under the app
 // lock (a deploy in progress holds it and owns its staging directory).
 void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, ReapSummary& summary) {
-  Result<std::vector<std::string>> apps = ListDir(config.ReleasesDir());
+  Result<std::vector<std::string>> apps = ListDir(config.dirs().Releases());
   if (!apps.ok()) return;
   for (const std::string& app : *apps) {
     if (!IsValidAppName(app)) continue;
-    std::string app_dir = config.ReleasesDir() + "/" + app;
+    std::string app_dir = config.dirs().Releases() + "/" + app;
     Result<std::vector<std::string>> entries = ListDir(app_dir);
     if (!entries.ok()) continue;
     for (const std::string& name : *entries) {
       std::string path = app_dir + "/" + name;
       if (name.rfind(kReleaseStagingPrefix, 0) != 0 || MtimeMs(path) >= cutoff) continue;
-      Result<FileLock> lock = FileLock::TryAcquire(config.AppLockPath(app));
+      Result<FileLock> lock = FileLock::TryAcquire(config.dirs().AppLock(app));
       if (!lock.ok()) continue;
       if (!dry_run) {
         Status removed = RemoveTree(path);
@@ -82,21 +82,21 @@ void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, Reap
 void RemoveLeftovers(const Config& config, int64_t now_ms, bool dry_run, ReapSummary& summary) {
   int64_t cutoff = now_ms - config.reaper.grace.count();
   RemoveStaleStaging(config, cutoff, dry_run, summary);
-  Result<std::vector<std::string>> tmp = ListDir(config.TmpDir());
+  Result<std::vector<std::string>> tmp = ListDir(config.dirs().Tmp());
   if (tmp.ok()) {
     for (const std::string& name : *tmp) {
-      std::string path = config.TmpDir() + "/" + name;
+      std::string path = config.dirs().Tmp() + "/" + name;
       if (MtimeMs(path) >= cutoff) continue;
       if (!dry_run && ::unlink(path.c_str()) != 0) continue;
       ++summary.leftovers_removed;
     }
   }
-  Result<std::vector<std::string>> locks = ListDir(config.LocksDir());
+  Result<std::vector<std::string>> locks = ListDir(config.dirs().Locks());
   if (!locks.ok()) return;
   for (const std::string& name : *locks) {
     std::string app = AppOfLockFile(name);
-    if (app.empty() || MtimeMs(config.RepoPath(app)) != 0) continue;
-    std::string path = config.AppLockPath(app);
+    if (app.empty() || MtimeMs(config.dirs().Repo(app)) != 0) continue;
+    std::string path = config.dirs().AppLock(app);
     if (MtimeMs(path) >= cutoff) continue;
     // Taken, so no push is using it; waiters on the old file move to a new
     // one (FileLock checks the path still names the file it locked).
@@ -109,7 +109,7 @@ void RemoveLeftovers(const Config& config, int64_t now_ms, bool dry_run, ReapSum
 
 // The app names of data_dir/repos, sorted.
 Result<std::vector<std::string>> ScanRepos(const Config& config) {
-  Result<std::vector<std::string>> entries = ListDir(config.ReposDir());
+  Result<std::vector<std::string>> entries = ListDir(config.dirs().Repos());
   if (!entries.ok()) {
     if (entries.status().IsNotFound()) return std::vector<std::string>();
     return entries.status();
@@ -127,7 +127,7 @@ Result<std::vector<std::string>> ScanRepos(const Config& config) {
 // Trashes the repo under its app lock. Returns false (and says why in the
 // summary) if the repo was kept.
 bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSummary& summary) {
-  Result<FileLock> lock = FileLock::TryAcquire(config.AppLockPath(app));
+  Result<FileLock> lock = FileLock::TryAcquire(config.dirs().AppLock(app));
   if (!lock.ok()) {
     if (lock.status().code() == Status::Code::kUnavailable) {
       ++summary.skipped_locked;
@@ -152,9 +152,10 @@ bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSu
   return true;
 }
 
-// data_dir/reaper-last.json, which `pushgate status` shows; replaced whole.
+// data_dir/reaper-last.json, which `pushgate status` shows and reads the
+// breaker from; replaced whole.
 void RecordLastRun(const Config& config, const std::string& json) {
-  std::string path = config.data_dir + "/reaper-last.json";
+  std::string path = config.dirs().LastReaperRun();
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640));
   if (!fd.valid() || !WriteAll(fd.get(), json + "\n").ok() || ::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -226,7 +227,7 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
       case AppState::kUnknown: ++summary.skipped_unknown; continue;
       case AppState::kGone: break;
     }
-    Result<bool> locked = FileLock::IsHeld(config.AppLockPath(app));
+    Result<bool> locked = FileLock::IsHeld(config.dirs().AppLock(app));
     if (!locked.ok() || *locked) {
       ++summary.skipped_locked;
     } else if (LastActivityMs(config, app) >= now_ms - config.reaper.grace.count()) {
@@ -257,7 +258,7 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
   }
 
   if (!candidates.empty() && !options.dry_run) {
-    Status locks = MakeDirs(config.LocksDir(), 0750);
+    Status locks = MakeDirs(config.dirs().Locks(), 0750);
     if (!locks.ok()) {
       ++summary.errors;
       log::Error("cannot create the locks directory", {{"error", locks.message()}});

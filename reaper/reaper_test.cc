@@ -69,13 +69,13 @@ class ReaperTest : public ::testing::Test {
   }
   // A repository last pushed `age` ago.
   void MakeRepo(const std::string& app, std::chrono::seconds age = std::chrono::hours(1)) {
-    std::string repo = config_.RepoPath(app);
+    std::string repo = config_.dirs().Repo(app);
     ASSERT_TRUE(MakeDirs(repo + "/refs/heads", 0755).ok());
     testing::WriteFile(repo + "/refs/heads/main", std::string(40, 'a') + "\n");
     testing::WriteFile(repo + "/HEAD", "ref: refs/heads/main\n");
     for (const std::string& p : {repo + "/refs/heads/main", repo + "/HEAD", repo + "/refs/heads", repo}) SetAge(p, age);
   }
-  bool RepoExists(const std::string& app) { return ListDir(config_.RepoPath(app)).ok(); }
+  bool RepoExists(const std::string& app) { return ListDir(config_.dirs().Repo(app)).ok(); }
   ReapSummary Run(bool dry_run = false, bool force = false) {
     ReapOptions options;
     options.dry_run = dry_run;
@@ -101,7 +101,7 @@ TEST_F(ReaperTest, DeletedAppsGoExistingAppsStay) {
   EXPECT_TRUE(RepoExists("live"));
   EXPECT_FALSE(RepoExists("old-one"));
   EXPECT_FALSE(RepoExists("old-two"));
-  EXPECT_TRUE(ListDir(config_.TrashDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Trash())->empty());
   EXPECT_NE(s.ToJson().find("\"removed\":2"), std::string::npos) << s.ToJson();
 }
 
@@ -110,10 +110,10 @@ TEST_F(ReaperTest, RecentPushesAndPushesInProgressAreKept) {
   MakeRepo("busy");
   MakeRepo("stale");
   backend_.states = {{"fresh", AppState::kGone}, {"busy", AppState::kGone}, {"stale", AppState::kGone}};
-  ASSERT_TRUE(MakeDirs(config_.LocksDir(), 0755).ok());
-  Result<FileLock> push = FileLock::TryAcquire(config_.AppLockPath("busy"));
+  ASSERT_TRUE(MakeDirs(config_.dirs().Locks(), 0755).ok());
+  Result<FileLock> push = FileLock::TryAcquire(config_.dirs().AppLock("busy"));
   ASSERT_TRUE(push.ok());
-  SetAge(config_.AppLockPath("busy"), std::chrono::hours(1));
+  SetAge(config_.dirs().AppLock("busy"), std::chrono::hours(1));
   ReapSummary s = Run();
   EXPECT_EQ(s.skipped_recent, 1);
   EXPECT_EQ(s.skipped_locked, 1);
@@ -200,50 +200,50 @@ TEST_F(ReaperTest, BackendClaimingEverythingIsGoneRemovesNothing) {
   config_.reaper.max_per_run = 100;
   ReapSummary s = Run();
   EXPECT_TRUE(s.breaker_tripped);
-  EXPECT_EQ(ListDir(config_.ReposDir())->size(), 50u);
+  EXPECT_EQ(ListDir(config_.dirs().Repos())->size(), 50u);
 }
 
 TEST_F(ReaperTest, CrashBetweenRenameAndDeleteIsFinishedByTheNextRun) {
   MakeRepo("live");
   backend_.states = {{"live", AppState::kExists}};
-  std::string left = config_.TrashDir() + "/gone.git.1a2b3c4d";
+  std::string left = config_.dirs().Trash() + "/gone.git.1a2b3c4d";
   ASSERT_TRUE(MakeDirs(left + "/objects/pack", 0755).ok());
   testing::WriteFile(left + "/objects/pack/pack-1.pack", "data");
   ReapSummary s = Run();
   EXPECT_EQ(s.trash_finished, 1);
-  EXPECT_TRUE(ListDir(config_.TrashDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Trash())->empty());
   EXPECT_TRUE(RepoExists("live"));
 }
 
 TEST_F(ReaperTest, DryRunChangesNothing) {
   MakeRepo("gone");
   backend_.states = {{"gone", AppState::kGone}};
-  ASSERT_TRUE(MakeDirs(config_.TmpDir(), 0755).ok());
-  testing::WriteFile(config_.TmpDir() + "/gone-abc.tar.gz", "x");
-  SetAge(config_.TmpDir() + "/gone-abc.tar.gz", std::chrono::hours(2));
+  ASSERT_TRUE(MakeDirs(config_.dirs().Tmp(), 0755).ok());
+  testing::WriteFile(config_.dirs().Tmp() + "/gone-abc.tar.gz", "x");
+  SetAge(config_.dirs().Tmp() + "/gone-abc.tar.gz", std::chrono::hours(2));
   ReapSummary s = Run(true);
   EXPECT_EQ(s.removed, 1);
   EXPECT_EQ(s.removed_apps, std::vector<std::string>{"gone"});
   EXPECT_TRUE(RepoExists("gone"));
-  EXPECT_TRUE(ListDir(config_.TmpDir()).ok() && ListDir(config_.TmpDir())->size() == 1);
+  EXPECT_TRUE(ListDir(config_.dirs().Tmp()).ok() && ListDir(config_.dirs().Tmp())->size() == 1);
   EXPECT_NE(s.ToJson().find("\"would_remove\":1"), std::string::npos) << s.ToJson();
 }
 
 TEST_F(ReaperTest, LeftoversOlderThanTheGracePeriodGo) {
   MakeRepo("live");
   backend_.states = {{"live", AppState::kExists}};
-  ASSERT_TRUE(MakeDirs(config_.TmpDir(), 0755).ok());
-  ASSERT_TRUE(MakeDirs(config_.LocksDir(), 0755).ok());
-  testing::WriteFile(config_.TmpDir() + "/crashed.tar.gz", "x");
-  SetAge(config_.TmpDir() + "/crashed.tar.gz", std::chrono::hours(2));
-  testing::WriteFile(config_.TmpDir() + "/building.tar.gz", "x");
-  testing::WriteFile(config_.AppLockPath("deleted-long-ago"), "");
-  SetAge(config_.AppLockPath("deleted-long-ago"), std::chrono::hours(2));
-  testing::WriteFile(config_.AppLockPath("live"), "");
-  SetAge(config_.AppLockPath("live"), std::chrono::hours(2));
+  ASSERT_TRUE(MakeDirs(config_.dirs().Tmp(), 0755).ok());
+  ASSERT_TRUE(MakeDirs(config_.dirs().Locks(), 0755).ok());
+  testing::WriteFile(config_.dirs().Tmp() + "/crashed.tar.gz", "x");
+  SetAge(config_.dirs().Tmp() + "/crashed.tar.gz", std::chrono::hours(2));
+  testing::WriteFile(config_.dirs().Tmp() + "/building.tar.gz", "x");
+  testing::WriteFile(config_.dirs().AppLock("deleted-long-ago"), "");
+  SetAge(config_.dirs().AppLock("deleted-long-ago"), std::chrono::hours(2));
+  testing::WriteFile(config_.dirs().AppLock("live"), "");
+  SetAge(config_.dirs().AppLock("live"), std::chrono::hours(2));
   // A deploy killed outright left its staging directory; another is
   // unpacking right now.
-  std::string releases = config_.ReleasesDir() + "/live";
+  std::string releases = config_.dirs().Releases() + "/live";
   ASSERT_TRUE(MakeDirs(releases + "/.tmp-v3-abcdef0/lib", 0755).ok());
   testing::WriteFile(releases + "/.tmp-v3-abcdef0/lib/x", "x");
   SetAge(releases + "/.tmp-v3-abcdef0", std::chrono::hours(2));
@@ -252,8 +252,8 @@ TEST_F(ReaperTest, LeftoversOlderThanTheGracePeriodGo) {
   SetAge(releases + "/v2-7654321", std::chrono::hours(2));
   ReapSummary s = Run();
   EXPECT_EQ(s.leftovers_removed, 3);
-  EXPECT_EQ(*ListDir(config_.TmpDir()), std::vector<std::string>{"building.tar.gz"});
-  EXPECT_EQ(*ListDir(config_.LocksDir()), std::vector<std::string>{"live.lock"});
+  EXPECT_EQ(*ListDir(config_.dirs().Tmp()), std::vector<std::string>{"building.tar.gz"});
+  EXPECT_EQ(*ListDir(config_.dirs().Locks()), std::vector<std::string>{"live.lock"});
   EXPECT_EQ(*ListDir(releases), (std::vector<std::string>{".tmp-v4-1234567", "v2-7654321"}));
 }
 
@@ -281,7 +281,7 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
   auto make_full_repo = [&](const std::string& app) {
     MakeRepo(app);
     for (int f = 0; f < 24; ++f) {
-      std::string objects = config_.RepoPath(app) + "/objects/" + std::to_string(f % 16);
+      std::string objects = config_.dirs().Repo(app) + "/objects/" + std::to_string(f % 16);
       ASSERT_TRUE(MakeDirs(objects, 0755).ok());
       testing::WriteFile(objects + "/" + std::to_string(f), std::string(2048, 'o'));
     }
@@ -290,7 +290,7 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
     make_full_repo(app_name(i));
     backend_.states[app_name(i)] = i % 2 == 0 ? AppState::kExists : AppState::kGone;
   }
-  const std::map<std::string, uintmax_t> whole = FileSizes(config_.RepoPath(app_name(0)));
+  const std::map<std::string, uintmax_t> whole = FileSizes(config_.dirs().Repo(app_name(0)));
 
   // A run in a child process, killed at `delay` unless `delay` is zero;
   // returns true if the kill landed while the run was going on.
@@ -334,12 +334,12 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
     int gone_left = 0;
     for (int i = 0; i < kApps; ++i) {
       std::string app = app_name(i);
-      std::map<std::string, uintmax_t> files = FileSizes(config_.RepoPath(app));
+      std::map<std::string, uintmax_t> files = FileSizes(config_.dirs().Repo(app));
       if (i % 2 == 0 || !files.empty()) {
         ASSERT_EQ(files, whole) << app << "'s repository is not whole";
       }
       if (i % 2 == 1 && !files.empty()) ++gone_left;
-      ASSERT_FALSE(*FileLock::IsHeld(config_.AppLockPath(app))) << app;
+      ASSERT_FALSE(*FileLock::IsHeld(config_.dirs().AppLock(app))) << app;
     }
     if (gone_left > 0 && gone_left < kApps / 2) ++cut_between_removals;
   }
@@ -350,11 +350,11 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
 
   ReapSummary last = Run();
   EXPECT_EQ(last.errors, 0);
-  EXPECT_TRUE(ListDir(config_.TrashDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Trash())->empty());
   for (int i = 0; i < kApps; ++i) {
     EXPECT_EQ(RepoExists(app_name(i)), i % 2 == 0) << app_name(i);
     if (i % 2 == 0) {
-      EXPECT_EQ(FileSizes(config_.RepoPath(app_name(i))), whole) << app_name(i);
+      EXPECT_EQ(FileSizes(config_.dirs().Repo(app_name(i))), whole) << app_name(i);
     }
   }
 }
@@ -363,8 +363,8 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
 TEST_F(ReaperTest, PurgeRemovesNowUnlessAPushRuns) {
   MakeRepo("busy");
   MakeRepo("idle");
-  ASSERT_TRUE(MakeDirs(config_.LocksDir(), 0755).ok());
-  Result<FileLock> push = FileLock::TryAcquire(config_.AppLockPath("busy"));
+  ASSERT_TRUE(MakeDirs(config_.dirs().Locks(), 0755).ok());
+  Result<FileLock> push = FileLock::TryAcquire(config_.dirs().AppLock("busy"));
   ASSERT_TRUE(push.ok());
   Status refused = PurgeRepository(config_, "busy");
   EXPECT_EQ(refused.code(), Status::Code::kUnavailable);
@@ -373,7 +373,7 @@ TEST_F(ReaperTest, PurgeRemovesNowUnlessAPushRuns) {
   EXPECT_TRUE(PurgeRepository(config_, "idle").ok());
   EXPECT_FALSE(RepoExists("idle"));
   EXPECT_TRUE(PurgeRepository(config_, "never-pushed").ok());
-  EXPECT_TRUE(ListDir(config_.TrashDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Trash())->empty());
 }
 
 TEST_F(ReaperTest, StopRequestEndsTheRunEarly) {

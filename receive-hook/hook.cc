@@ -194,9 +194,9 @@ class Deployment {
     bool unpacked_here = config_.build.driver == BuildDriver::kLocal && config_.build.command.empty();
     uint64_t once = tree_.file_bytes + tree_.entries * kPerEntryOverhead;
     uint64_t needed = once * (unpacked_here ? 2 : 1) + kDiskMargin;
-    Status dir = MakeDirs(config_.TmpDir(), 0750);
+    Status dir = MakeDirs(config_.dirs().Tmp(), 0750);
     if (!dir.ok()) return Failed("create the tmp dir", dir);
-    Result<uint64_t> free_bytes = FreeBytes(config_.TmpDir());
+    Result<uint64_t> free_bytes = FreeBytes(config_.dirs().Tmp());
     if (!free_bytes.ok()) return Failed("check the free disk space", free_bytes.status());
     if (*free_bytes >= needed) return true;
     log::Error("not enough disk space for the release",
@@ -208,7 +208,7 @@ class Deployment {
 
   // The exact pushed tree, as a deterministic tar.gz in data_dir/tmp.
   bool WriteArchive(const GitRepo& repo) {
-    archive_.path = config_.TmpDir() + "/" + context_.app + "-" + update_.new_id.substr(0, 7) + "-" + RandomHex(4) +
+    archive_.path = config_.dirs().Tmp() + "/" + context_.app + "-" + update_.new_id.substr(0, 7) + "-" + RandomHex(4) +
                     ".tar.gz";
     UniqueFd fd(::open(archive_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) {
@@ -331,13 +331,13 @@ class Deployment {
         outcome_ = Outcome::kRejected;
         return Reject("The platform refused the push" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
     }
-    Status dir = MakeDirs(config_.TmpDir(), 0750);
+    Status dir = MakeDirs(config_.dirs().Tmp(), 0750);
     if (!dir.ok()) return Failed("create the tmp dir", dir);
-    app_config_.path = config_.TmpDir() + "/" + context_.app + "-config-" + RandomHex(4) + ".json";
+    app_config_.path = config_.dirs().Tmp() + "/" + context_.app + "-config-" + RandomHex(4) + ".json";
     UniqueFd fd(::open(app_config_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     Status written = fd.valid() ? WriteAll(fd.get(), answer->body) : Status::FromErrno(errno, "create " + app_config_.path);
     if (!written.ok()) return Failed("write the app's config", written);
-    build_result_.path = config_.TmpDir() + "/" + context_.app + "-result-" + RandomHex(4) + ".json";
+    build_result_.path = config_.dirs().Tmp() + "/" + context_.app + "-result-" + RandomHex(4) + ".json";
     return true;
   }
 

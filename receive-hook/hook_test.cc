@@ -140,7 +140,7 @@ TEST_F(PreReceiveTest, SuccessfulBuildAcceptsAndSeesTheEnvironment) {
   EXPECT_NE(out.find("digest-ok"), std::string::npos) << out;
   EXPECT_NE(out.find("app.txt"), std::string::npos) << out;
   // The archive is gone afterwards.
-  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Tmp())->empty());
 }
 
 TEST_F(PreReceiveTest, FailedBuildRejectsWithASummary) {
@@ -149,7 +149,7 @@ TEST_F(PreReceiveTest, FailedBuildRejectsWithASummary) {
   EXPECT_NE(out.find("compiling"), std::string::npos);
   EXPECT_NE(out.find("Build failed (exit status 3)"), std::string::npos) << out;
   EXPECT_NE(out.find("web is unchanged"), std::string::npos) << out;
-  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Tmp())->empty());
 }
 
 TEST_F(PreReceiveTest, TimeoutRejects) {
@@ -223,7 +223,7 @@ TEST_F(PreReceiveTest, ATreeOverALimitIsRefusedBeforeArchivingOrBuilding) {
                      "(4.0 KiB)."),
             std::string::npos)
       << out;
-  EXPECT_TRUE(!PathExists(config_.TmpDir()) || ListDir(config_.TmpDir())->empty());
+  EXPECT_TRUE(!PathExists(config_.dirs().Tmp()) || ListDir(config_.dirs().Tmp())->empty());
 }
 
 TEST_F(PreReceiveTest, ASymlinkOutOfTheReleaseIsRefused) {
@@ -249,7 +249,7 @@ TEST_F(PreReceiveTest, ArchivingCountsAgainstTheBuildTimeout) {
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
   EXPECT_NE(out.find("Build timed out after 200ms."), std::string::npos) << out;
-  EXPECT_TRUE(ListDir(config_.TmpDir())->empty());
+  EXPECT_TRUE(ListDir(config_.dirs().Tmp())->empty());
 }
 
 TEST_F(PreReceiveTest, AReleaseThatDoesNotFitOnDiskIsRefusedBeforeArchiving) {

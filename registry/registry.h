@@ -58,7 +58,7 @@ class KeyImport {
 
 class Registry {
  public:
-  // `db_dir` is Config::DbDir(). Read-only opens never create anything.
+  // `db_dir` is Config::dirs().Db(). Read-only opens never create anything.
   static Result<std::unique_ptr<Registry>> Open(const std::string& db_dir, KeyCache::Access access);
 
   Status AddUser(std::string_view user);

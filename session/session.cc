@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <chrono>
 
-#include "config/drain.h"
+#include "data-dir/drain.h"
 #include "gitrepo/gitrepo.h"
 #include "session/session_relay.h"
 #include "session/ssh_command.h"
@@ -135,7 +135,7 @@ std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, 
 }
 
 std::optional<Refusal> PrepareDataDir(const Config& config) {
-  for (const std::string& dir : {config.data_dir, config.ReposDir(), config.LocksDir(), config.TmpDir()}) {
+  for (const std::string& dir : {config.data_dir, config.dirs().Repos(), config.dirs().Locks(), config.dirs().Tmp()}) {
     Status made = MakeDirs(dir, 0750);
     if (!made.ok()) return Unavailable(made);
   }
@@ -145,7 +145,7 @@ std::optional<Refusal> PrepareDataDir(const Config& config) {
 std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request, const GitCommand& command,
                                        const std::function<void(std::string_view)>& notify, PushLock* push) {
   if (command.service != GitService::kReceivePack) return std::nullopt;
-  Result<bool> draining = IsDraining(config);
+  Result<bool> draining = IsDraining(config.dirs());
   if (!draining.ok()) return Unavailable(draining.status());
   if (*draining) {
     log::Info("refused: draining");
@@ -153,7 +153,7 @@ std::optional<Refusal> AcquirePushLock(const Config& config, const SessionReques
   }
   bool client_gone = false;
   Result<FileLock> lock = FileLock::Acquire(
-      config.AppLockPath(command.app), config.push.lock_timeout,
+      config.dirs().AppLock(command.app), config.push.lock_timeout,
       [&] {
         push->waited = true;
         notify("waiting for the deploy in progress...");
@@ -180,7 +180,7 @@ std::optional<Refusal> AcquirePushLock(const Config& config, const SessionReques
 
 std::optional<Refusal> PrepareRepository(const Config& config, const SessionRequest& request,
                                          const GitCommand& command, bool locked) {
-  std::string repo = config.RepoPath(command.app);
+  std::string repo = config.dirs().Repo(command.app);
   Status created = CreateBareRepository(repo, RepoSettings(HooksDir(request)));
   if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
   if (created.ok()) log::Info("created repository", {{"path", repo}});
@@ -206,7 +206,7 @@ std::optional<Refusal> PrepareRepository(const Config& config, const SessionRequ
 
 SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const GitCommand& command,
                       int hook_session_fd) {
-  std::string repo = config.RepoPath(command.app);
+  std::string repo = config.dirs().Repo(command.app);
   SpawnSpec git;
   git.path = config.git_path;
   if (command.service == GitService::kReceivePack) {
@@ -281,7 +281,7 @@ SessionDecision DecideSession(const Config& config, Backend& backend, const Sess
   decision.lock = std::move(push.lock);
   decision.session_fd = std::move(push.session_fd);
   decision.exec = true;
-  log::Info("starting git", {{"repository", config.RepoPath(command.app)},
+  log::Info("starting git", {{"repository", config.dirs().Repo(command.app)},
                              {"authorize_ms", authorize_ms},
                              {"lock_ms", lock_ms}});
   return decision;

@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "config/drain.h"
+#include "data-dir/drain.h"
 #include "tests/testing/testing.h"
 #include "util/fs.h"
 
@@ -94,7 +94,7 @@ TEST_F(ShellTest, TheStepsCalledOneByOneServeAPushAndAFetch) {
   EXPECT_FALSE(held.waited);
   ASSERT_FALSE(PrepareRepository(config_, push_request, push, true).has_value());
   SpawnSpec git = DescribeGit(config_, push_request, push, held.session_fd.get());
-  EXPECT_EQ(git.argv, (std::vector<std::string>{"git", "receive-pack", config_.RepoPath("web")}));
+  EXPECT_EQ(git.argv, (std::vector<std::string>{"git", "receive-pack", config_.dirs().Repo("web")}));
   EXPECT_EQ(EnvValue(git, "PUSHGATE_CLIENT_FD"), std::to_string(held.session_fd.get()));
 
   // A second push waits for the first and gives up after lock_timeout.
@@ -114,7 +114,7 @@ TEST_F(ShellTest, TheStepsCalledOneByOneServeAPushAndAFetch) {
   EXPECT_FALSE(none.lock.has_value());
   EXPECT_FALSE(none.session_fd.valid());
   SpawnSpec upload = DescribeGit(config_, fetch_request, fetch, -1);
-  EXPECT_EQ(upload.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
+  EXPECT_EQ(upload.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.dirs().Repo("web")}));
   EXPECT_EQ(EnvValue(upload, "PUSHGATE_CLIENT_FD"), "<unset>");
 }
 
@@ -144,7 +144,7 @@ TEST_F(ShellTest, AMissingAppAndAForeignOneGetTheSameWordsUnlessConfigured) {
   config_.push.distinguish_missing_apps = true;
   EXPECT_EQ(Decide(std::string("git-receive-pack 'missing.git'")).message, "App missing does not exist");
   EXPECT_EQ(Decide(std::string("git-receive-pack 'web.git'"), "bob").message, "You do not have access to web");
-  EXPECT_FALSE(PathExists(config_.RepoPath("missing")));
+  EXPECT_FALSE(PathExists(config_.dirs().Repo("missing")));
 }
 
 TEST_F(ShellTest, OtherBackendRefusalsReachThePusher) {
@@ -154,7 +154,7 @@ TEST_F(ShellTest, OtherBackendRefusalsReachThePusher) {
   EXPECT_FALSE(broken.exec);
   EXPECT_NE(broken.message.find("try again"), std::string::npos);
   EXPECT_EQ(broken.message.find("disk on fire"), std::string::npos);  // internals stay in the log
-  EXPECT_FALSE(PathExists(config_.RepoPath("missing")));
+  EXPECT_FALSE(PathExists(config_.dirs().Repo("missing")));
 }
 
 TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
@@ -162,14 +162,14 @@ TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
   ASSERT_TRUE(d.exec) << d.message;
   EXPECT_EQ(backend_.last_fingerprint, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI");
   EXPECT_EQ(d.git.path, "/usr/bin/git");
-  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "receive-pack", config_.RepoPath("web")}));
+  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "receive-pack", config_.dirs().Repo("web")}));
   ASSERT_TRUE(d.lock.has_value());
-  EXPECT_TRUE(*FileLock::IsHeld(config_.AppLockPath("web")));
-  EXPECT_TRUE(PathExists(config_.RepoPath("web") + "/HEAD"));
-  std::string repo_config = testing::ReadFile(config_.RepoPath("web") + "/config");
+  EXPECT_TRUE(*FileLock::IsHeld(config_.dirs().AppLock("web")));
+  EXPECT_TRUE(PathExists(config_.dirs().Repo("web") + "/HEAD"));
+  std::string repo_config = testing::ReadFile(config_.dirs().Repo("web") + "/config");
   EXPECT_NE(repo_config.find("hooksPath = /opt/pg/libexec/pushgate/hooks"), std::string::npos) << repo_config;
   EXPECT_NE(repo_config.find("fsckObjects = true"), std::string::npos) << repo_config;
-  EXPECT_FALSE(PathExists(config_.RepoPath("web") + "/hooks/pre-receive"));
+  EXPECT_FALSE(PathExists(config_.dirs().Repo("web") + "/hooks/pre-receive"));
 
   EXPECT_EQ(EnvValue(d.git, "GIT_PROTOCOL"), "version=2");
   EXPECT_EQ(EnvValue(d.git, "PUSHGATE_APP"), "web");
@@ -199,7 +199,7 @@ TEST_F(ShellTest, ReceivePackCreatesRepoTakesLockAndBuildsACleanEnvironment) {
 // holds no lock, touches nothing.
 TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
-  std::string repo = config_.RepoPath("web");
+  std::string repo = config_.dirs().Repo("web");
   std::vector<std::string> stale = {"refs/heads/main.lock", "refs/heads/feature/x.lock", "HEAD.lock",
                                     "packed-refs.lock", "objects/incoming-Ab12Cd/pack/tmp_pack_1"};
   for (const std::string& path : stale) {
@@ -227,9 +227,9 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
 // any other directory: neither pushes nor fetches go through it.
 TEST_F(ShellTest, SymlinksPlantedInDataDirAreNotServed) {
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
-  ASSERT_EQ(::symlink(config_.RepoPath("web").c_str(), config_.RepoPath("alias").c_str()), 0);
+  ASSERT_EQ(::symlink(config_.dirs().Repo("web").c_str(), config_.dirs().Repo("alias").c_str()), 0);
   TempDir elsewhere;
-  ASSERT_EQ(::symlink(elsewhere.path().c_str(), config_.RepoPath("outside").c_str()), 0);
+  ASSERT_EQ(::symlink(elsewhere.path().c_str(), config_.dirs().Repo("outside").c_str()), 0);
   for (const char* command : {"git-receive-pack 'alias.git'", "git-upload-pack 'alias.git'",
                               "git-receive-pack 'outside.git'", "git-upload-pack 'outside.git'"}) {
     SCOPED_TRACE(command);
@@ -243,7 +243,7 @@ TEST_F(ShellTest, SymlinksPlantedInDataDirAreNotServed) {
 TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
   SessionDecision d = Decide(std::string("git-upload-pack 'web.git'"));
   ASSERT_TRUE(d.exec) << d.message;
-  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.RepoPath("web")}));
+  EXPECT_EQ(d.git.argv, (std::vector<std::string>{"git", "upload-pack", "--strict", config_.dirs().Repo("web")}));
   EXPECT_FALSE(d.lock.has_value());
   EXPECT_FALSE(d.session_fd.valid());
   EXPECT_EQ(EnvValue(d.git, "PUSHGATE_CLIENT_FD"), "<unset>");
@@ -252,20 +252,20 @@ TEST_F(ShellTest, UploadPackIsStrictAndTakesNoLock) {
 // A draining gateway refuses new pushes, counts the ones in flight, and
 // still serves fetches.
 TEST_F(ShellTest, DrainingRefusesNewPushesButNotFetches) {
-  ASSERT_TRUE(SetDraining(config_, true).ok());
-  EXPECT_TRUE(*IsDraining(config_));
+  ASSERT_TRUE(SetDraining(config_.dirs(), true).ok());
+  EXPECT_TRUE(*IsDraining(config_.dirs()));
   SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   EXPECT_FALSE(push.exec);
   EXPECT_EQ(push.message, "web deploys are paused for maintenance, try again shortly");
   EXPECT_FALSE(push.lock.has_value());
   EXPECT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
 
-  ASSERT_TRUE(SetDraining(config_, false).ok());
+  ASSERT_TRUE(SetDraining(config_.dirs(), false).ok());
   SessionDecision resumed = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(resumed.exec) << resumed.message;
-  EXPECT_EQ(*PushesInFlight(config_), 1);  // `resumed` holds the app lock
+  EXPECT_EQ(*PushesInFlight(config_.dirs()), 1);  // `resumed` holds the app lock
   resumed.lock.reset();
-  EXPECT_EQ(*PushesInFlight(config_), 0);
+  EXPECT_EQ(*PushesInFlight(config_.dirs()), 0);
 }
 
 TEST_F(ShellTest, InvalidGitProtocolIsDropped) {
@@ -323,14 +323,14 @@ TEST_F(ShellTest, FetchesSpeakProtocolV0AndPushesCarryThePackLimit) {
     }
   }
   EXPECT_TRUE(found);
-  EXPECT_EQ(testing::ReadFile(config_.RepoPath("web") + "/config").find("maxInputSize"), std::string::npos);
+  EXPECT_EQ(testing::ReadFile(config_.dirs().Repo("web") + "/config").find("maxInputSize"), std::string::npos);
 }
 
 TEST_F(ShellTest, ExistingRepositoryIsReusedUntouched) {
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
-  testing::WriteFile(config_.RepoPath("web") + "/marker", "x");
+  testing::WriteFile(config_.dirs().Repo("web") + "/marker", "x");
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
-  EXPECT_TRUE(PathExists(config_.RepoPath("web") + "/marker"));
+  EXPECT_TRUE(PathExists(config_.dirs().Repo("web") + "/marker"));
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 // The cache as one read transaction sees it; a cache that does not exist
 // yet (controller mode before the first sync) reads as empty.
 Result<KeyLookup> ReadCache(const Config& config, std::string_view fingerprint) {
-  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadOnly);
+  Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadOnly);
   if (!cache.ok()) {
     if (cache.status().IsNotFound()) return KeyLookup();
     return cache.status();

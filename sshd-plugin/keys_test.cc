@@ -22,7 +22,7 @@ class KeysTest : public ::testing::Test {
     config_.git_user = "git";
     key_ = testing::MakeKey(dir_.path(), "alice");
     other_ = testing::MakeKey(dir_.path(), "other");
-    auto registry = Registry::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto registry = Registry::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     ASSERT_TRUE(registry.ok());
     ASSERT_TRUE((*registry)->AddUser("alice").ok());
     auto import = (*registry)->BeginKeyImport("alice");
@@ -57,7 +57,7 @@ TEST_F(KeysTest, ShortRsaKeysAreRefusedEvenWhenStored) {
   testing::TestKey weak = testing::MakeKey(dir_.path(), "weak", "rsa", 1024);
   testing::TestKey strong = testing::MakeKey(dir_.path(), "strong", "rsa", 2048);
   {
-    auto registry = Registry::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto registry = Registry::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     auto import = (*registry)->BeginKeyImport("alice");
     ASSERT_TRUE(import->Add(*ParsePublicKeyLine(weak.public_line)).ok());
     ASSERT_TRUE(import->Add(*ParsePublicKeyLine(strong.public_line)).ok());
@@ -101,7 +101,7 @@ TEST_F(KeysTest, EmptyDataDirGetsNothing) {
 
 TEST_F(KeysTest, CorruptRecordIsAnErrorAndNeverPrinted) {
   {
-    auto cache = KeyCache::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto cache = KeyCache::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     auto txn = (*cache)->BeginWrite();
     ASSERT_TRUE(txn->Put((*cache)->dbi(Table::kKeys), key_.sha256, "\x01\x05" "alice-garbage").ok());
     ASSERT_TRUE(txn->Commit().ok());
@@ -114,7 +114,7 @@ TEST_F(KeysTest, CorruptRecordIsAnErrorAndNeverPrinted) {
 // carrying an injection attempt in the user name is refused by the writer.
 TEST_F(KeysTest, InjectionInAStoredUserNameIsNeverPrinted) {
   {
-    auto cache = KeyCache::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto cache = KeyCache::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     auto txn = (*cache)->BeginWrite();
     KeyRecord evil{"alice\",command=\"/bin/sh", key_.type, key_.blob, "", 0};
     ASSERT_TRUE((*cache)->PutKey(*txn, key_.sha256, evil).ok());
@@ -141,7 +141,7 @@ class ControllerKeysTest : public ::testing::Test {
   // Writes the cache: the key (if `with_key`), the feed and the sync time.
   void Seed(bool with_key, const std::string& feed, int64_t synced_at, int64_t verified_at = 0,
             int64_t negative_until = 0) {
-    auto cache = KeyCache::Open(config_.DbDir(), KeyCache::Access::kReadWrite);
+    auto cache = KeyCache::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     ASSERT_TRUE(cache.ok());
     auto txn = (*cache)->BeginWrite();
     if (with_key) {

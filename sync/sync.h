@@ -20,7 +20,7 @@
 // also removes whatever the cache held for that fingerprint, so a bad answer
 // can only deny, never grant. Rejections are logged and counted.
 //
-// Callers hold the sync lock (Config::SyncLockPath) around these calls.
+// Callers hold the sync lock (DataDir::SyncLock) around these calls.
 #ifndef PUSHGATE_SYNC_SYNC_H_
 #define PUSHGATE_SYNC_SYNC_H_
 

@@ -60,7 +60,7 @@ TEST(SyncCrashTest, KilledSyncsLeaveAConsistentCacheThatConverges) {
     ::waitpid(child, &status, 0);
     if (WIFSIGNALED(status)) ++killed_mid_sync;
 
-    Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadWrite);
+    Result<std::unique_ptr<KeyCache>> cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadWrite);
     if (!cache.ok() && cache.status().IsNotFound()) continue;  // killed before creating it
     ASSERT_TRUE(cache.ok()) << "round " << round << ": " << cache.status().ToString();
     auto txn = (*cache)->BeginRead();
@@ -75,7 +75,7 @@ TEST(SyncCrashTest, KilledSyncsLeaveAConsistentCacheThatConverges) {
   ASSERT_TRUE(client.ok());
   Result<SyncReport> report = SyncOnce(config, **client, SystemNowMs, std::chrono::seconds(5));
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  auto cache = KeyCache::Open(config.DbDir(), KeyCache::Access::kReadOnly);
+  auto cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadOnly);
   auto txn = (*cache)->BeginRead();
   EXPECT_EQ(*(*cache)->KeyCount(*txn), fake.Keys().size());
   std::map<std::string, std::string> cached;

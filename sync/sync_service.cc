@@ -34,9 +34,9 @@ Status CheckFreeSpace(const Config& config) {
 
 Result<Locked> LockAndOpen(const Config& config, Duration wait) {
   PG_RETURN_IF_ERROR(CheckFreeSpace(config));
-  PG_RETURN_IF_ERROR(MakeDirs(config.LocksDir(), 0750));
-  PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.SyncLockPath(), wait, nullptr));
-  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.DbDir(), KeyCache::Access::kBulkWrite));
+  PG_RETURN_IF_ERROR(MakeDirs(config.dirs().Locks(), 0750));
+  PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.dirs().SyncLock(), wait, nullptr));
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.dirs().Db(), KeyCache::Access::kBulkWrite));
   return Locked{std::move(lock), std::move(cache)};
 }
 

@@ -1,7 +1,7 @@
 // What pushgate-sync does, as functions: one sync under the sync lock, and
 // the keys helper's request to make the cache answer for one key.
 //
-// The sync lock (an flock on Config::SyncLockPath) lets one process at a time
+// The sync lock (an flock on DataDir::SyncLock) lets one process at a time
 // talk to the controller. The others wait for it, up to their deadline, and
 // then find the cache fresh and do not ask the controller themselves.
 #ifndef PUSHGATE_SYNC_SYNC_SERVICE_H_
