@@ -140,7 +140,9 @@ TEST(OpenBackendTest, ControllerModeNeedsItsToken) {
   config.mode = Mode::kController;
   config.controller.url = "http://127.0.0.1:1";
   config.controller.token_file = "/nonexistent/token";
-  EXPECT_FALSE(OpenBackend(config).ok());
+  Result<std::unique_ptr<Backend>> backend = OpenBackend(config);
+  ASSERT_FALSE(backend.ok());
+  EXPECT_NE(backend.status().message().find("/nonexistent/token"), std::string::npos) << backend.status().ToString();
 }
 
 }  // namespace

@@ -360,7 +360,7 @@ constexpr Command kCommands[] = {
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
     {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
     {nullptr, "status", "the gateway's state; exit status 0 healthy, 1 degraded, 2 down", DeclareStatus,
-     GatewayHealth},
+     GatewayHealth, 2},
     {nullptr, "drain", "pause new pushes before maintenance (on), resume them (off)", DeclareDrain, Drain},
     {"config", "check", "validate the configuration file", DeclareConfigCheck, ConfigCheck},
     {"config", "get", "print one validated setting (for scripts)", DeclareConfigGet, ConfigGet},

@@ -42,6 +42,9 @@ struct Command {
   const char* help;
   void (*declare)(CLI::App& command, CommandArgs& args);
   Status (*run)(CommandArgs& args);
+  // The exit status when `run` fails. A probe (`status`) must not read a
+  // failure as "degraded" (1), so it says 2 ("down").
+  int failure_exit = 1;
 };
 
 // The words that group commands ("user" in `pushgate user add`).

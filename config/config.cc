@@ -171,21 +171,9 @@ Status ApplyPositive(const toml::node& value, std::string_view key, Duration& ou
   return Status::OK();
 }
 
-Status ApplyBuildTimeout(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyPositive(value, key, config.build.timeout);
-}
-
-Status ApplyKeepalive(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyPositive(value, key, config.build.keepalive);
-}
-
 Status ApplyReaperGrace(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(config.reaper.grace, AsDuration(value, key));
   return Status::OK();
-}
-
-Status ApplyReaperInterval(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyPositive(value, key, config.reaper.interval);
 }
 
 Status ApplyMaxFraction(const toml::node& value, std::string_view key, Config& config) {
@@ -207,10 +195,6 @@ Status ApplyMaxPerRun(const toml::node& value, std::string_view key, Config& con
 Status ApplyLockTimeout(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(config.push.lock_timeout, AsDuration(value, key));
   return Status::OK();
-}
-
-Status ApplyIdleTimeout(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyPositive(value, key, config.push.idle_timeout);
 }
 
 // A size: a string with a unit ("512MiB") or an integer number of bytes.
@@ -238,40 +222,10 @@ Status ApplyCount(const toml::node& value, std::string_view key, int64_t min, in
   return Status::OK();
 }
 
-Status ApplyMinAllowed(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyCount(v, k, 0, 1000000, c.reaper.min_allowed);
-}
-
-Status ApplyMaxPackSize(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyByteSize(v, k, c.push.max_pack_size);
-}
-Status ApplyMaxFileSize(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyByteSize(v, k, c.push.max_file_size);
-}
-Status ApplyMaxReleaseSize(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyByteSize(v, k, c.push.max_release_size);
-}
-Status ApplyMaxTreeDepth(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyCount(v, k, 1, 4096, c.push.max_tree_depth);
-}
-Status ApplyMaxEntries(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyCount(v, k, 1, 100000000, c.push.max_entries);
-}
-
 Status ApplyBool(const toml::node& value, std::string_view key, bool& field) {
   if (!value.is_boolean()) return WrongType(key, "true or false");
   field = *value.value<bool>();
   return Status::OK();
-}
-Status ApplyAllowExternalSymlinks(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyBool(v, k, c.deploy.allow_external_symlinks);
-}
-Status ApplyDistinguishMissingApps(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyBool(v, k, c.push.distinguish_missing_apps);
-}
-
-Status ApplyMinRsaBits(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyCount(v, k, 1024, 16384, c.keys.min_rsa_bits);
 }
 
 Status ApplyControllerUrl(const toml::node& value, std::string_view key, Config& config) {
@@ -306,36 +260,6 @@ Status ApplyAbsoluteFile(const toml::node& value, std::string_view key, std::str
   return Status::OK();
 }
 
-Status ApplyTokenFile(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyAbsoluteFile(value, key, config.controller.token_file);
-}
-
-Status ApplyCaFile(const toml::node& value, std::string_view key, Config& config) {
-  return ApplyAbsoluteFile(value, key, config.controller.ca_file);
-}
-
-Status ApplyConnectTimeout(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.controller.connect_timeout);
-}
-Status ApplyControllerTimeout(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.controller.timeout);
-}
-Status ApplyRefreshAfter(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.cache.refresh_after);
-}
-Status ApplyPositiveTtl(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.cache.positive_ttl);
-}
-Status ApplyNegativeTtl(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.cache.negative_ttl);
-}
-Status ApplyMaxStaleness(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.cache.max_staleness);
-}
-Status ApplySyncDeadline(const toml::node& v, std::string_view k, Config& c) {
-  return ApplyPositive(v, k, c.cache.sync_deadline);
-}
-
 Status ApplyLogDestination(const toml::node& value, std::string_view key, Config& config) {
   PG_ASSIGN_OR_RETURN(std::string text, AsString(value, key));
   Result<log::Destination> d = log::ParseDestination(text);
@@ -352,6 +276,27 @@ Status ApplyLogLevel(const toml::node& value, std::string_view key, Config& conf
   return Status::OK();
 }
 
+// A table's field read by one of the typed appliers above, named in the
+// key tables below by member pointers: {"push.max_pack_size",
+// Field<ByteSize, &Config::push, &PushConfig::max_pack_size>}.
+template <typename T>
+using Applier = Status (*)(const toml::node& value, std::string_view key, T& out);
+
+template <auto kApply, auto kTable, auto kField>
+Status Field(const toml::node& value, std::string_view key, Config& config) {
+  return kApply(value, key, config.*kTable.*kField);
+}
+
+template <auto kTable, auto kField, int64_t kMin, int64_t kMax>
+Status CountField(const toml::node& value, std::string_view key, Config& config) {
+  return ApplyCount(value, key, kMin, kMax, config.*kTable.*kField);
+}
+
+constexpr Applier<Duration> Positive = ApplyPositive;
+constexpr Applier<uint64_t> ByteSize = ApplyByteSize;
+constexpr Applier<bool> Bool = ApplyBool;
+constexpr Applier<std::string> AbsoluteFile = ApplyAbsoluteFile;
+
 constexpr KeySpec kTopLevel[] = {
     {"mode", ApplyMode},
     {"data_dir", ApplyDataDir},
@@ -363,46 +308,46 @@ constexpr KeySpec kBuild[] = {
     {"build.driver", ApplyBuildDriver},
     {"build.command", ApplyBuildCommand},
     {"build.registry", ApplyRegistry},
-    {"build.timeout", ApplyBuildTimeout},
-    {"build.keepalive", ApplyKeepalive},
+    {"build.timeout", Field<Positive, &Config::build, &BuildConfig::timeout>},
+    {"build.keepalive", Field<Positive, &Config::build, &BuildConfig::keepalive>},
 };
 constexpr KeySpec kPush[] = {
     {"push.lock_timeout", ApplyLockTimeout},
-    {"push.idle_timeout", ApplyIdleTimeout},
-    {"push.max_pack_size", ApplyMaxPackSize},
-    {"push.max_file_size", ApplyMaxFileSize},
-    {"push.max_release_size", ApplyMaxReleaseSize},
-    {"push.max_tree_depth", ApplyMaxTreeDepth},
-    {"push.max_entries", ApplyMaxEntries},
-    {"push.distinguish_missing_apps", ApplyDistinguishMissingApps},
+    {"push.idle_timeout", Field<Positive, &Config::push, &PushConfig::idle_timeout>},
+    {"push.max_pack_size", Field<ByteSize, &Config::push, &PushConfig::max_pack_size>},
+    {"push.max_file_size", Field<ByteSize, &Config::push, &PushConfig::max_file_size>},
+    {"push.max_release_size", Field<ByteSize, &Config::push, &PushConfig::max_release_size>},
+    {"push.max_tree_depth", CountField<&Config::push, &PushConfig::max_tree_depth, 1, 4096>},
+    {"push.max_entries", CountField<&Config::push, &PushConfig::max_entries, 1, 100000000>},
+    {"push.distinguish_missing_apps", Field<Bool, &Config::push, &PushConfig::distinguish_missing_apps>},
 };
 constexpr KeySpec kDeploy[] = {
-    {"deploy.allow_external_symlinks", ApplyAllowExternalSymlinks},
+    {"deploy.allow_external_symlinks", Field<Bool, &Config::deploy, &DeployConfig::allow_external_symlinks>},
 };
 constexpr KeySpec kKeys[] = {
-    {"keys.min_rsa_bits", ApplyMinRsaBits},
+    {"keys.min_rsa_bits", CountField<&Config::keys, &KeysConfig::min_rsa_bits, 1024, 16384>},
 };
 constexpr KeySpec kController[] = {
     {"controller.url", ApplyControllerUrl},
     {"controller.auth_header", ApplyAuthHeader},
-    {"controller.token_file", ApplyTokenFile},
-    {"controller.ca_file", ApplyCaFile},
-    {"controller.connect_timeout", ApplyConnectTimeout},
-    {"controller.timeout", ApplyControllerTimeout},
+    {"controller.token_file", Field<AbsoluteFile, &Config::controller, &ControllerConfig::token_file>},
+    {"controller.ca_file", Field<AbsoluteFile, &Config::controller, &ControllerConfig::ca_file>},
+    {"controller.connect_timeout", Field<Positive, &Config::controller, &ControllerConfig::connect_timeout>},
+    {"controller.timeout", Field<Positive, &Config::controller, &ControllerConfig::timeout>},
 };
 constexpr KeySpec kCache[] = {
-    {"cache.refresh_after", ApplyRefreshAfter},
-    {"cache.positive_ttl", ApplyPositiveTtl},
-    {"cache.negative_ttl", ApplyNegativeTtl},
-    {"cache.max_staleness", ApplyMaxStaleness},
-    {"cache.sync_deadline", ApplySyncDeadline},
+    {"cache.refresh_after", Field<Positive, &Config::cache, &CacheConfig::refresh_after>},
+    {"cache.positive_ttl", Field<Positive, &Config::cache, &CacheConfig::positive_ttl>},
+    {"cache.negative_ttl", Field<Positive, &Config::cache, &CacheConfig::negative_ttl>},
+    {"cache.max_staleness", Field<Positive, &Config::cache, &CacheConfig::max_staleness>},
+    {"cache.sync_deadline", Field<Positive, &Config::cache, &CacheConfig::sync_deadline>},
 };
 constexpr KeySpec kReaper[] = {
     {"reaper.grace", ApplyReaperGrace},
     {"reaper.max_fraction", ApplyMaxFraction},
     {"reaper.max_per_run", ApplyMaxPerRun},
-    {"reaper.min_allowed", ApplyMinAllowed},
-    {"reaper.interval", ApplyReaperInterval},
+    {"reaper.min_allowed", CountField<&Config::reaper, &ReaperConfig::min_allowed, 0, 1000000>},
+    {"reaper.interval", Field<Positive, &Config::reaper, &ReaperConfig::interval>},
 };
 constexpr KeySpec kLog[] = {
     {"log.destination", ApplyLogDestination},
@@ -483,7 +428,6 @@ Status CheckBuildDriver(const Config& config, std::string_view origin) {
 }
 
 }  // namespace
-
 
 bool Config::IsDeployRef(std::string_view ref) const {
   for (const std::string& r : deploy_refs) {

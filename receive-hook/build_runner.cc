@@ -21,29 +21,6 @@ using Clock = std::chrono::steady_clock;
 constexpr Duration kDrainAfterExit = std::chrono::seconds(1);
 constexpr int kPollInterval = 100;  // ms: reaction time to cancel and timeout
 
-// Stops every process of the group and reaps the leader if still unreaped.
-void StopGroup(pid_t pgid, bool leader_reaped, Duration grace, ExitStatus* exit) {
-  (void)::kill(-pgid, SIGTERM);  // ESRCH: the group has ended already
-  auto deadline = Clock::now() + grace;
-  while (!leader_reaped && Clock::now() < deadline) {
-    int wstatus = 0;
-    pid_t r = ::waitpid(pgid, &wstatus, WNOHANG);
-    if (r == pgid) {
-      leader_reaped = true;
-      *exit = ExitStatusFromWait(wstatus);
-      break;
-    }
-    ::usleep(20000);
-  }
-  (void)::kill(-pgid, SIGKILL);
-  if (!leader_reaped) {
-    int wstatus = 0;
-    while (::waitpid(pgid, &wstatus, 0) < 0 && errno == EINTR) {
-    }
-    *exit = ExitStatusFromWait(wstatus);
-  }
-}
-
 }  // namespace
 
 Result<BuildResult> RunBuild(const BuildRequest& request) {
@@ -130,7 +107,9 @@ Result<BuildResult> RunBuild(const BuildRequest& request) {
       break;
     }
   }
-  StopGroup(pid, leader_reaped, request.kill_grace, &result.exit);
+  // Leftovers of the build (a daemon it started) end with it.
+  result.exit = StopProcessGroup(pid, request.kill_grace,
+                                 leader_reaped ? std::optional<ExitStatus>(result.exit) : std::nullopt);
   if (!stopped_early) {
     result.outcome = result.exit.success() ? BuildResult::Outcome::kSucceeded : BuildResult::Outcome::kFailed;
   }

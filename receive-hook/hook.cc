@@ -142,6 +142,17 @@ class Deployment {
     return Reject(AccessRefusal(context_.app, app_missing, config_.push.distinguish_missing_apps) + ".");
   }
 
+  // A stock hook's "no": access (403, or 404 for the app or the user), or a
+  // refusal of `what` with the controller's reason.
+  bool RefusedByPlatform(const HookAnswer& answer, std::string_view what) {
+    if (answer.kind == HookAnswer::Kind::kForbidden || answer.kind == HookAnswer::Kind::kNoSuchApp) {
+      return RefuseAccess(answer);
+    }
+    outcome_ = Outcome::kRejected;
+    return Reject("The platform refused the " + std::string(what) +
+                  (answer.message.empty() ? "" : ": " + answer.message) + ".");
+  }
+
   // Runs between the pieces of work before the build: the build's clock,
   // the hook's signals and the pusher all hold there too.
   Status Checkpoint() {
@@ -323,14 +334,7 @@ class Deployment {
       log::Warn("cannot fetch the app's config", {{"error", answer.status().message()}});
       return Reject("the platform controller is unavailable, try again shortly.");
     }
-    switch (answer->kind) {
-      case HookAnswer::Kind::kOk: break;
-      case HookAnswer::Kind::kForbidden:
-      case HookAnswer::Kind::kNoSuchApp: return RefuseAccess(*answer);
-      case HookAnswer::Kind::kRefused:
-        outcome_ = Outcome::kRejected;
-        return Reject("The platform refused the push" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
-    }
+    if (answer->kind != HookAnswer::Kind::kOk) return RefusedByPlatform(*answer, "push");
     Status dir = MakeDirs(config_.dirs().Tmp(), 0750);
     if (!dir.ok()) return Failed("create the tmp dir", dir);
     app_config_.path = config_.dirs().Tmp() + "/" + context_.app + "-config-" + RandomHex(4) + ".json";
@@ -389,14 +393,7 @@ class Deployment {
       return Reject("the platform could not release the build (" + answer.status().message() +
                     "); try again shortly.");
     }
-    switch (answer->kind) {
-      case HookAnswer::Kind::kOk: break;
-      case HookAnswer::Kind::kForbidden:
-      case HookAnswer::Kind::kNoSuchApp: return RefuseAccess(*answer);
-      case HookAnswer::Kind::kRefused:
-        outcome_ = Outcome::kRejected;
-        return Reject("The platform refused the release" + (answer->message.empty() ? "" : ": " + answer->message) + ".");
-    }
+    if (answer->kind != HookAnswer::Kind::kOk) return RefusedByPlatform(*answer, "release");
     Result<int64_t> version = DecodeReleaseVersion(answer->body);
     if (!version.ok()) {
       // The controller did release; only its answer is unreadable.

@@ -66,28 +66,6 @@ struct Stream {
   }
 };
 
-// SIGTERM to the group; SIGKILL to whatever is left of it after `grace`.
-// git-receive-pack dies at once, but its hook handles SIGTERM (it stops the
-// build and removes its archive) and must get the time to.
-ExitStatus StopGroup(pid_t pid, Duration grace) {
-  (void)::kill(-pid, SIGTERM);  // ESRCH: the group has ended already
-  auto deadline = Clock::now() + grace;
-  std::optional<ExitStatus> leader;
-  while (Clock::now() < deadline) {
-    if (!leader) {
-      Result<std::optional<ExitStatus>> ended = WaitForExitUntil(pid, Duration(0));
-      if (ended.ok() && ended->has_value()) leader = **ended;
-    }
-    // Once the leader is reaped, an empty group answers ESRCH.
-    if (leader && ::kill(-pid, 0) != 0 && errno == ESRCH) return *leader;
-    ::usleep(20000);
-  }
-  (void)::kill(-pid, SIGKILL);
-  if (leader) return *leader;
-  Result<ExitStatus> killed = WaitForExit(pid);
-  return killed.ok() ? *killed : ExitStatus{};
-}
-
 bool HungUp(const struct pollfd& pfd) { return (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0; }
 
 }  // namespace
@@ -137,7 +115,9 @@ Result<SessionRelayResult> RunSessionRelay(SpawnSpec git, std::vector<UniqueFd> 
   Clock::time_point last_activity = Clock::now(), flush_deadline;
   auto end_session = [&](Outcome outcome) {
     result.outcome = outcome;
-    result.exit = exited ? result.exit : StopGroup(pid, options.kill_grace);
+    // git-receive-pack dies at once, but its hook handles SIGTERM (it stops
+    // the build and removes its archive) and gets `kill_grace` to.
+    result.exit = exited ? result.exit : StopProcessGroup(pid, options.kill_grace);
     return result;
   };
   for (;;) {

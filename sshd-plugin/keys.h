@@ -56,6 +56,14 @@ struct KeysContext {
 Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
                                     KeysContext& context);
 
+// The whole program: start up, answer `query` (in controller mode with
+// pushgate-sync, installed beside this program, for the slow paths), print
+// the line, count the slow paths. Exit status: 0 answered (a line or
+// nothing), 1 error (logged, and written to stderr, which sshd puts in its
+// own log next to "AuthorizedKeysCommand ... failed": the log destination
+// itself may be what is broken; nothing is printed on stdout, so sshd denies).
+int RunKeysHelper(const std::string& config_path, const KeysQuery& query);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_SSHD_PLUGIN_KEYS_H_

@@ -308,6 +308,24 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
   return run;
 }
 
+ExitStatus StopProcessGroup(pid_t leader, Duration grace, std::optional<ExitStatus> reaped) {
+  (void)::kill(-leader, SIGTERM);  // ESRCH: the group has ended already
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!reaped) {
+      Result<std::optional<ExitStatus>> ended = WaitForExitUntil(leader, Duration(0));
+      if (ended.ok() && ended->has_value()) reaped = **ended;
+    }
+    // Once the leader is reaped, an empty group answers ESRCH.
+    if (reaped && ::kill(-leader, 0) != 0 && errno == ESRCH) return *reaped;
+    ::usleep(20000);
+  }
+  (void)::kill(-leader, SIGKILL);
+  if (reaped) return *reaped;
+  Result<ExitStatus> killed = WaitForExit(leader);
+  return killed.ok() ? *killed : ExitStatus{};
+}
+
 SigpipeBlocker::SigpipeBlocker() {
   sigset_t sigpipe;
   sigemptyset(&sigpipe);

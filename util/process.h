@@ -61,6 +61,12 @@ Result<ExitStatus> WaitForExit(pid_t pid);
 // (it is left running, unreaped).
 Result<std::optional<ExitStatus>> WaitForExitUntil(pid_t pid, Duration timeout);
 
+// Ends the process group `leader` leads (spawned with new_process_group):
+// SIGTERM to all of it, then SIGKILL to whatever is left after `grace`, or
+// sooner once the whole group has ended. Reaps the leader unless `reaped`
+// already holds its exit status; returns that status.
+ExitStatus StopProcessGroup(pid_t leader, Duration grace, std::optional<ExitStatus> reaped = std::nullopt);
+
 struct CapturedRun {
   ExitStatus status;
   std::string output;  // stdout and stderr interleaved as written

@@ -108,6 +108,50 @@ TEST(ProcessTest, WaitForExitUntilReturnsEarlyOrLeavesItRunning) {
   EXPECT_TRUE(WaitForExit(*slow)->success());  // it was left running, not killed
 }
 
+// A group that ends on SIGTERM is done at once; a member that ignores it is
+// killed when the grace runs out; the leader's status is the one returned.
+TEST(ProcessTest, StopProcessGroupTermsThenKillsWhatIsLeft) {
+  SpawnSpec polite;
+  polite.path = "/bin/sh";
+  polite.argv = {"sh", "-c", "sleep 30 & wait"};
+  polite.new_process_group = true;
+  Result<pid_t> leader = Spawn(polite);
+  ASSERT_TRUE(leader.ok());
+  ::usleep(100000);
+  ExitStatus ended = StopProcessGroup(*leader, std::chrono::seconds(10));
+  EXPECT_FALSE(ended.exited);
+  EXPECT_EQ(ended.signal, SIGTERM);
+
+  SpawnSpec stubborn;
+  stubborn.path = "/bin/sh";
+  // The leader exits on SIGTERM; its child ignores it.
+  stubborn.argv = {"sh", "-c", "(trap '' TERM; sleep 30) & wait"};
+  stubborn.new_process_group = true;
+  leader = Spawn(stubborn);
+  ASSERT_TRUE(leader.ok());
+  ::usleep(100000);
+  ended = StopProcessGroup(*leader, std::chrono::milliseconds(300));
+  EXPECT_FALSE(ended.exited);
+  EXPECT_EQ(ended.signal, SIGTERM);
+  // The killed member is gone once init has reaped it.
+  bool gone = false;
+  for (int i = 0; i < 250 && !gone; ++i) {
+    gone = ::kill(-*leader, 0) != 0 && errno == ESRCH;
+    if (!gone) ::usleep(20000);
+  }
+  EXPECT_TRUE(gone) << "a member of the group outlived the grace";
+
+  // Already reaped: the given status comes back, the rest of the group ends.
+  leader = Spawn(stubborn);
+  ASSERT_TRUE(leader.ok());
+  ::usleep(100000);
+  ExitStatus given{true, 7, 0};
+  ended = StopProcessGroup(*leader, std::chrono::milliseconds(300), given);
+  EXPECT_TRUE(ended.exited);
+  EXPECT_EQ(ended.code, 7);
+  (void)WaitForExit(*leader);
+}
+
 TEST(ProcessTest, RefusesRelativePaths) {
   SpawnSpec spec{"sh", {"sh"}, {}, -1, -1, -1, false, ""};
   EXPECT_EQ(Spawn(spec).status().code(), Status::Code::kInvalidArgument);

@@ -97,7 +97,9 @@ TEST(DiskFullTest, AReleaseLargerThanTheFreeSpaceIsRefusedUpFront) {
       << push.output;
   EXPECT_EQ(push.output.find("Write failed"), std::string::npos) << push.output;
   EXPECT_EQ(gateway->RemoteRef(alice, "zeros"), "");
-  EXPECT_TRUE(ListDir(gateway->data_dir() + "/tmp")->empty());
+  Result<std::vector<std::string>> tmp = ListDir(gateway->data_dir() + "/tmp");
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
+  EXPECT_TRUE(tmp->empty());
 }
 
 // A sync that runs out of space fails with a clear error and leaves the

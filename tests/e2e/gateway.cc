@@ -117,24 +117,19 @@ bool Gateway::Install(const GatewayOptions& options) {
     return false;
   }
 
-  // A build command that behaves according to the app's name, so one
-  // gateway serves every scenario. Root-owned, like an operator's.
+  // The build command: the bundled deploy, after the app's own build steps
+  // if a test set some (SetBuild), so one gateway serves every scenario.
+  // Root-owned, like an operator's.
   std::string builds = prefix_ + "/libexec/pushgate-test";
-  if (Status made = MakeDirs(builds, 0755); !made.ok()) {
+  if (Status made = MakeDirs(builds + "/apps", 0755); !made.ok()) {
     ADD_FAILURE() << made.ToString();
     return false;
   }
   WriteFile(builds + "/build",
             !options.build_script.empty() ? "#!/bin/sh\n" + options.build_script :
             "#!/bin/sh\n"
-            "case \"$PUSHGATE_APP\" in\n"
-            "  fail-*) echo \"compiling $PUSHGATE_APP\"; echo 'error: 3 tests failed' >&2; exit 3 ;;\n"
-            "  slow-*) echo 'building slowly'; sleep 2 ;;\n"
-            "  pause-*) echo 'building'; sleep 0.3 ;;\n"
-            "  live-*) echo 'first line'; sleep 3; echo 'last line' ;;\n"
-            "  chatty-*) while :; do echo 'still building'; sleep 0.2; done ;;\n"
-            "  flood-*) exec yes 'a line of build output, and another, and another' ;;\n"
-            "esac\n"
+            "steps=" + builds + "/apps/$PUSHGATE_APP\n"
+            "if [ -f \"$steps\" ]; then . \"$steps\"; fi\n"
             "exec " + prefix_ + "/libexec/pushgate/pushgate-deploy\n",
             0755);
 
@@ -156,6 +151,9 @@ bool Gateway::Install(const GatewayOptions& options) {
     if (::chown(token.c_str(), 0, pw->pw_gid) != 0) ADD_FAILURE() << "chown " << token;
     mode = "mode = \"controller\"\n";
     controller = "[controller]\nurl = \"" + options.controller_url + "\"\ntoken_file = \"" + token + "\"\n";
+    if (!options.controller_connect_timeout.empty()) {
+      controller += "connect_timeout = \"" + options.controller_connect_timeout + "\"\n";
+    }
   }
   WriteFile(config_path_,
             mode +
@@ -444,6 +442,10 @@ std::string Gateway::CurrentRelease(const std::string& app) const {
 CapturedRun Gateway::FsckRepo(const std::string& app) const {
   return RunCommand({"git", "-c", "safe.directory=*", "--git-dir", data_dir_ + "/repos/" + app + ".git", "fsck",
                      "--strict", "--no-dangling", "--no-progress"});
+}
+
+void Gateway::SetBuild(const std::string& app, const std::string& steps) {
+  WriteFile(prefix_ + "/libexec/pushgate-test/apps/" + app, steps + "\n", 0644);
 }
 
 std::string Gateway::Logs() const {

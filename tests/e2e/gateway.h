@@ -62,9 +62,11 @@ struct GatewayOptions {
   // (the stock hooks; the test build script writes the image result) or
   // "local".
   std::string build_driver = "pushgate";
+  // [controller] connect_timeout, if set (e.g. "5s").
+  std::string controller_connect_timeout;
   // The build command's script (after "#!/bin/sh"), root-owned like an
-  // operator's. Empty: one that behaves according to the app's name
-  // (fail-*, slow-*, live-*, ...), then runs pushgate-deploy.
+  // operator's. Empty: the app's own steps if a test set some (SetBuild),
+  // then pushgate-deploy.
   std::string build_script;
   // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout or a
   // command here replaces the default; @PREFIX@ becomes the install prefix.
@@ -130,6 +132,11 @@ class Gateway {
 
   // ssh://git@127.0.0.1:PORT/APP.git
   std::string Url(const std::string& app) const;
+
+  // Shell steps the default build runs for `app` before the bundled deploy
+  // (sourced: `exit 3` fails the build, a step that never ends never
+  // deploys). Builds of other apps only deploy.
+  void SetBuild(const std::string& app, const std::string& steps);
 
   // Runs git (or ssh) as a client authenticating with `key`, bounded by a
   // 120 s timeout so a hang fails instead of blocking the suite.

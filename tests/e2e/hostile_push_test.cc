@@ -49,13 +49,7 @@ class HostilePushTest : public SharedGatewayTest<HostilePushTest> {
 
   // Waits up to `limit` for the app lock to be free.
   bool LockFreedWithin(const std::string& app, std::chrono::seconds limit) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      Result<bool> held = FileLock::IsHeld(LockPath(app));
-      if (held.ok() && !*held) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return testing::LockFreedWithin(LockPath(app), limit);
   }
 
   // `ssh git@gateway COMMAND` with stdin a pipe the test holds open and
@@ -122,7 +116,7 @@ TEST_F(HostilePushTest, AnIdlePushSessionIsEndedAndTheLockFreed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_NE(ReadFile(work_ / "idle.out").find("report-status"), std::string::npos) << ReadFile(work_ / "idle.out");
-  EXPECT_TRUE(*FileLock::IsHeld(LockPath("idle")));
+  EXPECT_TRUE(LockHeld(LockPath("idle")));
   Result<std::optional<ExitStatus>> ended = WaitForExitUntil(idle.pid, std::chrono::seconds(60));
   ASSERT_TRUE(ended.ok() && ended->has_value()) << "the idle session was not ended";
   EXPECT_FALSE((*ended)->success());
@@ -142,6 +136,7 @@ TEST_F(HostilePushTest, AnIdlePushSessionIsEndedAndTheLockFreed) {
 // idle bound frees the lock, while the client is still stopped.
 TEST_F(HostilePushTest, AClientThatStopsReadingCannotHoldTheBuildOrTheLock) {
   gateway_->AdminOk({"app", "create", "flood-app", "--member", "alice"});
+  gateway_->SetBuild("flood-app", "exec yes 'a line of build output, and another, and another'");
   std::string dir = work_ / "flood";
   MakeRepoWithCommit(dir, {{"a", "1"}});
   std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("flood-app"), "main"}, dir);

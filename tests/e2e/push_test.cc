@@ -340,6 +340,7 @@ TEST_F(PushTest, RepositoryTamperingGitmodulesAndDotGitAreRefusedByFsck) {
 
 TEST_F(PushTest, FailingBuildRejectsThePushAndLeavesTheRefUnchanged) {
   gateway_->AdminOk({"app", "create", "fail-api", "--member", "alice"});
+  gateway_->SetBuild("fail-api", "echo \"compiling $PUSHGATE_APP\"; echo 'error: 3 tests failed' >&2; exit 3");
   std::string dir = NewWorkTree("f", {{"a", "1"}});
   CapturedRun push = Push(*alice_, dir, "fail-api");
   EXPECT_FALSE(push.status.success());
@@ -371,6 +372,7 @@ TEST_F(PushTest, NonDeployBranchAndDeletionAreRefused) {
 
 TEST_F(PushTest, ConcurrentPushesToOneAppAreSerializedInOrder) {
   gateway_->AdminOk({"app", "create", "slow-app", "--member", "alice", "--member", "bob"});
+  gateway_->SetBuild("slow-app", "echo 'building slowly'; sleep 2");
   std::string one, two;
   std::string dir1 = NewWorkTree("one", {{"who", "one"}}, &one);
   std::string dir2 = NewWorkTree("two", {{"who", "two"}}, &two);
@@ -396,6 +398,7 @@ TEST_F(PushTest, ConcurrentPushesToOneAppAreSerializedInOrder) {
 
 TEST_F(PushTest, BuildLogIsStreamedLive) {
   gateway_->AdminOk({"app", "create", "live-app", "--member", "alice"});
+  gateway_->SetBuild("live-app", "echo 'first line'; sleep 3; echo 'last line'");
   std::string dir = NewWorkTree("live", {{"a", "1"}});
   // Read the push's output as it arrives; "first line" must show up while
   // the build is still sleeping before "last line".
@@ -411,6 +414,7 @@ TEST_F(PushTest, BuildLogIsStreamedLive) {
 
 TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
   gateway_->AdminOk({"app", "create", "chatty-app", "--member", "alice"});
+  gateway_->SetBuild("chatty-app", "while :; do echo 'still building'; sleep 0.2; done");
   std::string dir = NewWorkTree("chatty", {{"a", "1"}});
   std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("chatty-app"), "main"}, dir);
   ASSERT_NE(push, nullptr);
@@ -420,14 +424,12 @@ TEST_F(PushTest, DisconnectedPusherLeavesNoLockBehind) {
   // The never-ending build is stopped and the app lock released: a second
   // pusher gets in (and, with its own chatty build, is cut off the same way).
   std::string lock = gateway_->data_dir() + "/locks/chatty-app.lock";
-  bool released = false;
-  for (int i = 0; i < 100 && !released; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    released = !*FileLock::IsHeld(lock);
-  }
-  EXPECT_TRUE(released) << "the app lock is still held 10 s after the pusher disconnected";
+  EXPECT_TRUE(LockFreedWithin(lock, std::chrono::seconds(10)))
+      << "the app lock is still held 10 s after the pusher disconnected";
   EXPECT_EQ(RemoteRef("chatty-app"), "");
-  EXPECT_TRUE(ListDir(gateway_->data_dir() + "/tmp")->empty()) << "the source archive was left behind";
+  Result<std::vector<std::string>> tmp = ListDir(gateway_->data_dir() + "/tmp");
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();
+  EXPECT_TRUE(tmp->empty()) << "the source archive was left behind";
 }
 
 // app rm leaves the repository to pushgate-reaper, which removes it (and
@@ -492,6 +494,7 @@ TEST_F(PushTest, DrainPausesPushesNotClones) {
 // push in flight, and report not-ready meanwhile.
 TEST_F(PushTest, DrainWaitsForThePushInFlightAndReadinessFollows) {
   gateway_->AdminOk({"app", "create", "slow-drain", "--member", "alice"});
+  gateway_->SetBuild("slow-drain", "echo 'building slowly'; sleep 2");
   EXPECT_EQ(gateway_->Admin({"status", "--ready"}).status.code, 0);
   std::string dir = NewWorkTree("slow-drain", {{"a", "1"}});
   std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("slow-drain"), "main"}, dir);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "util/fs.h"
+#include "util/lock.h"
 
 namespace pushgate::testing {
 
@@ -46,6 +47,24 @@ bool IsRunning(pid_t pid) {
   if (!data.ok()) return false;
   size_t paren = data->rfind(')');
   return paren != std::string::npos && paren + 2 < data->size() && (*data)[paren + 2] != 'Z';
+}
+
+bool LockHeld(const std::string& path) {
+  Result<bool> held = FileLock::IsHeld(path);
+  if (!held.ok()) {
+    ADD_FAILURE() << "cannot tell whether " << path << " is locked: " << held.status().ToString();
+    return true;
+  }
+  return *held;
+}
+
+bool LockFreedWithin(const std::string& path, Duration limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (LockHeld(path)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::usleep(20000);
+  }
+  return true;
 }
 
 CapturedRun RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,

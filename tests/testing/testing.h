@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "util/duration.h"
 #include "util/process.h"
 
 namespace pushgate::testing {
@@ -33,6 +34,13 @@ std::string ReadFile(const std::string& path);
 // not reaped yet is a zombie and counts as stopped (a container's init may
 // never reap it).
 bool IsRunning(pid_t pid);
+
+// Whether a process holds the flock on `path`. Not being able to tell is a
+// test failure, and reads as held, so that a wait for the lock fails too.
+bool LockHeld(const std::string& path);
+
+// Waits up to `limit` for the flock on `path` to be free.
+bool LockFreedWithin(const std::string& path, Duration limit);
 
 // Runs a system program (looked up in /usr/bin, /bin, ...) with argv and an
 // environment made of a sane PATH/HOME plus `env`; returns output and status.
