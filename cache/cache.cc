@@ -15,8 +15,6 @@ constexpr uint8_t kRecordVersion = 1;
 // written; 32 GiB holds tens of millions of keys.
 constexpr size_t kMapSize = size_t{32} << 30;
 
-constexpr const char* kTableNames[kTableCount] = {"meta",     "keys",  "user_keys", "keys.1", "user_keys.1",
-                                                  "negative", "users", "apps",      "members"};
 
 void PutVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -138,9 +136,9 @@ Status KeyCache::OpenTables(Access access) {
   bool read_only = access == Access::kReadOnly;
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, lmdb::Txn::Begin(env_.get(), read_only ? MDB_RDONLY : 0));
   for (int i = 0; i < kTableCount; ++i) {
-    int rc = mdb_dbi_open(txn.get(), kTableNames[i], read_only ? 0 : MDB_CREATE, &dbis_[i]);
+    int rc = mdb_dbi_open(txn.get(), kTables[i].name, read_only ? 0 : MDB_CREATE, &dbis_[i]);
     if (rc == MDB_NOTFOUND && read_only) continue;
-    if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, std::string("open table ") + kTableNames[i]);
+    if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, std::string("open table ") + kTables[i].name);
     present_[i] = true;
   }
   if (!HasTable(Table::kMeta) || !HasTable(Table::kKeys)) {
@@ -370,6 +368,62 @@ Result<KeyLookup> KeyCache::Lookup(std::string_view fingerprint) const {
 
 Status KeyCache::CopyCompactTo(int fd) const {
   return lmdb::ToStatus(mdb_env_copyfd2(env_.get(), fd, MDB_CP_COMPACT), "copy key cache");
+}
+
+Result<std::vector<std::string>> KeyCache::ScanSuffixes(const lmdb::Txn& txn, Table table,
+                                                       std::string_view prefix) const {
+  std::vector<std::string> out;
+  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi(table)));
+  PG_ASSIGN_OR_RETURN(bool more, prefix.empty() ? cursor.First() : cursor.Seek(prefix));
+  while (more && cursor.key().substr(0, prefix.size()) == prefix) {
+    out.emplace_back(cursor.key().substr(prefix.size()));
+    PG_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  return out;
+}
+
+Result<bool> KeyCache::HasName(const lmdb::Txn& txn, Names names, std::string_view name) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(dbi(names), name));
+  return found.has_value();
+}
+
+Result<bool> KeyCache::AddName(lmdb::Txn& txn, Names names, std::string_view name, int64_t created_at) {
+  Status put = txn.Put(dbi(names), name, std::to_string(created_at), MDB_NOOVERWRITE);
+  if (put.IsAlreadyExists()) return false;
+  PG_RETURN_IF_ERROR(put);
+  return true;
+}
+
+Result<bool> KeyCache::RemoveName(lmdb::Txn& txn, Names names, std::string_view name) {
+  return txn.Delete(dbi(names), name);
+}
+
+Result<std::vector<std::string>> KeyCache::ListNames(const lmdb::Txn& txn, Names names) const {
+  return ScanSuffixes(txn, names == Names::kUsers ? Table::kUsers : Table::kApps, "");
+}
+
+Result<bool> KeyCache::HasMember(const lmdb::Txn& txn, std::string_view app, std::string_view user) const {
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(dbi(Table::kMembers), CompositeKey(app, user)));
+  return found.has_value();
+}
+
+Result<bool> KeyCache::AddMember(lmdb::Txn& txn, std::string_view app, std::string_view user) {
+  Status put = txn.Put(dbi(Table::kMembers), CompositeKey(app, user), "", MDB_NOOVERWRITE);
+  if (put.IsAlreadyExists()) return false;
+  PG_RETURN_IF_ERROR(put);
+  return true;
+}
+
+Result<bool> KeyCache::RemoveMember(lmdb::Txn& txn, std::string_view app, std::string_view user) {
+  return txn.Delete(dbi(Table::kMembers), CompositeKey(app, user));
+}
+
+Result<std::vector<std::string>> KeyCache::Members(const lmdb::Txn& txn, std::string_view app) const {
+  return ScanSuffixes(txn, Table::kMembers, CompositeKey(app, ""));
+}
+
+Status KeyCache::TEST_PutRaw(lmdb::Txn& txn, Table table, std::string_view key, std::string_view value) {
+  return txn.Put(dbi(table), key, value);
 }
 
 }  // namespace pushgate

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,7 +54,8 @@ struct KeyRecord {
 std::string EncodeKeyRecord(const KeyRecord& record);
 Result<KeyRecord> DecodeKeyRecord(std::string_view data);
 
-// The named databases of the environment.
+// The named databases of the environment. kTables below names each, in
+// this order (a static_assert checks it): adding a table is a line in each.
 enum class Table {
   kMeta,       // schema version and sync state: name -> value
   kKeys,       // key set 0: "SHA256:..." -> EncodeKeyRecord
@@ -65,7 +67,28 @@ enum class Table {
   kApps,       // app -> created-at (standalone registry)
   kMembers,    // app '\0' user -> "" (standalone registry)
 };
-inline constexpr int kTableCount = 9;
+
+struct TableName {
+  Table table;
+  const char* name;  // the LMDB database's name: on disk, never renamed
+};
+inline constexpr TableName kTables[] = {
+    {Table::kMeta, "meta"},         {Table::kKeys, "keys"},         {Table::kUserKeys, "user_keys"},
+    {Table::kKeys1, "keys.1"},      {Table::kUserKeys1, "user_keys.1"}, {Table::kNegative, "negative"},
+    {Table::kUsers, "users"},       {Table::kApps, "apps"},         {Table::kMembers, "members"},
+};
+inline constexpr int kTableCount = static_cast<int>(std::size(kTables));
+static_assert(
+    [] {
+      for (int i = 0; i < kTableCount; ++i) {
+        if (static_cast<int>(kTables[i].table) != i) return false;
+      }
+      return true;
+    }(),
+    "kTables lists every Table, in the enum's order");
+
+// The standalone registry's named things (name -> created-at, unix seconds).
+enum class Names { kUsers, kApps };
 
 // Which key set an operation addresses.
 enum class KeySet { kActive, kStaging };
@@ -109,10 +132,25 @@ class KeyCache {
   Result<lmdb::Txn> BeginRead() const;
   Result<lmdb::Txn> BeginWrite();
 
-  // The handle of `table`; tables missing from a read-only environment are
-  // reported by HasTable and must not be used.
-  MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
+  // A read-only open of an environment that no writer has created the
+  // table in yet leaves it out.
   bool HasTable(Table table) const { return present_[static_cast<int>(table)]; }
+
+  // The standalone registry: users and apps by name, and memberships (app,
+  // user). Add* return false, and change nothing, if it was there already;
+  // Remove* false if it was not there.
+  Result<bool> HasName(const lmdb::Txn& txn, Names names, std::string_view name) const;
+  Result<bool> AddName(lmdb::Txn& txn, Names names, std::string_view name, int64_t created_at);
+  Result<bool> RemoveName(lmdb::Txn& txn, Names names, std::string_view name);
+  Result<std::vector<std::string>> ListNames(const lmdb::Txn& txn, Names names) const;  // sorted
+  Result<bool> HasMember(const lmdb::Txn& txn, std::string_view app, std::string_view user) const;
+  Result<bool> AddMember(lmdb::Txn& txn, std::string_view app, std::string_view user);
+  Result<bool> RemoveMember(lmdb::Txn& txn, std::string_view app, std::string_view user);
+  Result<std::vector<std::string>> Members(const lmdb::Txn& txn, std::string_view app) const;  // sorted
+
+  // Writes `value` under `key` in `table` as it is, with no checks: for
+  // tests that plant corrupt or foreign data.
+  Status TEST_PutRaw(lmdb::Txn& txn, Table table, std::string_view key, std::string_view value);
 
   // Key records. PutKey keeps the per-user index in step, also when a
   // fingerprint moves from one user to another.
@@ -161,6 +199,10 @@ class KeyCache {
 
  private:
   explicit KeyCache(lmdb::EnvPtr env) : env_(std::move(env)) {}
+  MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
+  MDB_dbi dbi(Names names) const { return dbi(names == Names::kUsers ? Table::kUsers : Table::kApps); }
+  // The keys of `table` that start with `prefix`, each without it, sorted.
+  Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, Table table, std::string_view prefix) const;
   Status OpenTables(Access access);
   struct KeyTables {
     MDB_dbi keys;

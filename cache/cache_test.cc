@@ -204,7 +204,7 @@ TEST(KeyCacheTest, CorruptRecordIsReportedNotReturned) {
   auto cache = OpenRw(dir / "db");
   {
     auto write = cache->BeginWrite();
-    ASSERT_TRUE(write->Put(cache->dbi(Table::kKeys), kFp1, "\x01garbage").ok());
+    ASSERT_TRUE(cache->TEST_PutRaw(*write, Table::kKeys, kFp1, "\x01garbage").ok());
     ASSERT_TRUE(write->Commit().ok());
   }
   EXPECT_EQ(cache->Lookup(kFp1).status().code(), Status::Code::kCorruption);
@@ -215,7 +215,7 @@ TEST(KeyCacheTest, RefusesUnknownSchema) {
   {
     auto cache = OpenRw(dir / "db");
     auto write = cache->BeginWrite();
-    ASSERT_TRUE(write->Put(cache->dbi(Table::kMeta), "schema", "99").ok());
+    ASSERT_TRUE(cache->TEST_PutRaw(*write, Table::kMeta, "schema", "99").ok());
     ASSERT_TRUE(write->Commit().ok());
   }
   EXPECT_EQ(KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly).status().code(), Status::Code::kCorruption);

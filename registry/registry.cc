@@ -7,7 +7,7 @@
 namespace pushgate {
 namespace {
 
-std::string Now() { return std::to_string(static_cast<int64_t>(::time(nullptr))); }
+int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
 Status CheckUserName(std::string_view user) {
   if (IsValidLocalUserName(user)) return Status::OK();
@@ -21,18 +21,6 @@ Status CheckAppName(std::string_view app) {
   return Status::InvalidArgument("\"" + std::string(app) +
                                  "\" is not a valid app name: use 1-63 lowercase letters, digits or "
                                  "'-', starting and ending with a letter or digit");
-}
-
-// Collects the keys of `table` that start with `prefix` (the part after the prefix).
-Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix) {
-  std::vector<std::string> out;
-  PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi));
-  PG_ASSIGN_OR_RETURN(bool more, prefix.empty() ? cursor.First() : cursor.Seek(prefix));
-  while (more && cursor.key().substr(0, prefix.size()) == prefix) {
-    out.emplace_back(cursor.key().substr(prefix.size()));
-    PG_ASSIGN_OR_RETURN(more, cursor.Next());
-  }
-  return out;
 }
 
 }  // namespace
@@ -63,14 +51,14 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& db_dir, KeyC
 
 Status Registry::RequireUser(const lmdb::Txn& txn, std::string_view user) const {
   PG_RETURN_IF_ERROR(CheckUserName(user));
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kUsers), user));
+  PG_ASSIGN_OR_RETURN(bool found, cache_->HasName(txn, Names::kUsers, user));
   if (!found) return Status::NotFound("user " + std::string(user) + " does not exist");
   return Status::OK();
 }
 
 Status Registry::RequireApp(const lmdb::Txn& txn, std::string_view app) const {
   PG_RETURN_IF_ERROR(CheckAppName(app));
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kApps), app));
+  PG_ASSIGN_OR_RETURN(bool found, cache_->HasName(txn, Names::kApps, app));
   if (!found) return Status::NotFound("app " + std::string(app) + " does not exist");
   return Status::OK();
 }
@@ -78,9 +66,8 @@ Status Registry::RequireApp(const lmdb::Txn& txn, std::string_view app) const {
 Status Registry::AddUser(std::string_view user) {
   PG_RETURN_IF_ERROR(CheckUserName(user));
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
-  Status s = txn.Put(cache_->dbi(Table::kUsers), user, Now(), MDB_NOOVERWRITE);
-  if (s.IsAlreadyExists()) return Status::AlreadyExists("user " + std::string(user) + " already exists");
-  PG_RETURN_IF_ERROR(s);
+  PG_ASSIGN_OR_RETURN(bool added, cache_->AddName(txn, Names::kUsers, user, Now()));
+  if (!added) return Status::AlreadyExists("user " + std::string(user) + " already exists");
   return txn.Commit();
 }
 
@@ -89,17 +76,17 @@ Status Registry::RemoveUser(std::string_view user) {
   PG_RETURN_IF_ERROR(RequireUser(txn, user));
   PG_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints, cache_->UserKeyFingerprints(txn, user));
   for (const std::string& fp : fingerprints) PG_RETURN_IF_ERROR(cache_->DeleteKey(txn, fp).status());
-  PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, ScanSuffixes(txn, cache_->dbi(Table::kApps), ""));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, cache_->ListNames(txn, Names::kApps));
   for (const std::string& app : apps) {
-    PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)).status());
+    PG_RETURN_IF_ERROR(cache_->RemoveMember(txn, app, user).status());
   }
-  PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kUsers), user).status());
+  PG_RETURN_IF_ERROR(cache_->RemoveName(txn, Names::kUsers, user).status());
   return txn.Commit();
 }
 
 Result<std::vector<std::string>> Registry::ListUsers() const {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
-  return ScanSuffixes(txn, cache_->dbi(Table::kUsers), "");
+  return cache_->ListNames(txn, Names::kUsers);
 }
 
 Result<KeyImport> Registry::BeginKeyImport(std::string_view user) {
@@ -126,7 +113,7 @@ Result<std::vector<StoredKey>> Registry::ListKeys(std::optional<std::string_view
     PG_RETURN_IF_ERROR(RequireUser(txn, *user));
     users.emplace_back(*user);
   } else {
-    PG_ASSIGN_OR_RETURN(users, ScanSuffixes(txn, cache_->dbi(Table::kUsers), ""));
+    PG_ASSIGN_OR_RETURN(users, cache_->ListNames(txn, Names::kUsers));
   }
   std::vector<StoredKey> out;
   for (const std::string& u : users) {
@@ -143,34 +130,30 @@ Status Registry::CreateApp(std::string_view app, const std::vector<std::string>&
   PG_RETURN_IF_ERROR(CheckAppName(app));
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   for (const std::string& user : members) PG_RETURN_IF_ERROR(RequireUser(txn, user));
-  Status s = txn.Put(cache_->dbi(Table::kApps), app, Now(), MDB_NOOVERWRITE);
-  if (s.IsAlreadyExists()) return Status::AlreadyExists("app " + std::string(app) + " already exists");
-  PG_RETURN_IF_ERROR(s);
-  for (const std::string& user : members) {
-    PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), CompositeKey(app, user), ""));
-  }
+  PG_ASSIGN_OR_RETURN(bool added, cache_->AddName(txn, Names::kApps, app, Now()));
+  if (!added) return Status::AlreadyExists("app " + std::string(app) + " already exists");
+  for (const std::string& user : members) PG_RETURN_IF_ERROR(cache_->AddMember(txn, app, user).status());
   return txn.Commit();
 }
 
 Status Registry::RemoveApp(std::string_view app) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_RETURN_IF_ERROR(RequireApp(txn, app));
-  PG_ASSIGN_OR_RETURN(std::vector<std::string> members,
-                      ScanSuffixes(txn, cache_->dbi(Table::kMembers), CompositeKey(app, "")));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> members, cache_->Members(txn, app));
   for (const std::string& user : members) {
-    PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)).status());
+    PG_RETURN_IF_ERROR(cache_->RemoveMember(txn, app, user).status());
   }
-  PG_RETURN_IF_ERROR(txn.Delete(cache_->dbi(Table::kApps), app).status());
+  PG_RETURN_IF_ERROR(cache_->RemoveName(txn, Names::kApps, app).status());
   return txn.Commit();
 }
 
 Result<std::vector<AppInfo>> Registry::ListApps() const {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
-  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ScanSuffixes(txn, cache_->dbi(Table::kApps), ""));
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, cache_->ListNames(txn, Names::kApps));
   std::vector<AppInfo> out;
   for (std::string& name : names) {
     AppInfo info;
-    PG_ASSIGN_OR_RETURN(info.members, ScanSuffixes(txn, cache_->dbi(Table::kMembers), CompositeKey(name, "")));
+    PG_ASSIGN_OR_RETURN(info.members, cache_->Members(txn, name));
     info.name = std::move(name);
     out.push_back(std::move(info));
   }
@@ -181,10 +164,8 @@ Result<bool> Registry::Grant(std::string_view app, std::string_view user) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_RETURN_IF_ERROR(RequireApp(txn, app));
   PG_RETURN_IF_ERROR(RequireUser(txn, user));
-  std::string key = CompositeKey(app, user);
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kMembers), key));
-  if (found.has_value()) return false;
-  PG_RETURN_IF_ERROR(txn.Put(cache_->dbi(Table::kMembers), key, ""));
+  PG_ASSIGN_OR_RETURN(bool added, cache_->AddMember(txn, app, user));
+  if (!added) return false;
   PG_RETURN_IF_ERROR(txn.Commit());
   return true;
 }
@@ -193,7 +174,7 @@ Result<bool> Registry::Revoke(std::string_view app, std::string_view user) {
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_RETURN_IF_ERROR(RequireApp(txn, app));
   PG_RETURN_IF_ERROR(RequireUser(txn, user));
-  PG_ASSIGN_OR_RETURN(bool existed, txn.Delete(cache_->dbi(Table::kMembers), CompositeKey(app, user)));
+  PG_ASSIGN_OR_RETURN(bool existed, cache_->RemoveMember(txn, app, user));
   if (!existed) return false;
   PG_RETURN_IF_ERROR(txn.Commit());
   return true;
@@ -202,16 +183,13 @@ Result<bool> Registry::Revoke(std::string_view app, std::string_view user) {
 Result<bool> Registry::AppExists(std::string_view app) const {
   if (!IsValidAppName(app)) return false;
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found, txn.Get(cache_->dbi(Table::kApps), app));
-  return found.has_value();
+  return cache_->HasName(txn, Names::kApps, app);
 }
 
 Result<bool> Registry::IsMember(std::string_view app, std::string_view user) const {
   if (!IsValidAppName(app) || !IsValidUserName(user)) return false;
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
-  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> found,
-                      txn.Get(cache_->dbi(Table::kMembers), CompositeKey(app, user)));
-  return found.has_value();
+  return cache_->HasMember(txn, app, user);
 }
 
 }  // namespace pushgate
