@@ -189,6 +189,83 @@ int ReapSummary::ExitCode() const {
   return errors > 0 || skipped_unknown > 0 ? 1 : 0;
 }
 
+namespace {
+
+// Step 1: what the backend says of every repository's app. Returns the apps
+// that are gone and, as far as this scan can tell, safe to remove.
+std::vector<std::string> FindCandidates(const Config& config, Backend& backend, const std::vector<std::string>& apps,
+                                        int64_t now_ms, ReapSummary& summary) {
+  std::vector<AppState> states = backend.CheckApps(apps);
+  std::vector<std::string> candidates;
+  for (size_t i = 0; i < apps.size(); ++i) {
+    const std::string& app = apps[i];
+    switch (states[i]) {
+      case AppState::kExists: ++summary.kept; continue;
+      case AppState::kUnknown: ++summary.skipped_unknown; continue;
+      case AppState::kGone: break;
+    }
+    Result<bool> locked = FileLock::IsHeld(config.dirs().AppLock(app));
+    if (!locked.ok() || *locked) {
+      ++summary.skipped_locked;
+    } else if (LastActivityMs(config, app) >= now_ms - config.reaper.grace.count()) {
+      ++summary.skipped_recent;
+    } else {
+      candidates.push_back(app);
+    }
+  }
+  return candidates;
+}
+
+// Step 2, the circuit breaker. It looks at what the backend claims is gone,
+// before any exception: a backend that lost its apps must not get through
+// in pieces. True if the run may go on removing.
+bool BreakerAllows(const Config& config, const ReapOptions& options, size_t candidates, ReapSummary& summary) {
+  size_t gone = candidates + static_cast<size_t>(summary.skipped_locked + summary.skipped_recent);
+  double fraction = summary.scanned > 0 ? static_cast<double>(gone) / summary.scanned : 0;
+  bool few = gone <= static_cast<size_t>(config.reaper.min_allowed);
+  if (few || (gone <= static_cast<size_t>(config.reaper.max_per_run) && fraction <= config.reaper.max_fraction)) {
+    return true;
+  }
+  summary.breaker_reason = std::to_string(gone) + " of " + std::to_string(summary.scanned) +
+                           " repositories belong to deleted apps, more than reaper.max_per_run (" +
+                           std::to_string(config.reaper.max_per_run) + ") or reaper.max_fraction (" +
+                           std::to_string(static_cast<int>(config.reaper.max_fraction * 100)) +
+                           "%) allow, and more than reaper.min_allowed (" + std::to_string(config.reaper.min_allowed) +
+                           ")";
+  if (options.force) return true;
+  summary.breaker_tripped = true;
+  log::Error("circuit breaker: removing nothing; check the backend, or run with --force",
+             {{"reason", summary.breaker_reason}});
+  return false;
+}
+
+// Step 3: each candidate, asked again without holding any lock (an app
+// created again since the scan keeps its repository), then removed.
+void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions& options,
+                      const std::vector<std::string>& candidates, int64_t now_ms, ReapSummary& summary) {
+  if (!candidates.empty() && !options.dry_run) {
+    Status locks = MakeDirs(config.dirs().Locks(), 0750);
+    if (!locks.ok()) {
+      ++summary.errors;
+      log::Error("cannot create the locks directory", {{"error", locks.message()}});
+      return;
+    }
+  }
+  for (const std::string& app : candidates) {
+    if (Stopped(options)) break;
+    if (backend.CheckApps({app}).front() != AppState::kGone) {
+      ++summary.recreated;
+      continue;
+    }
+    if (options.dry_run || Remove(config, app, now_ms, summary)) {
+      ++summary.removed;
+      summary.removed_apps.push_back(app);
+    }
+  }
+}
+
+}  // namespace
+
 ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& options) {
   auto start = std::chrono::steady_clock::now();
   ReapSummary summary;
@@ -208,7 +285,6 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
       log::Error("cannot empty the trash", {{"error", finished.status().message()}});
     }
   }
-
   Result<std::vector<std::string>> apps = ScanRepos(config);
   if (!apps.ok()) {
     ++summary.errors;
@@ -217,71 +293,9 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
   }
   summary.scanned = static_cast<int>(apps->size());
   if (Stopped(options)) return finish();
-  std::vector<AppState> states = backend.CheckApps(*apps);
-
-  std::vector<std::string> candidates;
-  for (size_t i = 0; i < apps->size(); ++i) {
-    const std::string& app = (*apps)[i];
-    switch (states[i]) {
-      case AppState::kExists: ++summary.kept; continue;
-      case AppState::kUnknown: ++summary.skipped_unknown; continue;
-      case AppState::kGone: break;
-    }
-    Result<bool> locked = FileLock::IsHeld(config.dirs().AppLock(app));
-    if (!locked.ok() || *locked) {
-      ++summary.skipped_locked;
-    } else if (LastActivityMs(config, app) >= now_ms - config.reaper.grace.count()) {
-      ++summary.skipped_recent;
-    } else {
-      candidates.push_back(app);
-    }
-  }
-
-  // The circuit breaker looks at what the backend claims is gone, before any
-  // exception: a backend that lost its apps must not get through in pieces.
-  size_t gone = candidates.size() + static_cast<size_t>(summary.skipped_locked + summary.skipped_recent);
-  double fraction = summary.scanned > 0 ? static_cast<double>(gone) / summary.scanned : 0;
-  bool few = gone <= static_cast<size_t>(config.reaper.min_allowed);
-  if (!few && (gone > static_cast<size_t>(config.reaper.max_per_run) || fraction > config.reaper.max_fraction)) {
-    summary.breaker_reason = std::to_string(gone) + " of " + std::to_string(summary.scanned) +
-                             " repositories belong to deleted apps, more than reaper.max_per_run (" +
-                             std::to_string(config.reaper.max_per_run) + ") or reaper.max_fraction (" +
-                             std::to_string(static_cast<int>(config.reaper.max_fraction * 100)) +
-                             "%) allow, and more than reaper.min_allowed (" +
-                             std::to_string(config.reaper.min_allowed) + ")";
-    if (!options.force) {
-      summary.breaker_tripped = true;
-      log::Error("circuit breaker: removing nothing; check the backend, or run with --force",
-                 {{"reason", summary.breaker_reason}});
-      candidates.clear();
-    }
-  }
-
-  if (!candidates.empty() && !options.dry_run) {
-    Status locks = MakeDirs(config.dirs().Locks(), 0750);
-    if (!locks.ok()) {
-      ++summary.errors;
-      log::Error("cannot create the locks directory", {{"error", locks.message()}});
-      candidates.clear();
-    }
-  }
-  for (const std::string& app : candidates) {
-    if (Stopped(options)) break;
-    // Asked again, without holding any lock: an app created again since the
-    // scan keeps its repository.
-    if (backend.CheckApps({app}).front() != AppState::kGone) {
-      ++summary.recreated;
-      continue;
-    }
-    if (options.dry_run) {
-      ++summary.removed;
-      summary.removed_apps.push_back(app);
-      continue;
-    }
-    if (Remove(config, app, now_ms, summary)) {
-      ++summary.removed;
-      summary.removed_apps.push_back(app);
-    }
+  std::vector<std::string> candidates = FindCandidates(config, backend, *apps, now_ms, summary);
+  if (BreakerAllows(config, options, candidates.size(), summary)) {
+    RemoveCandidates(config, backend, options, candidates, now_ms, summary);
   }
   if (!Stopped(options)) RemoveLeftovers(config, now_ms, options.dry_run, summary);
   finish();

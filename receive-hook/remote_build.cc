@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <variant>
 
 #include "backend/backend.h"
 #include "util/fd.h"
@@ -138,14 +139,27 @@ std::optional<RemoteBuildResult> EnsureSource(const RemoteBuildRequest& request,
 
 }  // namespace
 
-RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
-  Watch watch(request);
-  BuildSpec spec = request.spec;
-  spec.source = "sha256:" + request.archive_sha256;
-  RemoteBuildRequest with_source = request;
-  with_source.spec = spec;
-  if (std::optional<RemoteBuildResult> failed = EnsureSource(with_source, watch)) return *failed;
+namespace {
 
+RemoteBuildResult ForBuild(RemoteBuildResult result, const std::string& id) {
+  result.build_id = id;
+  return result;
+}
+
+// The controller's word that a build is over, as the push's result.
+RemoteBuildResult FinishedBuild(const BuildState& state, const std::string& id) {
+  RemoteBuildResult r;
+  r.build_id = id;
+  r.message = state.message;
+  r.release_version = state.release_version;
+  r.outcome = state.phase == BuildState::Phase::kSucceeded ? Outcome::kSucceeded : Outcome::kFailed;
+  if (state.phase == BuildState::Phase::kCancelled && r.message.empty()) r.message = "the platform cancelled the build";
+  return r;
+}
+
+// POST /v2/hooks/builds: the build's id, or the result that ends the push.
+std::variant<std::string, RemoteBuildResult> CreateRemoteBuild(const RemoteBuildRequest& request,
+                                                              const BuildSpec& spec) {
   Result<BuildAdmission> admission = request.controller->CreateBuild(spec);
   if (!admission.ok() && admission.status().code() == Status::Code::kUnimplemented) {
     log::Error("the controller has no build API", {{"error", admission.status().message()}});
@@ -159,9 +173,13 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
     log::Info("build refused by the controller", {{"message", admission->message}});
     return Refusal(*admission, spec.app, request.distinguish_missing_apps);
   }
-  const std::string& id = admission->id;
-  log::Info("build created", {{"build", id}});
+  log::Info("build created", {{"build", admission->id}});
+  return admission->id;
+}
 
+// Relays the build's log until the controller says the build is over,
+// resuming an interrupted stream from the last byte relayed, with backoff.
+RemoteBuildResult FollowBuild(const RemoteBuildRequest& request, Watch& watch, const std::string& id) {
   uint64_t offset = 0;
   Duration backoff = request.retry_initial;
   StreamCallbacks callbacks;
@@ -175,21 +193,11 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
   std::optional<RemoteBuildResult> ended;  // the outcome, once the controller reports one
   for (;;) {
     Status streamed = request.controller->StreamBuildLog(id, offset, callbacks);
-    if (!streamed.ok() && streamed.code() == Status::Code::kIOError) {
-      RemoteBuildResult gone = Ended(Outcome::kPusherGone);
-      gone.build_id = id;
-      return gone;
-    }
-    if (watch.stopped()) {
-      RemoteBuildResult stopped = Ended(*watch.stopped());
-      stopped.build_id = id;
-      return stopped;
-    }
+    if (!streamed.ok() && streamed.code() == Status::Code::kIOError) return ForBuild(Ended(Outcome::kPusherGone), id);
+    if (watch.stopped()) return ForBuild(Ended(*watch.stopped()), id);
     if (streamed.code() == Status::Code::kNotFound) {
       log::Error("the controller lost the build", {{"build", id}});
-      RemoteBuildResult lost = Ended(Outcome::kFailed, "the platform lost track of build " + id);
-      lost.build_id = id;
-      return lost;
+      return ForBuild(Ended(Outcome::kFailed, "the platform lost track of build " + id), id);
     }
     if (streamed.ok()) {
       // A clean close: the build has ended, or a proxy cut the stream short.
@@ -198,15 +206,7 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
       if (ended) return *ended;
       Result<BuildState> state = request.controller->GetBuild(id);
       if (state.ok() && state->finished()) {
-        RemoteBuildResult r;
-        r.build_id = id;
-        r.message = state->message;
-        r.release_version = state->release_version;
-        r.outcome = state->phase == BuildState::Phase::kSucceeded ? Outcome::kSucceeded : Outcome::kFailed;
-        if (state->phase == BuildState::Phase::kCancelled && r.message.empty()) {
-          r.message = "the platform cancelled the build";
-        }
-        ended = std::move(r);
+        ended = FinishedBuild(*state, id);
         continue;
       }
       if (!state.ok()) log::Warn("cannot get the build state", {{"build", id}, {"error", state.status().message()}});
@@ -219,13 +219,23 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
       log::Warn("build log stream interrupted; resuming",
                 {{"build", id}, {"offset", std::to_string(offset)}, {"error", streamed.message()}});
     }
-    if (!watch.Sleep(backoff)) {
-      RemoteBuildResult stopped = Ended(*watch.stopped());
-      stopped.build_id = id;
-      return stopped;
-    }
+    if (!watch.Sleep(backoff)) return ForBuild(Ended(*watch.stopped()), id);
     backoff = std::min(backoff * 2, request.retry_max);
   }
+}
+
+}  // namespace
+
+RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
+  Watch watch(request);
+  BuildSpec spec = request.spec;
+  spec.source = "sha256:" + request.archive_sha256;
+  RemoteBuildRequest with_source = request;
+  with_source.spec = spec;
+  if (std::optional<RemoteBuildResult> failed = EnsureSource(with_source, watch)) return *failed;
+  std::variant<std::string, RemoteBuildResult> created = CreateRemoteBuild(request, spec);
+  if (RemoteBuildResult* refused = std::get_if<RemoteBuildResult>(&created)) return *refused;
+  return FollowBuild(request, watch, std::get<std::string>(created));
 }
 
 }  // namespace pushgate

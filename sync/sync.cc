@@ -77,6 +77,48 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
 
 }  // namespace
 
+namespace {
+
+// The controller has no delta feed: keys are looked up one by one from now on.
+Status RecordLookupMode(KeyCache& cache, int64_t now_ms) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+  PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
+  PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, now_ms));
+  return txn.Commit();
+}
+
+// A page must not go back in history, nor promise more without sending any.
+Status CheckPageFollows(const DeltaPage& page, uint64_t since) {
+  if (page.revision < since) {
+    return Status::Unavailable("the controller's revision went backwards (" + std::to_string(page.revision) +
+                               " after " + std::to_string(since) + ")");
+  }
+  if (page.more && page.changes.empty() && page.revision == since) {
+    return Status::Unavailable("the controller says more changes follow but sent none");
+  }
+  return Status::OK();
+}
+
+// The end of an incremental page, or of a whole walk from 0 (whose staging
+// set becomes the active one): the revision, and for the last page the
+// sync's success, committed with the keys.
+Status CommitPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, bool walked, int64_t now_ms) {
+  if (walked) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
+  PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, static_cast<int64_t>(page.revision)));
+  if (!page.more) {
+    PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, now_ms));
+    PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "delta"));
+    PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, now_ms));
+  }
+  return txn.Commit();
+}
+
+}  // namespace
+
+// One loop over the feed's pages, kept whole (about 70 lines) because its
+// states share one write transaction's lifetime: incremental pages commit
+// one by one, a walk from 0 keeps one transaction across every page, and a
+// 410 restarts the walk at most once.
 Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOptions& options) {
   SyncReport report;
   uint64_t since;
@@ -106,10 +148,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit, resyncing && since > 0));
     if (answer.kind == FeedAnswer::Kind::kUnsupported) {
       walk.reset();
-      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
-      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "lookup"));
-      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
-      PG_RETURN_IF_ERROR(txn.Commit());
+      PG_RETURN_IF_ERROR(RecordLookupMode(cache, options.now_ms));
       report.outcome = SyncReport::Outcome::kNoFeed;
       return report;
     }
@@ -130,13 +169,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
       continue;
     }
     const DeltaPage& page = answer.page;
-    if (page.revision < since) {
-      return Status::Unavailable("the controller's revision went backwards (" + std::to_string(page.revision) +
-                                 " after " + std::to_string(since) + ")");
-    }
-    if (page.more && page.changes.empty() && page.revision == since) {
-      return Status::Unavailable("the controller says more changes follow but sent none");
-    }
+    PG_RETURN_IF_ERROR(CheckPageFollows(page, since));
     // Incremental pages are one transaction each, with their revision.
     std::optional<lmdb::Txn> own;
     if (!resyncing) {
@@ -149,14 +182,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     ++report.pages;
     since = page.revision;
     if (resyncing && page.more) continue;
-    if (resyncing) PG_RETURN_IF_ERROR(cache.ActivateStaging(txn));
-    PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaRevision, static_cast<int64_t>(page.revision)));
-    if (!page.more) {
-      PG_RETURN_IF_ERROR(cache.PutMetaInt(txn, kMetaSyncedAt, options.now_ms));
-      PG_RETURN_IF_ERROR(cache.PutMeta(txn, kMetaFeed, "delta"));
-      PG_RETURN_IF_ERROR(RecordSuccess(cache, txn, options.now_ms));
-    }
-    PG_RETURN_IF_ERROR(txn.Commit());
+    PG_RETURN_IF_ERROR(CommitPage(cache, txn, page, resyncing, options.now_ms));
     walk.reset();
     if (!page.more) break;
   }
