@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <iterator>
 
 #include "controller/client.h"
 #include "controller/json.h"
@@ -71,15 +72,44 @@ constexpr Duration kFinalDrain = std::chrono::seconds(10);
 constexpr uint64_t kPerEntryOverhead = 4096;
 constexpr uint64_t kDiskMargin = uint64_t{1} << 20;
 
+// What became of a deploy, and the pushgate_pushes_total counter of each.
+enum class DeployOutcome { kDeployed, kBuildFailed, kRejected, kError };
+struct DeployOutcomeCounter {
+  DeployOutcome outcome;
+  metrics::Counter counter;
+};
+constexpr DeployOutcomeCounter kPushCounters[] = {
+    {DeployOutcome::kDeployed, metrics::Counter::kPushDeployed},
+    {DeployOutcome::kBuildFailed, metrics::Counter::kPushBuildFailed},
+    {DeployOutcome::kRejected, metrics::Counter::kPushRejected},
+    {DeployOutcome::kError, metrics::Counter::kPushError},
+};
+static_assert(
+    [] {
+      for (size_t i = 0; i < std::size(kPushCounters); ++i) {
+        if (static_cast<size_t>(kPushCounters[i].outcome) != i) return false;
+      }
+      return true;
+    }(),
+    "kPushCounters lists every DeployOutcome in order");
+
 // One deploy in progress: what the pusher sees goes through `relay`.
 class Deployment {
  public:
   Deployment(const HookContext& context, const RefUpdate& update, LogRelay& relay)
       : context_(context), config_(*context.config), update_(update), relay_(relay) {}
 
-  // What became of the push, for the metrics.
-  enum class Outcome { kDeployed, kBuildFailed, kRejected, kError };
-  Outcome outcome() const { return outcome_; }
+  using Outcome = DeployOutcome;
+
+  // Counts the push's outcome and, if a build ran, its result and duration.
+  void RecordMetrics() const {
+    const std::string& data_dir = config_.data_dir;
+    metrics::Add(data_dir, kPushCounters[static_cast<size_t>(outcome_)].counter);
+    if (!build_started_) return;
+    metrics::Add(data_dir, build_counter_.value_or(metrics::Counter::kBuildError));
+    metrics::Observe(data_dir, metrics::Histogram::kBuildSeconds,
+                     std::chrono::duration<double>(Clock::now() - *build_started_).count());
+  }
 
   // Returns true if the build succeeded.
   bool Run(const GitRepo& repo) {
@@ -102,29 +132,16 @@ class Deployment {
   using Clock = std::chrono::steady_clock;
   enum class Stop { kNone, kTimedOut, kCancelled, kPusherGone };
 
-  // Times one build; a build that ends without Finish() counts as an error
-  // (timed out, interrupted, refused, platform unavailable, pusher gone).
-  class BuildClock {
-   public:
-    explicit BuildClock(const std::string& data_dir) : data_dir_(data_dir) {}
-    ~BuildClock() {
-      if (!finished_) Finish(metrics::Counter::kBuildError);
-    }
-    // Counts the build's outcome and duration; returns the duration in ms, for the log.
-    std::string Finish(metrics::Counter outcome) {
-      finished_ = true;
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      metrics::Add(data_dir_, outcome);
-      metrics::Observe(data_dir_, metrics::Histogram::kBuildSeconds, seconds);
-      return std::to_string(static_cast<int64_t>(seconds * 1000));
-    }
-
-   private:
-    const std::string& data_dir_;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-    bool finished_ = false;
-  };
-
+  // The build step's clock: started when a build command or a platform
+  // build begins; its result is recorded by RecordMetrics, with a build
+  // that never reported one counted as an error (timed out, interrupted,
+  // refused, platform unavailable, pusher gone).
+  void StartBuildClock() { build_started_ = Clock::now(); }
+  // Records the build step's result; returns its duration in ms, for the log.
+  std::string BuildEnded(metrics::Counter result) {
+    build_counter_ = result;
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *build_started_).count());
+  }
 
   bool Reject(const std::string& why) {
     (void)relay_.Say(" !     " + why);
@@ -244,7 +261,7 @@ class Deployment {
   // Runs build.command (or the bundled pushgate-deploy) with the push's
   // environment plus `extra_env`; true if it succeeded. Every other outcome
   // is told to the pusher here.
-  bool RunBuildCommand(const std::vector<std::string>& extra_env, BuildClock& clock) {
+  bool RunBuildCommand(const std::vector<std::string>& extra_env) {
     BuildRequest build;
     build.timeout = TimeLeft();
     build.relay = &relay_;
@@ -279,12 +296,12 @@ class Deployment {
     }
     switch (result->outcome) {
       case BuildResult::Outcome::kSucceeded:
-        log::Info("build succeeded", {{"sha", update_.new_id}, {"ms", clock.Finish(metrics::Counter::kBuildSucceeded)}});
+        log::Info("build succeeded", {{"sha", update_.new_id}, {"ms", BuildEnded(metrics::Counter::kBuildSucceeded)}});
         return true;
       case BuildResult::Outcome::kFailed:
         outcome_ = Outcome::kBuildFailed;
         log::Info("build failed", {{"sha", update_.new_id}, {"exit", result->exit.Describe()},
-                                   {"ms", clock.Finish(metrics::Counter::kBuildFailed)}});
+                                   {"ms", BuildEnded(metrics::Counter::kBuildFailed)}});
         return Reject("Build failed (" + result->exit.Describe() + ").");
       case BuildResult::Outcome::kTimedOut:
         log::Warn("build timed out", {{"sha", update_.new_id}});
@@ -300,8 +317,8 @@ class Deployment {
   }
 
   bool BuildLocally() {
-    BuildClock clock(config_.data_dir);
-    if (!RunBuildCommand({}, clock)) return false;
+    StartBuildClock();
+    if (!RunBuildCommand({})) return false;
     outcome_ = Outcome::kDeployed;
     return true;
   }
@@ -350,9 +367,8 @@ class Deployment {
   // exact pushed commit; POST /v2/hooks/build makes the release, and the
   // controller deploys it inside that request.
   bool BuildForWorkflow(const GitRepo& repo) {
-    BuildClock clock(config_.data_dir);
-    if (!RunBuildCommand({"PUSHGATE_APP_CONFIG=" + app_config_.path, "PUSHGATE_BUILD_RESULT=" + build_result_.path},
-                         clock)) {
+    StartBuildClock();
+    if (!RunBuildCommand({"PUSHGATE_APP_CONFIG=" + app_config_.path, "PUSHGATE_BUILD_RESULT=" + build_result_.path})) {
       return false;
     }
     Result<std::string> result = ReadSmallFile(build_result_.path, 64 * 1024);
@@ -419,13 +435,13 @@ class Deployment {
     build.relay = &relay_;
     build.cancel = context_.cancel;
     build.distinguish_missing_apps = config_.push.distinguish_missing_apps;
-    BuildClock clock(config_.data_dir);
+    StartBuildClock();
     RemoteBuildResult result = RunRemoteBuild(build);
     switch (result.outcome) {
       case RemoteBuildResult::Outcome::kSucceeded: {
         outcome_ = Outcome::kDeployed;
         log::Info("build succeeded", {{"sha", update_.new_id}, {"build", result.build_id},
-                                      {"ms", clock.Finish(metrics::Counter::kBuildSucceeded)}});
+                                      {"ms", BuildEnded(metrics::Counter::kBuildSucceeded)}});
         std::string released = result.release_version ? " released as v" + std::to_string(*result.release_version)
                                                        : " built";
         (void)relay_.Say("-----> " + context_.app + released);
@@ -434,7 +450,7 @@ class Deployment {
       case RemoteBuildResult::Outcome::kFailed:
         outcome_ = Outcome::kBuildFailed;
         log::Info("build failed", {{"sha", update_.new_id}, {"build", result.build_id},
-                                   {"ms", clock.Finish(metrics::Counter::kBuildFailed)}});
+                                   {"ms", BuildEnded(metrics::Counter::kBuildFailed)}});
         return Reject(result.message.empty() ? "Build failed." : "Build failed: " + result.message);
       case RemoteBuildResult::Outcome::kRefused:
         return Reject(result.message + ".");
@@ -461,6 +477,8 @@ class Deployment {
   const RefUpdate& update_;
   LogRelay& relay_;
   Outcome outcome_ = Outcome::kError;
+  std::optional<Clock::time_point> build_started_;
+  std::optional<metrics::Counter> build_counter_;  // the build step's own result, once it has one
   Clock::time_point deadline_;
   Stop stop_ = Stop::kNone;
   TreeSummary tree_;
@@ -582,12 +600,7 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
   for (const RefUpdate& update : verdict.deploys) {
     Deployment deployment(context, update, relay);
     bool deployed = deployment.Run(repo);
-    switch (deployment.outcome()) {
-      case Deployment::Outcome::kDeployed: metrics::Add(data_dir, metrics::Counter::kPushDeployed); break;
-      case Deployment::Outcome::kBuildFailed: metrics::Add(data_dir, metrics::Counter::kPushBuildFailed); break;
-      case Deployment::Outcome::kRejected: metrics::Add(data_dir, metrics::Counter::kPushRejected); break;
-      case Deployment::Outcome::kError: metrics::Add(data_dir, metrics::Counter::kPushError); break;
-    }
+    deployment.RecordMetrics();
     if (!deployed) {
       exit_code = 1;
       break;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "metrics/counters.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fd.h"
@@ -157,6 +158,27 @@ TEST_F(PreReceiveTest, TimeoutRejects) {
   auto [rc, out] = RunHook("sleep 30\n");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("Build timed out after 300ms"), std::string::npos) << out;
+}
+
+// Each push counts once by its outcome, and a build once by its own result:
+// a build that never reports one (timed out) is an error.
+TEST_F(PreReceiveTest, PushesAndBuildsAreCountedByOutcome) {
+  using metrics::Counter;
+  EXPECT_EQ(RunHook("exit 0\n").first, 0);
+  EXPECT_EQ(RunHook("exit 3\n").first, 1);
+  config_.build.timeout = std::chrono::milliseconds(300);
+  EXPECT_EQ(RunHook("sleep 30\n").first, 1);
+  EXPECT_EQ(RunHook("exit 0\n", "refs/heads/feature").first, 1);
+  Result<metrics::Snapshot> counted = metrics::ReadCounters(config_.data_dir);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(counted->Get(Counter::kPushDeployed), 1u);
+  EXPECT_EQ(counted->Get(Counter::kPushBuildFailed), 1u);
+  EXPECT_EQ(counted->Get(Counter::kPushError), 1u);  // the timeout
+  EXPECT_EQ(counted->Get(Counter::kPushRejected), 1u);
+  EXPECT_EQ(counted->Get(Counter::kBuildSucceeded), 1u);
+  EXPECT_EQ(counted->Get(Counter::kBuildFailed), 1u);
+  EXPECT_EQ(counted->Get(Counter::kBuildError), 1u);
+  EXPECT_EQ(counted->Get(metrics::Histogram::kBuildSeconds).Count(), 3u);
 }
 
 TEST_F(PreReceiveTest, RefusedRefBuildsNothing) {
