@@ -13,6 +13,7 @@
 
 #include "cache/cache.h"
 #include "sync/sync.h"
+#include "tests/feed_model/delta_feed.h"
 #include "fuzz/fuzz_check.h"
 #include "sshkey/sshkey.h"
 #include "util/fs.h"
@@ -31,90 +32,23 @@ constexpr const char* kKeys[] = {
 };
 constexpr const char* kUsers[] = {"alice", "bob", "carol"};
 
-struct Change {
-  uint64_t revision;
-  bool put;
-  std::string fingerprint, user, line;
-};
-
-// The controller's feed, in memory, with the same rules as the fake
-// controller and docs/controller-api.md: history, compaction, 410, and
-// snapshot continuations served from the compacted history.
+// The controller: the feed model the fake controller serves.
 class ModelController : public pushgate::KeySource {
  public:
-  void Put(const std::string& fp, const std::string& user, const std::string& line) {
-    log_.push_back({++revision_, true, fp, user, line});
-    live_[fp] = user + " " + line;
-  }
-  void Delete(const std::string& fp) {
-    if (live_.erase(fp) == 0) return;
-    log_.push_back({++revision_, false, fp, "", ""});
-  }
-  void Compact() {
-    std::map<std::string, size_t> last_put;
-    for (size_t i = 0; i < log_.size(); ++i) {
-      if (log_[i].put && live_.count(log_[i].fingerprint) &&
-          live_[log_[i].fingerprint] == log_[i].user + " " + log_[i].line) {
-        last_put[log_[i].fingerprint] = i;
-      }
-    }
-    std::vector<Change> kept;
-    for (size_t i = 0; i < log_.size(); ++i) {
-      auto it = last_put.find(log_[i].fingerprint);
-      if (it != last_put.end() && it->second == i) kept.push_back(log_[i]);
-    }
-    log_ = kept;
-    compacted_upto_ = revision_;
-  }
   pushgate::Result<pushgate::FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) override {
-    pushgate::FeedAnswer answer;
-    if (since != 0 && since < compacted_upto_ && !snapshot) {
-      answer.kind = pushgate::FeedAnswer::Kind::kGone;
-      return answer;
-    }
-    auto first = std::upper_bound(log_.begin(), log_.end(), since,
-                                  [](uint64_t s, const Change& c) { return s < c.revision; });
-    auto last = first + static_cast<std::ptrdiff_t>(std::min<size_t>(limit, log_.end() - first));
-    answer.page.revision = last != log_.end() ? (last - 1)->revision : std::max(revision_, since);
-    answer.page.more = last != log_.end();
-    for (auto it = first; it != last; ++it) {
-      pushgate::KeyChange change;
-      change.op = it->put ? pushgate::KeyChange::Op::kPut : pushgate::KeyChange::Op::kDelete;
-      change.fingerprint = it->fingerprint;
-      change.username = it->user;
-      change.key = it->line;
-      answer.page.changes.push_back(change);
-    }
-    return answer;
+    return feed.Page(since, limit, snapshot);
   }
   pushgate::Result<std::optional<pushgate::KeyOwner>> LookupKeyOwner(std::string_view) override {
     return pushgate::Status::Unavailable("the model has a delta feed");
   }
-  const std::map<std::string, std::string>& live() const { return live_; }
-  uint64_t revision() const { return revision_; }
-
- private:
-  uint64_t revision_ = 0, compacted_upto_ = 0;
-  std::vector<Change> log_;
-  std::map<std::string, std::string> live_;
-};
-
-// Fails every request from the `fail_at`-th on (0: never).
-class FailingSource : public pushgate::KeySource {
- public:
-  FailingSource(pushgate::KeySource& inner, int fail_at) : inner_(inner), fail_at_(fail_at) {}
-  pushgate::Result<pushgate::FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) override {
-    if (fail_at_ > 0 && ++calls_ >= fail_at_) return pushgate::Status::Unavailable("injected failure");
-    return inner_.FetchKeys(since, limit, snapshot);
-  }
-  pushgate::Result<std::optional<pushgate::KeyOwner>> LookupKeyOwner(std::string_view md5) override {
-    return inner_.LookupKeyOwner(md5);
+  // As CacheKeys reads the cache: fingerprint -> "user type blob".
+  std::map<std::string, std::string> live() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [fingerprint, key] : feed.live()) out[fingerprint] = key.first + " " + key.second;
+    return out;
   }
 
- private:
-  pushgate::KeySource& inner_;
-  int fail_at_;
-  int calls_ = 0;
+  pushgate::testing::DeltaFeed feed;
 };
 
 std::map<std::string, std::string> CacheKeys(pushgate::KeyCache& cache) {
@@ -156,11 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t key = arg % std::size(kKeys);
     switch (op % 5) {
       case 0:
-      case 1: controller.Put(fingerprints[key], kUsers[(arg >> 4) % 3], kKeys[key]); break;
-      case 2: controller.Delete(fingerprints[key]); break;
-      case 3: controller.Compact(); break;
+      case 1: controller.feed.Put(fingerprints[key], kUsers[(arg >> 4) % 3], kKeys[key]); break;
+      case 2: controller.feed.Delete(fingerprints[key]); break;
+      case 3: controller.feed.Compact(); break;
       case 4: {
-        FailingSource source(controller, (arg >> 4) % 4);
+        pushgate::testing::FailingSource source(controller, (arg >> 4) % 4);
         pushgate::SyncOptions options;
         options.page_limit = 1 + arg % 5;
         options.now_ms = 1000 + static_cast<int64_t>(i);
@@ -168,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::map<std::string, std::string> held = CacheKeys(**cache);
         if (report.ok()) {
           FUZZ_CHECK(held == controller.live(), "a successful sync leaves exactly the controller's keys");
-          FUZZ_CHECK(report->revision == controller.revision(), "and the controller's revision");
+          FUZZ_CHECK(report->revision == controller.feed.revision(), "and the controller's revision");
         }
         break;
       }

@@ -19,26 +19,7 @@ std::string Key(uint64_t seed) {
   return testing::SyntheticKeyLine(testing::SyntheticKeyType::kEd25519, seed, "k" + std::to_string(seed));
 }
 
-// Fails the `fail_at`-th call (1-based) and every later one, like a
-// controller that goes away mid-sync or a sync process that is killed.
-class FailingSource : public KeySource {
- public:
-  FailingSource(KeySource& inner, int fail_at) : inner_(inner), fail_at_(fail_at) {}
-  Result<FeedAnswer> FetchKeys(uint64_t since, size_t limit, bool snapshot) override {
-    if (++calls_ >= fail_at_ && fail_at_ > 0) return Status::Unavailable("injected failure");
-    return inner_.FetchKeys(since, limit, snapshot);
-  }
-  Result<std::optional<KeyOwner>> LookupKeyOwner(std::string_view md5) override {
-    if (++calls_ >= fail_at_ && fail_at_ > 0) return Status::Unavailable("injected failure");
-    return inner_.LookupKeyOwner(md5);
-  }
-  int calls() const { return calls_; }
-
- private:
-  KeySource& inner_;
-  int fail_at_;
-  int calls_ = 0;
-};
+using testing::FailingSource;
 
 class SyncTest : public ::testing::Test {
  protected:

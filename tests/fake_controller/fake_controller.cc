@@ -460,26 +460,24 @@ void FakeController::HandleFeed(const httplib::Request& req, httplib::Response& 
     std::lock_guard<std::mutex> lock(mu_);
     if (!options_.delta_feed) {
       status = 404;
-    } else if (since != 0 && since < compacted_upto_ && !(snapshot && options_.honor_snapshot)) {
-      status = 410;
     } else {
-      auto first = std::upper_bound(log_.begin(), log_.end(), since,
-                                    [](uint64_t s, const Change& c) { return s < c.revision; });
-      auto last = first + static_cast<std::ptrdiff_t>(std::min<size_t>(limit, log_.end() - first));
-      // The last page carries the current revision (docs/controller-api.md).
-      uint64_t page_revision = last != log_.end() ? (last - 1)->revision : std::max(revision_, since);
-      body = "{\"revision\":" + std::to_string(page_revision) + ",\"more\":" + (last != log_.end() ? "true" : "false") +
-             ",\"changes\":[";
-      for (auto it = first; it != last; ++it) {
-        if (it != first) body += ",";
-        if (it->put) {
-          body += "{\"op\":\"put\",\"fingerprint\":" + Quoted(it->fingerprint) + ",\"username\":" + Quoted(it->user) +
-                  ",\"key\":" + Quoted(it->line) + "}";
-        } else {
-          body += "{\"op\":\"delete\",\"fingerprint\":" + Quoted(it->fingerprint) + "}";
+      FeedAnswer answer = feed_.Page(since, limit, snapshot && options_.honor_snapshot);
+      if (answer.kind == FeedAnswer::Kind::kGone) {
+        status = 410;
+      } else {
+        body = "{\"revision\":" + std::to_string(answer.page.revision) +
+               ",\"more\":" + (answer.page.more ? "true" : "false") + ",\"changes\":[";
+        for (const KeyChange& change : answer.page.changes) {
+          if (body.back() != '[') body += ",";
+          if (change.op == KeyChange::Op::kPut) {
+            body += "{\"op\":\"put\",\"fingerprint\":" + Quoted(change.fingerprint) +
+                    ",\"username\":" + Quoted(change.username) + ",\"key\":" + Quoted(change.key) + "}";
+          } else {
+            body += "{\"op\":\"delete\",\"fingerprint\":" + Quoted(change.fingerprint) + "}";
+          }
         }
+        body += "]}";
       }
-      body += "]}";
     }
   }
   if (ApplyFault(req.path, res, body)) return;
@@ -673,7 +671,7 @@ void FakeController::PutLocked(const std::string& user, const std::string& line,
   if (old != keys_.end()) md5_to_sha256_.erase(old->second.md5);
   keys_[sha256] = KeyEntry{user, line, md5};
   md5_to_sha256_[md5] = sha256;
-  log_.push_back(Change{++revision_, true, sha256, user, line});
+  feed_.Put(sha256, user, line);
 }
 
 std::string FakeController::AddKey(const std::string& user, const std::string& line) {
@@ -695,8 +693,7 @@ void FakeController::AddKeys(const std::string& user, const std::vector<std::str
 uint64_t FakeController::AddRawChange(const std::string& op, const std::string& fingerprint, const std::string& user,
                                       const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  log_.push_back(Change{++revision_, op == "put", fingerprint, user, key});
-  return revision_;
+  return feed_.AppendRaw(op == "put", fingerprint, user, key);
 }
 
 void FakeController::RemoveKey(const std::string& sha256_fingerprint) {
@@ -705,7 +702,7 @@ void FakeController::RemoveKey(const std::string& sha256_fingerprint) {
   if (it == keys_.end()) return;
   md5_to_sha256_.erase(it->second.md5);
   keys_.erase(it);
-  log_.push_back(Change{++revision_, false, sha256_fingerprint, "", ""});
+  feed_.Delete(sha256_fingerprint);
 }
 
 void FakeController::AddApp(const std::string& app, const std::set<std::string>& members, const std::string& owner) {
@@ -775,22 +772,7 @@ void FakeController::SetDeltaFeed(bool enabled) {
 
 void FakeController::Compact() {
   std::lock_guard<std::mutex> lock(mu_);
-  // Keep each live key's latest put; deletes and superseded puts go.
-  std::vector<Change> kept;
-  for (const Change& c : log_) {
-    auto live = keys_.find(c.fingerprint);
-    if (c.put && live != keys_.end() && live->second.line == c.line && live->second.user == c.user) {
-      kept.push_back(c);
-    }
-  }
-  // Later puts of the same key superseded earlier ones: keep the last.
-  std::map<std::string, size_t> last;
-  for (size_t i = 0; i < kept.size(); ++i) last[kept[i].fingerprint] = i;
-  log_.clear();
-  for (size_t i = 0; i < kept.size(); ++i) {
-    if (last[kept[i].fingerprint] == i) log_.push_back(kept[i]);
-  }
-  compacted_upto_ = revision_;
+  feed_.Compact();
 }
 
 void FakeController::SetToken(const std::string& token) {
@@ -840,7 +822,7 @@ void FakeController::FailResumedLogStreams(int count) {
 
 uint64_t FakeController::revision() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return revision_;
+  return feed_.revision();
 }
 
 std::map<std::string, std::string> FakeController::Keys() const {

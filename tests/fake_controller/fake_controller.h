@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/feed_model/delta_feed.h"
 #include "util/duration.h"
 
 namespace httplib {
@@ -199,13 +200,6 @@ class FakeController {
     std::string line;
     std::string md5;
   };
-  struct Change {
-    uint64_t revision;
-    bool put;
-    std::string fingerprint;
-    std::string user;
-    std::string line;
-  };
   struct Build {
     BuildRecord record;
     BuildScript script;
@@ -259,9 +253,7 @@ class FakeController {
   std::map<std::string, std::map<std::string, std::string>> configs_;
   std::vector<WorkflowBuildRecord> workflow_builds_;
   std::map<std::string, int64_t> workflow_releases_;  // app -> release version (v1 at creation)
-  std::vector<Change> log_;
-  uint64_t revision_ = 0;
-  uint64_t compacted_upto_ = 0;
+  DeltaFeed feed_;  // the keys' history, for the delta feed
   std::vector<PendingFault> faults_;
   std::map<std::string, int> requests_;
   std::map<std::string, std::string> request_ids_;
