@@ -2,23 +2,13 @@
 // Dockerfile apps. Everything comes from the hook's environment and the
 // configuration; see build_image.h.
 #include <CLI/CLI.hpp>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "build-image/build_image.h"
 #include "config/config.h"
 #include "program/command_line.h"
-
-namespace {
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
-
-}  // namespace
+#include "program/startup.h"
 
 int main(int argc, char** argv) {
   CLI::App app("pushgate-build-image: build.command for build.driver = \"workflow\": builds the pushed "
@@ -27,16 +17,16 @@ int main(int argc, char** argv) {
                "PUSHGATE_BUILD_RESULT set.",
                "pushgate-build-image");
   if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
-  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(Env("PUSHGATE_CONFIG"));
+  pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(pushgate::EnvOrEmpty("PUSHGATE_CONFIG"));
   if (!config.ok()) {
-    std::fprintf(stderr, "pushgate-build-image: %s\n", config.status().message().c_str());
+    pushgate::PrintError("pushgate-build-image: " + config.status().message());
     return 1;
   }
-  pushgate::ImageBuild build{Env("PUSHGATE_APP"),        Env("PUSHGATE_SHA"),    Env("PUSHGATE_SOURCE"),
-                             Env("PUSHGATE_BUILD_RESULT"), config->build.registry, config->dirs().Tmp(), ""};
+  pushgate::ImageBuild build{pushgate::EnvOrEmpty("PUSHGATE_APP"),        pushgate::EnvOrEmpty("PUSHGATE_SHA"),    pushgate::EnvOrEmpty("PUSHGATE_SOURCE"),
+                             pushgate::EnvOrEmpty("PUSHGATE_BUILD_RESULT"), config->build.registry, config->dirs().Tmp(), ""};
   pushgate::Status built = pushgate::BuildAndPushImage(build);
   if (!built.ok()) {
-    std::fprintf(stderr, "pushgate-build-image: %s\n", built.message().c_str());
+    pushgate::PrintError("pushgate-build-image: " + built.message());
     return 1;
   }
   return 0;
