@@ -2,8 +2,10 @@
 #ifndef PUSHGATE_UTIL_FD_H_
 #define PUSHGATE_UTIL_FD_H_
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <memory>
 #include <utility>
 
 namespace pushgate {
@@ -32,6 +34,12 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// An open directory stream, closed on destruction.
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 }  // namespace pushgate
 

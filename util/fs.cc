@@ -71,11 +71,6 @@ Status MakeDirs(const std::string& path, mode_t mode) {
 
 namespace {
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-using UniqueDir = std::unique_ptr<DIR, DirCloser>;
-
 // Removes everything inside the directory open as `root_fd`, depth first,
 // without recursion and with at most two descriptors open at any depth: a
 // pushed tree may be hundreds of levels deep, and an fd per level ran out of

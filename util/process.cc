@@ -1,5 +1,6 @@
 #include "util/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -308,6 +310,25 @@ Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data)
   return run;
 }
 
+bool ProcessGroupRuns(pid_t pgid) {
+  if (::kill(-pgid, 0) != 0 && errno == ESRCH) return false;
+  UniqueDir proc(::opendir("/proc"));
+  if (!proc) return true;
+  while (struct dirent* entry = ::readdir(proc.get())) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    Result<std::string> stat = ReadSmallFile(std::string("/proc/") + entry->d_name + "/stat", 4096);
+    if (!stat.ok()) continue;  // ended meanwhile
+    // "PID (COMM) STATE PPID PGRP ...": COMM may hold anything, so parse after its last ')'.
+    size_t paren = stat->rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (std::sscanf(stat->c_str() + paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z') return true;
+  }
+  return false;
+}
+
 ExitStatus StopProcessGroup(pid_t leader, Duration grace, std::optional<ExitStatus> reaped) {
   (void)::kill(-leader, SIGTERM);  // ESRCH: the group has ended already
   auto deadline = std::chrono::steady_clock::now() + grace;
@@ -316,8 +337,7 @@ ExitStatus StopProcessGroup(pid_t leader, Duration grace, std::optional<ExitStat
       Result<std::optional<ExitStatus>> ended = WaitForExitUntil(leader, Duration(0));
       if (ended.ok() && ended->has_value()) reaped = **ended;
     }
-    // Once the leader is reaped, an empty group answers ESRCH.
-    if (reaped && ::kill(-leader, 0) != 0 && errno == ESRCH) return *reaped;
+    if (reaped && !ProcessGroupRuns(leader)) return *reaped;
     ::usleep(20000);
   }
   (void)::kill(-leader, SIGKILL);

@@ -61,6 +61,11 @@ Result<ExitStatus> WaitForExit(pid_t pid);
 // (it is left running, unreaped).
 Result<std::optional<ExitStatus>> WaitForExitUntil(pid_t pid, Duration timeout);
 
+// True while a member of the process group `pgid` runs. Zombies do not
+// count: orphans wait for init to reap them, and some container inits reap
+// late (seconds), which would hold every stop for its whole grace.
+bool ProcessGroupRuns(pid_t pgid);
+
 // Ends the process group `leader` leads (spawned with new_process_group):
 // SIGTERM to all of it, then SIGKILL to whatever is left after `grace`, or
 // sooner once the whole group has ended. Reaps the leader unless `reaped`
