@@ -93,6 +93,99 @@ static_assert(
     }(),
     "kPushCounters lists every DeployOutcome in order");
 
+// How a build can end, with what each ending means to the pusher, the log
+// and the metrics: one row each, in kBuildEndings below.
+enum class BuildEnding {
+  kSucceeded,         // the build command, or the platform's build, succeeded
+  kFailed,            // ... failed: {detail} is its exit status or the platform's message
+  kTimedOut,          // build.timeout ran out; the build was stopped
+  kCancelled,         // the hook was signalled; the build was stopped
+  kPusherGone,        // the pusher disconnected; the build was stopped (locally) or goes on (platform)
+  kRefused,           // the platform refused to start the build: {detail} says why
+  kUnavailable,       // the platform could not be reached
+  kMisconfigured,     // the platform lacks the build API
+  kGaveUpWaiting,     // build.timeout ran out while the platform builds
+  kInterrupted,       // the hook was signalled while the platform builds
+};
+
+struct BuildEndingRow {
+  BuildEnding ending;
+  log::Level level;
+  const char* log_message;
+  // For the pusher, with {timeout} (build.timeout) and {detail}; "" says
+  // nothing: the pusher is gone.
+  const char* pusher;
+  DeployOutcome outcome;  // the push's, unless the build went on to a release step
+  bool build_decided;     // the build step reported its own result (else: an error)
+};
+
+constexpr BuildEndingRow kBuildEndings[] = {
+    {BuildEnding::kSucceeded, log::Level::kInfo, "build succeeded", "", DeployOutcome::kDeployed, true},
+    {BuildEnding::kFailed, log::Level::kInfo, "build failed", "Build failed{detail}", DeployOutcome::kBuildFailed,
+     true},
+    {BuildEnding::kTimedOut, log::Level::kWarn, "build timed out", "Build timed out after {timeout}.",
+     DeployOutcome::kError, false},
+    {BuildEnding::kCancelled, log::Level::kWarn, "build cancelled", "Build cancelled: the push was interrupted.",
+     DeployOutcome::kError, false},
+    {BuildEnding::kPusherGone, log::Level::kWarn, "pusher disconnected; build stopped or left to the platform", "",
+     DeployOutcome::kError, false},
+    {BuildEnding::kRefused, log::Level::kInfo, "build refused by the platform", "{detail}.", DeployOutcome::kError,
+     false},
+    {BuildEnding::kUnavailable, log::Level::kWarn, "platform unavailable for the build",
+     "the platform controller is unavailable, try again shortly.", DeployOutcome::kError, false},
+    {BuildEnding::kMisconfigured, log::Level::kError, "the platform has no build API",
+     "pushgate is misconfigured on the server; tell the platform operator.", DeployOutcome::kError, false},
+    {BuildEnding::kGaveUpWaiting, log::Level::kWarn, "gave up waiting for the build",
+     "Gave up waiting for the build after {timeout}; it may still finish on the platform.", DeployOutcome::kError,
+     false},
+    {BuildEnding::kInterrupted, log::Level::kWarn, "hook interrupted while the build runs on the platform",
+     "The push was interrupted; the build may still finish on the platform.", DeployOutcome::kError, false},
+};
+static_assert(
+    [] {
+      for (size_t i = 0; i < std::size(kBuildEndings); ++i) {
+        if (static_cast<size_t>(kBuildEndings[i].ending) != i) return false;
+      }
+      return true;
+    }(),
+    "kBuildEndings lists every BuildEnding in order");
+
+BuildEnding EndingOf(BuildResult::Outcome outcome) {
+  switch (outcome) {
+    case BuildResult::Outcome::kSucceeded: return BuildEnding::kSucceeded;
+    case BuildResult::Outcome::kFailed: return BuildEnding::kFailed;
+    case BuildResult::Outcome::kTimedOut: return BuildEnding::kTimedOut;
+    case BuildResult::Outcome::kCancelled: return BuildEnding::kCancelled;
+    case BuildResult::Outcome::kOutputLost: return BuildEnding::kPusherGone;
+  }
+  return BuildEnding::kFailed;
+}
+
+BuildEnding EndingOf(RemoteBuildResult::Outcome outcome) {
+  switch (outcome) {
+    case RemoteBuildResult::Outcome::kSucceeded: return BuildEnding::kSucceeded;
+    case RemoteBuildResult::Outcome::kFailed: return BuildEnding::kFailed;
+    case RemoteBuildResult::Outcome::kRefused: return BuildEnding::kRefused;
+    case RemoteBuildResult::Outcome::kUnavailable: return BuildEnding::kUnavailable;
+    case RemoteBuildResult::Outcome::kMisconfigured: return BuildEnding::kMisconfigured;
+    case RemoteBuildResult::Outcome::kTimedOut: return BuildEnding::kGaveUpWaiting;
+    case RemoteBuildResult::Outcome::kInterrupted: return BuildEnding::kInterrupted;
+    case RemoteBuildResult::Outcome::kPusherGone: return BuildEnding::kPusherGone;
+  }
+  return BuildEnding::kFailed;
+}
+
+// Replaces each `{name}` in `text` with its value.
+std::string Fill(std::string text, std::initializer_list<std::pair<std::string_view, std::string>> values) {
+  for (const auto& [name, value] : values) {
+    std::string placeholder = "{" + std::string(name) + "}";
+    for (size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size())) {
+      text.replace(at, placeholder.size(), value);
+    }
+  }
+  return text;
+}
+
 // One deploy in progress: what the pusher sees goes through `relay`.
 class Deployment {
  public:
@@ -137,10 +230,26 @@ class Deployment {
   // that never reported one counted as an error (timed out, interrupted,
   // refused, platform unavailable, pusher gone).
   void StartBuildClock() { build_started_ = Clock::now(); }
-  // Records the build step's result; returns its duration in ms, for the log.
-  std::string BuildEnded(metrics::Counter result) {
-    build_counter_ = result;
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *build_started_).count());
+  // Tells the pusher, the log and the metrics how the build ended (or, for
+  // a stop before it started, would have), by its row of kBuildEndings;
+  // `detail` fills the row's {detail} and the log line's. True if it
+  // succeeded.
+  bool EndBuild(BuildEnding ending, const std::string& detail, const std::string& build_id = "") {
+    const BuildEndingRow& row = kBuildEndings[static_cast<size_t>(ending)];
+    std::string ms = build_started_ ? std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         Clock::now() - *build_started_)
+                                                         .count())
+                                    : "";
+    if (build_started_ && row.build_decided) {
+      build_counter_ = ending == BuildEnding::kSucceeded ? metrics::Counter::kBuildSucceeded
+                                                         : metrics::Counter::kBuildFailed;
+    }
+    log::Write(row.level, row.log_message,
+               {{"sha", update_.new_id}, {"build", build_id}, {"detail", detail}, {"ms", ms}});
+    if (ending == BuildEnding::kSucceeded) return true;
+    outcome_ = row.outcome;
+    if (*row.pusher == '\0') return false;
+    return Reject(Fill(row.pusher, {{"timeout", FormatDuration(config_.build.timeout)}, {"detail", detail}}));
   }
 
   bool Reject(const std::string& why) {
@@ -185,16 +294,11 @@ class Deployment {
 
   // The pusher's view of a step that failed; a stop reads like the build's own.
   bool Failed(std::string_view step, const Status& s) {
+    std::string before = "before the build, at: " + std::string(step);
     switch (stop_) {
-      case Stop::kTimedOut:
-        log::Warn("timed out before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
-        return Reject("Build timed out after " + FormatDuration(config_.build.timeout) + ".");
-      case Stop::kCancelled:
-        log::Warn("cancelled before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
-        return Reject("Build cancelled: the push was interrupted.");
-      case Stop::kPusherGone:
-        log::Warn("pusher disconnected before the build", {{"sha", update_.new_id}, {"step", std::string(step)}});
-        return false;
+      case Stop::kTimedOut: return EndBuild(BuildEnding::kTimedOut, before);
+      case Stop::kCancelled: return EndBuild(BuildEnding::kCancelled, before);
+      case Stop::kPusherGone: return EndBuild(BuildEnding::kPusherGone, before);
       case Stop::kNone: break;
     }
     if (s.code() == Status::Code::kInvalidArgument) {
@@ -294,26 +398,8 @@ class Deployment {
       return Reject("the build command could not be started (" + result.status().message() +
                     "); tell the platform operator.");
     }
-    switch (result->outcome) {
-      case BuildResult::Outcome::kSucceeded:
-        log::Info("build succeeded", {{"sha", update_.new_id}, {"ms", BuildEnded(metrics::Counter::kBuildSucceeded)}});
-        return true;
-      case BuildResult::Outcome::kFailed:
-        outcome_ = Outcome::kBuildFailed;
-        log::Info("build failed", {{"sha", update_.new_id}, {"exit", result->exit.Describe()},
-                                   {"ms", BuildEnded(metrics::Counter::kBuildFailed)}});
-        return Reject("Build failed (" + result->exit.Describe() + ").");
-      case BuildResult::Outcome::kTimedOut:
-        log::Warn("build timed out", {{"sha", update_.new_id}});
-        return Reject("Build timed out after " + FormatDuration(config_.build.timeout) + ".");
-      case BuildResult::Outcome::kCancelled:
-        log::Warn("build cancelled", {{"sha", update_.new_id}});
-        return Reject("Build cancelled: the push was interrupted.");
-      case BuildResult::Outcome::kOutputLost:
-        log::Warn("pusher disconnected; build stopped", {{"sha", update_.new_id}});
-        return false;
-    }
-    return false;
+    BuildEnding ending = EndingOf(result->outcome);
+    return EndBuild(ending, ending == BuildEnding::kFailed ? " (" + result->exit.Describe() + ")." : "");
   }
 
   bool BuildLocally() {
@@ -437,39 +523,15 @@ class Deployment {
     build.distinguish_missing_apps = config_.push.distinguish_missing_apps;
     StartBuildClock();
     RemoteBuildResult result = RunRemoteBuild(build);
-    switch (result.outcome) {
-      case RemoteBuildResult::Outcome::kSucceeded: {
-        outcome_ = Outcome::kDeployed;
-        log::Info("build succeeded", {{"sha", update_.new_id}, {"build", result.build_id},
-                                      {"ms", BuildEnded(metrics::Counter::kBuildSucceeded)}});
-        std::string released = result.release_version ? " released as v" + std::to_string(*result.release_version)
-                                                       : " built";
-        (void)relay_.Say("-----> " + context_.app + released);
-        return true;
-      }
-      case RemoteBuildResult::Outcome::kFailed:
-        outcome_ = Outcome::kBuildFailed;
-        log::Info("build failed", {{"sha", update_.new_id}, {"build", result.build_id},
-                                   {"ms", BuildEnded(metrics::Counter::kBuildFailed)}});
-        return Reject(result.message.empty() ? "Build failed." : "Build failed: " + result.message);
-      case RemoteBuildResult::Outcome::kRefused:
-        return Reject(result.message + ".");
-      case RemoteBuildResult::Outcome::kUnavailable:
-        return Reject("the platform controller is unavailable, try again shortly.");
-      case RemoteBuildResult::Outcome::kMisconfigured:
-        return Reject("pushgate is misconfigured on the server; tell the platform operator.");
-      case RemoteBuildResult::Outcome::kTimedOut:
-        log::Warn("gave up waiting for the build", {{"sha", update_.new_id}, {"build", result.build_id}});
-        return Reject("Gave up waiting for the build after " + FormatDuration(config_.build.timeout) +
-                      "; it may still finish on the platform.");
-      case RemoteBuildResult::Outcome::kInterrupted:
-        log::Warn("hook interrupted while the build runs on the platform", {{"sha", update_.new_id}, {"build", result.build_id}});
-        return Reject("The push was interrupted; the build may still finish on the platform.");
-      case RemoteBuildResult::Outcome::kPusherGone:
-        log::Warn("pusher disconnected; the build goes on on the platform", {{"sha", update_.new_id}, {"build", result.build_id}});
-        return false;
-    }
-    return false;
+    BuildEnding ending = EndingOf(result.outcome);
+    std::string detail = ending == BuildEnding::kFailed ? (result.message.empty() ? "." : ": " + result.message)
+                                                        : result.message;
+    if (!EndBuild(ending, detail, result.build_id)) return false;
+    outcome_ = Outcome::kDeployed;
+    std::string released =
+        result.release_version ? " released as v" + std::to_string(*result.release_version) : " built";
+    (void)relay_.Say("-----> " + context_.app + released);
+    return true;
   }
 
   const HookContext& context_;
