@@ -19,6 +19,10 @@
 //
 // Failure: every call returns a Status. A record that does not decode is
 // reported as Corruption and never returned as data.
+//
+// LMDB stays inside this module (lmdb.h is its one adapter): callers hold a
+// transaction (lmdb::Txn) only as a handle that groups KeyCache's typed
+// operations and commits them; every read and write goes through KeyCache.
 #ifndef PUSHGATE_CACHE_CACHE_H_
 #define PUSHGATE_CACHE_CACHE_H_
 
