@@ -120,7 +120,10 @@ int main(int argc, char** argv) {
   // The baseline user's keys file sits in a root-owned directory, as sshd's
   // StrictModes wants.
   std::string keys_dir = "/etc/pushgate-bench";
-  pushgate::MakeDirs(keys_dir, 0755);
+  if (pushgate::Status made = pushgate::MakeDirs(keys_dir, 0755); !made.ok()) {
+    std::fprintf(stderr, "push_bench: %s\n", made.ToString().c_str());
+    return 1;
+  }
   std::string keys_file = keys_dir + "/plain_authorized_keys";
   std::string plain_repo;
   if (!MakePlainUser(keys_file, alice, &plain_repo)) return 1;

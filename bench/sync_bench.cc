@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,7 @@
 #include "sshkey/sshkey.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/synthetic_keys.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/process.h"
 
@@ -151,16 +153,23 @@ int main(int argc, char** argv) {
   }
 
   std::string data = workdir + "/data";
-  pushgate::MakeDirs(data, 0755);
-  ::chown(data.c_str(), pw->pw_uid, pw->pw_gid);
-  pushgate::WriteAll(::creat((workdir + "/token").c_str(), 0644), "test-token\n");
   std::string config = workdir + "/pushgate.toml";
-  int fd = ::creat(config.c_str(), 0644);
-  pushgate::WriteAll(fd, "mode = \"controller\"\ndata_dir = \"" + data + "\"\ngit_user = \"" + user +
-                             "\"\n[controller]\nurl = \"" + fake.url() + "\"\ntoken_file = \"" + workdir +
-                             "/token\"\ntimeout = \"60s\"\n[cache]\nnegative_ttl = \"1ms\"\nsync_deadline = \"10s\"\n"
-                             "[log]\ndestination = \"stderr\"\nlevel = \"warn\"\n");
-  ::close(fd);
+  pushgate::UniqueFd token(::creat((workdir + "/token").c_str(), 0644));
+  pushgate::UniqueFd config_file(::creat(config.c_str(), 0644));
+  pushgate::Status ready = pushgate::MakeDirs(data, 0755);
+  if (ready.ok() && ::chown(data.c_str(), pw->pw_uid, pw->pw_gid) != 0) ready = pushgate::Status::FromErrno(errno, "chown " + data);
+  if (ready.ok()) ready = pushgate::WriteAll(token.get(), "test-token\n");
+  if (ready.ok()) {
+    ready = pushgate::WriteAll(config_file.get(),
+                               "mode = \"controller\"\ndata_dir = \"" + data + "\"\ngit_user = \"" + user +
+                                   "\"\n[controller]\nurl = \"" + fake.url() + "\"\ntoken_file = \"" + workdir +
+                                   "/token\"\ntimeout = \"60s\"\n[cache]\nnegative_ttl = \"1ms\"\nsync_deadline = \"10s\"\n"
+                                   "[log]\ndestination = \"stderr\"\nlevel = \"warn\"\n");
+  }
+  if (!ready.ok()) {
+    std::fprintf(stderr, "sync_bench: cannot set up %s: %s\n", workdir.c_str(), ready.ToString().c_str());
+    return 1;
+  }
   std::string sync = libexec + "/pushgate-sync";
   const std::string uid = std::to_string(pw->pw_uid), gid = std::to_string(pw->pw_gid);
 
