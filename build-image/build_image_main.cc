@@ -18,16 +18,10 @@ int main(int argc, char** argv) {
                "pushgate-build-image");
   if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
   pushgate::Result<pushgate::Config> config = pushgate::LoadConfig(pushgate::EnvOrEmpty("PUSHGATE_CONFIG"));
-  if (!config.ok()) {
-    pushgate::PrintError("pushgate-build-image: " + config.status().message());
-    return 1;
-  }
+  if (!config.ok()) return pushgate::FailWith("pushgate-build-image", config.status(), 1);
   pushgate::ImageBuild build{pushgate::EnvOrEmpty("PUSHGATE_APP"),        pushgate::EnvOrEmpty("PUSHGATE_SHA"),    pushgate::EnvOrEmpty("PUSHGATE_SOURCE"),
                              pushgate::EnvOrEmpty("PUSHGATE_BUILD_RESULT"), config->build.registry, config->dirs().Tmp(), ""};
   pushgate::Status built = pushgate::BuildAndPushImage(build);
-  if (!built.ok()) {
-    pushgate::PrintError("pushgate-build-image: " + built.message());
-    return 1;
-  }
+  if (!built.ok()) return pushgate::FailWith("pushgate-build-image", built, 1);
   return 0;
 }

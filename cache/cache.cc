@@ -399,7 +399,7 @@ Result<bool> KeyCache::RemoveName(lmdb::Txn& txn, Names names, std::string_view 
 }
 
 Result<std::vector<std::string>> KeyCache::ListNames(const lmdb::Txn& txn, Names names) const {
-  return ScanSuffixes(txn, names == Names::kUsers ? Table::kUsers : Table::kApps, "");
+  return ScanSuffixes(txn, TableOf(names), "");
 }
 
 Result<bool> KeyCache::HasMember(const lmdb::Txn& txn, std::string_view app, std::string_view user) const {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "cache/lmdb.h"
+#include "util/enum_table.h"
 #include "util/status.h"
 
 namespace pushgate {
@@ -82,14 +83,7 @@ inline constexpr TableName kTables[] = {
     {Table::kUsers, "users"},       {Table::kApps, "apps"},         {Table::kMembers, "members"},
 };
 inline constexpr int kTableCount = static_cast<int>(std::size(kTables));
-static_assert(
-    [] {
-      for (int i = 0; i < kTableCount; ++i) {
-        if (static_cast<int>(kTables[i].table) != i) return false;
-      }
-      return true;
-    }(),
-    "kTables lists every Table, in the enum's order");
+static_assert(ListedInEnumOrder(kTables, &TableName::table), "kTables lists every Table, in the enum's order");
 
 // The standalone registry's named things (name -> created-at, unix seconds).
 enum class Names { kUsers, kApps };
@@ -204,7 +198,8 @@ class KeyCache {
  private:
   explicit KeyCache(lmdb::EnvPtr env) : env_(std::move(env)) {}
   MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
-  MDB_dbi dbi(Names names) const { return dbi(names == Names::kUsers ? Table::kUsers : Table::kApps); }
+  static Table TableOf(Names names) { return names == Names::kUsers ? Table::kUsers : Table::kApps; }
+  MDB_dbi dbi(Names names) const { return dbi(TableOf(names)); }
   // The keys of `table` that start with `prefix`, each without it, sorted.
   Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, Table table, std::string_view prefix) const;
   Status OpenTables(Access access);

@@ -16,10 +16,7 @@ std::atomic<bool> g_stop{false};
 
 int RunDeployProgram(const std::string& config_path, int keep) {
   Result<Config> config = LoadConfig(config_path);
-  if (!config.ok()) {
-    PrintError("pushgate-deploy: " + config.status().message());
-    return 1;
-  }
+  if (!config.ok()) return FailWith("pushgate-deploy", config.status(), 1);
   DeployRequest request;
   request.releases_dir = config->dirs().Releases();
   request.app = EnvOrEmpty("PUSHGATE_APP");
@@ -32,10 +29,7 @@ int RunDeployProgram(const std::string& config_path, int keep) {
     return g_stop.load() ? Status::Unavailable("stopped by a signal; the release was not deployed") : Status::OK();
   };
   Result<DeployResult> result = DeployRelease(request);
-  if (!result.ok()) {
-    PrintError("pushgate-deploy: " + result.status().message());
-    return 1;
-  }
+  if (!result.ok()) return FailWith("pushgate-deploy", result.status(), 1);
   if (!result->warning.empty()) {
     PrintError("pushgate-deploy: warning: " + result->warning + " (the next deploy tries again)");
   }

@@ -40,10 +40,12 @@ Result<Started> StartProgram(const StartOptions& options) {
   return started;
 }
 
-int ExitAfterFailedStart(std::string_view program, const Status& status) {
+int FailWith(std::string_view program, const Status& status, int exit_code) {
   PrintError(std::string(program) + ": " + status.message());
-  return status.code() == Status::Code::kPermissionDenied ? 2 : 1;
+  return exit_code;
 }
+
+int StartFailureExit(const Status& status) { return status.code() == Status::Code::kPermissionDenied ? 2 : 1; }
 
 std::optional<std::string> EnvIfSet(const char* name) {
   const char* value = std::getenv(name);

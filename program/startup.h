@@ -34,10 +34,13 @@ struct Started {
 // installation: ...".
 Result<Started> StartProgram(const StartOptions& options);
 
-// For a failed StartProgram in a program run by an operator or a sidecar
-// runner: prints "PROGRAM: message" on stderr; exit status 2 for root (a
-// usage error), 1 otherwise.
-int ExitAfterFailedStart(std::string_view program, const Status& status);
+// Prints "PROGRAM: message" on stderr and returns `exit_code`: how a
+// program run by an operator or a sidecar runner fails.
+int FailWith(std::string_view program, const Status& status, int exit_code);
+
+// The exit status of a failed StartProgram: 2 for root (a usage error), 1
+// otherwise.
+int StartFailureExit(const Status& status);
 
 // An environment variable: nullopt if unset / "" if unset.
 std::optional<std::string> EnvIfSet(const char* name);

@@ -13,10 +13,7 @@
 namespace pushgate {
 namespace {
 
-int Fail(const Status& status, int exit_code) {
-  PrintError("pushgate-reaper: " + status.message());
-  return exit_code;
-}
+constexpr std::string_view kProgram = "pushgate-reaper";
 
 ReapSummary RunOnce(const Config& config, Backend& backend, const ReapOptions& options) {
   ReapSummary summary = Reap(config, backend, options);
@@ -41,7 +38,7 @@ int RunEvery(Duration interval, const Config& config, Backend& backend, const Re
              const std::string& metrics_listen) {
   // Held until the loop returns: the server stops when it goes.
   Result<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(config, metrics_listen);
-  if (!server.ok()) return Fail(server.status(), 2);
+  if (!server.ok()) return FailWith(kProgram, server.status(), 2);
   // A run the backend could not answer (a controller outage) is retried
   // with backoff; one that tripped the breaker waits for the next interval.
   LoopOptions loop;
@@ -61,10 +58,10 @@ int RunEvery(Duration interval, const Config& config, Backend& backend, const Re
 
 int RunReaperProgram(const ReaperProgramOptions& options) {
   Result<Started> started = StartProgram({"pushgate-reaper", options.config_path, options.log_destination, true});
-  if (!started.ok()) return ExitAfterFailedStart("pushgate-reaper", started.status());
+  if (!started.ok()) return FailWith(kProgram, started.status(), StartFailureExit(started.status()));
   const Config& config = started->config;
   Result<std::unique_ptr<Backend>> backend = OpenBackend(config);
-  if (!backend.ok()) return Fail(backend.status(), 1);
+  if (!backend.ok()) return FailWith(kProgram, backend.status(), 1);
   InstallStopHandlers();
   ReapOptions reap;
   reap.dry_run = options.dry_run;

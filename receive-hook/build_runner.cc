@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,10 +18,6 @@ using Clock = std::chrono::steady_clock;
 // relayed for at most this long before leftover processes are stopped.
 constexpr Duration kDrainAfterExit = std::chrono::seconds(1);
 constexpr int kPollInterval = 100;  // ms: reaction time to cancel and timeout
-
-}  // namespace
-
-namespace {
 
 // One running build: its process group, the pipe of its output, and how
 // far it got. Watch() relays until the build ends or must be stopped.
@@ -71,11 +65,11 @@ class BuildWatch {
   // kDrainAfterExit; leftover processes that hold it open are stopped then.
   bool ReapedAndDrained() {
     if (reaped_) return Clock::now() - exited_at_ >= kDrainAfterExit;
-    int wstatus = 0;
-    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+    Result<std::optional<ExitStatus>> exited = WaitForExitUntil(pid_, Duration(0));
+    if (exited.ok() && exited->has_value()) {
       reaped_ = true;
       exited_at_ = Clock::now();
-      exit_ = ExitStatusFromWait(wstatus);
+      exit_ = **exited;
     }
     return false;
   }

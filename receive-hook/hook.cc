@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <iterator>
 
 #include "controller/client.h"
 #include "controller/json.h"
@@ -17,6 +16,7 @@
 #include "source-archive/source_archive.h"
 #include "receive-hook/tree_policy.h"
 #include "util/byte_size.h"
+#include "util/enum_table.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -84,14 +84,8 @@ constexpr DeployOutcomeCounter kPushCounters[] = {
     {DeployOutcome::kRejected, metrics::Counter::kPushRejected},
     {DeployOutcome::kError, metrics::Counter::kPushError},
 };
-static_assert(
-    [] {
-      for (size_t i = 0; i < std::size(kPushCounters); ++i) {
-        if (static_cast<size_t>(kPushCounters[i].outcome) != i) return false;
-      }
-      return true;
-    }(),
-    "kPushCounters lists every DeployOutcome in order");
+static_assert(ListedInEnumOrder(kPushCounters, &DeployOutcomeCounter::outcome),
+              "kPushCounters lists every DeployOutcome in order");
 
 // How a build can end, with what each ending means to the pusher, the log
 // and the metrics: one row each, in kBuildEndings below.
@@ -141,14 +135,8 @@ constexpr BuildEndingRow kBuildEndings[] = {
     {BuildEnding::kInterrupted, log::Level::kWarn, "hook interrupted while the build runs on the platform",
      "The push was interrupted; the build may still finish on the platform.", DeployOutcome::kError, false},
 };
-static_assert(
-    [] {
-      for (size_t i = 0; i < std::size(kBuildEndings); ++i) {
-        if (static_cast<size_t>(kBuildEndings[i].ending) != i) return false;
-      }
-      return true;
-    }(),
-    "kBuildEndings lists every BuildEnding in order");
+static_assert(ListedInEnumOrder(kBuildEndings, &BuildEndingRow::ending),
+              "kBuildEndings lists every BuildEnding in order");
 
 BuildEnding EndingOf(BuildResult::Outcome outcome) {
   switch (outcome) {

@@ -30,10 +30,7 @@ void OnBusError(int) {
   ::_exit(1);
 }
 
-int Fail(const Status& status, int exit_code) {
-  PrintError("pushgate-sync: " + status.message());
-  return exit_code;
-}
+constexpr std::string_view kProgram = "pushgate-sync";
 
 std::string Describe(const SyncReport& r) {
   if (r.outcome == SyncReport::Outcome::kNoFeed) {
@@ -70,7 +67,7 @@ int SyncKey(const Config& config, KeySource& source, const SyncProgramOptions& o
 int RunDaemon(const Config& config, KeySource& source, const std::string& metrics_listen) {
   // Held until the daemon returns: the server stops when it goes.
   Result<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(config, metrics_listen);
-  if (!server.ok()) return Fail(server.status(), 2);
+  if (!server.ok()) return FailWith(kProgram, server.status(), 2);
   InstallStopHandlers();
   LoopOptions loop;
   loop.interval = config.cache.refresh_after / 3;
@@ -98,21 +95,21 @@ int RunSyncProgram(const SyncProgramOptions& options) {
   // Fails only for an invalid signal number.
   (void)::signal(SIGBUS, OnBusError);
   Result<Started> started = StartProgram({"pushgate-sync", options.config_path, options.log_destination, true});
-  if (!started.ok()) return ExitAfterFailedStart("pushgate-sync", started.status());
+  if (!started.ok()) return FailWith(kProgram, started.status(), StartFailureExit(started.status()));
   const Config& config = started->config;
   if (config.mode != Mode::kController) {
     PrintError("pushgate-sync: mode is not \"controller\" in " + options.config_path + "; nothing to sync");
     return 1;
   }
   Result<std::unique_ptr<ControllerClient>> client = ControllerClient::Create(config.controller);
-  if (!client.ok()) return Fail(client.status(), 1);
+  if (!client.ok()) return FailWith(kProgram, client.status(), 1);
   switch (options.run) {
     case SyncProgramOptions::Run::kDaemon: return RunDaemon(config, **client, options.metrics_listen);
     case SyncProgramOptions::Run::kKey: return SyncKey(config, **client, options);
     case SyncProgramOptions::Run::kOnce: break;
   }
   Result<SyncReport> report = SyncNow(config, **client);
-  if (!report.ok()) return Fail(report.status(), 1);
+  if (!report.ok()) return FailWith(kProgram, report.status(), 1);
   std::printf("%s\n", Describe(*report).c_str());
   return 0;
 }

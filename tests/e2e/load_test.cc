@@ -8,6 +8,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "tests/e2e/gateway.h"
 #include "tests/fake_controller/fake_controller.h"
@@ -24,17 +25,20 @@ struct HookSpan {
   std::string start, end;  // ISO 8601 UTC with milliseconds: ordered as text
 };
 
+// The lines of the gateway's pushgate.log.
+std::vector<std::string> LogLines(const Gateway& gateway) {
+  std::istringstream log(ReadFile(gateway.data_dir() + "/pushgate.log"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(log, line);) lines.push_back(std::move(line));
+  return lines;
+}
+
 // Every hook run of each app, keyed by app, in start order.
-std::map<std::string, std::vector<HookSpan>> HookSpans(const std::string& log) {
+std::map<std::string, std::vector<HookSpan>> HookSpans(const std::vector<std::string>& log) {
   static const std::regex kField(R"re("(time|msg|request_id|app)":"([^"]*)")re");
   std::map<std::string, HookSpan> by_request;
   std::map<std::string, std::string> app_of;
-  size_t begin = 0;
-  while (begin < log.size()) {
-    size_t end = log.find('\n', begin);
-    if (end == std::string::npos) end = log.size();
-    std::string line = log.substr(begin, end - begin);
-    begin = end + 1;
+  for (const std::string& line : log) {
     std::map<std::string, std::string> fields;
     for (std::sregex_iterator it(line.begin(), line.end(), kField), last; it != last; ++it) {
       fields.emplace((*it)[1].str(), (*it)[2].str());  // the first of each: the line's own
@@ -124,10 +128,8 @@ TEST(LoadTest, FiftyConcurrentPushesWhileTheSyncDaemonRuns) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << deployed << " of " << pushers.size() << " pushes deployed in " << seconds << " s\n";
   if (deployed != kApps * kPushesPerApp) {
-    std::string log = ReadFile(gateway->data_dir() + "/pushgate.log"), problems;
-    for (size_t begin = 0, end; begin < log.size(); begin = end + 1) {
-      end = std::min(log.find('\n', begin), log.size());
-      std::string line = log.substr(begin, end - begin);
+    std::string problems;
+    for (const std::string& line : LogLines(*gateway)) {
       if (line.find("\"level\":\"warn") != std::string::npos || line.find("\"level\":\"error") != std::string::npos) {
         problems += line + "\n";
       }
@@ -149,7 +151,7 @@ TEST(LoadTest, FiftyConcurrentPushesWhileTheSyncDaemonRuns) {
 
   // Serialized per app: each build of an app starts after the previous
   // hook of that app has finished.
-  std::map<std::string, std::vector<HookSpan>> spans = HookSpans(ReadFile(gateway->data_dir() + "/pushgate.log"));
+  std::map<std::string, std::vector<HookSpan>> spans = HookSpans(LogLines(*gateway));
   ASSERT_EQ(spans.size(), static_cast<size_t>(kApps));
   for (const auto& [app, list] : spans) {
     EXPECT_EQ(list.size(), static_cast<size_t>(kPushesPerApp)) << app;
