@@ -276,6 +276,54 @@ Status ApplyLogLevel(const toml::node& value, std::string_view key, Config& conf
   return Status::OK();
 }
 
+Status ApplyListen(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string text, AsString(value, key));
+  Result<ListenAddress> listen = ParseListenAddress(text);
+  if (!listen.ok()) return listen.status().Annotate(key);
+  config.sshd.listen = *listen;
+  return Status::OK();
+}
+
+Status ApplyHostKeys(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> paths, AsStringList(value, key));
+  if (paths.empty() || paths.size() > 8) return WrongType(key, "a list of 1 to 8 host key files");
+  for (const std::string& path : paths) {
+    if (!IsSafeAbsolutePath(path)) {
+      return Status::InvalidArgument(std::string(key) + ": \"" + Printable(path, 100) +
+                                     "\" must be an absolute path of letters, digits and /._+-");
+    }
+  }
+  config.sshd.host_keys = std::move(paths);
+  return Status::OK();
+}
+
+Status ApplyProxyProtocol(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::string mode, AsString(value, key));
+  if (mode == "off") {
+    config.sshd.proxy_protocol = ProxyProtocol::kOff;
+  } else if (mode == "on") {
+    config.sshd.proxy_protocol = ProxyProtocol::kOn;
+  } else if (mode == "optional") {
+    config.sshd.proxy_protocol = ProxyProtocol::kOptional;
+  } else {
+    return Status::InvalidArgument(std::string(key) + " must be \"off\", \"on\" or \"optional\", not \"" +
+                                   Printable(mode, 40) + "\"");
+  }
+  return Status::OK();
+}
+
+Status ApplyProxyTrusted(const toml::node& value, std::string_view key, Config& config) {
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> texts, AsStringList(value, key));
+  std::vector<Network> networks;
+  for (const std::string& text : texts) {
+    Result<Network> network = ParseNetwork(text);
+    if (!network.ok()) return network.status().Annotate(key);
+    networks.push_back(*network);
+  }
+  config.sshd.proxy_trusted = std::move(networks);
+  return Status::OK();
+}
+
 // A table's field read by one of the typed appliers above, named in the
 // key tables below by member pointers: {"push.max_pack_size",
 // Field<ByteSize, &Config::push, &PushConfig::max_pack_size>}.
@@ -349,6 +397,20 @@ constexpr KeySpec kReaper[] = {
     {"reaper.min_allowed", CountField<&Config::reaper, &ReaperConfig::min_allowed, 0, 1000000>},
     {"reaper.interval", Field<Positive, &Config::reaper, &ReaperConfig::interval>},
 };
+constexpr KeySpec kSshd[] = {
+    {"sshd.listen", ApplyListen},
+    {"sshd.host_keys", ApplyHostKeys},
+    {"sshd.proxy_protocol", ApplyProxyProtocol},
+    {"sshd.proxy_trusted", ApplyProxyTrusted},
+    {"sshd.grace_period", Field<Positive, &Config::sshd, &SshdConfig::grace_period>},
+    {"sshd.login_grace_time", Field<Positive, &Config::sshd, &SshdConfig::login_grace_time>},
+    {"sshd.max_connections", CountField<&Config::sshd, &SshdConfig::max_connections, 1, 100000>},
+    {"sshd.max_unauthenticated", CountField<&Config::sshd, &SshdConfig::max_unauthenticated, 1, 100000>},
+    {"sshd.max_auth_tries", CountField<&Config::sshd, &SshdConfig::max_auth_tries, 1, 100>},
+    {"sshd.max_sessions_per_user", CountField<&Config::sshd, &SshdConfig::max_sessions_per_user, 0, 100000>},
+    {"sshd.max_sessions_per_minute", CountField<&Config::sshd, &SshdConfig::max_sessions_per_minute, 0, 1000000>},
+    {"sshd.allow_sha1_signatures", Field<Bool, &Config::sshd, &SshdConfig::allow_sha1_signatures>},
+};
 constexpr KeySpec kLog[] = {
     {"log.destination", ApplyLogDestination},
     {"log.level", ApplyLogLevel},
@@ -366,6 +428,7 @@ constexpr TableSpec kTables[] = {
     {"controller", kController},
     {"cache", kCache},
     {"reaper", kReaper},
+    {"sshd", kSshd},
     {"log", kLog},
 };
 
@@ -511,6 +574,15 @@ Result<Config> ParseConfig(std::string_view text, std::string_view origin) {
     }
   }
   PG_RETURN_IF_ERROR(CheckBuildDriver(config, origin));
+  if (config.sshd.proxy_protocol != ProxyProtocol::kOff && config.sshd.proxy_trusted.empty()) {
+    return Status::InvalidArgument(std::string(origin) +
+                                   ": sshd.proxy_protocol needs sshd.proxy_trusted, the load balancers' networks "
+                                   "(a PROXY header from anyone else would let them claim any address)");
+  }
+  if (config.sshd.host_keys.empty()) {
+    std::string dir = config.dirs().SshdHostKeys();
+    config.sshd.host_keys = {dir + "/ssh_host_ed25519_key", dir + "/ssh_host_rsa_key"};
+  }
   return config;
 }
 

@@ -14,6 +14,7 @@
 
 #include "data-dir/data_dir.h"
 #include "util/duration.h"
+#include "util/net_address.h"
 #include "util/log.h"
 #include "util/status.h"
 
@@ -113,6 +114,33 @@ struct ReaperConfig {
   Duration interval = std::chrono::hours(1);     // --interval default in loop mode
 };
 
+// pushgate-sshd, the gateway's own SSH server ([sshd]; docs/configuration.md).
+enum class ProxyProtocol {
+  kOff,       // no PROXY header is read; the TCP peer is the client
+  kOn,        // every connection starts with one, from a trusted network
+  kOptional,  // a header is taken from trusted networks, and not required
+};
+
+struct SshdConfig {
+  ListenAddress listen = {{}, 2222};  // 0.0.0.0:2222
+  // Host key files, created (0600) on first start if absent. Empty: an
+  // ed25519 and an RSA key under data_dir/sshd/.
+  std::vector<std::string> host_keys;
+  ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
+  std::vector<Network> proxy_trusted;  // who may send a PROXY header
+  Duration grace_period = std::chrono::seconds(10);      // SIGTERM: how long pushes may finish
+  Duration login_grace_time = std::chrono::seconds(30);  // connect to authenticated
+  int max_connections = 1000;
+  int max_unauthenticated = 100;
+  int max_auth_tries = 6;
+  // Per user (the key's owner): sessions at once, and sessions started in
+  // any minute. 0: no limit.
+  int max_sessions_per_user = 20;
+  int max_sessions_per_minute = 600;
+  // RSA signatures with SHA-1 (ssh-rsa), for clients older than OpenSSH 7.2.
+  bool allow_sha1_signatures = false;
+};
+
 struct LogConfig {
   log::Destination destination = {log::Destination::Kind::kSyslog, ""};
   log::Level level = log::Level::kInfo;
@@ -132,6 +160,7 @@ struct Config {
   ControllerConfig controller;
   CacheConfig cache;
   ReaperConfig reaper;
+  SshdConfig sshd;
   LogConfig log;
 
   // Every path under data_dir.

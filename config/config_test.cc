@@ -259,6 +259,67 @@ TEST(ConfigTest, BuildDriverIsExplicitInControllerMode) {
             std::string::npos);
 }
 
+TEST(ConfigTest, SshdDefaultsMatchTheDocumentation) {
+  Result<Config> c = ParseConfig("data_dir = \"/srv/pg\"", "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->sshd.listen.ToString(), "0.0.0.0:2222");
+  EXPECT_EQ(c->sshd.host_keys,
+            (std::vector<std::string>{"/srv/pg/sshd/ssh_host_ed25519_key", "/srv/pg/sshd/ssh_host_rsa_key"}));
+  EXPECT_EQ(c->sshd.proxy_protocol, ProxyProtocol::kOff);
+  EXPECT_EQ(c->sshd.grace_period, std::chrono::seconds(10));
+  EXPECT_EQ(c->sshd.login_grace_time, std::chrono::seconds(30));
+  EXPECT_EQ(c->sshd.max_connections, 1000);
+  EXPECT_EQ(c->sshd.max_unauthenticated, 100);
+  EXPECT_EQ(c->sshd.max_auth_tries, 6);
+  EXPECT_EQ(c->sshd.max_sessions_per_user, 20);
+  EXPECT_EQ(c->sshd.max_sessions_per_minute, 600);
+  EXPECT_FALSE(c->sshd.allow_sha1_signatures);
+}
+
+TEST(ConfigTest, SshdTableReadsEveryKey) {
+  Result<Config> c = ParseConfig(R"([sshd]
+listen = "[::1]:2022"
+host_keys = ["/etc/pushgate/host_ed25519"]
+proxy_protocol = "optional"
+proxy_trusted = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.10"]
+grace_period = "30s"
+login_grace_time = "5s"
+max_connections = 50
+max_unauthenticated = 10
+max_auth_tries = 2
+max_sessions_per_user = 0
+max_sessions_per_minute = 60
+allow_sha1_signatures = true
+)",
+                                 "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->sshd.listen.ToString(), "[::1]:2022");
+  EXPECT_EQ(c->sshd.host_keys, (std::vector<std::string>{"/etc/pushgate/host_ed25519"}));
+  EXPECT_EQ(c->sshd.proxy_protocol, ProxyProtocol::kOptional);
+  ASSERT_EQ(c->sshd.proxy_trusted.size(), 3u);
+  EXPECT_EQ(c->sshd.proxy_trusted[2].ToString(), "192.0.2.10/32");
+  EXPECT_EQ(c->sshd.grace_period, std::chrono::seconds(30));
+  EXPECT_EQ(c->sshd.login_grace_time, std::chrono::seconds(5));
+  EXPECT_EQ(c->sshd.max_connections, 50);
+  EXPECT_EQ(c->sshd.max_unauthenticated, 10);
+  EXPECT_EQ(c->sshd.max_auth_tries, 2);
+  EXPECT_EQ(c->sshd.max_sessions_per_user, 0);
+  EXPECT_EQ(c->sshd.max_sessions_per_minute, 60);
+  EXPECT_TRUE(c->sshd.allow_sha1_signatures);
+}
+
+TEST(ConfigTest, SshdMistakesAreErrorsThatSayWhatToWrite) {
+  EXPECT_NE(ParseError("[sshd]\nlisten = \"localhost:22\"").message().find("127.0.0.1:2222"), std::string::npos);
+  EXPECT_NE(ParseError("[sshd]\nproxy_protocol = \"yes\"").message().find("\"off\", \"on\" or \"optional\""), std::string::npos);
+  EXPECT_NE(ParseError("[sshd]\nproxy_trusted = [\"10.1.0.0/8\"]").message().find("did you mean 10.0.0.0/8?"), std::string::npos);
+  EXPECT_NE(ParseError("[sshd]\nhost_keys = [\"relative/key\"]").message().find("absolute path"), std::string::npos);
+  EXPECT_NE(ParseError("[sshd]\nhost_keys = []").message().find("1 to 8"), std::string::npos);
+  // Trusting nobody's header while requiring one would refuse everyone;
+  // the error names the key to set.
+  EXPECT_NE(ParseError("[sshd]\nproxy_protocol = \"on\"").message().find("sshd.proxy_trusted"), std::string::npos);
+  EXPECT_NE(ParseError("[sshd]\nmax_auth_tries = 0").message().find("sshd.max_auth_tries"), std::string::npos);
+}
+
 TEST(ConfigTest, LoadConfigReadsFileAndRemembersPath) {
   testing::TempDir dir;
   testing::WriteFile(dir / "pushgate.toml", "git_user = \"gitx\"\n");

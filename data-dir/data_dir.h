@@ -36,6 +36,8 @@ class DataDir {
   std::string Releases() const { return root_ + "/releases"; }
   std::string DrainSwitch() const { return root_ + "/drain"; }
   std::string Counters() const { return root_ + "/metrics"; }
+  // pushgate-sshd's default host keys.
+  std::string SshdHostKeys() const { return root_ + "/sshd"; }
   std::string LastReaperRun() const { return root_ + "/reaper-last.json"; }
 
  private:

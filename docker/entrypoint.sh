@@ -4,14 +4,17 @@
 # start their sshd with it too, so the path the image takes is the one tested.
 #
 #   pushgate-entrypoint [gateway]   check, prepare, then run sshd in the foreground
+#   pushgate-entrypoint sshd        the same gateway behind pushgate-sshd, as git_user
+#                                   (root not needed: a pod's runAsUser works)
 #   pushgate-entrypoint sync        pushgate-sync --daemon, as git_user, logging to stderr
 #   pushgate-entrypoint reaper      pushgate-reaper --interval, as git_user, logging to stderr
 #   pushgate-entrypoint CMD [ARG]   anything else runs as given (pushgate status, sh)
 #
 # Environment (all optional):
 #   PUSHGATE_CONFIG          configuration file        /etc/pushgate/pushgate.toml
-#   PUSHGATE_SSH_LISTEN      addresses sshd binds      0.0.0.0 (space-separated)
-#   PUSHGATE_SSH_PORT        its port                  22
+#   PUSHGATE_SSH_LISTEN      addresses sshd binds      0.0.0.0 (space-separated;
+#                            pushgate-sshd: one address, default sshd.listen's)
+#   PUSHGATE_SSH_PORT        its port                  22 (pushgate-sshd: sshd.listen's)
 #   PUSHGATE_HOST_KEY_DIR    host keys, created once   /var/lib/pushgate-host-keys
 #   PUSHGATE_RUN_DIR         rendered sshd_config      /run/pushgate
 #   PUSHGATE_SSHD_INCLUDE    an sshd_config file read before pushgate's settings
@@ -19,8 +22,9 @@
 #   PUSHGATE_START_DRAINED   1: keep a drain left by the previous run
 #   PUSHGATE_METRICS_LISTEN  sync and reaper: serve Prometheus metrics here
 #
-# The gateway needs root (sshd does); sync and reaper drop to git_user when
-# started as root and run as they are otherwise (a pod's runAsUser).
+# The gateway needs root (OpenSSH's sshd does); sshd, sync and reaper drop to
+# git_user when started as root and run as they are otherwise (a pod's
+# runAsUser).
 set -eu
 
 die() {
@@ -159,6 +163,32 @@ gateway() {
   exec /usr/sbin/sshd -D -e -f "$run_dir/sshd_config"
 }
 
+# pushgate-sshd as the front end: no sshd_config, no host key step (it makes
+# its own, in sshd.host_keys), no root.
+sshd_front_end() {
+  check_config
+  if [ -n "${PUSHGATE_SSH_LISTEN:-}${PUSHGATE_SSH_PORT:-}" ]; then
+    case "${PUSHGATE_SSH_LISTEN:-}" in
+      *' '*) die "pushgate-sshd listens on one address; PUSHGATE_SSH_LISTEN names several" ;;
+      *:*) address="[${PUSHGATE_SSH_LISTEN}]" ;;
+      *) address=${PUSHGATE_SSH_LISTEN:-0.0.0.0} ;;
+    esac
+    set -- --listen="$address:${PUSHGATE_SSH_PORT:-2222}" "$@"
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    fix_ownership
+  fi
+  if [ "${PUSHGATE_START_DRAINED:-0}" != 1 ]; then
+    "$pushgate" --config "$config" drain off >/dev/null
+  fi
+  # One log for the server, the sessions and the hook: [log] destination,
+  # copied to stderr as in gateway mode when asked.
+  if [ "${PUSHGATE_LOG_FOLLOW:-0}" = 1 ] && [ -n "${log_dir:-}" ]; then
+    tail -n 0 -F "$log_destination" >&2 &
+  fi
+  sidecar "$libexec/pushgate-sshd" --config "$config" "$@"
+}
+
 # Runs a sidecar as git_user (dropping root if started as root).
 sidecar() {
   check_config
@@ -179,13 +209,14 @@ command=${1:-gateway}
 [ $# -gt 0 ] && shift
 case "$command" in
   gateway) gateway ;;
+  sshd) sshd_front_end "$@" ;;
   # shellcheck disable=SC2046
   sync) sidecar "$libexec/pushgate-sync" --config "$config" --daemon --log-destination stderr $(metrics_flag) "$@" ;;
   # shellcheck disable=SC2046
   reaper) sidecar "$libexec/pushgate-reaper" --config "$config" --interval --log-destination stderr $(metrics_flag) "$@" ;;
-  -h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0" ;;
+  -h | --help) sed -n '2,27s/^# \{0,1\}//p' "$0" ;;
   -*)
-    echo "pushgate-entrypoint: unknown option $command; give gateway, sync, reaper or a command to run" >&2
+    echo "pushgate-entrypoint: unknown option $command; give gateway, sshd, sync, reaper or a command to run" >&2
     echo "Try 'pushgate-entrypoint --help'." >&2
     exit 2
     ;;

@@ -17,6 +17,7 @@ namespace {
 constexpr size_t kCounters = static_cast<size_t>(Counter::kCount);
 constexpr size_t kHistograms = static_cast<size_t>(Histogram::kCount);
 constexpr size_t kBuckets = kBucketBounds.size() + 1;
+constexpr size_t kGauges = static_cast<size_t>(Gauge::kCount);
 
 struct FileHistogram {
   uint64_t buckets[kBuckets];
@@ -28,12 +29,13 @@ struct FileLayout {
   uint64_t version;
   uint64_t counters[kCounters];
   FileHistogram histograms[kHistograms];
+  int64_t gauges[kGauges];
 };
 
 constexpr uint64_t kMagic = 0x7067'6d65'7472'6963;  // "pgmetric"
 // Changes whenever a counter, histogram or bucket is added, so processes of
 // two releases never read each other's slots as their own.
-constexpr uint64_t kVersion = 1 | kCounters << 8 | kHistograms << 24 | kBuckets << 40;
+constexpr uint64_t kVersion = 1 | kCounters << 8 | kHistograms << 24 | kBuckets << 40 | kGauges << 52;
 
 bool HeaderMatches(const FileLayout* file) {
   return __atomic_load_n(&file->magic, __ATOMIC_ACQUIRE) == kMagic && file->version == kVersion;
@@ -131,6 +133,12 @@ void Observe(const std::string& data_dir, Histogram histogram, double seconds) {
   __atomic_fetch_add(&h.sum_us, static_cast<uint64_t>(std::llround(seconds * 1e6)), __ATOMIC_RELAXED);
 }
 
+void Set(const std::string& data_dir, Gauge gauge, int64_t value) {
+  FileLayout* file = Mapping::ForWriting(data_dir);
+  if (file == nullptr || gauge >= Gauge::kCount) return;
+  __atomic_store_n(&file->gauges[static_cast<size_t>(gauge)], value, __ATOMIC_RELAXED);
+}
+
 Result<Snapshot> ReadCounters(const std::string& data_dir) {
   Snapshot snapshot;
   std::string path = DataDir(data_dir).Counters();
@@ -153,6 +161,7 @@ Result<Snapshot> ReadCounters(const std::string& data_dir) {
       }
       snapshot.histograms[i].sum_us = __atomic_load_n(&file->histograms[i].sum_us, __ATOMIC_RELAXED);
     }
+    for (size_t i = 0; i < kGauges; ++i) snapshot.gauges[i] = __atomic_load_n(&file->gauges[i], __ATOMIC_RELAXED);
   }
   ::munmap(p, sizeof(FileLayout));
   return snapshot;

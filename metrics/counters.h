@@ -42,10 +42,35 @@ enum class Counter : uint32_t {
   kReaperRunError,
   kReaperRunBreaker,
   kReaperReposRemoved,
+  // pushgate-sshd's connections: accepted, and refused by reason.
+  kSshdAccepted,
+  kSshdRefusedFull,             // sshd.max_connections reached
+  kSshdRefusedUnauthenticated,  // sshd.max_unauthenticated reached
+  kSshdRefusedProxy,            // a PROXY header missing, broken or untrusted
+  kSshdRefusedDraining,         // accepted while shutting down
+  kSshdRefusedUserLimit,        // sshd.max_sessions_per_user or _per_minute
+  kSshdLoginTimeout,            // not authenticated within sshd.login_grace_time
+  kSshdAuthFailed,              // left or cut off without authenticating
   kCount
 };
 
-enum class Histogram : uint32_t { kPushSeconds, kBuildSeconds, kSyncSeconds, kCount };
+enum class Histogram : uint32_t {
+  kPushSeconds,
+  kBuildSeconds,
+  kSyncSeconds,
+  kSshdHandshakeSeconds,  // TCP accept to keys exchanged
+  kSshdAuthSeconds,       // keys exchanged to authenticated
+  kCount
+};
+
+// Values one process owns and sets (pushgate-sshd's listener), not adds to.
+enum class Gauge : uint32_t {
+  kSshdUnauthenticated,
+  kSshdUnauthenticatedLimit,
+  kSshdConnections,
+  kSshdSessions,  // authenticated connections
+  kCount
+};
 
 // Upper bounds of the histogram buckets, in seconds (the last is +Inf).
 inline constexpr std::array<double, 11> kBucketBounds = {0.05, 0.25, 1, 5, 15, 30, 60, 120, 300, 900, 1800};
@@ -59,12 +84,15 @@ struct HistogramData {
 struct Snapshot {
   std::array<uint64_t, static_cast<size_t>(Counter::kCount)> counters{};
   std::array<HistogramData, static_cast<size_t>(Histogram::kCount)> histograms{};
+  std::array<int64_t, static_cast<size_t>(Gauge::kCount)> gauges{};
   uint64_t Get(Counter c) const { return counters[static_cast<size_t>(c)]; }
+  int64_t Get(Gauge g) const { return gauges[static_cast<size_t>(g)]; }
   const HistogramData& Get(Histogram h) const { return histograms[static_cast<size_t>(h)]; }
 };
 
 void Add(const std::string& data_dir, Counter counter, uint64_t n = 1);
 void Observe(const std::string& data_dir, Histogram histogram, double seconds);
+void Set(const std::string& data_dir, Gauge gauge, int64_t value);
 
 // All counters as they are now (zeros if nothing has counted yet).
 Result<Snapshot> ReadCounters(const std::string& data_dir);

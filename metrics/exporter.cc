@@ -67,7 +67,7 @@ std::string RenderMetrics(const Config& config) {
   out.Counted("pushgate_key_lookups_total", "result", snap,
               {{"hit", Counter::kKeyHit}, {"miss", Counter::kKeyMiss}, {"stale", Counter::kKeyStale},
                {"denied", Counter::kKeyDenied}});
-  out.Family("pushgate_sessions_total", "counter", "ssh sessions by what pushgate-shell did with them");
+  out.Family("pushgate_sessions_total", "counter", "ssh sessions by what the session steps did with them (either front end)");
   out.Counted("pushgate_sessions_total", "kind", snap,
               {{"push", Counter::kSessionPush}, {"fetch", Counter::kSessionFetch},
                {"refused", Counter::kSessionRefused}});
@@ -91,6 +91,29 @@ std::string RenderMetrics(const Config& config) {
                {"breaker", Counter::kReaperRunBreaker}});
   out.Family("pushgate_reaper_repos_removed_total", "counter", "repositories of deleted apps removed");
   out.Sample("pushgate_reaper_repos_removed_total", "", static_cast<double>(snap.Get(Counter::kReaperReposRemoved)));
+
+  out.Family("pushgate_sshd_connections_total", "counter",
+             "pushgate-sshd connections: accepted, or refused by reason (full: sshd.max_connections; "
+             "unauthenticated: sshd.max_unauthenticated; proxy: a missing, broken or untrusted PROXY header; "
+             "draining: shutting down; user_limit: a per-user limit; login_timeout: sshd.login_grace_time; "
+             "auth_failed: left without authenticating)");
+  out.Counted("pushgate_sshd_connections_total", "result", snap,
+              {{"accepted", Counter::kSshdAccepted}, {"full", Counter::kSshdRefusedFull},
+               {"unauthenticated", Counter::kSshdRefusedUnauthenticated}, {"proxy", Counter::kSshdRefusedProxy},
+               {"draining", Counter::kSshdRefusedDraining}, {"user_limit", Counter::kSshdRefusedUserLimit},
+               {"login_timeout", Counter::kSshdLoginTimeout}, {"auth_failed", Counter::kSshdAuthFailed}});
+  out.Histo("pushgate_sshd_handshake_duration_seconds", "pushgate-sshd: accept to keys exchanged",
+            snap.Get(Histogram::kSshdHandshakeSeconds));
+  out.Histo("pushgate_sshd_auth_duration_seconds", "pushgate-sshd: keys exchanged to authenticated",
+            snap.Get(Histogram::kSshdAuthSeconds));
+  out.Gauge("pushgate_sshd_unauthenticated", "pushgate-sshd connections not yet authenticated",
+            static_cast<double>(snap.Get(Gauge::kSshdUnauthenticated)));
+  out.Gauge("pushgate_sshd_unauthenticated_limit", "sshd.max_unauthenticated of the running pushgate-sshd",
+            static_cast<double>(snap.Get(Gauge::kSshdUnauthenticatedLimit)));
+  out.Gauge("pushgate_sshd_connections", "pushgate-sshd connections open now",
+            static_cast<double>(snap.Get(Gauge::kSshdConnections)));
+  out.Gauge("pushgate_sshd_sessions", "pushgate-sshd authenticated connections now",
+            static_cast<double>(snap.Get(Gauge::kSshdSessions)));
 
   GatewayStatus status = CollectStatus(config, /*ask_controller=*/false);
   out.Gauge("pushgate_health", "0 healthy, 1 degraded, 2 down (as pushgate status, without asking the controller)",

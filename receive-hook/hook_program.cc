@@ -67,6 +67,10 @@ int RunHookProgram(const std::string& config_path) {
   log::SetContext("request_id", context.request_id);
   log::SetContext("app", context.app);
   log::SetContext("user", context.user);
+  // Set by the session from a value it formatted; bounded all the same.
+  if (std::optional<std::string> client = EnvIfSet("PUSHGATE_CLIENT")) {
+    log::SetContext("client", Printable(*client, 100));
+  }
   context.config = &config;
   context.libexec_dir = started->libexec_dir;
 

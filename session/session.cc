@@ -9,10 +9,13 @@
 
 #include "data-dir/drain.h"
 #include "gitrepo/gitrepo.h"
+#include "metrics/counters.h"
+#include "program/startup.h"
 #include "session/session_relay.h"
 #include "session/ssh_command.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/names.h"
 
 namespace pushgate {
 namespace {
@@ -235,6 +238,7 @@ SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const
     git.env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + settings[i].second);
   }
   if (hook_session_fd >= 0) git.env.push_back("PUSHGATE_CLIENT_FD=" + std::to_string(hook_session_fd));
+  if (!request.client.empty()) git.env.push_back("PUSHGATE_CLIENT=" + request.client);
   if (request.git_protocol) {
     if (!IsValidGitProtocol(*request.git_protocol)) {
       log::Warn("dropped an invalid GIT_PROTOCOL from the client");
@@ -325,6 +329,48 @@ int ServeSession(SessionDecision decision, const Config& config, const std::atom
       return 1;
   }
   return 1;
+}
+
+namespace {
+
+// The log may be what is broken (a syslog that is not there, a file that
+// cannot be written): the reason goes to the pusher too, so the operator
+// hears it from the pusher at least.
+int Misconfigured(const Status& status, const std::function<void(std::string_view)>& tell) {
+  log::Error("pushgate is misconfigured", {{"error", status.message()}});
+  tell("pushgate is misconfigured on the server (" + Printable(status.message(), 300) +
+       "); tell the platform operator");
+  return 1;
+}
+
+}  // namespace
+
+int RunSession(const Config& config, const SessionRequest& request, std::atomic<bool>* stop,
+               const std::function<void(std::string_view)>& tell) {
+  log::SetContext("request_id", request.request_id);
+  log::SetContext("user", request.user);
+  log::SetContext("key", request.fingerprint);
+  if (!request.client.empty()) log::SetContext("client", Printable(request.client, 100));
+  // The front end authenticated this key: counting the hit here keeps the
+  // keys helper's hit path free of writes.
+  metrics::Add(config.data_dir, metrics::Counter::kKeyHit);
+
+  Result<std::unique_ptr<Backend>> backend = OpenBackend(config, request.request_id);
+  if (!backend.ok()) return Misconfigured(backend.status().Annotate("cannot open backend"), tell);
+
+  SessionDecision decision = DecideSession(config, **backend, request, tell);
+  if (!decision.exec) {
+    metrics::Add(config.data_dir, metrics::Counter::kSessionRefused);
+    tell(decision.message);
+    return decision.exit_code;
+  }
+  // Only receive-pack holds the app lock.
+  metrics::Add(config.data_dir, decision.lock ? metrics::Counter::kSessionPush : metrics::Counter::kSessionFetch);
+  // Only now: until the session starts, a SIGTERM ends the process at once
+  // (a lock wait included). From here on a SIGHUP or SIGTERM ends the push
+  // the way an idle session ends.
+  StopOnSignals(stop);
+  return ServeSession(std::move(decision), config, stop, tell);
 }
 
 }  // namespace pushgate

@@ -41,6 +41,10 @@ struct SessionRequest {
   std::optional<std::string> original_command;  // what the client asked to run (SSH_ORIGINAL_COMMAND)
   std::optional<std::string> git_protocol;      // GIT_PROTOCOL, if the client sent it
   std::string request_id;
+  // The client as the front end knows it, for logs and the hook: "ADDR PORT"
+  // from OpenSSH's SSH_CONNECTION, or pushgate-sshd's peer (the PROXY
+  // header's client behind a load balancer). May be empty.
+  std::string client;
   std::string libexec_dir;  // where pushgate's programs and hooks are installed
   // The ssh session's channel (stdout). A push hands a duplicate down to the
   // hook, which polls it to learn that the pusher has gone: git-receive-pack
@@ -99,6 +103,14 @@ SessionDecision DecideSession(const Config& config, Backend& backend, const Sess
 // the exit status; `tell` gets the lines for the client.
 int ServeSession(SessionDecision decision, const Config& config, const std::atomic<bool>* stop,
                  const std::function<void(std::string_view)>& tell);
+
+// Everything after authentication, as both front ends run it on a process
+// whose stdio is the client's channel: log context, the key-hit count, the
+// backend, DecideSession, then (with SIGTERM and SIGHUP now ending the
+// session through `stop`, as an idle one ends) ServeSession. `tell` prints
+// a line for the client. Returns the session's exit status.
+int RunSession(const Config& config, const SessionRequest& request, std::atomic<bool>* stop,
+               const std::function<void(std::string_view)>& tell);
 
 // Only "version=N" entries (N in 0..2), ':'-separated, pass; anything else is
 // dropped rather than handed to git.

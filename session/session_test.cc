@@ -51,7 +51,7 @@ class ShellTest : public ::testing::Test {
   SessionRequest Request(std::optional<std::string> command, const std::string& user = "alice",
                          std::optional<std::string> protocol = std::nullopt) {
     SessionRequest request{user, "SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI", std::move(command),
-                           std::move(protocol), "req123", "/opt/pg/libexec/pushgate"};
+                           std::move(protocol), "req123", "192.0.2.7 51234", "/opt/pg/libexec/pushgate"};
     request.session_fd = session_out_.get();
     request.session_in_fd = session_in_.get();
     return request;

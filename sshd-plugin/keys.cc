@@ -31,22 +31,17 @@ int64_t Age(const KeyLookup& lookup, int64_t now_ms) {
   return now_ms - as_of;
 }
 
-Result<std::string> Line(const Config& config, std::string_view shell_path, const KeysQuery& query,
-                         const KeyRecord& record) {
-  return FormatAuthorizedKeysLine({shell_path, config.path, record.user, query.fingerprint, record.type,
-                                   record.blob});
-}
-
 }  // namespace
 
-Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
-                                    KeysContext& context) {
-  if (query.login_user != config.git_user) return std::string();
+Result<std::optional<KeyRecord>> FindAuthorizedKey(const Config& config, const KeysQuery& query,
+                                                   KeysContext& context) {
+  const std::optional<KeyRecord> kDeny;
+  if (query.login_user != config.git_user) return kDeny;
   // Malformed input from sshd is impossible in practice; refusing it before
   // touching the cache keeps the lookup key well-formed.
   if (!IsValidSha256Fingerprint(query.fingerprint) || !IsAllowedKeyType(query.key_type) ||
       !IsBase64Blob(query.key_blob)) {
-    return std::string();
+    return kDeny;
   }
   // Before the cache or the controller: a short key never costs a lookup.
   if (query.key_type == "ssh-rsa") {
@@ -54,34 +49,43 @@ Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell
     if (bits < config.keys.min_rsa_bits) {
       context.denied_because = "an RSA key of " + std::to_string(bits) + " bits, below keys.min_rsa_bits (" +
                                std::to_string(config.keys.min_rsa_bits) + ")";
-      return std::string();
+      return kDeny;
     }
   }
   PG_ASSIGN_OR_RETURN(KeyLookup lookup, ReadCache(config, query.fingerprint));
   bool hit = Matches(lookup, query);
   if (config.mode == Mode::kStandalone) {
-    return hit ? Line(config, shell_path, query, *lookup.record) : std::string();
+    if (!hit) return kDeny;
+    return lookup.record;
   }
 
   const CacheConfig& rules = config.cache;
   int64_t now = context.now_ms;
   if (hit) {
     Duration fresh_for = lookup.feed == "lookup" ? rules.positive_ttl : rules.refresh_after;
-    if (Age(lookup, now) < fresh_for.count()) return Line(config, shell_path, query, *lookup.record);
+    if (Age(lookup, now) < fresh_for.count()) return lookup.record;
   } else {
     bool recently_answered = lookup.feed == "lookup"
                                  ? lookup.negative_until_ms > now
                                  : lookup.synced_at_ms > 0 && now - lookup.synced_at_ms < rules.negative_ttl.count();
-    if (recently_answered) return std::string();
+    if (recently_answered) return kDeny;
   }
 
   context.refresh = hit ? KeysContext::Refresh::kStale : KeysContext::Refresh::kMiss;
   bool synced = context.sync && context.sync();
   PG_ASSIGN_OR_RETURN(lookup, ReadCache(config, query.fingerprint));
-  if (!Matches(lookup, query)) return std::string();
+  if (!Matches(lookup, query)) return kDeny;
   // Without a fresh answer, cached keys carry on until they are too old.
-  if (!synced && Age(lookup, now) >= rules.max_staleness.count()) return std::string();
-  return Line(config, shell_path, query, *lookup.record);
+  if (!synced && Age(lookup, now) >= rules.max_staleness.count()) return kDeny;
+  return lookup.record;
+}
+
+Result<std::string> AnswerKeysQuery(const Config& config, std::string_view shell_path, const KeysQuery& query,
+                                    KeysContext& context) {
+  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, FindAuthorizedKey(config, query, context));
+  if (!record) return std::string();
+  return FormatAuthorizedKeysLine({shell_path, config.path, record->user, query.fingerprint, record->type,
+                                   record->blob});
 }
 
 }  // namespace pushgate

@@ -21,9 +21,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cache/cache.h"
 #include "config/config.h"
 #include "util/status.h"
 
@@ -48,6 +50,22 @@ struct KeysContext {
   // line (an RSA key below keys.min_rsa_bits).
   std::string denied_because;
 };
+
+// The decision itself, shared by both front ends: the key's record if it
+// may log in as `query.login_user`, nullopt to deny (for the reasons below).
+// pushgate-sshd calls it in process once the client's signature verified.
+Result<std::optional<KeyRecord>> FindAuthorizedKey(const Config& config, const KeysQuery& query,
+                                                   KeysContext& context);
+
+// Controller mode's network path: pushgate-sync, installed in `libexec_dir`,
+// run for the offered key and waited for up to cache.sync_deadline. If it
+// takes longer it is left to finish, so its answer is cached for the next
+// lookup. True if it finished and the controller answered.
+bool SyncOfferedKey(const Config& config, const std::string& libexec_dir, const KeysQuery& query);
+
+// Counts a lookup's slow paths and denials (a hit is counted when its
+// session starts, so the hit path writes nothing).
+void CountKeyLookup(const Config& config, const KeysContext& context, bool denied);
 
 // The authorized_keys line for `query`, or an empty string to deny (wrong
 // login user, unknown key, key type or blob not matching the record, an RSA

@@ -12,15 +12,10 @@
 #include "util/process.h"
 
 namespace pushgate {
-namespace {
 
-// Controller mode's network path: pushgate-sync, installed beside this
-// executable, run for the offered key and waited for up to the deadline. If
-// it takes longer it is left to finish, so its answer is cached for the
-// connection's second helper call or the next one.
-bool RunSync(const Config& config, const std::string& dir, const KeysQuery& query) {
+bool SyncOfferedKey(const Config& config, const std::string& libexec_dir, const KeysQuery& query) {
   SpawnSpec spec;
-  spec.path = dir + "/pushgate-sync";
+  spec.path = libexec_dir + "/pushgate-sync";
   spec.argv = {spec.path, "--config", config.path, "--key", std::string(query.key_type), std::string(query.key_blob)};
   spec.env = {"PATH=/usr/bin:/bin"};
   Result<pid_t> pid = Spawn(spec);
@@ -36,6 +31,17 @@ bool RunSync(const Config& config, const std::string& dir, const KeysQuery& quer
   return (*done)->success();
 }
 
+void CountKeyLookup(const Config& config, const KeysContext& context, bool denied) {
+  using metrics::Counter;
+  if (context.refresh != KeysContext::Refresh::kNone) {
+    metrics::Add(config.data_dir,
+                 context.refresh == KeysContext::Refresh::kMiss ? Counter::kKeyMiss : Counter::kKeyStale);
+  }
+  if (denied) metrics::Add(config.data_dir, Counter::kKeyDenied);
+}
+
+namespace {
+
 // A failure that denies every login: to the log and to stderr.
 int Fatal(const Status& status) {
   log::Error("denying every key", {{"error", status.message()}});
@@ -48,16 +54,6 @@ int64_t NowMs() {
       .count();
 }
 
-// The slow paths only: a hit is counted by pushgate-shell, which sshd runs next.
-void Count(const Config& config, const KeysContext& context, bool denied) {
-  using metrics::Counter;
-  if (context.refresh != KeysContext::Refresh::kNone) {
-    metrics::Add(config.data_dir,
-                 context.refresh == KeysContext::Refresh::kMiss ? Counter::kKeyMiss : Counter::kKeyStale);
-  }
-  if (denied) metrics::Add(config.data_dir, Counter::kKeyDenied);
-}
-
 }  // namespace
 
 int RunKeysHelper(const std::string& config_path, const KeysQuery& query) {
@@ -67,13 +63,13 @@ int RunKeysHelper(const std::string& config_path, const KeysQuery& query) {
   KeysContext context;
   context.now_ms = NowMs();
   if (config.mode == Mode::kController) {
-    context.sync = [&] { return RunSync(config, started->libexec_dir, query); };
+    context.sync = [&] { return SyncOfferedKey(config, started->libexec_dir, query); };
   }
   Result<std::string> line = AnswerKeysQuery(config, started->libexec_dir + "/pushgate-shell", query, context);
   if (!line.ok()) {
     return Fatal(line.status().Annotate("key lookup failed; denying " + std::string(query.fingerprint)));
   }
-  Count(config, context, line->empty());
+  CountKeyLookup(config, context, line->empty());
   if (line->empty()) {
     if (!context.denied_because.empty()) {
       log::Warn("refused " + context.denied_because, {{"key", query.fingerprint}});

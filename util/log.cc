@@ -21,6 +21,7 @@ struct State {
   Destination destination;
   Level min_level = Level::kInfo;
   int file_fd = -1;
+  int stderr_fd = STDERR_FILENO;
   std::vector<std::pair<std::string, std::string>> context;
 };
 
@@ -127,6 +128,15 @@ void Configure(std::string_view program, const Destination& destination, Level m
   }
 }
 
+void ReopenAfterStdioChange(int fd) {
+  State& s = GetState();
+  s.stderr_fd = fd;
+  s.file_fd = -1;  // closed with the rest of the old descriptors
+  if (s.destination.kind == Destination::Kind::kSyslog) ::closelog();
+  Destination destination = s.destination;
+  Configure(s.program, destination, s.min_level);
+}
+
 void SetContext(std::string_view key, std::string_view value) {
   State& s = GetState();
   for (auto& [k, v] : s.context) {
@@ -161,7 +171,7 @@ void Write(Level level, std::string_view message, std::initializer_list<Field> f
       return;
     case Destination::Kind::kStderr:
       text += '\n';
-      (void)WriteAll(STDERR_FILENO, text);
+      (void)WriteAll(s.stderr_fd, text);
       return;
   }
 }

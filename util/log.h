@@ -37,6 +37,12 @@ Result<Level> ParseLevel(std::string_view text);
 // Sets up logging for this process. Until called, lines go to stderr at info.
 void Configure(std::string_view program, const Destination& destination, Level min_level);
 
+// For a forked process whose stdio now belong to a client (pushgate-sshd's
+// session, whose stderr is the pusher's): lines meant for stderr go to
+// `fd` instead, and a log file or syslog, whose descriptors the fork closed,
+// is opened again.
+void ReopenAfterStdioChange(int fd);
+
 // Adds a field to every later line of this process (request_id, app, ...).
 void SetContext(std::string_view key, std::string_view value);
 

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -33,6 +34,12 @@ int FreeLoopbackPort() {
   socklen_t len = sizeof addr;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   return ntohs(addr.sin_port);
+}
+
+FrontEnd SuiteFrontEnd() {
+  const char* value = std::getenv("PUSHGATE_E2E_FRONT_END");
+  return value != nullptr && std::string_view(value) == "pushgate-sshd" ? FrontEnd::kPushgateSshd
+                                                                        : FrontEnd::kOpenSsh;
 }
 
 namespace {
@@ -77,6 +84,7 @@ std::unique_ptr<Gateway> Gateway::Start(const GatewayOptions& options) {
   }
   std::unique_ptr<Gateway> g(new Gateway);
   g->build_dir_ = PUSHGATE_BUILD_DIR;
+  g->front_end_ = options.front_end;
   if (!EnsureGitUser() || !g->Install(options) || !g->StartSshd({})) return nullptr;
   return g;
 }
@@ -192,8 +200,9 @@ std::map<std::string, std::string> Gateway::EntrypointEnv() const {
 bool Gateway::StartSshd(const std::map<std::string, std::string>& extra_env) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreeLoopbackPort();
+    const char* component = front_end_ == FrontEnd::kOpenSsh ? "gateway" : "sshd";
     SpawnSpec spec{prefix_ + "/libexec/pushgate/pushgate-entrypoint",
-                   {"pushgate-entrypoint", "gateway"},
+                   {"pushgate-entrypoint", component},
                    {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
     for (const auto& [k, v] : EntrypointEnv()) SetEnv(spec.env, k, v);
     for (const auto& [k, v] : extra_env) SetEnv(spec.env, k, v);

@@ -53,7 +53,22 @@ class LiveGit {
   bool reaped_ = false;
 };
 
+// Which SSH server fronts the gateway. The suite runs once per front end:
+// ctest's e2e runs OpenSSH, e2e_pushgate_sshd sets PUSHGATE_E2E_FRONT_END.
+enum class FrontEnd {
+  kOpenSsh,       // sshd + pushgate-keys + pushgate-shell (pushgate-entrypoint gateway)
+  kPushgateSshd,  // pushgate-sshd (pushgate-entrypoint sshd)
+};
+// The front end this run of the suite tests (PUSHGATE_E2E_FRONT_END).
+FrontEnd SuiteFrontEnd();
+// In a test that only one front end can run: skips it under the other, with
+// the reason. Use as `if (OnlyFor(FrontEnd::kOpenSsh, "why")) GTEST_SKIP() << ...`
+// through the macro below.
+#define PUSHGATE_E2E_ONLY_FOR(front_end, why)                                       \
+  if (::pushgate::testing::SuiteFrontEnd() != (front_end)) GTEST_SKIP() << (why)
+
 struct GatewayOptions {
+  FrontEnd front_end = SuiteFrontEnd();
   // Controller mode when set: the controller's URL (a FakeController's),
   // which also builds.
   std::string controller_url;
@@ -96,6 +111,7 @@ class Gateway {
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
   int port() const { return port_; }
+  FrontEnd front_end() const { return front_end_; }
   std::string host_key_dir() const { return prefix_ + "/host-keys"; }
   std::string sshd_log_path() const { return prefix_ + "/etc/sshd.log"; }
   // The rendered sshd_config the entrypoint runs sshd with.
@@ -174,6 +190,7 @@ class Gateway {
   std::string client_home_;
   std::string extra_sshd_config_path_;
   bool data_dir_mounted_ = false;
+  FrontEnd front_end_ = FrontEnd::kOpenSsh;
   int port_ = 0;
   pid_t sshd_pid_ = -1;
 };
