@@ -406,6 +406,8 @@ constexpr KeySpec kSshd[] = {
     {"sshd.login_grace_time", Field<Positive, &Config::sshd, &SshdConfig::login_grace_time>},
     {"sshd.max_connections", CountField<&Config::sshd, &SshdConfig::max_connections, 1, 100000>},
     {"sshd.max_unauthenticated", CountField<&Config::sshd, &SshdConfig::max_unauthenticated, 1, 100000>},
+    {"sshd.max_unauthenticated_per_source",
+     CountField<&Config::sshd, &SshdConfig::max_unauthenticated_per_source, 1, 100000>},
     {"sshd.max_auth_tries", CountField<&Config::sshd, &SshdConfig::max_auth_tries, 1, 100>},
     {"sshd.max_sessions_per_user", CountField<&Config::sshd, &SshdConfig::max_sessions_per_user, 0, 100000>},
     {"sshd.max_sessions_per_minute", CountField<&Config::sshd, &SshdConfig::max_sessions_per_minute, 0, 1000000>},

@@ -132,10 +132,14 @@ struct SshdConfig {
   Duration login_grace_time = std::chrono::seconds(30);  // connect to authenticated
   int max_connections = 1000;
   int max_unauthenticated = 100;
+  // From any one address (OpenSSH's PerSourceMaxStartups): one scanner
+  // cannot take every unauthenticated slot. Peers in proxy_trusted are not
+  // counted per source: behind a balancer every client shares its address.
+  int max_unauthenticated_per_source = 50;
   int max_auth_tries = 6;
   // Per user (the key's owner): sessions at once, and sessions started in
   // any minute. 0: no limit.
-  int max_sessions_per_user = 20;
+  int max_sessions_per_user = 100;
   int max_sessions_per_minute = 600;
   // RSA signatures with SHA-1 (ssh-rsa), for clients older than OpenSSH 7.2.
   bool allow_sha1_signatures = false;

@@ -270,8 +270,9 @@ TEST(ConfigTest, SshdDefaultsMatchTheDocumentation) {
   EXPECT_EQ(c->sshd.login_grace_time, std::chrono::seconds(30));
   EXPECT_EQ(c->sshd.max_connections, 1000);
   EXPECT_EQ(c->sshd.max_unauthenticated, 100);
+  EXPECT_EQ(c->sshd.max_unauthenticated_per_source, 50);
   EXPECT_EQ(c->sshd.max_auth_tries, 6);
-  EXPECT_EQ(c->sshd.max_sessions_per_user, 20);
+  EXPECT_EQ(c->sshd.max_sessions_per_user, 100);
   EXPECT_EQ(c->sshd.max_sessions_per_minute, 600);
   EXPECT_FALSE(c->sshd.allow_sha1_signatures);
 }
@@ -286,6 +287,7 @@ grace_period = "30s"
 login_grace_time = "5s"
 max_connections = 50
 max_unauthenticated = 10
+max_unauthenticated_per_source = 3
 max_auth_tries = 2
 max_sessions_per_user = 0
 max_sessions_per_minute = 60
@@ -302,6 +304,7 @@ allow_sha1_signatures = true
   EXPECT_EQ(c->sshd.login_grace_time, std::chrono::seconds(5));
   EXPECT_EQ(c->sshd.max_connections, 50);
   EXPECT_EQ(c->sshd.max_unauthenticated, 10);
+  EXPECT_EQ(c->sshd.max_unauthenticated_per_source, 3);
   EXPECT_EQ(c->sshd.max_auth_tries, 2);
   EXPECT_EQ(c->sshd.max_sessions_per_user, 0);
   EXPECT_EQ(c->sshd.max_sessions_per_minute, 60);

@@ -4,6 +4,7 @@
 #include <libssh/callbacks.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -415,6 +416,7 @@ bool Connection::StartSession() {
     ::close_range(4, ~0U, 0);
     log::ReopenAfterStdioChange(3);
     ::signal(SIGTERM, SIG_DFL);
+    (void)::prctl(PR_SET_NAME, "pg-session");
     std::atomic<bool> stop{false};
     ::_exit(RunSession(config_, request, &stop, PrintError));
   }

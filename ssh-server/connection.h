@@ -10,8 +10,9 @@
 //   one session       exec (or shell, which gets the usual refusal); pty,
 //                     subsystems, forwarding and all environment but a valid
 //                     GIT_PROTOCOL are refused
-//   RunSession        in a child process whose stdio are pipes to the
-//                     channel, exactly as pushgate-shell runs it on sshd's
+//   RunSession        in a child process ("pg-session" in ps) whose stdio
+//                     are pipes to the channel, as pushgate-shell runs it
+//                     on sshd's
 //   bridge            channel <-> pipes, then git's exit status
 //
 // sshd.login_grace_time bounds everything before the session (an alarm that

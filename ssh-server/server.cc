@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +135,8 @@ Result<UniqueFd> OpenListener(const SshdConfig& sshd, std::string* where) {
 
 struct Child {
   UniqueFd control;  // our end of the admission socket
+  IpAddress source;  // the TCP peer
+  bool counted_per_source = false;  // not a trusted balancer
   bool authenticated = false;
   std::string user;
 };
@@ -152,13 +155,14 @@ class Listener {
 
  private:
   void Accept();
-  void Spawn(UniqueFd client, Clock::time_point accepted_at);
+  void Spawn(UniqueFd client, const Endpoint& peer, Clock::time_point accepted_at);
   void Answer(pid_t pid, Child& child);
   void Reap();
   void StartDrain();
   void SignalAll(int signal, bool unauthenticated_only);
   void Publish();
   int Unauthenticated() const;
+  int UnauthenticatedFrom(const IpAddress& source) const;
 
   const Config& config_;
   std::string libexec_dir_;
@@ -175,6 +179,12 @@ class Listener {
 int Listener::Unauthenticated() const {
   int n = 0;
   for (const auto& [pid, child] : children_) n += child.authenticated ? 0 : 1;
+  return n;
+}
+
+int Listener::UnauthenticatedFrom(const IpAddress& source) const {
+  int n = 0;
+  for (const auto& [pid, child] : children_) n += !child.authenticated && child.source == source ? 1 : 0;
   return n;
 }
 
@@ -202,7 +212,8 @@ void Listener::Accept() {
   // Refusing is closing at once: no banner, nothing to hold. The reason is
   // in the counters, the peer in the log.
   Result<Endpoint> peer = EndpointFromSockaddr(reinterpret_cast<sockaddr*>(&address), length);
-  std::string peer_text = peer.ok() ? peer->ToString() : "?";
+  if (!peer.ok()) return;
+  std::string peer_text = peer->ToString();
   if (static_cast<int>(children_.size()) >= config_.sshd.max_connections) {
     metrics::Add(config_.data_dir, Counter::kSshdRefusedFull);
     log::Warn("refused a connection: sshd.max_connections reached", {{"peer", peer_text}});
@@ -213,11 +224,17 @@ void Listener::Accept() {
     log::Warn("refused a connection: sshd.max_unauthenticated reached", {{"peer", peer_text}});
     return;
   }
+  bool per_source = !AnyContains(config_.sshd.proxy_trusted, peer->address);
+  if (per_source && UnauthenticatedFrom(peer->address) >= config_.sshd.max_unauthenticated_per_source) {
+    metrics::Add(config_.data_dir, Counter::kSshdRefusedUnauthenticated);
+    log::Warn("refused a connection: sshd.max_unauthenticated_per_source reached", {{"peer", peer_text}});
+    return;
+  }
   metrics::Add(config_.data_dir, Counter::kSshdAccepted);
-  Spawn(std::move(client), accepted_at);
+  Spawn(std::move(client), *peer, accepted_at);
 }
 
-void Listener::Spawn(UniqueFd client, Clock::time_point accepted_at) {
+void Listener::Spawn(UniqueFd client, const Endpoint& peer, Clock::time_point accepted_at) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     log::Error("cannot serve a connection", {{"error", Status::FromErrno(errno, "socketpair").message()}});
@@ -238,6 +255,7 @@ void Listener::Spawn(UniqueFd client, Clock::time_point accepted_at) {
     ours.Reset();
     for (auto& [other, child] : children_) child.control.Reset();
     for (int signal : {SIGTERM, SIGINT, SIGCHLD}) ::signal(signal, SIG_DFL);
+    (void)::prctl(PR_SET_NAME, "pg-connection");  // what ps and top show
     ConnectionContext context;
     context.config = &config_;
     context.bind = bind_;
@@ -246,7 +264,9 @@ void Listener::Spawn(UniqueFd client, Clock::time_point accepted_at) {
     context.accepted_at = accepted_at;
     ::_exit(ServeConnection(context, std::move(client)));
   }
-  children_[pid].control = std::move(ours);
+  Child& child = children_[pid];
+  child.control = std::move(ours);
+  child.source = peer.address;
   Publish();
 }
 

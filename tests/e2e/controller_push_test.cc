@@ -107,7 +107,8 @@ TEST_F(ControllerPushTest, PushDeploysWithKeysFromTheController) {
   EXPECT_TRUE(fake_->HasSource(builds.back().source));
   std::string log = ReadFile(gateway_->data_dir() + "/pushgate.log");
   std::string id = "\"request_id\":\"" + builds.back().request_id + "\"";
-  for (const char* line : {"\"program\":\"pushgate-shell\",", "\"program\":\"pushgate-hook\","}) {
+  for (const std::string& line :
+       {"\"program\":\"" + gateway_->SessionProgramName() + "\",", std::string("\"program\":\"pushgate-hook\",")}) {
     bool found = false;
     for (size_t at = log.find(line); at != std::string::npos && !found; at = log.find(line, at + 1)) {
       size_t end = log.find('\n', at);

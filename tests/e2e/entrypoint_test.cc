@@ -68,6 +68,7 @@ class EntrypointTest : public SharedGatewayTest<EntrypointTest> {
 };
 
 TEST_F(EntrypointTest, HostKeysAreMadeOnceAndSurviveARestart) {
+  PUSHGATE_E2E_ONLY_FOR(FrontEnd::kOpenSsh, "OpenSSH's host keys; pushgate-sshd's are tested by SshdTest.HostKeysAreMadeOnceWithPrivateModes");
   for (const char* type : {"ed25519", "rsa"}) {
     std::string key = gateway_->host_key_dir() + "/ssh_host_" + type + "_key";
     struct stat st;
@@ -98,6 +99,7 @@ TEST_F(EntrypointTest, HostKeysAreMadeOnceAndSurviveARestart) {
 // sshd runs with exactly that file, changed only in the two values an
 // operator with another git user and config path changes.
 TEST_F(EntrypointTest, TheInstalledDropInServesPushesFromItsInstallPrefix) {
+  PUSHGATE_E2E_ONLY_FOR(FrontEnd::kOpenSsh, "the sshd_config drop-in is OpenSSH's");
   std::string installed = ReadFile(gateway_->prefix() + "/share/pushgate/sshd_config.d/pushgate.conf");
   std::string helper = gateway_->prefix() + "/libexec/pushgate/pushgate-keys";
   ASSERT_NE(installed.find("    AuthorizedKeysCommand " + helper + " --config /etc/pushgate/pushgate.toml"),
@@ -142,6 +144,7 @@ TEST_F(EntrypointTest, TheInstalledDropInServesPushesFromItsInstallPrefix) {
 // the reason must reach sshd's log (its helper's stderr), whatever the log
 // destination says.
 TEST_F(EntrypointTest, AConfigTypoOnALiveGatewayShowsInSshdsLog) {
+  PUSHGATE_E2E_ONLY_FOR(FrontEnd::kOpenSsh, "pushgate-sshd reads its configuration once, at start; a bad file stops the start (SshdTest.ABadConfigStopsTheStartSayingWhy)");
   std::string good = ReadFile(gateway_->config_path());
   WriteFile(gateway_->config_path(), "data_dri = \"/srv\"\n" + good);
   CapturedRun ls = gateway_->Git(*alice_, {"ls-remote", gateway_->Url("whatever")}, "/");
@@ -154,6 +157,7 @@ TEST_F(EntrypointTest, AConfigTypoOnALiveGatewayShowsInSshdsLog) {
 }
 
 TEST_F(EntrypointTest, RenderedSshdConfigLocksTheGitUserDown) {
+  PUSHGATE_E2E_ONLY_FOR(FrontEnd::kOpenSsh, "the rendered sshd_config is OpenSSH's; pushgate-sshd's refusals are in SshdProtocolTest");
   CapturedRun effective =
       RunCommand({"/usr/sbin/sshd", "-T", "-f", gateway_->sshd_config_path(), "-C",
                   std::string("user=") + Gateway::kGitUser + ",host=client.example,addr=127.0.0.1"});

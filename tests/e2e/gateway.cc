@@ -244,6 +244,20 @@ void Gateway::StopSshd() {
   sshd_pid_ = -1;
 }
 
+std::optional<ExitStatus> Gateway::StopSshdWithin(std::chrono::seconds timeout) {
+  if (sshd_pid_ <= 0) return std::nullopt;
+  ::kill(sshd_pid_, SIGTERM);
+  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(sshd_pid_, timeout);
+  if (!exited.ok() || !exited->has_value()) {
+    ::kill(sshd_pid_, SIGKILL);
+    ::waitpid(sshd_pid_, nullptr, 0);
+    sshd_pid_ = -1;
+    return std::nullopt;
+  }
+  sshd_pid_ = -1;
+  return **exited;
+}
+
 std::vector<Gateway::ServerProcess> Gateway::ServerProcesses() const {
   const struct passwd* pw = ::getpwnam(kGitUser);
   std::map<pid_t, std::vector<pid_t>> children;

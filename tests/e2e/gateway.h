@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,6 +113,14 @@ class Gateway {
   const std::string& config_path() const { return config_path_; }
   int port() const { return port_; }
   FrontEnd front_end() const { return front_end_; }
+  // The process that runs a session's steps, as ps names it, and the
+  // program its log lines name.
+  std::string SessionProcessName() const {
+    return front_end_ == FrontEnd::kOpenSsh ? "pushgate-shell" : "pg-session";
+  }
+  std::string SessionProgramName() const {
+    return front_end_ == FrontEnd::kOpenSsh ? "pushgate-shell" : "pushgate-sshd";
+  }
   std::string host_key_dir() const { return prefix_ + "/host-keys"; }
   std::string sshd_log_path() const { return prefix_ + "/etc/sshd.log"; }
   // The rendered sshd_config the entrypoint runs sshd with.
@@ -123,6 +132,9 @@ class Gateway {
   // added to its environment (as a container restart would).
   bool RestartSshd(const std::map<std::string, std::string>& extra_env = {});
   void StopSshd();
+  // SIGTERMs the SSH server and waits up to `timeout` for it to exit; its
+  // exit status, or nullopt if it was still running (then it is killed).
+  std::optional<ExitStatus> StopSshdWithin(std::chrono::seconds timeout);
   // The processes serving connections right now: sshd's per-connection
   // processes and everything they started (keys helpers, the shell, git, the
   // hook, builds), and anything else running as the git user (a build

@@ -1,0 +1,293 @@
+// pushgate-sshd as clients and peers really treat it: OpenSSH's client with
+// legacy algorithms, scripted paramiko clients that misbehave on purpose
+// (tests/e2e/sshd_client.py), handshakes that never finish, PROXY headers
+// from trusted and untrusted peers, per-user limits and a SIGTERM during a
+// push. The scenarios both front ends share run in every other e2e suite
+// (ctest's e2e_pushgate_sshd); these run there only.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/e2e/gateway.h"
+#include "util/fs.h"
+
+namespace pushgate::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kPython[] = "/usr/bin/python3";  // Debian's, with python3-paramiko
+const std::string kClientScript = std::string(PUSHGATE_SOURCE_DIR) + "/tests/e2e/sshd_client.py";
+
+// A TCP connection to the gateway from `source` (127.0.0.x), or an invalid fd.
+UniqueFd ConnectFrom(uint32_t source, int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(source);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+// Everything the server sends until it closes or `timeout` passes; sets
+// *closed when it closed.
+std::string ReadUntilClosed(int fd, std::chrono::seconds timeout, bool* closed) {
+  std::string got;
+  auto deadline = Clock::now() + timeout;
+  *closed = false;
+  while (Clock::now() < deadline) {
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+      *closed = true;
+      break;
+    }
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return got;
+}
+
+class SshdTest : public SharedGatewayTest<SshdTest> {
+ public:
+  static GatewayOptions Options() {
+    GatewayOptions options;
+    options.extra_config =
+        "[sshd]\n"
+        "login_grace_time = \"3s\"\n"
+        "proxy_protocol = \"optional\"\n"
+        "proxy_trusted = [\"127.0.0.1\"]\n";
+    return options;
+  }
+
+ protected:
+  void SetUp() override {
+    PUSHGATE_E2E_ONLY_FOR(FrontEnd::kPushgateSshd, "pushgate-sshd's own protocol tests");
+    SharedGatewayTest<SshdTest>::SetUp();
+  }
+
+  CapturedRun Script(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"timeout", "60", kPython, kClientScript};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, gateway_->SshEnv());
+  }
+
+  // ls-remote through sshd_client.py's PROXY relay.
+  CapturedRun LsRemoteThroughProxy(const std::string& app, const std::string& version, const std::string& bind) {
+    std::map<std::string, std::string> env = gateway_->GitClientEnv(*alice_);
+    env["GIT_SSH_COMMAND"] += " -o ProxyCommand='" + std::string(kPython) + " " + kClientScript + " proxy-relay " +
+                              std::to_string(gateway_->port()) + " " + version + " 203.0.113.9 4242" +
+                              (bind.empty() ? "" : " " + bind) + "'";
+    return RunCommand({"timeout", "60", "git", "ls-remote", gateway_->Url(app)}, env, "/");
+  }
+};
+
+TEST_F(SshdTest, ClientsOfferingOnlyLegacyAlgorithmsAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> legacy = {
+      {"KexAlgorithms=diffie-hellman-group14-sha1", "no matching key exchange method"},
+      {"Ciphers=aes128-cbc", "no matching cipher"},
+      {"MACs=hmac-sha1", "no matching MAC"},
+      {"HostKeyAlgorithms=ssh-rsa", "no matching host key type"},
+  };
+  // ssh says "Unable to negotiate" at INFO, which the usual LogLevel=ERROR hides.
+  std::vector<std::string> ssh = {"timeout", "60"};
+  for (const std::string& arg : gateway_->SshArgv(*alice_)) ssh.push_back(arg == "LogLevel=ERROR" ? "LogLevel=INFO" : arg);
+  for (const auto& [option, said] : legacy) {
+    std::vector<std::string> args = ssh;
+    if (option.rfind("MACs", 0) == 0) args.insert(args.end(), {"-o", "Ciphers=aes128-ctr"});
+    args.insert(args.end(), {"-o", option, "127.0.0.1", "git-upload-pack 'web'"});
+    CapturedRun run = RunCommand(args, gateway_->SshEnv());
+    EXPECT_FALSE(run.status.success()) << option;
+    EXPECT_NE(run.output.find(said), std::string::npos) << option << ": " << run.output;
+  }
+  // The modern defaults connect, with strict key exchange (Terrapin).
+  std::vector<std::string> verbose = ssh;
+  verbose.insert(verbose.end(), {"-vv", "127.0.0.1", "git-upload-pack 'nope'"});
+  CapturedRun modern = RunCommand(verbose, gateway_->SshEnv());
+  EXPECT_NE(modern.output.find("does not exist or you do not have access to it"), std::string::npos)
+      << modern.output;
+  EXPECT_NE(modern.output.find("kex-strict-s-v00@openssh.com"), std::string::npos) << "no strict KEX:\n"
+                                                                                   << modern.output;
+}
+
+// CVE-2024-45337's class: the key a client offers first is not who it is;
+// the session belongs to the key whose signature the server verified.
+TEST_F(SshdTest, TheIdentityIsTheKeyThatSignedNotTheKeyOffered) {
+  gateway_->AdminOk({"app", "create", "alices", "--member", "alice"});
+  TestKey bob = gateway_->AddUserWithKey("bob", keys_->path());
+  CapturedRun run = Script({"swap-key", std::to_string(gateway_->port()), Gateway::kGitUser, alice_->private_path,
+                            bob.private_path, "git-receive-pack 'alices'"});
+  EXPECT_NE(run.output.find("pk_ok=1"), std::string::npos) << run.output;  // alice's key was acceptable
+  EXPECT_NE(run.output.find("exit=1"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("App alices does not exist or you do not have access to it"), std::string::npos)
+      << run.output;
+  EXPECT_FALSE(PathExists(gateway_->data_dir() + "/repos/alices.git"));
+  EXPECT_NE(ReadFile(gateway_->data_dir() + "/pushgate.log").find("\"user\":\"bob\",\"key\":\"" + bob.sha256),
+            std::string::npos);
+}
+
+// libssh's CVE-2018-10933: a client that says "authentication succeeded"
+// itself gets no session.
+TEST_F(SshdTest, AClientClaimingSuccessItselfGetsNoSession) {
+  CapturedRun run = Script({"fake-success", std::to_string(gateway_->port()), Gateway::kGitUser,
+                            "git-upload-pack 'web'"});
+  EXPECT_NE(run.output.find("refused"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("ACCEPTED"), std::string::npos) << run.output;
+}
+
+// A client that connects and never finishes the handshake is cut at
+// sshd.login_grace_time (3 s here), and others are served meanwhile.
+TEST_F(SshdTest, AStalledHandshakeIsCutAtTheLoginGraceTime) {
+  UniqueFd silent = ConnectFrom(0x7f000003, gateway_->port());
+  ASSERT_TRUE(silent.valid());
+  UniqueFd half = ConnectFrom(0x7f000003, gateway_->port());
+  ASSERT_TRUE(half.valid());
+  const std::string banner = "SSH-2.0-stalled\r\n";
+  ASSERT_EQ(::send(half.get(), banner.data(), banner.size(), 0), static_cast<ssize_t>(banner.size()));
+  gateway_->AdminOk({"app", "create", "graced", "--member", "alice"});
+  CapturedRun ls = gateway_->Git(*alice_, {"ls-remote", gateway_->Url("graced")}, "/");
+  EXPECT_TRUE(ls.status.success()) << ls.output;
+  for (int fd : {silent.get(), half.get()}) {
+    bool closed = false;
+    std::string got = ReadUntilClosed(fd, std::chrono::seconds(15), &closed);
+    EXPECT_TRUE(closed) << "still open after the login grace time";
+    // The one that sent its banner got the server's (the silent one may not:
+    // with a PROXY header allowed, the server reads first).
+    if (fd == half.get()) {
+      EXPECT_NE(got.find("SSH-2.0-"), std::string::npos);
+    }
+  }
+}
+
+// `ssh -N` authenticates and asks for nothing: it holds a slot without a
+// session, so it is cut like any login that does not get to a session.
+TEST_F(SshdTest, ALoginWithoutASessionIsCutAtTheLoginGraceTime) {
+  auto start = Clock::now();
+  CapturedRun run = gateway_->Ssh(*alice_, {"-N", "127.0.0.1"});
+  EXPECT_FALSE(run.status.success());
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(30)) << run.output;
+}
+
+TEST_F(SshdTest, ProxyHeadersFromTrustedPeersNameTheRealClient) {
+  gateway_->AdminOk({"app", "create", "proxied", "--member", "alice"});
+  for (const std::string version : {"v1", "v2"}) {
+    CapturedRun ls = LsRemoteThroughProxy("proxied", version, "");
+    EXPECT_TRUE(ls.status.success()) << version << ": " << ls.output;
+  }
+  std::string log = ReadFile(gateway_->data_dir() + "/pushgate.log");
+  EXPECT_NE(log.find("\"client\":\"203.0.113.9 4242\""), std::string::npos) << log.substr(log.size() - 3000);
+}
+
+TEST_F(SshdTest, ProxyHeadersFromUntrustedPeersAreRefused) {
+  gateway_->AdminOk({"app", "create", "untrusted", "--member", "alice"});
+  // 127.0.0.2 is not in sshd.proxy_trusted: its header could claim anyone.
+  CapturedRun ls = LsRemoteThroughProxy("untrusted", "v1", "127.0.0.2");
+  EXPECT_FALSE(ls.status.success()) << ls.output;
+  // A broken header from a trusted peer is closed too, before any banner.
+  UniqueFd broken = ConnectFrom(INADDR_LOOPBACK, gateway_->port());
+  ASSERT_TRUE(broken.valid());
+  const std::string header = "PROXY TCP4 203.0.113.9 nowhere 1 2\r\n";
+  ASSERT_EQ(::send(broken.get(), header.data(), header.size(), 0), static_cast<ssize_t>(header.size()));
+  bool closed = false;
+  std::string got = ReadUntilClosed(broken.get(), std::chrono::seconds(10), &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(got.find("SSH-2.0-"), std::string::npos) << got;
+  // Without a header (proxy_protocol = "optional") the TCP peer is the client.
+  CapturedRun direct = gateway_->Git(*alice_, {"ls-remote", gateway_->Url("untrusted")}, "/");
+  EXPECT_TRUE(direct.status.success()) << direct.output;
+}
+
+TEST_F(SshdTest, HostKeysAreMadeOnceWithPrivateModes) {
+  std::string dir = gateway_->data_dir() + "/sshd";
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"ssh_host_ed25519_key", "ssh_host_rsa_key"}) {
+    ASSERT_EQ(::stat((dir + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+  std::string before = ReadFile(dir + "/ssh_host_ed25519_key");
+  ASSERT_TRUE(gateway_->RestartSshd());
+  EXPECT_EQ(ReadFile(dir + "/ssh_host_ed25519_key"), before);
+  std::string log = ReadFile(gateway_->data_dir() + "/pushgate.log");
+  EXPECT_NE(log.find("\"msg\":\"host key\""), std::string::npos);  // loaded, not created, on the restart
+}
+
+// A gateway of its own: these tests change limits or stop the server.
+class SshdOwnGatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override { PUSHGATE_E2E_ONLY_FOR(FrontEnd::kPushgateSshd, "pushgate-sshd's own limits and drain"); }
+
+  std::unique_ptr<Gateway> Start(const std::string& sshd_table) {
+    GatewayOptions options;
+    options.extra_config = "[sshd]\n" + sshd_table;
+    std::unique_ptr<Gateway> gateway = Gateway::Start(options);
+    if (gateway != nullptr) alice_ = gateway->AddUserWithKey("alice", keys_.path());
+    return gateway;
+  }
+
+  TempDir keys_;
+  TempDir work_;
+  TestKey alice_;
+};
+
+TEST_F(SshdOwnGatewayTest, PerUserLimitsSayWhenToTryAgain) {
+  std::unique_ptr<Gateway> gateway = Start("max_sessions_per_minute = 2\n");
+  ASSERT_NE(gateway, nullptr);
+  gateway->AdminOk({"app", "create", "limited", "--member", "alice"});
+  for (int i = 0; i < 2; ++i) {
+    CapturedRun ls = gateway->Git(alice_, {"ls-remote", gateway->Url("limited")}, "/");
+    EXPECT_TRUE(ls.status.success()) << ls.output;
+  }
+  CapturedRun third = gateway->Git(alice_, {"ls-remote", gateway->Url("limited")}, "/");
+  EXPECT_FALSE(third.status.success());
+  EXPECT_NE(third.output.find("alice started 2 sessions in the last minute, the most allowed "
+                              "(sshd.max_sessions_per_minute); try again in "),
+            std::string::npos)
+      << third.output;
+}
+
+// SIGTERM while a push builds: the push lands, new connections are refused
+// at once, and the server exits within sshd.grace_period.
+TEST_F(SshdOwnGatewayTest, SigtermLetsThePushInFlightLandAndRefusesNewConnections) {
+  std::unique_ptr<Gateway> gateway = Start("grace_period = \"20s\"\n");
+  ASSERT_NE(gateway, nullptr);
+  gateway->AdminOk({"app", "create", "draining", "--member", "alice"});
+  gateway->SetBuild("draining", "echo building-now; sleep 3");
+  std::string dir = work_ / "app";
+  MakeRepoWithCommit(dir, {{"a", "1"}});
+  std::unique_ptr<LiveGit> push = gateway->StartGit(alice_, {"push", gateway->Url("draining"), "HEAD:main"}, dir);
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("building-now")) << push->output();
+  std::thread stop([&] {
+    auto start = Clock::now();
+    std::optional<ExitStatus> exited = gateway->StopSshdWithin(std::chrono::seconds(20));
+    EXPECT_TRUE(exited.has_value()) << "still running after the grace period";
+    if (exited) {
+      EXPECT_TRUE(exited->success());
+    }
+    EXPECT_LT(Clock::now() - start, std::chrono::seconds(20));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CapturedRun refused = gateway->Git(alice_, {"ls-remote", gateway->Url("draining")}, "/");
+  EXPECT_FALSE(refused.status.success());
+  EXPECT_NE(refused.output.find("Connection refused"), std::string::npos) << refused.output;
+  ExitStatus pushed = push->Finish();
+  EXPECT_TRUE(pushed.success()) << push->output();
+  stop.join();
+  EXPECT_EQ(gateway->CurrentRelease("draining").empty(), false);
+}
+
+}  // namespace
+}  // namespace pushgate::testing
