@@ -67,20 +67,6 @@ void MakeApp(const std::string& dir) {
                            {"static/index.html", "<h1>hello</h1>\n"}});
 }
 
-std::string Medians(const std::string& csv) {
-  std::ifstream in(csv);
-  std::string line, out;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    // command,mean,stddev,median,...
-    size_t a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1), d = line.find(',', c + 1);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.1f ", std::stod(line.substr(c + 1, d - c - 1)) * 1000);
-    out += buf;
-  }
-  return out;
-}
-
 // The values of `field` in the hook's "hook finished" log lines, in order.
 std::vector<long> HookField(const std::string& log, const std::string& field) {
   std::vector<long> out;
@@ -174,7 +160,7 @@ int main(int argc, char** argv) {
     Fail("hyperfine:\n" + timed.output + gateway->Logs());
     return 1;
   }
-  std::printf("push_medians_ms=%s\n", Medians(csv).c_str());
+  std::printf("push_medians_ms=%s\n", HyperfineMedians(csv).c_str());
   std::printf("builds=%zu\n", fake.Builds().size());
   std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
   WriteFile(workdir + "/pushgate.log", log);

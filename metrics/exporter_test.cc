@@ -52,6 +52,33 @@ TEST_F(ExporterTest, CountersAndHistogramsInTheTextFormat) {
                                                           std::string("# TYPE pushgate_key_lookups_total counter\n").size());
 }
 
+// pushgate-sshd's listener sets gauges (values, not sums) and both its
+// processes add to the connection counters and histograms.
+TEST_F(ExporterTest, SshdConnectionsRefusalsAndGauges) {
+  Add(dir_.path(), Counter::kSshdAccepted, 5);
+  Add(dir_.path(), Counter::kSshdRefusedUnauthenticated, 2);
+  Add(dir_.path(), Counter::kSshdLoginTimeout);
+  Observe(dir_.path(), Histogram::kSshdHandshakeSeconds, 0.01);
+  Set(dir_.path(), Gauge::kSshdUnauthenticated, 7);
+  Set(dir_.path(), Gauge::kSshdUnauthenticated, 3);  // replaced, not added
+  Set(dir_.path(), Gauge::kSshdUnauthenticatedLimit, 100);
+  Set(dir_.path(), Gauge::kSshdSessions, 2);
+  std::string text = RenderMetrics(config_);
+  for (const char* line : {
+           "# TYPE pushgate_sshd_connections_total counter\n",
+           "pushgate_sshd_connections_total{result=\"accepted\"} 5\n",
+           "pushgate_sshd_connections_total{result=\"unauthenticated\"} 2\n",
+           "pushgate_sshd_connections_total{result=\"login_timeout\"} 1\n",
+           "pushgate_sshd_connections_total{result=\"proxy\"} 0\n",
+           "pushgate_sshd_handshake_duration_seconds_count 1\n",
+           "pushgate_sshd_unauthenticated 3\n",
+           "pushgate_sshd_unauthenticated_limit 100\n",
+           "pushgate_sshd_sessions 2\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+}
+
 TEST_F(ExporterTest, ControllerModeReportsTheCacheWithoutAskingTheController) {
   config_.mode = Mode::kController;
   config_.controller.url = "http://127.0.0.1:9";  // nothing listens: asking would fail or stall

@@ -140,6 +140,10 @@ class Connection {
   void TellClient(std::string_view line);
   bool ClientGone() const;
   void CloseGitInput() { git_in_.Reset(); }
+  void WriteToGit(const char* data, size_t length);
+
+  // What a client may send before git runs, kept for it.
+  static constexpr size_t kMaxEarlyInput = 1 << 20;
 
   const ConnectionContext& context_;
   const Config& config_;
@@ -163,6 +167,8 @@ class Connection {
   std::optional<std::string> git_protocol_;
 
   pid_t child_ = -1;
+  std::string early_input_;
+  bool client_eof_ = false;
   UniqueFd git_in_;   // the session's stdin
   UniqueFd git_out_;  // its stdout
   UniqueFd git_err_;  // its stderr
@@ -288,16 +294,30 @@ int Connection::OnEnvRequest(ssh_session, ssh_channel, const char* name, const c
 
 // Data for git's stdin. Written in full before returning (libssh would
 // otherwise keep the rest until the next packet, which a client waiting on
-// its window never sends), each write bounded by push.idle_timeout: a git
-// that stops reading for that long has been ended by the session relay.
+// its window never sends). Data that comes before git runs (git speaks
+// first, so only an odd client sends any) waits in a bounded buffer.
 int Connection::OnChannelData(ssh_session, ssh_channel, void* data, uint32_t length, int is_stderr, void* self) {
   auto* c = static_cast<Connection*>(self);
-  if (is_stderr || !c->git_in_.valid()) return static_cast<int>(length);  // nowhere to go: dropped
-  const char* p = static_cast<const char*>(data);
-  size_t left = length;
-  auto deadline = Clock::now() + c->config_.push.idle_timeout;
-  while (left > 0) {
-    ssize_t n = ::write(c->git_in_.get(), p, left);
+  const char* bytes = static_cast<const char*>(data);
+  if (is_stderr) return static_cast<int>(length);  // a client's stderr means nothing here
+  if (c->child_ < 0) {
+    if (c->early_input_.size() + length > kMaxEarlyInput) {
+      c->stalled_ = true;  // not a git client: let it go
+    } else {
+      c->early_input_.append(bytes, length);
+    }
+    return static_cast<int>(length);
+  }
+  c->WriteToGit(bytes, length);
+  return static_cast<int>(length);
+}
+
+// Each write is bounded by push.idle_timeout: a git that stops reading for
+// that long has been ended by the session relay.
+void Connection::WriteToGit(const char* p, size_t left) {
+  auto deadline = Clock::now() + config_.push.idle_timeout;
+  while (left > 0 && git_in_.valid()) {
+    ssize_t n = ::write(git_in_.get(), p, left);
     if (n > 0) {
       p += n;
       left -= static_cast<size_t>(n);
@@ -307,20 +327,22 @@ int Connection::OnChannelData(ssh_session, ssh_channel, void* data, uint32_t len
     if (n < 0 && errno == EAGAIN) {
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (wait > 0) {
-        pollfd writable = {c->git_in_.get(), POLLOUT, 0};
+        pollfd writable = {git_in_.get(), POLLOUT, 0};
         (void)::poll(&writable, 1, static_cast<int>(std::min<int64_t>(wait, 1000)));
         continue;
       }
-      c->stalled_ = true;
+      stalled_ = true;
     }
     // EPIPE: the session ended and no longer reads; the rest is dropped.
-    c->CloseGitInput();
-    break;
+    CloseGitInput();
   }
-  return static_cast<int>(length);
 }
 
-void Connection::OnChannelEof(ssh_session, ssh_channel, void* self) { static_cast<Connection*>(self)->CloseGitInput(); }
+void Connection::OnChannelEof(ssh_session, ssh_channel, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  c->client_eof_ = true;
+  c->CloseGitInput();
+}
 
 void Connection::OnChannelClose(ssh_session, ssh_channel, void* self) {
   auto* c = static_cast<Connection*>(self);
@@ -433,6 +455,9 @@ bool Connection::StartSession() {
   for (int fd : {git_out_.get(), git_err_.get()}) {
     if (ssh_event_add_fd(event_.get(), fd, POLLIN, OnGitOutput, this) != SSH_OK) return false;
   }
+  WriteToGit(early_input_.data(), early_input_.size());
+  early_input_.clear();
+  if (client_eof_) CloseGitInput();
   return true;
 }
 

@@ -326,6 +326,15 @@ TEST_F(EntrypointTest, SidecarServesMetricsOfPushesAndKeyLookups) {
   EXPECT_GE(Sample(after, "pushgate_reaper_runs_total{result=\"ok\"}"), 1) << after;
   EXPECT_GE(Sample(after, "pushgate_repos"), 1) << after;
   EXPECT_EQ(Sample(after, "pushgate_health"), 0) << after;
+  if (gateway_->front_end() == FrontEnd::kPushgateSshd) {
+    // The push and the stranger's attempt: two connections accepted; the
+    // listener's gauges as it set them (the stranger's connection is over).
+    EXPECT_GE(delta("pushgate_sshd_connections_total{result=\"accepted\"}"), 2) << after;
+    EXPECT_GE(delta("pushgate_sshd_connections_total{result=\"auth_failed\"}"), 1) << after;
+    EXPECT_EQ(Sample(after, "pushgate_sshd_unauthenticated_limit"), 100) << after;
+    EXPECT_GE(Sample(after, "pushgate_sshd_handshake_duration_seconds_count"), 2) << after;
+    EXPECT_GE(Sample(after, "pushgate_sshd_auth_duration_seconds_count"), 1) << after;
+  }
 
   ::kill(*pid, SIGTERM);
   Result<ExitStatus> exit = WaitForExit(*pid);

@@ -6,6 +6,8 @@
 // (ctest's e2e_pushgate_sshd); these run there only.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -222,6 +224,40 @@ TEST_F(SshdTest, HostKeysAreMadeOnceWithPrivateModes) {
   EXPECT_EQ(ReadFile(dir + "/ssh_host_ed25519_key"), before);
   std::string log = ReadFile(gateway_->data_dir() + "/pushgate.log");
   EXPECT_NE(log.find("\"msg\":\"host key\""), std::string::npos);  // loaded, not created, on the restart
+}
+
+// The image's `pushgate-entrypoint sshd` started as the git user (a pod's
+// runAsUser): no root anywhere, no capabilities, and it serves pushes.
+TEST_F(SshdTest, TheEntrypointRunsItWithoutRoot) {
+  const struct passwd* git = ::getpwnam(Gateway::kGitUser);
+  ASSERT_NE(git, nullptr);
+  int port = FreeLoopbackPort();
+  SpawnSpec spec{"/usr/bin/setpriv",
+                 {"setpriv", "--reuid=" + std::to_string(git->pw_uid), "--regid=" + std::to_string(git->pw_gid),
+                  "--init-groups", gateway_->prefix() + "/libexec/pushgate/pushgate-entrypoint", "sshd"},
+                 {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
+  SetEnv(spec.env, "PUSHGATE_SSH_PORT", std::to_string(port));
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  gateway_->AdminOk({"app", "create", "rootless", "--member", "alice"});
+  std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@127.0.0.1:" + std::to_string(port) + "/rootless.git";
+  CapturedRun ls;
+  for (int i = 0; i < 100; ++i) {
+    ls = gateway_->Git(*alice_, {"ls-remote", url}, "/");
+    if (ls.status.success()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(ls.status.success()) << ls.output;
+  std::string status = ReadFile("/proc/" + std::to_string(*pid) + "/status");
+  std::string uid = std::to_string(git->pw_uid);
+  EXPECT_NE(status.find("\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n"), std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\nCapEff:\t0000000000000000\n"), std::string::npos) << status;
+  ::kill(*pid, SIGTERM);
+  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(15));
+  ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
+  EXPECT_TRUE((*exited)->success()) << (*exited)->Describe();
 }
 
 // A gateway of its own: these tests change limits or stop the server.

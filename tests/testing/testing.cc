@@ -154,4 +154,18 @@ std::string MakeRepoWithCommit(const std::string& dir, const std::map<std::strin
   return CommitFiles(dir, files, message);
 }
 
+std::string HyperfineMedians(const std::string& csv_path) {
+  std::istringstream in(ReadFile(csv_path));
+  std::string line, out;
+  std::getline(in, line);  // the header: command,mean,stddev,median,...
+  while (std::getline(in, line)) {
+    size_t a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1), d = line.find(',', c + 1);
+    if (d == std::string::npos) continue;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", std::stod(line.substr(c + 1, d - c - 1)) * 1000);
+    out += (out.empty() ? "" : " ") + std::string(buf);
+  }
+  return out;
+}
+
 }  // namespace pushgate::testing

@@ -30,6 +30,10 @@ class TempDir {
 void WriteFile(const std::string& path, const std::string& contents, mode_t mode = 0644);
 std::string ReadFile(const std::string& path);
 
+// The median column of a `hyperfine --export-csv` file, in ms, one per
+// command, space-separated ("201.3 244.9"): what the benchmarks print.
+std::string HyperfineMedians(const std::string& csv_path);
+
 // True while `pid` runs or sleeps; a killed process that its (re)parent has
 // not reaped yet is a zombie and counts as stopped (a container's init may
 // never reap it).
