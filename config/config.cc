@@ -51,17 +51,31 @@ Result<std::vector<std::string>> AsStringList(const toml::node& value, std::stri
   return out;
 }
 
+// One of a fixed set of words, each naming an enum value; anything else is
+// an error that lists them: `mode must be "standalone" or "controller", not "x"`.
+template <typename Enum>
+struct Choice {
+  std::string_view word;
+  Enum value;
+};
+
+template <typename Enum, size_t N>
+Status ApplyChoice(const toml::node& value, std::string_view key, const Choice<Enum> (&choices)[N], Enum& out) {
+  PG_ASSIGN_OR_RETURN(std::string word, AsString(value, key));
+  std::string listed;
+  for (size_t i = 0; i < N; ++i) {
+    if (choices[i].word == word) {
+      out = choices[i].value;
+      return Status::OK();
+    }
+    listed += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + ("\"" + std::string(choices[i].word) + "\"");
+  }
+  return Status::InvalidArgument(std::string(key) + " must be " + listed + ", not \"" + Printable(word, 40) + "\"");
+}
+
 Status ApplyMode(const toml::node& value, std::string_view key, Config& config) {
-  PG_ASSIGN_OR_RETURN(std::string mode, AsString(value, key));
-  if (mode == "standalone") {
-    config.mode = Mode::kStandalone;
-    return Status::OK();
-  }
-  if (mode == "controller") {
-    config.mode = Mode::kController;
-    return Status::OK();
-  }
-  return Status::InvalidArgument("mode must be \"standalone\" or \"controller\", not \"" + mode + "\"");
+  static constexpr Choice<Mode> kModes[] = {{"standalone", Mode::kStandalone}, {"controller", Mode::kController}};
+  return ApplyChoice(value, key, kModes, config.mode);
 }
 
 Status ApplyDataDir(const toml::node& value, std::string_view key, Config& config) {
@@ -132,17 +146,9 @@ Status ApplyBuildCommand(const toml::node& value, std::string_view key, Config& 
 }
 
 Status ApplyBuildDriver(const toml::node& value, std::string_view key, Config& config) {
-  PG_ASSIGN_OR_RETURN(std::string driver, AsString(value, key));
-  if (driver == "local") {
-    config.build.driver = BuildDriver::kLocal;
-  } else if (driver == "workflow") {
-    config.build.driver = BuildDriver::kWorkflow;
-  } else if (driver == "pushgate") {
-    config.build.driver = BuildDriver::kPushgate;
-  } else {
-    return Status::InvalidArgument(std::string(key) + " must be \"local\", \"workflow\" or \"pushgate\", not \"" +
-                                   Printable(driver, 40) + "\"");
-  }
+  static constexpr Choice<BuildDriver> kDrivers[] = {
+      {"local", BuildDriver::kLocal}, {"workflow", BuildDriver::kWorkflow}, {"pushgate", BuildDriver::kPushgate}};
+  PG_RETURN_IF_ERROR(ApplyChoice(value, key, kDrivers, config.build.driver));
   config.build.driver_set = true;
   return Status::OK();
 }
@@ -298,18 +304,9 @@ Status ApplyHostKeys(const toml::node& value, std::string_view key, Config& conf
 }
 
 Status ApplyProxyProtocol(const toml::node& value, std::string_view key, Config& config) {
-  PG_ASSIGN_OR_RETURN(std::string mode, AsString(value, key));
-  if (mode == "off") {
-    config.sshd.proxy_protocol = ProxyProtocol::kOff;
-  } else if (mode == "on") {
-    config.sshd.proxy_protocol = ProxyProtocol::kOn;
-  } else if (mode == "optional") {
-    config.sshd.proxy_protocol = ProxyProtocol::kOptional;
-  } else {
-    return Status::InvalidArgument(std::string(key) + " must be \"off\", \"on\" or \"optional\", not \"" +
-                                   Printable(mode, 40) + "\"");
-  }
-  return Status::OK();
+  static constexpr Choice<ProxyProtocol> kModes[] = {
+      {"off", ProxyProtocol::kOff}, {"on", ProxyProtocol::kOn}, {"optional", ProxyProtocol::kOptional}};
+  return ApplyChoice(value, key, kModes, config.sshd.proxy_protocol);
 }
 
 Status ApplyProxyTrusted(const toml::node& value, std::string_view key, Config& config) {

@@ -325,5 +325,35 @@ TEST_F(SshdOwnGatewayTest, SigtermLetsThePushInFlightLandAndRefusesNewConnection
   EXPECT_EQ(gateway->CurrentRelease("draining").empty(), false);
 }
 
+// A push still building when the grace period ends is stopped cleanly: the
+// pusher is told why, the app's lock is freed, the ref stays where it was,
+// and the server exits soon after the grace period.
+TEST_F(SshdOwnGatewayTest, APushOutlivingTheGracePeriodEndsCleanly) {
+  std::unique_ptr<Gateway> gateway = Start("grace_period = \"2s\"\n");
+  ASSERT_NE(gateway, nullptr);
+  gateway->AdminOk({"app", "create", "slow", "--member", "alice"});
+  gateway->SetBuild("slow", "echo building-now; sleep 60");
+  std::string dir = work_ / "slow";
+  MakeRepoWithCommit(dir, {{"a", "1"}});
+  std::unique_ptr<LiveGit> push = gateway->StartGit(alice_, {"push", gateway->Url("slow"), "HEAD:main"}, dir);
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("building-now")) << push->output();
+  auto start = Clock::now();
+  std::optional<ExitStatus> exited = gateway->StopSshdWithin(std::chrono::seconds(15));
+  EXPECT_TRUE(exited.has_value()) << "pushgate-sshd still running 15 s after SIGTERM";
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(9));  // 2 s of grace, then at most 5 s to stop
+  ExitStatus pushed = push->Finish();
+  EXPECT_FALSE(pushed.success());
+  EXPECT_NE(push->output().find("the gateway is shutting down; try again shortly"), std::string::npos)
+      << push->output();
+  EXPECT_TRUE(LockFreedWithin(gateway->data_dir() + "/locks/slow.lock", std::chrono::seconds(10)));
+  std::string repo = gateway->data_dir() + "/repos/slow.git";
+  CapturedRun ref = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--verify", "-q",
+                                "refs/heads/main"});
+  EXPECT_FALSE(ref.status.success()) << "the ref moved: " << ref.output;
+  CapturedRun repo_ok = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--git-dir"});
+  EXPECT_TRUE(repo_ok.status.success()) << repo_ok.output;  // so the refusal above is about the ref
+}
+
 }  // namespace
 }  // namespace pushgate::testing
