@@ -1,6 +1,7 @@
-// kill -9 at random points of a push, 100 times, through the real sshd: the
-// victim is the pusher's git and ssh, or any one process serving the
-// connection (sshd's per-connection processes, the keys helper, the shell,
+// kill -9 at random points of a push, 100 times, through the real sshd (or
+// pushgate-sshd): the victim is the pusher's git and ssh, or any one process
+// serving the connection (sshd's per-connection processes, the keys helper,
+// the shell; pushgate-sshd's pg-connection and pg-session;
 // git-receive-pack and its index-pack, the hook, the build, the deploy).
 // After every kill: the app lock is released, the repository passes
 // `git fsck --strict`, the branch is where it was or at the pushed commit,
@@ -106,7 +107,9 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     auto pushgate_processes = [&] {
       std::vector<std::string> names;
       for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) {
-        if (p.name == "sshd") continue;
+        // The servers themselves: sshd's processes, and pushgate-sshd's
+        // listener (its connections are pg-connection, and must end).
+        if (p.name == "sshd" || p.name == "pushgate-sshd") continue;
         Result<std::string> wchan = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/wchan");
         Result<std::string> stat = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/stat");
         names.push_back(p.name + " (" + std::to_string(p.pid) + ", waiting in " + (wchan.ok() ? *wchan : "?") + ", " +

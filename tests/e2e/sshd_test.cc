@@ -97,7 +97,8 @@ class SshdTest : public SharedGatewayTest<SshdTest> {
 
 TEST_F(SshdTest, ClientsOfferingOnlyLegacyAlgorithmsAreRefused) {
   const std::vector<std::pair<std::string, std::string>> legacy = {
-      {"KexAlgorithms=diffie-hellman-group14-sha1", "no matching key exchange method"},
+      {"KexAlgorithms=diffie-hellman-group14-sha1", "Unable to negotiate with 127.0.0.1 port"},
+      {"KexAlgorithms=diffie-hellman-group14-sha1", "no matching key exchange method found"},
       {"Ciphers=aes128-cbc", "no matching cipher"},
       {"MACs=hmac-sha1", "no matching MAC"},
       {"HostKeyAlgorithms=ssh-rsa", "no matching host key type"},
@@ -288,10 +289,9 @@ TEST_F(SshdOwnGatewayTest, PerUserLimitsSayWhenToTryAgain) {
   }
   CapturedRun third = gateway->Git(alice_, {"ls-remote", gateway->Url("limited")}, "/");
   EXPECT_FALSE(third.status.success());
-  EXPECT_NE(third.output.find("alice started 2 sessions in the last minute, the most allowed "
-                              "(sshd.max_sessions_per_minute); try again in "),
-            std::string::npos)
-      << third.output;
+  const std::string said =
+      "alice started 2 sessions in the last minute, the most allowed (sshd.max_sessions_per_minute); try again in ";
+  EXPECT_NE(third.output.find(said), std::string::npos) << third.output;
 }
 
 // SIGTERM while a push builds: the push lands, new connections are refused
@@ -344,7 +344,8 @@ TEST_F(SshdOwnGatewayTest, APushOutlivingTheGracePeriodEndsCleanly) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(9));  // 2 s of grace, then at most 5 s to stop
   ExitStatus pushed = push->Finish();
   EXPECT_FALSE(pushed.success());
-  EXPECT_NE(push->output().find("the gateway is shutting down; try again shortly"), std::string::npos)
+  EXPECT_NE(push->output().find("pushgate: the push was stopped because the gateway is shutting down; try again shortly"),
+            std::string::npos)
       << push->output();
   EXPECT_TRUE(LockFreedWithin(gateway->data_dir() + "/locks/slow.lock", std::chrono::seconds(10)));
   std::string repo = gateway->data_dir() + "/repos/slow.git";
@@ -353,6 +354,36 @@ TEST_F(SshdOwnGatewayTest, APushOutlivingTheGracePeriodEndsCleanly) {
   EXPECT_FALSE(ref.status.success()) << "the ref moved: " << ref.output;
   CapturedRun repo_ok = RunCommand({"git", "-c", "safe.directory=*", "--git-dir", repo, "rev-parse", "--git-dir"});
   EXPECT_TRUE(repo_ok.status.success()) << repo_ok.output;  // so the refusal above is about the ref
+}
+
+// Past sshd.max_unauthenticated a connection is closed at accept: the
+// client is told nothing more than that, the counters say why.
+TEST_F(SshdOwnGatewayTest, ConnectionsPastTheUnauthenticatedLimitAreClosedAtOnce) {
+  std::unique_ptr<Gateway> gateway = Start("max_unauthenticated = 1\n");
+  ASSERT_NE(gateway, nullptr);
+  UniqueFd holder = ConnectFrom(0x7f000002, gateway->port());
+  ASSERT_TRUE(holder.valid());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // accepted and counted
+  CapturedRun refused = gateway->Ssh(alice_, {"127.0.0.1", "git-upload-pack 'x'"});
+  EXPECT_FALSE(refused.status.success());
+  std::vector<std::string> argv = {"timeout", "60"};
+  for (const std::string& arg : gateway->SshArgv(alice_)) argv.push_back(arg == "LogLevel=ERROR" ? "LogLevel=INFO" : arg);
+  argv.insert(argv.end(), {"127.0.0.1", "git-upload-pack 'x'"});
+  refused = RunCommand(argv, gateway->SshEnv());
+  EXPECT_NE(refused.output.find("kex_exchange_identification: Connection closed by remote host"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(ReadFile(gateway->data_dir() + "/pushgate.log")
+                .find("refused a connection: sshd.max_unauthenticated reached"),
+            std::string::npos);
+  holder.Reset();
+  CapturedRun later;
+  for (int i = 0; i < 50; ++i) {  // once the holder's process has ended
+    later = gateway->Ssh(alice_, {"127.0.0.1", "git-upload-pack 'x'"});
+    if (later.output.find("does not exist") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(later.output.find("App x does not exist or you do not have access to it"), std::string::npos)
+      << later.output;
 }
 
 }  // namespace
