@@ -35,9 +35,10 @@ namespace {
 long ServerPssKb(const Gateway& gateway) {
   long total = 0;
   for (const Gateway::ServerProcess& p : gateway.ServerProcesses()) {
-    std::string rollup = ReadFile("/proc/" + std::to_string(p.pid) + "/smaps_rollup");
-    size_t at = rollup.find("\nPss:");
-    if (at != std::string::npos) total += std::atol(rollup.c_str() + at + 5);
+    Result<std::string> rollup = ReadSmallFile("/proc/" + std::to_string(p.pid) + "/smaps_rollup");
+    if (!rollup.ok()) continue;  // ended meanwhile
+    size_t at = rollup->find("\nPss:");
+    if (at != std::string::npos) total += std::atol(rollup->c_str() + at + 5);
   }
   return total;
 }
