@@ -124,6 +124,20 @@ TEST_F(SshdTest, ClientsOfferingOnlyLegacyAlgorithmsAreRefused) {
                                                                                    << modern.output;
 }
 
+// RSA signatures with SHA-1 (ssh-rsa) are refused unless the operator opts
+// in (sshd.allow_sha1_signatures); the same key signing with SHA-2 works.
+TEST_F(SshdTest, Sha1RsaSignaturesAreRefused) {
+  TestKey rsa = MakeKey(keys_->path(), "carol", "rsa", 3072);
+  gateway_->AdminOk({"user", "add", "carol"});
+  gateway_->AdminOk({"key", "add", "carol", rsa.private_path + ".pub"});
+  CapturedRun sha1 = gateway_->Ssh(rsa, {"-o", "PubkeyAcceptedAlgorithms=ssh-rsa", "127.0.0.1", "git-upload-pack 'x'"});
+  EXPECT_FALSE(sha1.status.success());
+  EXPECT_NE(sha1.output.find("Permission denied (publickey)"), std::string::npos) << sha1.output;
+  CapturedRun sha2 = gateway_->Ssh(rsa, {"127.0.0.1", "git-upload-pack 'x'"});
+  EXPECT_NE(sha2.output.find("App x does not exist or you do not have access to it"), std::string::npos)
+      << sha2.output;
+}
+
 // CVE-2024-45337's class: the key a client offers first is not who it is;
 // the session belongs to the key whose signature the server verified.
 TEST_F(SshdTest, TheIdentityIsTheKeyThatSignedNotTheKeyOffered) {
@@ -259,6 +273,36 @@ TEST_F(SshdTest, TheEntrypointRunsItWithoutRoot) {
   Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(15));
   ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
   EXPECT_TRUE((*exited)->success()) << (*exited)->Describe();
+}
+
+// systemd's socket activation: the listening socket arrives as fd 3 with
+// LISTEN_FDS=1 and LISTEN_PID naming the server (systemd-socket-activate
+// sets both as a .socket unit would), and sshd.listen is not used.
+TEST_F(SshdTest, ASocketFromSystemdIsServed) {
+  const struct passwd* git = ::getpwnam(Gateway::kGitUser);
+  ASSERT_NE(git, nullptr);
+  int port = FreeLoopbackPort();
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  SpawnSpec spec{"/usr/bin/setpriv",
+                 {"setpriv", "--reuid=" + std::to_string(git->pw_uid), "--regid=" + std::to_string(git->pw_gid),
+                  "--init-groups", "/usr/bin/systemd-socket-activate", "-l", address,
+                  gateway_->prefix() + "/libexec/pushgate/pushgate-sshd", "--config", gateway_->config_path()},
+                 {"PATH=/usr/bin:/bin"}, -1, -1, -1, false, ""};
+  Result<pid_t> pid = Spawn(spec);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  gateway_->AdminOk({"app", "create", "activated", "--member", "alice"});
+  std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@" + address + "/activated.git";
+  CapturedRun ls;
+  for (int i = 0; i < 100; ++i) {
+    ls = gateway_->Git(*alice_, {"ls-remote", url}, "/");
+    if (ls.status.success()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(ls.status.success()) << ls.output;
+  EXPECT_NE(ReadFile(gateway_->data_dir() + "/pushgate.log").find("the socket systemd passed"), std::string::npos);
+  ::kill(*pid, SIGTERM);
+  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(15));
+  ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
 }
 
 // A gateway of its own: these tests change limits or stop the server.
