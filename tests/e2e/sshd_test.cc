@@ -85,6 +85,41 @@ class SshdTest : public SharedGatewayTest<SshdTest> {
     return RunCommand(argv, gateway_->SshEnv());
   }
 
+  // `program args...` as the git user, with `env`; a second server beside
+  // the gateway's.
+  Result<pid_t> SpawnAsGitUser(const std::vector<std::string>& command, const std::map<std::string, std::string>& env) {
+    const struct passwd* git = ::getpwnam(Gateway::kGitUser);
+    SpawnSpec spec{"/usr/bin/setpriv",
+                   {"setpriv", "--reuid=" + std::to_string(git->pw_uid), "--regid=" + std::to_string(git->pw_gid),
+                    "--init-groups"},
+                   {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
+    spec.argv.insert(spec.argv.end(), command.begin(), command.end());
+    for (const auto& [k, v] : env) SetEnv(spec.env, k, v);
+    return Spawn(spec);
+  }
+
+  // ls-remote of a new app on the server at `address`, retried while it
+  // starts.
+  void ExpectServing(const std::string& address, const std::string& app) {
+    gateway_->AdminOk({"app", "create", app, "--member", "alice"});
+    std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@" + address + "/" + app + ".git";
+    CapturedRun ls;
+    for (int i = 0; i < 100; ++i) {
+      ls = gateway_->Git(*alice_, {"ls-remote", url}, "/");
+      if (ls.status.success()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(ls.status.success()) << ls.output;
+  }
+
+  // SIGTERM, which a server must obey (exit 0) within a few seconds.
+  void ExpectStops(pid_t server) {
+    ::kill(server, SIGTERM);
+    Result<std::optional<ExitStatus>> exited = WaitForExitUntil(server, std::chrono::seconds(15));
+    ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
+    EXPECT_TRUE((*exited)->success()) << (*exited)->Describe();
+  }
+
   // ls-remote through sshd_client.py's PROXY relay.
   CapturedRun LsRemoteThroughProxy(const std::string& app, const std::string& version, const std::string& bind) {
     std::map<std::string, std::string> env = gateway_->GitClientEnv(*alice_);
@@ -244,65 +279,34 @@ TEST_F(SshdTest, HostKeysAreMadeOnceWithPrivateModes) {
 // The image's `pushgate-entrypoint sshd` started as the git user (a pod's
 // runAsUser): no root anywhere, no capabilities, and it serves pushes.
 TEST_F(SshdTest, TheEntrypointRunsItWithoutRoot) {
-  const struct passwd* git = ::getpwnam(Gateway::kGitUser);
-  ASSERT_NE(git, nullptr);
   int port = FreeLoopbackPort();
-  SpawnSpec spec{"/usr/bin/setpriv",
-                 {"setpriv", "--reuid=" + std::to_string(git->pw_uid), "--regid=" + std::to_string(git->pw_gid),
-                  "--init-groups", gateway_->prefix() + "/libexec/pushgate/pushgate-entrypoint", "sshd"},
-                 {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}, -1, -1, -1, false, ""};
-  for (const auto& [k, v] : gateway_->EntrypointEnv()) SetEnv(spec.env, k, v);
-  SetEnv(spec.env, "PUSHGATE_SSH_PORT", std::to_string(port));
-  Result<pid_t> pid = Spawn(spec);
+  std::map<std::string, std::string> env = gateway_->EntrypointEnv();
+  env["PUSHGATE_SSH_PORT"] = std::to_string(port);
+  Result<pid_t> pid = SpawnAsGitUser({gateway_->prefix() + "/libexec/pushgate/pushgate-entrypoint", "sshd"}, env);
   ASSERT_TRUE(pid.ok()) << pid.status().ToString();
-  gateway_->AdminOk({"app", "create", "rootless", "--member", "alice"});
-  std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@127.0.0.1:" + std::to_string(port) + "/rootless.git";
-  CapturedRun ls;
-  for (int i = 0; i < 100; ++i) {
-    ls = gateway_->Git(*alice_, {"ls-remote", url}, "/");
-    if (ls.status.success()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(ls.status.success()) << ls.output;
+  ExpectServing("127.0.0.1:" + std::to_string(port), "rootless");
+  // Checked while it serves: the entrypoint has become pushgate-sshd by then.
   std::string status = ReadFile("/proc/" + std::to_string(*pid) + "/status");
-  std::string uid = std::to_string(git->pw_uid);
+  std::string uid = std::to_string(::getpwnam(Gateway::kGitUser)->pw_uid);
   EXPECT_NE(status.find("\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n"), std::string::npos)
       << status;
   EXPECT_NE(status.find("\nCapEff:\t0000000000000000\n"), std::string::npos) << status;
-  ::kill(*pid, SIGTERM);
-  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(15));
-  ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
-  EXPECT_TRUE((*exited)->success()) << (*exited)->Describe();
+  ExpectStops(*pid);
 }
 
 // systemd's socket activation: the listening socket arrives as fd 3 with
 // LISTEN_FDS=1 and LISTEN_PID naming the server (systemd-socket-activate
 // sets both as a .socket unit would), and sshd.listen is not used.
 TEST_F(SshdTest, ASocketFromSystemdIsServed) {
-  const struct passwd* git = ::getpwnam(Gateway::kGitUser);
-  ASSERT_NE(git, nullptr);
-  int port = FreeLoopbackPort();
-  std::string address = "127.0.0.1:" + std::to_string(port);
-  SpawnSpec spec{"/usr/bin/setpriv",
-                 {"setpriv", "--reuid=" + std::to_string(git->pw_uid), "--regid=" + std::to_string(git->pw_gid),
-                  "--init-groups", "/usr/bin/systemd-socket-activate", "-l", address,
-                  gateway_->prefix() + "/libexec/pushgate/pushgate-sshd", "--config", gateway_->config_path()},
-                 {"PATH=/usr/bin:/bin"}, -1, -1, -1, false, ""};
-  Result<pid_t> pid = Spawn(spec);
+  std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  Result<pid_t> pid = SpawnAsGitUser({"/usr/bin/systemd-socket-activate", "-l", address,
+                                      gateway_->prefix() + "/libexec/pushgate/pushgate-sshd", "--config",
+                                      gateway_->config_path()},
+                                     {});
   ASSERT_TRUE(pid.ok()) << pid.status().ToString();
-  gateway_->AdminOk({"app", "create", "activated", "--member", "alice"});
-  std::string url = "ssh://" + std::string(Gateway::kGitUser) + "@" + address + "/activated.git";
-  CapturedRun ls;
-  for (int i = 0; i < 100; ++i) {
-    ls = gateway_->Git(*alice_, {"ls-remote", url}, "/");
-    if (ls.status.success()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(ls.status.success()) << ls.output;
+  ExpectServing(address, "activated");
+  ExpectStops(*pid);
   EXPECT_NE(ReadFile(gateway_->data_dir() + "/pushgate.log").find("the socket systemd passed"), std::string::npos);
-  ::kill(*pid, SIGTERM);
-  Result<std::optional<ExitStatus>> exited = WaitForExitUntil(*pid, std::chrono::seconds(15));
-  ASSERT_TRUE(exited.ok() && exited->has_value()) << "pushgate-sshd did not stop on SIGTERM";
 }
 
 // A gateway of its own: these tests change limits or stop the server.
@@ -316,6 +320,18 @@ class SshdOwnGatewayTest : public ::testing::Test {
     std::unique_ptr<Gateway> gateway = Gateway::Start(options);
     if (gateway != nullptr) alice_ = gateway->AddUserWithKey("alice", keys_.path());
     return gateway;
+  }
+
+  // A push of a new app whose build prints "building-now" and then runs
+  // `then`; returns once the build has started.
+  std::unique_ptr<LiveGit> StartBuildingPush(Gateway& gateway, const std::string& app, const std::string& then) {
+    gateway.AdminOk({"app", "create", app, "--member", "alice"});
+    gateway.SetBuild(app, "echo building-now; " + then);
+    std::string dir = work_ / app;
+    MakeRepoWithCommit(dir, {{"a", "1"}});
+    std::unique_ptr<LiveGit> push = gateway.StartGit(alice_, {"push", gateway.Url(app), "HEAD:main"}, dir);
+    if (push != nullptr && !push->ReadUntil("building-now")) ADD_FAILURE() << "no build: " << push->output();
+    return push;
   }
 
   TempDir keys_;
@@ -343,13 +359,8 @@ TEST_F(SshdOwnGatewayTest, PerUserLimitsSayWhenToTryAgain) {
 TEST_F(SshdOwnGatewayTest, SigtermLetsThePushInFlightLandAndRefusesNewConnections) {
   std::unique_ptr<Gateway> gateway = Start("grace_period = \"20s\"\n");
   ASSERT_NE(gateway, nullptr);
-  gateway->AdminOk({"app", "create", "draining", "--member", "alice"});
-  gateway->SetBuild("draining", "echo building-now; sleep 3");
-  std::string dir = work_ / "app";
-  MakeRepoWithCommit(dir, {{"a", "1"}});
-  std::unique_ptr<LiveGit> push = gateway->StartGit(alice_, {"push", gateway->Url("draining"), "HEAD:main"}, dir);
+  std::unique_ptr<LiveGit> push = StartBuildingPush(*gateway, "draining", "sleep 3");
   ASSERT_NE(push, nullptr);
-  ASSERT_TRUE(push->ReadUntil("building-now")) << push->output();
   std::thread stop([&] {
     auto start = Clock::now();
     std::optional<ExitStatus> exited = gateway->StopSshdWithin(std::chrono::seconds(20));
@@ -375,13 +386,8 @@ TEST_F(SshdOwnGatewayTest, SigtermLetsThePushInFlightLandAndRefusesNewConnection
 TEST_F(SshdOwnGatewayTest, APushOutlivingTheGracePeriodEndsCleanly) {
   std::unique_ptr<Gateway> gateway = Start("grace_period = \"2s\"\n");
   ASSERT_NE(gateway, nullptr);
-  gateway->AdminOk({"app", "create", "slow", "--member", "alice"});
-  gateway->SetBuild("slow", "echo building-now; sleep 60");
-  std::string dir = work_ / "slow";
-  MakeRepoWithCommit(dir, {{"a", "1"}});
-  std::unique_ptr<LiveGit> push = gateway->StartGit(alice_, {"push", gateway->Url("slow"), "HEAD:main"}, dir);
+  std::unique_ptr<LiveGit> push = StartBuildingPush(*gateway, "slow", "sleep 60");
   ASSERT_NE(push, nullptr);
-  ASSERT_TRUE(push->ReadUntil("building-now")) << push->output();
   auto start = Clock::now();
   std::optional<ExitStatus> exited = gateway->StopSshdWithin(std::chrono::seconds(15));
   EXPECT_TRUE(exited.has_value()) << "pushgate-sshd still running 15 s after SIGTERM";
