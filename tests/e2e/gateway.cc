@@ -162,6 +162,9 @@ bool Gateway::Install(const GatewayOptions& options) {
     if (!options.controller_connect_timeout.empty()) {
       controller += "connect_timeout = \"" + options.controller_connect_timeout + "\"\n";
     }
+    if (!options.controller_timeout.empty()) {
+      controller += "timeout = \"" + options.controller_timeout + "\"\n";
+    }
   }
   WriteFile(config_path_,
             mode +

@@ -78,8 +78,9 @@ struct GatewayOptions {
   // (the stock hooks; the test build script writes the image result) or
   // "local".
   std::string build_driver = "pushgate";
-  // [controller] connect_timeout, if set (e.g. "5s").
+  // [controller] connect_timeout and timeout, if set (e.g. "5s").
   std::string controller_connect_timeout;
+  std::string controller_timeout;
   // The build command's script (after "#!/bin/sh"), root-owned like an
   // operator's. Empty: the app's own steps if a test set some (SetBuild),
   // then pushgate-deploy.
