@@ -196,6 +196,28 @@ TEST_F(PushTest, ForwardingAndPtyRequestsAreRefusedBySshd) {
   EXPECT_NE(pty.output.find("PTY allocation request failed"), std::string::npos) << pty.output;
 }
 
+// A client's environment (`ssh -o SetEnv=...`) reaches git only as a valid
+// GIT_PROTOCOL: an LD_PRELOAD that reached git would make the loader
+// complain on git's stderr, which the client sees.
+TEST_F(PushTest, OnlyAValidGitProtocolPassesFromTheClientsEnvironment) {
+  gateway_->AdminOk({"app", "create", "environ", "--member", "alice"});
+  std::string url = gateway_->Url("environ");
+  std::map<std::string, std::string> env = gateway_->GitClientEnv(*alice_);
+  env["GIT_SSH_COMMAND"] += " -o SetEnv='LD_PRELOAD=/nonexistent/preload.so GIT_CONFIG_PARAMETERS=x'";
+  CapturedRun hostile = RunCommand({"timeout", "60", "git", "ls-remote", url}, env, "/");
+  EXPECT_TRUE(hostile.status.success()) << hostile.output;
+  EXPECT_EQ(hostile.output.find("preload"), std::string::npos) << hostile.output;
+  // GIT_PROTOCOL gets through (git itself sends it for protocol v2, with
+  // SendEnv), and the gateway answers in v0 on purpose
+  // (HostilePushTest.ForcePushedAwayCommitsCannotBeFetched).
+  env = gateway_->GitClientEnv(*alice_);
+  env["GIT_SSH_COMMAND"] += " -o SetEnv=GIT_PROTOCOL=version=2";
+  CapturedRun v2 = RunCommand({"timeout", "60", "git", "ls-remote", url}, env, "/");
+  EXPECT_TRUE(v2.status.success()) << v2.output;
+  EXPECT_NE(ReadFile(gateway_->data_dir() + "/pushgate.log").find("serving the fetch with protocol v0 instead of v2"),
+            std::string::npos);
+}
+
 // Unix sockets bound under /tmp/ssh-*/ right now: where sshd puts the
 // socket of a forwarded agent (agent.PID) for the session's processes.
 std::set<std::string> ForwardedAgentSockets() {
