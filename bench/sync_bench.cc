@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 50; ++c, ++it) fake.RemoveKey(it->first);
     auto start = std::chrono::steady_clock::now();
     pushgate::Result<pushgate::SyncReport> report =
-        pushgate::SyncOnce(*cfg, **client, pushgate::SystemNowMs, std::chrono::seconds(10));
+        pushgate::SyncOnce(*cfg, **client, pushgate::UnixNowMs, std::chrono::seconds(10));
     in_process_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     if (!report.ok() || report->puts != 50 || report->deletes != 50) std::fprintf(stderr, "in-process sync wrong\n");
   }

@@ -5,9 +5,10 @@
 #include <chrono>
 
 #include "cache/cache.h"
-#include "data-dir/drain.h"
 #include "controller/client.h"
 #include "controller/json.h"
+#include "data-dir/drain.h"
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 
@@ -31,11 +32,6 @@ T Or(Result<T> result, T fallback) {
 std::string Text(const Result<std::optional<std::string>>& value) {
   if (!value.ok() || !value->has_value()) return "";
   return **value;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void CollectDisk(const Config& config, GatewayStatus& s) {
@@ -76,7 +72,7 @@ void CollectCache(const Config& config, GatewayStatus& s) {
   if (config.mode != Mode::kController) return;
   s.cache_revision = Or((*cache)->GetMetaInt(*txn, kMetaRevision), int64_t{0});
   int64_t synced_at = Or((*cache)->GetMetaInt(*txn, kMetaSyncedAt), int64_t{0});
-  s.cache_age_s = synced_at > 0 ? (NowMs() - synced_at) / 1000 : -1;
+  s.cache_age_s = synced_at > 0 ? (UnixNowMs() - synced_at) / 1000 : -1;
   s.cache_feed = Text((*cache)->GetMeta(*txn, kMetaFeed));
   s.last_sync_error = Text((*cache)->GetMeta(*txn, kMetaLastError));
   if (!s.last_sync_error.empty()) Problem(s, Health::kDegraded, "the last sync failed: " + s.last_sync_error);

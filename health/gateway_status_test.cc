@@ -8,6 +8,7 @@
 #include "data-dir/drain.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
+#include "util/duration.h"
 #include "util/fs.h"
 
 namespace pushgate {
@@ -16,11 +17,6 @@ namespace {
 using Health = GatewayStatus::Health;
 using testing::FakeController;
 using testing::TempDir;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A controller-mode cache as pushgate-sync leaves it.
 void WriteCache(const Config& config, int64_t synced_at_ms, const std::string& last_error) {
@@ -50,7 +46,7 @@ class StatusTest : public ::testing::Test {
 };
 
 TEST_F(StatusTest, HealthyControllerGateway) {
-  WriteCache(config_, NowMs(), "");
+  WriteCache(config_, UnixNowMs(), "");
   GatewayStatus s = CollectStatus(config_);
   EXPECT_EQ(s.health, Health::kHealthy) << s.ToText();
   EXPECT_EQ(s.repos, 1);
@@ -61,7 +57,7 @@ TEST_F(StatusTest, HealthyControllerGateway) {
 }
 
 TEST_F(StatusTest, DegradedWhenDrainingOrTheControllerIsDownOrTheBreakerTripped) {
-  WriteCache(config_, NowMs(), "");
+  WriteCache(config_, UnixNowMs(), "");
   ASSERT_TRUE(SetDraining(config_.dirs(), true).ok());
   GatewayStatus draining = CollectStatus(config_);
   EXPECT_EQ(draining.health, Health::kDegraded);
@@ -91,7 +87,7 @@ TEST_F(StatusTest, DegradedWhenDrainingOrTheControllerIsDownOrTheBreakerTripped)
 }
 
 TEST_F(StatusTest, DownWhenTheCacheIsTooOldToServeKeys) {
-  WriteCache(config_, NowMs() - 3600 * 1000, "connect refused");
+  WriteCache(config_, UnixNowMs() - 3600 * 1000, "connect refused");
   GatewayStatus s = CollectStatus(config_);
   EXPECT_EQ(s.health, Health::kDown) << s.ToText();
   EXPECT_EQ(s.last_sync_error, "connect refused");

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "reaper/trash.h"
+#include "util/duration.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
@@ -20,11 +21,6 @@ namespace {
 
 using AppState = Backend::AppState;
 constexpr std::string_view kRepoSuffix = ".git";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Modification time in unix ms; 0 if the path does not exist.
 int64_t MtimeMs(const std::string& path) {
@@ -275,7 +271,7 @@ ReapSummary Reap(const Config& config, Backend& backend, const ReapOptions& opti
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;
   };
-  int64_t now_ms = NowMs();
+  int64_t now_ms = UnixNowMs();
   if (!options.dry_run) {
     Result<int> finished = FinishTrash(config);
     if (finished.ok()) {

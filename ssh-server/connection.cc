@@ -18,6 +18,7 @@
 #include "ssh-server/proxy_protocol.h"
 #include "sshd-plugin/keys.h"
 #include "sshkey/sshkey.h"
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/names.h"
 #include "util/net_address.h"
@@ -38,11 +39,6 @@ void OnTerminate(int) { g_terminate.store(true); }
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // ---- PROXY protocol ------------------------------------------------------
@@ -183,7 +179,7 @@ bool Connection::Authorize(ssh_key key, bool signed_in, const char* login) {
   if (!parsed.ok()) return false;
   KeysQuery query{login == nullptr ? "" : login, parsed->sha256_fingerprint, parsed->type, parsed->blob};
   KeysContext lookup;
-  lookup.now_ms = NowMs();
+  lookup.now_ms = UnixNowMs();
   if (config_.mode == Mode::kController) {
     lookup.sync = [&] { return SyncOfferedKey(config_, context_.libexec_dir, query); };
   }

@@ -7,6 +7,7 @@
 #include "metrics/counters.h"
 #include "program/startup.h"
 #include "sshd-plugin/keys.h"
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/process.h"
@@ -49,11 +50,6 @@ int Fatal(const Status& status) {
   return 1;
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int RunKeysHelper(const std::string& config_path, const KeysQuery& query) {
@@ -61,7 +57,7 @@ int RunKeysHelper(const std::string& config_path, const KeysQuery& query) {
   if (!started.ok()) return Fatal(started.status());
   const Config& config = started->config;
   KeysContext context;
-  context.now_ms = NowMs();
+  context.now_ms = UnixNowMs();
   if (config.mode == Mode::kController) {
     context.sync = [&] { return SyncOfferedKey(config, started->libexec_dir, query); };
   }

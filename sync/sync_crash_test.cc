@@ -51,7 +51,7 @@ TEST(SyncCrashTest, KilledSyncsLeaveAConsistentCacheThatConverges) {
       // The child: one sync, as pushgate-sync --once does.
       auto client = ControllerClient::Create(config.controller);
       if (!client.ok()) ::_exit(2);
-      Result<SyncReport> report = SyncOnce(config, **client, SystemNowMs, std::chrono::seconds(5));
+      Result<SyncReport> report = SyncOnce(config, **client, UnixNowMs, std::chrono::seconds(5));
       ::_exit(report.ok() ? 0 : 1);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
@@ -73,7 +73,7 @@ TEST(SyncCrashTest, KilledSyncsLeaveAConsistentCacheThatConverges) {
 
   auto client = ControllerClient::Create(config.controller);
   ASSERT_TRUE(client.ok());
-  Result<SyncReport> report = SyncOnce(config, **client, SystemNowMs, std::chrono::seconds(5));
+  Result<SyncReport> report = SyncOnce(config, **client, UnixNowMs, std::chrono::seconds(5));
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   auto cache = KeyCache::Open(config.dirs().Db(), KeyCache::Access::kReadOnly);
   auto txn = (*cache)->BeginRead();

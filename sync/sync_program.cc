@@ -50,14 +50,14 @@ void CountSync(const Config& config, bool ok, std::chrono::steady_clock::time_po
 
 Result<SyncReport> SyncNow(const Config& config, KeySource& source) {
   auto start = std::chrono::steady_clock::now();
-  Result<SyncReport> report = SyncOnce(config, source, SystemNowMs, config.cache.refresh_after);
+  Result<SyncReport> report = SyncOnce(config, source, UnixNowMs, config.cache.refresh_after);
   CountSync(config, report.ok(), start);
   return report;
 }
 
 int SyncKey(const Config& config, KeySource& source, const SyncProgramOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  Status synced = SyncForKey(config, source, options.key_type, options.key_blob, SystemNowMs,
+  Status synced = SyncForKey(config, source, options.key_type, options.key_blob, UnixNowMs,
                              config.cache.sync_deadline);
   CountSync(config, synced.ok(), start);
   if (!synced.ok()) log::Warn("key sync failed", {{"error", synced.message()}});

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -56,11 +57,6 @@ Result<bool> LookupFor(KeyCache& cache, KeySource& source, std::string_view type
 }
 
 }  // namespace
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<SyncReport> SyncOnce(const Config& config, KeySource& source, const Clock& clock, Duration lock_wait) {
   PG_ASSIGN_OR_RETURN(Locked locked, LockAndOpen(config, lock_wait));

@@ -17,10 +17,7 @@
 
 namespace pushgate {
 
-using Clock = std::function<int64_t()>;  // unix ms
-
-// The wall clock.
-int64_t SystemNowMs();
+using Clock = std::function<int64_t()>;  // unix ms (UnixNowMs, util/duration.h, is the wall clock)
 
 // pushgate-sync --once and each round of --daemon: a delta sync (or, without
 // a feed, nothing to pull: lookups happen per key). Records the attempt.

@@ -4,6 +4,7 @@
 #define PUSHGATE_UTIL_DURATION_H_
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,13 @@ Result<Duration> ParseDuration(std::string_view text);
 
 // Formats in the largest exact units: 90000ms -> "1m30s", 1500ms -> "1s500ms".
 std::string FormatDuration(Duration d);
+
+// Wall-clock time in unix milliseconds, the unit the key cache and the
+// metadata files record times in.
+inline int64_t UnixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace pushgate
 
