@@ -47,7 +47,6 @@ enum class Counter : uint32_t {
   kSshdRefusedFull,             // sshd.max_connections reached
   kSshdRefusedUnauthenticated,  // sshd.max_unauthenticated reached
   kSshdRefusedProxy,            // a PROXY header missing, broken or untrusted
-  kSshdRefusedDraining,         // accepted while shutting down
   kSshdRefusedUserLimit,        // sshd.max_sessions_per_user or _per_minute
   kSshdLoginTimeout,            // not authenticated within sshd.login_grace_time
   kSshdAuthFailed,              // left or cut off without authenticating

@@ -95,12 +95,12 @@ std::string RenderMetrics(const Config& config) {
   out.Family("pushgate_sshd_connections_total", "counter",
              "pushgate-sshd connections: accepted, or refused by reason (full: sshd.max_connections; "
              "unauthenticated: sshd.max_unauthenticated; proxy: a missing, broken or untrusted PROXY header; "
-             "draining: shutting down; user_limit: a per-user limit; login_timeout: sshd.login_grace_time; "
+             "user_limit: a per-user limit; login_timeout: sshd.login_grace_time; "
              "auth_failed: left without authenticating)");
   out.Counted("pushgate_sshd_connections_total", "result", snap,
               {{"accepted", Counter::kSshdAccepted}, {"full", Counter::kSshdRefusedFull},
                {"unauthenticated", Counter::kSshdRefusedUnauthenticated}, {"proxy", Counter::kSshdRefusedProxy},
-               {"draining", Counter::kSshdRefusedDraining}, {"user_limit", Counter::kSshdRefusedUserLimit},
+               {"user_limit", Counter::kSshdRefusedUserLimit},
                {"login_timeout", Counter::kSshdLoginTimeout}, {"auth_failed", Counter::kSshdAuthFailed}});
   out.Histo("pushgate_sshd_handshake_duration_seconds", "pushgate-sshd: accept to keys exchanged",
             snap.Get(Histogram::kSshdHandshakeSeconds));

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -50,6 +51,8 @@ constexpr char kSignatures[] =
 constexpr char kHostKeySignatures[] = "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256";
 
 int g_signal_pipe = -1;  // written by the handlers, read by the loop
+// What the listener catches (and its connections set back to default).
+constexpr int kCaughtSignals[] = {SIGTERM, SIGINT, SIGCHLD};
 
 void OnSignal(int signal) {
   int saved = errno;
@@ -136,7 +139,6 @@ Result<UniqueFd> OpenListener(const SshdConfig& sshd, std::string* where) {
 struct Child {
   UniqueFd control;  // our end of the admission socket
   IpAddress source;  // the TCP peer
-  bool counted_per_source = false;  // not a trusted balancer
   bool authenticated = false;
   std::string user;
 };
@@ -161,8 +163,10 @@ class Listener {
   void StartDrain();
   void SignalAll(int signal, bool unauthenticated_only);
   void Publish();
-  int Unauthenticated() const;
-  int UnauthenticatedFrom(const IpAddress& source) const;
+  int Count(const std::function<bool(const Child&)>& which) const;
+  int Unauthenticated() const {
+    return Count([](const Child& c) { return !c.authenticated; });
+  }
 
   const Config& config_;
   std::string libexec_dir_;
@@ -176,15 +180,9 @@ class Listener {
   bool stop_sent_ = false;
 };
 
-int Listener::Unauthenticated() const {
+int Listener::Count(const std::function<bool(const Child&)>& which) const {
   int n = 0;
-  for (const auto& [pid, child] : children_) n += child.authenticated ? 0 : 1;
-  return n;
-}
-
-int Listener::UnauthenticatedFrom(const IpAddress& source) const {
-  int n = 0;
-  for (const auto& [pid, child] : children_) n += !child.authenticated && child.source == source ? 1 : 0;
+  for (const auto& [pid, child] : children_) n += which(child) ? 1 : 0;
   return n;
 }
 
@@ -225,7 +223,8 @@ void Listener::Accept() {
     return;
   }
   bool per_source = !AnyContains(config_.sshd.proxy_trusted, peer->address);
-  if (per_source && UnauthenticatedFrom(peer->address) >= config_.sshd.max_unauthenticated_per_source) {
+  auto from_peer = [&](const Child& c) { return !c.authenticated && c.source == peer->address; };
+  if (per_source && Count(from_peer) >= config_.sshd.max_unauthenticated_per_source) {
     metrics::Add(config_.data_dir, Counter::kSshdRefusedUnauthenticated);
     log::Warn("refused a connection: sshd.max_unauthenticated_per_source reached", {{"peer", peer_text}});
     return;
@@ -254,7 +253,7 @@ void Listener::Spawn(UniqueFd client, const Endpoint& peer, Clock::time_point ac
     signals_.Reset();
     ours.Reset();
     for (auto& [other, child] : children_) child.control.Reset();
-    for (int signal : {SIGTERM, SIGINT, SIGCHLD}) ::signal(signal, SIG_DFL);
+    for (int signal : kCaughtSignals) ::signal(signal, SIG_DFL);
     (void)::prctl(PR_SET_NAME, "pg-connection");  // what ps and top show
     ConnectionContext context;
     context.config = &config_;
@@ -281,8 +280,7 @@ void Listener::Answer(pid_t pid, Child& child) {
   std::string_view text(request, static_cast<size_t>(n));
   if (text.substr(0, kAdmitRequest.size()) != kAdmitRequest || child.authenticated) return;
   std::string user(text.substr(kAdmitRequest.size()));
-  int open = 0;
-  for (const auto& [other, c] : children_) open += c.authenticated && c.user == user ? 1 : 0;
+  int open = Count([&](const Child& c) { return c.authenticated && c.user == user; });
   std::optional<std::string> refusal = limits_.Admit(user, open, Clock::now());
   std::string answer = refusal ? *refusal : std::string(kAdmitted);
   if (refusal) {
@@ -389,7 +387,7 @@ Result<UniqueFd> CatchSignals() {
   struct sigaction action = {};
   action.sa_handler = OnSignal;
   action.sa_flags = SA_RESTART;
-  for (int signal : {SIGTERM, SIGINT, SIGCHLD}) {
+  for (int signal : kCaughtSignals) {
     if (::sigaction(signal, &action, nullptr) != 0) return Status::FromErrno(errno, "sigaction");
   }
   ::signal(SIGPIPE, SIG_IGN);
