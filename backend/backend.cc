@@ -8,6 +8,7 @@
 #include "registry/registry.h"
 #include "sshkey/sshkey.h"
 #include "util/log.h"
+#include "util/names.h"
 #include "util/random_id.h"
 
 namespace pushgate {
@@ -21,12 +22,27 @@ Status NoAccess(std::string_view app) {
   return Status::PermissionDenied("You do not have access to " + std::string(app));
 }
 
+// A deploy key reaches its own app only, and pushes only if it was added
+// with --push.
+Status AuthorizeDeployKey(const Registry& registry, std::string_view app, const DeployKeyId& id,
+                          std::string_view fingerprint, Backend::Access access) {
+  if (app != id.app) return NoAccess(app);
+  PG_ASSIGN_OR_RETURN(std::optional<DeployKeyEntry> entry, registry.FindDeployKey(id.app, id.name));
+  if (!entry || entry->fingerprint != fingerprint) return NoAccess(app);
+  if (access == Backend::Access::kWrite && !entry->push) {
+    return Status::PermissionDenied("deploy key " + std::string(id.name) + " may fetch " + std::string(app) +
+                                    " but not push to it; ask the operator for a deploy key added with --push");
+  }
+  return Status::OK();
+}
+
 class StandaloneBackend : public Backend {
  public:
   explicit StandaloneBackend(std::string db_dir) : db_dir_(std::move(db_dir)) {}
 
-  // Standalone members may read and write.
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint, Access) override {
+  // Standalone members may read and write; deploy keys as they were added.
+  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+                   Access access) override {
     Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
     if (!registry.ok()) {
       if (registry.status().IsNotFound()) return AppMissing(app);
@@ -34,8 +50,12 @@ class StandaloneBackend : public Backend {
     }
     PG_ASSIGN_OR_RETURN(bool exists, (*registry)->AppExists(app));
     if (!exists) return AppMissing(app);
-    PG_ASSIGN_OR_RETURN(bool member, (*registry)->IsMember(app, user));
-    if (!member) return NoAccess(app);
+    if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(user)) {
+      PG_RETURN_IF_ERROR(AuthorizeDeployKey(**registry, app, *deploy_key, fingerprint, access));
+    } else {
+      PG_ASSIGN_OR_RETURN(bool member, (*registry)->IsMember(app, user));
+      if (!member) return NoAccess(app);
+    }
     // The key may have been removed since sshd accepted it.
     PG_ASSIGN_OR_RETURN(KeyLookup key, (*registry)->cache().Lookup(fingerprint));
     if (!key.record || key.record->user != user) return NoAccess(app);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "registry/registry.h"
+#include "sshkey/sshkey.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 
@@ -143,6 +145,46 @@ TEST(OpenBackendTest, ControllerModeNeedsItsToken) {
   Result<std::unique_ptr<Backend>> backend = OpenBackend(config);
   ASSERT_FALSE(backend.ok());
   EXPECT_NE(backend.status().message().find("/nonexistent/token"), std::string::npos) << backend.status().ToString();
+}
+
+class StandaloneBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.data_dir = dir_.path();
+    registry_ = std::move(Registry::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite)).value();
+    ci_ = testing::MakeKey(dir_.path(), "ci");
+    reader_ = testing::MakeKey(dir_.path(), "reader");
+    ASSERT_TRUE(registry_->CreateApp("web", {}).ok());
+    ASSERT_TRUE(registry_->CreateApp("api", {}).ok());
+    ASSERT_TRUE(registry_->AddDeployKey("web", "ci", *ParsePublicKeyLine(ci_.public_line), true).ok());
+    ASSERT_TRUE(registry_->AddDeployKey("web", "reader", *ParsePublicKeyLine(reader_.public_line), false).ok());
+    backend_ = std::move(OpenBackend(config_)).value();
+  }
+
+  TempDir dir_;
+  Config config_;
+  std::unique_ptr<Registry> registry_;
+  testing::TestKey ci_, reader_;
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_F(StandaloneBackendTest, ADeployKeyReachesOnlyItsAppAndPushesOnlyWithPush) {
+  EXPECT_TRUE(backend_->Authorize("web", "deploy-key:web:ci", ci_.sha256, Backend::Access::kWrite).ok());
+  EXPECT_TRUE(backend_->Authorize("web", "deploy-key:web:reader", reader_.sha256, Backend::Access::kRead).ok());
+  Status push = backend_->Authorize("web", "deploy-key:web:reader", reader_.sha256, Backend::Access::kWrite);
+  EXPECT_EQ(push.code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(push.message(), "deploy key reader may fetch web but not push to it; ask the operator for a deploy key added with --push");
+  // Another app, even one that exists; another deploy key's key; a user's name.
+  EXPECT_EQ(backend_->Authorize("api", "deploy-key:web:ci", ci_.sha256, Backend::Access::kRead).message(),
+            "You do not have access to api");
+  EXPECT_EQ(backend_->Authorize("web", "deploy-key:web:ci", reader_.sha256, Backend::Access::kRead).code(),
+            Status::Code::kPermissionDenied);
+  EXPECT_EQ(backend_->Authorize("web", "deploy-key:api:ci", ci_.sha256, Backend::Access::kRead).code(),
+            Status::Code::kPermissionDenied);
+  // Removed since sshd accepted it.
+  ASSERT_TRUE(registry_->RemoveDeployKey("web", "ci").ok());
+  EXPECT_EQ(backend_->Authorize("web", "deploy-key:web:ci", ci_.sha256, Backend::Access::kWrite).code(),
+            Status::Code::kPermissionDenied);
 }
 
 }  // namespace

@@ -370,15 +370,24 @@ Status KeyCache::CopyCompactTo(int fd) const {
   return lmdb::ToStatus(mdb_env_copyfd2(env_.get(), fd, MDB_CP_COMPACT), "copy key cache");
 }
 
-Result<std::vector<std::string>> KeyCache::ScanSuffixes(const lmdb::Txn& txn, Table table,
-                                                       std::string_view prefix) const {
-  std::vector<std::string> out;
+Status KeyCache::ScanPrefix(const lmdb::Txn& txn, Table table, std::string_view prefix,
+                            const std::function<Status(std::string_view, std::string_view)>& visit) const {
   PG_ASSIGN_OR_RETURN(lmdb::Cursor cursor, lmdb::Cursor::Open(txn, dbi(table)));
   PG_ASSIGN_OR_RETURN(bool more, prefix.empty() ? cursor.First() : cursor.Seek(prefix));
   while (more && cursor.key().substr(0, prefix.size()) == prefix) {
-    out.emplace_back(cursor.key().substr(prefix.size()));
+    PG_RETURN_IF_ERROR(visit(cursor.key().substr(prefix.size()), cursor.value()));
     PG_ASSIGN_OR_RETURN(more, cursor.Next());
   }
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> KeyCache::ScanSuffixes(const lmdb::Txn& txn, Table table,
+                                                       std::string_view prefix) const {
+  std::vector<std::string> out;
+  PG_RETURN_IF_ERROR(ScanPrefix(txn, table, prefix, [&out](std::string_view suffix, std::string_view) {
+    out.emplace_back(suffix);
+    return Status::OK();
+  }));
   return out;
 }
 
@@ -420,6 +429,53 @@ Result<bool> KeyCache::RemoveMember(lmdb::Txn& txn, std::string_view app, std::s
 
 Result<std::vector<std::string>> KeyCache::Members(const lmdb::Txn& txn, std::string_view app) const {
   return ScanSuffixes(txn, Table::kMembers, CompositeKey(app, ""));
+}
+
+namespace {
+
+// 'P' (may push) or 'R' (fetch only), then the fingerprint.
+std::string EncodeDeployKey(const DeployKeyEntry& entry) { return (entry.push ? "P" : "R") + entry.fingerprint; }
+
+Result<DeployKeyEntry> DecodeDeployKey(std::string_view name, std::string_view value) {
+  if (value.empty() || (value.front() != 'P' && value.front() != 'R')) {
+    return Status::Corruption("deploy key record " + std::string(name) + " is malformed");
+  }
+  return DeployKeyEntry{std::string(name), std::string(value.substr(1)), value.front() == 'P'};
+}
+
+}  // namespace
+
+Result<std::optional<DeployKeyEntry>> KeyCache::GetDeployKey(const lmdb::Txn& txn, std::string_view app,
+                                                             std::string_view name) const {
+  if (!HasTable(Table::kDeployKeys)) return std::optional<DeployKeyEntry>();
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value,
+                      txn.Get(dbi(Table::kDeployKeys), CompositeKey(app, name)));
+  if (!value) return std::optional<DeployKeyEntry>();
+  PG_ASSIGN_OR_RETURN(DeployKeyEntry entry, DecodeDeployKey(name, *value));
+  return std::optional<DeployKeyEntry>(std::move(entry));
+}
+
+Result<bool> KeyCache::PutDeployKey(lmdb::Txn& txn, std::string_view app, const DeployKeyEntry& entry) {
+  Status put = txn.Put(dbi(Table::kDeployKeys), CompositeKey(app, entry.name), EncodeDeployKey(entry), MDB_NOOVERWRITE);
+  if (put.IsAlreadyExists()) return false;
+  PG_RETURN_IF_ERROR(put);
+  return true;
+}
+
+Result<bool> KeyCache::DeleteDeployKey(lmdb::Txn& txn, std::string_view app, std::string_view name) {
+  return txn.Delete(dbi(Table::kDeployKeys), CompositeKey(app, name));
+}
+
+Result<std::vector<DeployKeyEntry>> KeyCache::DeployKeys(const lmdb::Txn& txn, std::string_view app) const {
+  std::vector<DeployKeyEntry> out;
+  if (!HasTable(Table::kDeployKeys)) return out;
+  PG_RETURN_IF_ERROR(ScanPrefix(txn, Table::kDeployKeys, CompositeKey(app, ""),
+                                [&out](std::string_view name, std::string_view value) {
+                                  PG_ASSIGN_OR_RETURN(DeployKeyEntry entry, DecodeDeployKey(name, value));
+                                  out.push_back(std::move(entry));
+                                  return Status::OK();
+                                }));
+  return out;
 }
 
 Status KeyCache::TEST_PutRaw(lmdb::Txn& txn, Table table, std::string_view key, std::string_view value) {

@@ -59,6 +59,17 @@ struct KeyRecord {
 std::string EncodeKeyRecord(const KeyRecord& record);
 Result<KeyRecord> DecodeKeyRecord(std::string_view data);
 
+// A key bound to one app of the standalone registry instead of to a user.
+// Its key record sits in the keys table like any other, owned by
+// DeployKeyOwner(app, name) (util/names.h).
+struct DeployKeyEntry {
+  std::string name;
+  std::string fingerprint;
+  bool push = false;  // may push; otherwise fetch only
+
+  bool operator==(const DeployKeyEntry&) const = default;
+};
+
 // The named databases of the environment. kTables below names each, in
 // this order (a static_assert checks it): adding a table is a line in each.
 enum class Table {
@@ -71,6 +82,7 @@ enum class Table {
   kUsers,      // user -> created-at (standalone registry)
   kApps,       // app -> created-at (standalone registry)
   kMembers,    // app '\0' user -> "" (standalone registry)
+  kDeployKeys, // app '\0' name -> EncodeDeployKey (standalone registry)
 };
 
 struct TableName {
@@ -81,6 +93,7 @@ inline constexpr TableName kTables[] = {
     {Table::kMeta, "meta"},         {Table::kKeys, "keys"},         {Table::kUserKeys, "user_keys"},
     {Table::kKeys1, "keys.1"},      {Table::kUserKeys1, "user_keys.1"}, {Table::kNegative, "negative"},
     {Table::kUsers, "users"},       {Table::kApps, "apps"},         {Table::kMembers, "members"},
+    {Table::kDeployKeys, "deploy_keys"},
 };
 inline constexpr int kTableCount = static_cast<int>(std::size(kTables));
 static_assert(ListedInEnumOrder(kTables, &TableName::table), "kTables lists every Table, in the enum's order");
@@ -146,6 +159,14 @@ class KeyCache {
   Result<bool> RemoveMember(lmdb::Txn& txn, std::string_view app, std::string_view user);
   Result<std::vector<std::string>> Members(const lmdb::Txn& txn, std::string_view app) const;  // sorted
 
+  // An app's deploy keys by name. PutDeployKey returns false, and changes
+  // nothing, if the app already has a deploy key of that name.
+  Result<std::optional<DeployKeyEntry>> GetDeployKey(const lmdb::Txn& txn, std::string_view app,
+                                                     std::string_view name) const;
+  Result<bool> PutDeployKey(lmdb::Txn& txn, std::string_view app, const DeployKeyEntry& entry);
+  Result<bool> DeleteDeployKey(lmdb::Txn& txn, std::string_view app, std::string_view name);
+  Result<std::vector<DeployKeyEntry>> DeployKeys(const lmdb::Txn& txn, std::string_view app) const;  // by name
+
   // Writes `value` under `key` in `table` as it is, with no checks: for
   // tests that plant corrupt or foreign data.
   Status TEST_PutRaw(lmdb::Txn& txn, Table table, std::string_view key, std::string_view value);
@@ -200,6 +221,10 @@ class KeyCache {
   MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
   static Table TableOf(Names names) { return names == Names::kUsers ? Table::kUsers : Table::kApps; }
   MDB_dbi dbi(Names names) const { return dbi(TableOf(names)); }
+  // Visits the entries of `table` whose keys start with `prefix`, in key
+  // order, with the key's remainder and the value.
+  Status ScanPrefix(const lmdb::Txn& txn, Table table, std::string_view prefix,
+                    const std::function<Status(std::string_view, std::string_view)>& visit) const;
   // The keys of `table` that start with `prefix`, each without it, sorted.
   Result<std::vector<std::string>> ScanSuffixes(const lmdb::Txn& txn, Table table, std::string_view prefix) const;
   Status OpenTables(Access access);

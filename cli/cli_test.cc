@@ -56,10 +56,10 @@ TEST_F(CliTest, UsageErrorsNameTheWrongWordPointAtHelpAndExit2) {
   const std::vector<Case> cases = {
       {{"usr", "add", "x"}, "pushgate: unknown command 'usr'; did you mean user?", "pushgate"},
       {{"apps", "ls"}, "unknown command 'apps'; did you mean app? (the commands are user, key, app", "pushgate"},
-      {{"app", "list"}, "pushgate app: unknown command 'list' (the commands are create, rm, ls, grant, revoke)",
+      {{"app", "list"}, "pushgate app: unknown command 'list' (the commands are create, rm, ls, grant, revoke, key)",
        "pushgate app"},
       {{"frobnicate"}, "pushgate: unknown command 'frobnicate' (the commands are", "pushgate"},
-      {{"app"}, "pushgate app: say which command: create, rm, ls, grant, revoke", "pushgate app"},
+      {{"app"}, "pushgate app: say which command: create, rm, ls, grant, revoke, key\n", "pushgate app"},
       {{}, "pushgate: say which command: user, key, app, config, backup, status, drain", "pushgate"},
       {{"app", "create", "-x"}, "pushgate app create: unknown option -x", "pushgate app create"},
       {{"app", "create", "web", "--membr", "a"}, "pushgate app create: unknown option --membr", "pushgate app create"},
@@ -194,6 +194,38 @@ TEST_F(CliTest, GrantAndRevokeAreIdempotent) {
   // A missing app or user is still an error, not "nothing changed".
   CapturedRun missing = CliWithConfig({"app", "revoke", "api", "alice"});
   EXPECT_EQ(missing.status.code, 1) << missing.output;
+}
+
+TEST_F(CliTest, AppKeyAddListsAndRemovesDeployKeys) {
+  ASSERT_EQ(CliWithConfig({"app", "create", "web"}).status.code, 0);
+  CapturedRun added = CliWithConfig({"app", "key", "add", "web", "--push", "ci", key_.private_path + ".pub"});
+  EXPECT_EQ(added.status.code, 0) << added.output;
+  EXPECT_TRUE(Contains(added.output, "added deploy key ci (" + key_.sha256 + ") to web: push and fetch")) << added.output;
+  testing::TestKey reader = testing::MakeKey(dir_.path(), "reader");
+  CapturedRun read_only = CliWithConfig({"app", "key", "add", "web", "mirror", reader.private_path + ".pub"});
+  EXPECT_TRUE(Contains(read_only.output, "fetch only")) << read_only.output;
+
+  CapturedRun listed = CliWithConfig({"app", "key", "ls", "web"});
+  EXPECT_EQ(listed.status.code, 0) << listed.output;
+  EXPECT_TRUE(Contains(listed.output, "ci  push  " + key_.sha256)) << listed.output;
+  EXPECT_TRUE(Contains(listed.output, "mirror  fetch  " + reader.sha256)) << listed.output;
+  // Not a user's key, not a member.
+  EXPECT_FALSE(Contains(CliWithConfig({"key", "ls"}).output, key_.sha256));
+  EXPECT_TRUE(Contains(CliWithConfig({"app", "ls"}).output, "web  -"));
+
+  // Exactly one key per deploy key.
+  WriteFile(dir_ / "two.pub", key_.public_line + "\n" + reader.public_line + "\n");
+  CapturedRun two = CliWithConfig({"app", "key", "add", "web", "pair", dir_ / "two.pub"});
+  EXPECT_EQ(two.status.code, 1) << two.output;
+  EXPECT_TRUE(Contains(two.output, "holds 2 public keys; a deploy key is exactly one")) << two.output;
+
+  CapturedRun removed = CliWithConfig({"app", "key", "rm", "web", "ci"});
+  EXPECT_EQ(removed.status.code, 0) << removed.output;
+  EXPECT_TRUE(Contains(removed.output, "removed deploy key ci of web")) << removed.output;
+  EXPECT_FALSE(Contains(CliWithConfig({"app", "key", "ls", "web"}).output, key_.sha256));
+  CapturedRun again = CliWithConfig({"app", "key", "rm", "web", "ci"});
+  EXPECT_EQ(again.status.code, 1) << again.output;
+  EXPECT_TRUE(Contains(again.output, "app web has no deploy key named ci")) << again.output;
 }
 
 }  // namespace

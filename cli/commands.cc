@@ -101,21 +101,28 @@ void DeclareKeyAdd(CLI::App& c, CommandArgs& a) {
   c.add_option("FILE", a.file, "file of public keys, one per line, or - for stdin")->default_val("-");
 }
 
+// Opens FILE, or stdin for "-", before switching users: root may read files
+// git_user cannot. `example` is the command line to suggest for a terminal.
+Result<UniqueFd> OpenKeyInput(const std::string& file, const std::string& example) {
+  if (file == "-" && ::isatty(STDIN_FILENO)) {
+    return Status::InvalidArgument("not reading keys from a terminal: give the public key file (" + example +
+                                   ") or pipe keys to `-`");
+  }
+  if (file == "-") return UniqueFd(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3));
+  UniqueFd input(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!input.valid()) return Status::FromErrno(errno, "open " + file);
+  return input;
+}
+
+std::string KeySource(const std::string& file) { return file == "-" ? "stdin" : file; }
+
 Status KeyAdd(CommandArgs& args) {
-  // Opened before switching users: root may read files git_user cannot.
-  UniqueFd input;
-  if (args.file == "-" && ::isatty(STDIN_FILENO)) {
-    return Status::InvalidArgument("not reading keys from a terminal: give the public key file (pushgate key add " +
-                                   args.user + " ~/.ssh/id_ed25519.pub) or pipe keys to `-`");
-  }
-  if (args.file != "-") {
-    input.Reset(::open(args.file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!input.valid()) return Status::FromErrno(errno, "open " + args.file);
-  }
+  PG_ASSIGN_OR_RETURN(UniqueFd input,
+                      OpenKeyInput(args.file, "pushgate key add " + args.user + " ~/.ssh/id_ed25519.pub"));
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_ASSIGN_OR_RETURN(KeyImport import, s.registry->BeginKeyImport(args.user));
-  LineReader lines(input.valid() ? input.get() : STDIN_FILENO);
-  const std::string source = args.file == "-" ? "stdin" : args.file;
+  LineReader lines(input.get());
+  const std::string source = KeySource(args.file);
   Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) {
     PG_RETURN_IF_ERROR(CheckKeyStrength(key, s.config.keys.min_rsa_bits));
     return import.Add(key);
@@ -213,6 +220,59 @@ Status AppRevoke(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(bool changed, s.registry->Revoke(args.app, args.user));
   Print(changed ? "revoked " + args.user + "'s access to " + args.app
                 : args.user + " has no access to " + args.app + "; nothing changed");
+  return Status::OK();
+}
+
+void DeclareDeployKeyAdd(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  c.add_flag("--push", a.push, "may push as well as fetch");
+  c.add_option("NAME", a.name, "the deploy key's name within the app (e.g. ci)")->required();
+  c.add_option("FILE", a.file, "file holding the one public key, or - for stdin")->default_val("-");
+}
+
+Status DeployKeyAdd(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(UniqueFd input, OpenKeyInput(args.file, "pushgate app key add " + args.app + " " + args.name +
+                                                                  " ci_key.pub"));
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  LineReader lines(input.get());
+  const std::string source = KeySource(args.file);
+  std::vector<PublicKey> keys;
+  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) {
+    PG_RETURN_IF_ERROR(CheckKeyStrength(key, s.config.keys.min_rsa_bits));
+    keys.push_back(std::move(key));
+    return Status::OK();
+  });
+  if (!read.ok()) return read.status().Annotate(source).Annotate("no deploy key was added");
+  if (keys.size() != 1) {
+    return Status::InvalidArgument(source + " holds " + std::to_string(keys.size()) +
+                                   " public keys; a deploy key is exactly one");
+  }
+  PG_RETURN_IF_ERROR(s.registry->AddDeployKey(args.app, args.name, keys.front(), args.push));
+  Print("added deploy key " + args.name + " (" + keys.front().sha256_fingerprint + ") to " + args.app + ": " +
+        (args.push ? "push and fetch" : "fetch only"));
+  return Status::OK();
+}
+
+void DeclareDeployKey(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  c.add_option("NAME", a.name, "the deploy key's name within the app")->required();
+}
+
+Status DeployKeyRemove(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemoveDeployKey(args.app, args.name));
+  Print("removed deploy key " + args.name + " of " + args.app);
+  return Status::OK();
+}
+
+Status DeployKeyList(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(std::vector<StoredDeployKey> keys, s.registry->ListDeployKeys(args.app));
+  for (const StoredDeployKey& k : keys) {
+    Print(k.entry.name + "  " + (k.entry.push ? "push" : "fetch") + "  " + k.entry.fingerprint + "  " +
+          k.record.type + "  " + FormatTime(k.record.added_at) +
+          (k.record.comment.empty() ? "" : "  " + k.record.comment));
+  }
   return Status::OK();
 }
 
@@ -358,6 +418,10 @@ constexpr Command kCommands[] = {
     {"app", "ls", "list apps and their members", DeclareNothing, AppList},
     {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
+    {"app key", "add", "bind a key to one app, for CI (fetch only unless --push)", DeclareDeployKeyAdd,
+     DeployKeyAdd},
+    {"app key", "rm", "remove an app's deploy key", DeclareDeployKey, DeployKeyRemove},
+    {"app key", "ls", "list an app's deploy keys", DeclareApp, DeployKeyList},
     {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
     {nullptr, "status", "the gateway's state; exit status 0 healthy, 1 degraded, 2 down", DeclareStatus,
      GatewayHealth, 2},
@@ -370,6 +434,7 @@ constexpr CommandGroup kGroups[] = {
     {"user", "manage users"},
     {"key", "manage users' public keys"},
     {"app", "manage apps and who may push to them"},
+    {"app key", "manage an app's deploy keys"},
     {"config", "check the configuration"},
 };
 

@@ -24,6 +24,8 @@ struct CommandArgs {
   std::string file;
   std::string fingerprint;
   std::vector<std::string> members;
+  std::string name;   // app key: the deploy key's name
+  bool push = false;  // app key add: may push
   bool purge = false;
   std::string state;  // drain: "on", "off" or "" (show)
   std::string wait;   // drain on: how long to wait for pushes in flight ("" = don't)
@@ -47,7 +49,8 @@ struct Command {
   int failure_exit = 1;
 };
 
-// The words that group commands ("user" in `pushgate user add`).
+// The words that group commands ("user" in `pushgate user add`). A group
+// inside another is named by both words ("app key").
 struct CommandGroup {
   const char* name;
   const char* help;

@@ -20,16 +20,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   // Every command falls through to its parent, so --config works after it.
+  // A group inside another ("app key") is made when its first command is,
+  // so its parent lists it after the commands before it.
   std::map<std::string, CLI::App*> groups;
-  for (const pushgate::CommandGroup& group : pushgate::CommandGroups()) {
-    CLI::App* sub = app.add_subcommand(group.name, group.help);
+  std::map<std::string, const char*> help;
+  for (const pushgate::CommandGroup& group : pushgate::CommandGroups()) help[group.name] = group.help;
+  auto group_app = [&](const std::string& path, auto& self) -> CLI::App* {
+    if (auto found = groups.find(path); found != groups.end()) return found->second;
+    size_t space = path.rfind(' ');
+    CLI::App* parent = space == std::string::npos ? &app : self(path.substr(0, space), self);
+    CLI::App* sub = parent->add_subcommand(path.substr(space + 1), help.at(path));
     sub->require_subcommand(1);
     sub->fallthrough();
-    groups[group.name] = sub;
+    return groups[path] = sub;
+  };
+  for (const pushgate::CommandGroup& group : pushgate::CommandGroups()) {
+    if (std::string(group.name).find(' ') == std::string::npos) group_app(group.name, group_app);
   }
   const pushgate::Command* chosen = nullptr;
   for (const pushgate::Command& command : pushgate::Commands()) {
-    CLI::App* parent = command.group != nullptr ? groups.at(command.group) : &app;
+    CLI::App* parent = command.group != nullptr ? group_app(command.group, group_app) : &app;
     CLI::App* sub = parent->add_subcommand(command.name, command.help);
     sub->fallthrough();
     command.declare(*sub, args);

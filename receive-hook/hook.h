@@ -45,7 +45,8 @@ RefVerdict JudgeRefUpdates(const Config& config, const std::vector<RefUpdate>& u
 struct HookContext {
   const Config* config = nullptr;
   std::string app;
-  std::string user;
+  std::string user;          // the pusher: a user, or "deploy-key:NAME" (util/names.h PusherOf)
+  std::string key_owner;     // whose key it was, for the backend: the user, or the deploy key's owner
   std::string fingerprint;  // the key the pusher authenticated with (PUSHGATE_KEY)
   std::string request_id;
   std::string libexec_dir;  // where the bundled pushgate-deploy lives

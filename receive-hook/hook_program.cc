@@ -51,14 +51,15 @@ int RunHookProgram(const std::string& config_path) {
   log::Configure("pushgate-hook", {log::Destination::Kind::kSyslog, ""}, log::Level::kInfo);
   HookContext context;
   context.app = EnvOrEmpty("PUSHGATE_APP");
-  context.user = EnvOrEmpty("PUSHGATE_USER");
+  context.key_owner = EnvOrEmpty("PUSHGATE_KEY_OWNER");
+  context.user = PusherOf(context.key_owner);
   context.fingerprint = EnvOrEmpty("PUSHGATE_KEY");
   context.request_id = EnvOrEmpty("PUSHGATE_REQUEST_ID");
   context.cancel = &g_cancel;
   context.session_fd = SessionFd();
-  if (!IsValidAppName(context.app) || !IsValidUserName(context.user)) {
+  if (!IsValidAppName(context.app) || !IsValidKeyOwner(context.key_owner)) {
     return Fail("started without pushgate-shell's environment",
-                Status::InvalidArgument("PUSHGATE_APP/PUSHGATE_USER missing or invalid"),
+                Status::InvalidArgument("PUSHGATE_APP/PUSHGATE_KEY_OWNER missing or invalid"),
                 "this repository only accepts pushes through pushgate");
   }
   Result<Started> started = StartProgram({"pushgate-hook", config_path, "", false});

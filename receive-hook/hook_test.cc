@@ -118,7 +118,7 @@ class PreReceiveTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
                         &backend_};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, ref}});
     return {rc, testing::ReadFile(dir_ / "out")};
@@ -192,7 +192,7 @@ TEST_F(PreReceiveTest, MissingBuildCommandIsExplained) {
   config_.build.command = {dir_ / "no-such-build"};
   Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
   UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-  HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+  HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
                       &backend_};
   EXPECT_EQ(RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}}), 1);
   EXPECT_NE(testing::ReadFile(dir_ / "out").find("could not be started"), std::string::npos);
@@ -318,7 +318,7 @@ class ControllerPreReceiveTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
                         nullptr};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}});
     return {rc, testing::ReadFile(dir_ / "out")};

@@ -23,6 +23,21 @@ Status CheckAppName(std::string_view app) {
                                  "'-', starting and ending with a letter or digit");
 }
 
+Status CheckDeployKeyName(std::string_view name) {
+  if (IsValidDeployKeyName(name)) return Status::OK();
+  return Status::InvalidArgument("\"" + std::string(name) +
+                                 "\" is not a valid deploy key name: use 1-64 lowercase letters, digits, "
+                                 "'.', '_' or '-', starting with a letter or digit");
+}
+
+// Who holds a key already, in an operator's words.
+std::string DescribeOwner(std::string_view owner) {
+  if (std::optional<DeployKeyId> id = ParseDeployKeyOwner(owner)) {
+    return "deploy key " + std::string(id->name) + " of app " + std::string(id->app);
+  }
+  return "user " + std::string(owner);
+}
+
 }  // namespace
 
 Status KeyImport::Add(const PublicKey& key) {
@@ -33,7 +48,8 @@ Status KeyImport::Add(const PublicKey& key) {
     return Status::OK();
   }
   if (existing->user != user_) {
-    return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to another user");
+    return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to " +
+                                 DescribeOwner(existing->user));
   }
   ++unchanged_;
   return Status::OK();
@@ -101,8 +117,14 @@ Status Registry::RemoveKey(std::string_view fingerprint) {
                                    "\" is not a SHA256 fingerprint (SHA256:... as printed by ssh-keygen -lf)");
   }
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
-  PG_ASSIGN_OR_RETURN(bool existed, cache_->DeleteKey(txn, fingerprint));
-  if (!existed) return Status::NotFound("no key with fingerprint " + std::string(fingerprint));
+  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, cache_->GetKey(txn, fingerprint));
+  if (!record) return Status::NotFound("no key with fingerprint " + std::string(fingerprint));
+  if (std::optional<DeployKeyId> id = ParseDeployKeyOwner(record->user)) {
+    return Status::InvalidArgument("key " + std::string(fingerprint) + " is " + DescribeOwner(record->user) +
+                                   "; remove it with pushgate app key rm " + std::string(id->app) + " " +
+                                   std::string(id->name));
+  }
+  PG_RETURN_IF_ERROR(cache_->DeleteKey(txn, fingerprint).status());
   return txn.Commit();
 }
 
@@ -143,6 +165,11 @@ Status Registry::RemoveApp(std::string_view app) {
   for (const std::string& user : members) {
     PG_RETURN_IF_ERROR(cache_->RemoveMember(txn, app, user).status());
   }
+  PG_ASSIGN_OR_RETURN(std::vector<DeployKeyEntry> deploy_keys, cache_->DeployKeys(txn, app));
+  for (const DeployKeyEntry& entry : deploy_keys) {
+    PG_RETURN_IF_ERROR(cache_->DeleteKey(txn, entry.fingerprint).status());
+    PG_RETURN_IF_ERROR(cache_->DeleteDeployKey(txn, app, entry.name).status());
+  }
   PG_RETURN_IF_ERROR(cache_->RemoveName(txn, Names::kApps, app).status());
   return txn.Commit();
 }
@@ -178,6 +205,68 @@ Result<bool> Registry::Revoke(std::string_view app, std::string_view user) {
   if (!existed) return false;
   PG_RETURN_IF_ERROR(txn.Commit());
   return true;
+}
+
+Status Registry::AddDeployKey(std::string_view app, std::string_view name, const PublicKey& key, bool push) {
+  PG_RETURN_IF_ERROR(CheckDeployKeyName(name));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_ASSIGN_OR_RETURN(bool added, cache_->PutDeployKey(txn, app, DeployKeyEntry{std::string(name), key.sha256_fingerprint, push}));
+  if (!added) {
+    return Status::AlreadyExists("app " + std::string(app) + " already has a deploy key named " + std::string(name) +
+                                 "; remove it first (pushgate app key rm " + std::string(app) + " " +
+                                 std::string(name) + ")");
+  }
+  KeyRecord record{DeployKeyOwner(app, name), key.type, key.blob, key.comment, Now()};
+  PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> existing, cache_->InsertKey(txn, key.sha256_fingerprint, record));
+  if (existing) {
+    return Status::AlreadyExists("key " + key.sha256_fingerprint + " is already registered to " +
+                                 DescribeOwner(existing->user) + "; a deploy key needs a key of its own");
+  }
+  return txn.Commit();
+}
+
+Status Registry::RemoveDeployKey(std::string_view app, std::string_view name) {
+  PG_RETURN_IF_ERROR(CheckDeployKeyName(name));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_ASSIGN_OR_RETURN(std::optional<DeployKeyEntry> entry, cache_->GetDeployKey(txn, app, name));
+  if (!entry) return Status::NotFound("app " + std::string(app) + " has no deploy key named " + std::string(name));
+  PG_RETURN_IF_ERROR(cache_->DeleteKey(txn, entry->fingerprint).status());
+  PG_RETURN_IF_ERROR(cache_->DeleteDeployKey(txn, app, name).status());
+  return txn.Commit();
+}
+
+Result<std::vector<StoredDeployKey>> Registry::ListDeployKeys(std::string_view app) const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_RETURN_IF_ERROR(RequireApp(txn, app));
+  PG_ASSIGN_OR_RETURN(std::vector<DeployKeyEntry> entries, cache_->DeployKeys(txn, app));
+  std::vector<StoredDeployKey> out;
+  for (DeployKeyEntry& entry : entries) {
+    PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, cache_->GetKey(txn, entry.fingerprint));
+    if (!record) return Status::Corruption("deploy key " + entry.name + " of " + std::string(app) + " has no key record");
+    out.push_back(StoredDeployKey{std::move(entry), std::move(*record)});
+  }
+  return out;
+}
+
+Result<std::optional<DeployKeyEntry>> Registry::FindDeployKey(std::string_view app, std::string_view name) const {
+  if (!IsValidAppName(app) || !IsValidDeployKeyName(name)) return std::optional<DeployKeyEntry>();
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(bool exists, cache_->HasName(txn, Names::kApps, app));
+  if (!exists) return std::optional<DeployKeyEntry>();
+  return cache_->GetDeployKey(txn, app, name);
+}
+
+Result<std::vector<std::string>> Registry::AppsOf(std::string_view user) const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, cache_->ListNames(txn, Names::kApps));
+  std::vector<std::string> out;
+  for (std::string& app : apps) {
+    PG_ASSIGN_OR_RETURN(bool member, cache_->HasMember(txn, app, user));
+    if (member) out.push_back(std::move(app));
+  }
+  return out;
 }
 
 Result<bool> Registry::AppExists(std::string_view app) const {

@@ -29,6 +29,12 @@ struct StoredKey {
   KeyRecord record;
 };
 
+// A deploy key of an app, with its key record.
+struct StoredDeployKey {
+  DeployKeyEntry entry;
+  KeyRecord record;
+};
+
 class Registry;
 
 // Adds many keys for one user in a single transaction (an authorized_keys
@@ -78,6 +84,18 @@ class Registry {
   // already so. The app and the user must exist either way.
   Result<bool> Grant(std::string_view app, std::string_view user);
   Result<bool> Revoke(std::string_view app, std::string_view user);
+
+  // Deploy keys: a key bound to one app rather than to a user, fetch only
+  // unless `push`. Adding refuses a name the app already uses and a key
+  // registered anywhere else; removing the app removes its deploy keys.
+  Status AddDeployKey(std::string_view app, std::string_view name, const PublicKey& key, bool push);
+  Status RemoveDeployKey(std::string_view app, std::string_view name);
+  Result<std::vector<StoredDeployKey>> ListDeployKeys(std::string_view app) const;  // by name
+  // nullopt if the app has no deploy key of that name (or no longer exists).
+  Result<std::optional<DeployKeyEntry>> FindDeployKey(std::string_view app, std::string_view name) const;
+
+  // The apps `user` is a member of, sorted.
+  Result<std::vector<std::string>> AppsOf(std::string_view user) const;
 
   Result<bool> AppExists(std::string_view app) const;
   Result<bool> IsMember(std::string_view app, std::string_view user) const;

@@ -173,5 +173,72 @@ TEST_F(RegistryTest, BackupIsAConsistentOpenableCopy) {
   EXPECT_TRUE((*restored)->cache().Lookup(keys_[0].sha256_fingerprint)->record.has_value());
 }
 
+TEST_F(RegistryTest, DeployKeysBelongToOneAppAndNeverToAUser) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  ASSERT_TRUE(registry_->CreateApp("api", {}).ok());
+  ASSERT_TRUE(registry_->AddDeployKey("web", "ci", keys_[0], /*push=*/true).ok());
+  ASSERT_TRUE(registry_->AddDeployKey("web", "mirror", keys_[1], /*push=*/false).ok());
+
+  Result<std::vector<StoredDeployKey>> listed = registry_->ListDeployKeys("web");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].entry, (DeployKeyEntry{"ci", keys_[0].sha256_fingerprint, true}));
+  EXPECT_EQ((*listed)[1].entry, (DeployKeyEntry{"mirror", keys_[1].sha256_fingerprint, false}));
+  EXPECT_EQ((*listed)[0].record.user, "deploy-key:web:ci");
+  EXPECT_TRUE(registry_->ListDeployKeys("api")->empty());
+
+  // Not a member, not a user's key.
+  EXPECT_EQ(registry_->ListApps()->front().members, std::vector<std::string>{});  // api
+  EXPECT_TRUE(registry_->ListKeys(std::nullopt)->empty());
+  EXPECT_FALSE(*registry_->IsMember("web", "deploy-key:web:ci"));
+
+  // One name per app, one owner per key, wherever it is registered.
+  EXPECT_TRUE(registry_->AddDeployKey("web", "ci", keys_[2], true).IsAlreadyExists());
+  Status taken = registry_->AddDeployKey("api", "ci", keys_[0], true);
+  EXPECT_TRUE(taken.IsAlreadyExists());
+  EXPECT_NE(taken.message().find("deploy key ci of app web"), std::string::npos) << taken.message();
+  EXPECT_TRUE(registry_->ListDeployKeys("api")->empty()) << "a refused add leaves nothing behind";
+  Status user_key = AddKeys("alice", {keys_[1]});
+  EXPECT_TRUE(user_key.IsAlreadyExists());
+  EXPECT_NE(user_key.message().find("deploy key mirror of app web"), std::string::npos) << user_key.message();
+  ASSERT_TRUE(AddKeys("alice", {keys_[2]}).ok());
+  EXPECT_TRUE(registry_->AddDeployKey("api", "ci", keys_[2], true).IsAlreadyExists());
+
+  // Bad names, a missing app.
+  EXPECT_EQ(registry_->AddDeployKey("web", "CI", keys_[2], true).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(registry_->AddDeployKey("web", "ci:x", keys_[2], true).code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(registry_->AddDeployKey("nope", "ci", keys_[2], true).IsNotFound());
+
+  // `key rm` points at `app key rm` rather than leaving a dangling entry.
+  Status plain_remove = registry_->RemoveKey(keys_[0].sha256_fingerprint);
+  EXPECT_EQ(plain_remove.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(plain_remove.message().find("pushgate app key rm web ci"), std::string::npos) << plain_remove.message();
+
+  ASSERT_TRUE(registry_->RemoveDeployKey("web", "mirror").ok());
+  EXPECT_TRUE(registry_->RemoveDeployKey("web", "mirror").IsNotFound());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[1].sha256_fingerprint)->record);
+  EXPECT_FALSE(*registry_->FindDeployKey("web", "mirror"));
+  EXPECT_TRUE(*registry_->FindDeployKey("web", "ci"));
+
+  // Removing the app removes its deploy keys, records and all; a new app of
+  // the same name starts without them.
+  ASSERT_TRUE(registry_->RemoveApp("web").ok());
+  EXPECT_FALSE(registry_->cache().Lookup(keys_[0].sha256_fingerprint)->record);
+  ASSERT_TRUE(registry_->CreateApp("web", {}).ok());
+  EXPECT_TRUE(registry_->ListDeployKeys("web")->empty());
+  EXPECT_FALSE(*registry_->FindDeployKey("web", "ci"));
+}
+
+TEST_F(RegistryTest, AppsOfAUserAreTheirMemberships) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->AddUser("bob").ok());
+  ASSERT_TRUE(registry_->CreateApp("web", {"alice"}).ok());
+  ASSERT_TRUE(registry_->CreateApp("api", {"alice", "bob"}).ok());
+  ASSERT_TRUE(registry_->CreateApp("db", {"bob"}).ok());
+  EXPECT_EQ(*registry_->AppsOf("alice"), (std::vector<std::string>{"api", "web"}));
+  EXPECT_EQ(*registry_->AppsOf("carol"), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace pushgate

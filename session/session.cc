@@ -107,7 +107,7 @@ std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& 
                      "e.g. git push ssh://" + config.git_user + "@HOST/myapp.git main"};
     }
     log::Info("refused: not a git command");
-    return Refusal{"Hi " + request.user + "! pushgate does not provide shell access."};
+    return Refusal{"Hi " + PusherOf(request.user) + "! pushgate does not provide shell access."};
   }
   *command = std::move(parsed.command);
   log::SetContext("app", command->app);
@@ -123,9 +123,16 @@ std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, 
   if (authorized.ok()) return std::nullopt;
   switch (authorized.code()) {
     case Status::Code::kNotFound:
-    case Status::Code::kPermissionDenied:
+    case Status::Code::kPermissionDenied: {
       log::Info("refused", {{"reason", authorized.message()}});
+      // A deploy key asking for its own app learns no more than it knows
+      // already, and the precise reason says what to ask the operator for.
+      std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(request.user);
+      if (deploy_key && deploy_key->app == command.app && authorized.code() == Status::Code::kPermissionDenied) {
+        return Refusal{authorized.message()};
+      }
       return Refusal{AccessRefusal(command.app, authorized.IsNotFound(), config.push.distinguish_missing_apps)};
+    }
     case Status::Code::kUnavailable:
     case Status::Code::kTimeout:
       log::Warn("authorization unavailable", {{"error", authorized.message()}});
@@ -226,7 +233,8 @@ SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const
       "GIT_CONFIG_GLOBAL=/dev/null",
       "PUSHGATE_CONFIG=" + config.path,
       "PUSHGATE_APP=" + command.app,
-      "PUSHGATE_USER=" + request.user,
+      "PUSHGATE_USER=" + PusherOf(request.user),
+      "PUSHGATE_KEY_OWNER=" + request.user,
       "PUSHGATE_KEY=" + request.fingerprint,
       "PUSHGATE_REQUEST_ID=" + request.request_id,
   };
@@ -348,7 +356,10 @@ int Misconfigured(const Status& status, const std::function<void(std::string_vie
 int RunSession(const Config& config, const SessionRequest& request, std::atomic<bool>* stop,
                const std::function<void(std::string_view)>& tell) {
   log::SetContext("request_id", request.request_id);
-  log::SetContext("user", request.user);
+  log::SetContext("user", PusherOf(request.user));
+  if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(request.user)) {
+    log::SetContext("deploy_key_app", deploy_key->app);
+  }
   log::SetContext("key", request.fingerprint);
   if (!request.client.empty()) log::SetContext("client", Printable(request.client, 100));
   // The front end authenticated this key: counting the hit here keeps the

@@ -9,7 +9,7 @@ Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& p) {
   if (!IsSafeAbsolutePath(p.config_path)) {
     return Status::InvalidArgument("the config path must be an absolute path of letters, digits and /._+-");
   }
-  if (!IsValidUserName(p.user)) return Status::InvalidArgument("invalid user name in key record");
+  if (!IsValidKeyOwner(p.user)) return Status::InvalidArgument("invalid user name in key record");
   if (!IsValidSha256Fingerprint(p.fingerprint)) return Status::InvalidArgument("invalid fingerprint");
   if (!IsAllowedKeyType(p.key_type)) return Status::InvalidArgument("key type not allowed");
   if (!IsBase64Blob(p.key_blob)) return Status::InvalidArgument("invalid key blob");

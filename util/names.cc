@@ -49,6 +49,47 @@ bool IsValidLocalUserName(std::string_view name) { return IsLowerName(name, 64);
 
 bool IsValidUnixUserName(std::string_view name) { return IsLowerName(name, 32); }
 
+namespace {
+constexpr std::string_view kDeployKeyPrefix = "deploy-key:";
+}  // namespace
+
+bool IsValidDeployKeyName(std::string_view name) { return IsLowerName(name, 64); }
+
+std::string DeployKeyOwner(std::string_view app, std::string_view name) {
+  std::string owner(kDeployKeyPrefix);
+  owner += app;
+  owner += ':';
+  owner += name;
+  return owner;
+}
+
+std::optional<DeployKeyId> ParseDeployKeyOwner(std::string_view owner) {
+  if (owner.substr(0, kDeployKeyPrefix.size()) != kDeployKeyPrefix) return std::nullopt;
+  owner.remove_prefix(kDeployKeyPrefix.size());
+  size_t colon = owner.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  DeployKeyId id{owner.substr(0, colon), owner.substr(colon + 1)};
+  if (!IsValidAppName(id.app) || !IsValidDeployKeyName(id.name)) return std::nullopt;
+  return id;
+}
+
+std::string DeployKeyPusher(std::string_view name) { return std::string(kDeployKeyPrefix) + std::string(name); }
+
+std::string PusherOf(std::string_view key_owner) {
+  if (std::optional<DeployKeyId> id = ParseDeployKeyOwner(key_owner)) return DeployKeyPusher(id->name);
+  return std::string(key_owner);
+}
+
+bool IsValidKeyOwner(std::string_view owner) {
+  return IsValidUserName(owner) || ParseDeployKeyOwner(owner).has_value();
+}
+
+bool IsValidPusher(std::string_view pusher) {
+  if (IsValidUserName(pusher)) return true;
+  return pusher.substr(0, kDeployKeyPrefix.size()) == kDeployKeyPrefix &&
+         IsValidDeployKeyName(pusher.substr(kDeployKeyPrefix.size()));
+}
+
 bool IsValidSha256Fingerprint(std::string_view fp) {
   constexpr std::string_view kPrefix = "SHA256:";
   if (fp.size() != kPrefix.size() + 43 || fp.substr(0, kPrefix.size()) != kPrefix) return false;

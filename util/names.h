@@ -10,6 +10,7 @@
 #ifndef PUSHGATE_UTIL_NAMES_H_
 #define PUSHGATE_UTIL_NAMES_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,32 @@ bool IsValidUserName(std::string_view name);
 // A user of the standalone registry, which keeps one spelling per person:
 // ^[a-z0-9][a-z0-9._-]{0,63}$ (every such name is also a valid user name).
 bool IsValidLocalUserName(std::string_view name);
+
+// A deploy key's name within its app: ^[a-z0-9][a-z0-9._-]{0,63}$.
+bool IsValidDeployKeyName(std::string_view name);
+
+// A deploy key is bound to one app instead of a user. The key cache records
+// it under the owner "deploy-key:APP:NAME": no user name contains ':', so an
+// owner is never mistaken for a user, and like a user name it is safe inside
+// command="..." and as a shell word.
+std::string DeployKeyOwner(std::string_view app, std::string_view name);
+struct DeployKeyId {
+  std::string_view app;
+  std::string_view name;
+};
+// The app and name of a deploy key's owner; nullopt for anything else.
+std::optional<DeployKeyId> ParseDeployKeyOwner(std::string_view owner);
+// Who a deploy key's push is logged and shown to the build as: "deploy-key:NAME".
+std::string DeployKeyPusher(std::string_view name);
+
+// The pusher a key's owner pushes as: DeployKeyPusher for a deploy key,
+// the user name itself otherwise.
+std::string PusherOf(std::string_view key_owner);
+
+// What a key cache record may name as its owner: a user or a deploy key.
+bool IsValidKeyOwner(std::string_view owner);
+// Who a build may be told pushed: a user name or "deploy-key:NAME".
+bool IsValidPusher(std::string_view pusher);
 
 // A Unix account name (git_user): ^[a-z0-9][a-z0-9._-]{0,31}$
 bool IsValidUnixUserName(std::string_view name);

@@ -134,4 +134,35 @@ TEST(NamesTest, BranchRef) {
 }
 
 }  // namespace
+TEST(NamesTest, DeployKeyOwnerRoundTripsAndIsNeverAUser) {
+  std::string owner = DeployKeyOwner("web", "ci-main");
+  EXPECT_EQ(owner, "deploy-key:web:ci-main");
+  std::optional<DeployKeyId> id = ParseDeployKeyOwner(owner);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->app, "web");
+  EXPECT_EQ(id->name, "ci-main");
+  EXPECT_FALSE(IsValidUserName(owner));
+  EXPECT_TRUE(IsValidKeyOwner(owner));
+  EXPECT_TRUE(IsValidKeyOwner("alice"));
+  // Safe inside command="..." and as a shell word, as a user name is.
+  EXPECT_EQ(owner.find_first_of(" \t'\"\\$`;&|<>*?~"), std::string::npos);
+  for (const char* bad : {"deploy-key:", "deploy-key:web", "deploy-key:web:", "deploy-key::ci", "deploy-key:Web:ci",
+                          "deploy-key:web:ci:x", "deploy-key:web:-ci", "deploy-key:web:c i", "deploy-keys:web:ci",
+                          "alice"}) {
+    EXPECT_FALSE(ParseDeployKeyOwner(bad)) << bad;
+  }
+  EXPECT_FALSE(IsValidKeyOwner("deploy-key:web:ci;id"));
+}
+
+TEST(NamesTest, PusherIsAUserOrADeployKey) {
+  EXPECT_EQ(DeployKeyPusher("ci"), "deploy-key:ci");
+  EXPECT_EQ(PusherOf("deploy-key:web:ci"), "deploy-key:ci");
+  EXPECT_EQ(PusherOf("alice"), "alice");
+  EXPECT_TRUE(IsValidPusher("alice"));
+  EXPECT_TRUE(IsValidPusher("deploy-key:ci"));
+  EXPECT_FALSE(IsValidPusher("deploy-key:"));
+  EXPECT_FALSE(IsValidPusher("deploy-key:web:ci"));
+  EXPECT_FALSE(IsValidPusher("deploy-key:$(id)"));
+}
+
 }  // namespace pushgate
