@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 
 #include "config/config.h"
 #include "deploy/release.h"
@@ -24,6 +25,9 @@ int RunDeployProgram(const std::string& config_path, int keep) {
   request.archive_path = EnvOrEmpty("PUSHGATE_SOURCE");
   request.archive_sha256 = EnvOrEmpty("PUSHGATE_SOURCE_SHA256");
   request.keep = keep;
+  request.pusher = EnvOrEmpty("PUSHGATE_USER");
+  request.request_id = EnvOrEmpty("PUSHGATE_REQUEST_ID");
+  request.created_at = static_cast<int64_t>(::time(nullptr));
   StopOnSignals(&g_stop);
   request.checkpoint = [] {
     return g_stop.load() ? Status::Unavailable("stopped by a signal; the release was not deployed") : Status::OK();

@@ -11,22 +11,10 @@
 #include "util/fs.h"
 #include "config/config.h"
 #include "util/names.h"
+#include "releases/releases.h"
 
 namespace pushgate {
 namespace {
-
-// The N of "vN-xxxxxxx", or 0 if `name` is not a release directory name.
-int ReleaseVersion(std::string_view name) {
-  if (name.size() < 3 || name.front() != 'v') return 0;
-  size_t dash = name.find('-');
-  if (dash == std::string_view::npos || dash < 2 || dash > 10) return 0;
-  int version = 0;
-  for (char c : name.substr(1, dash - 1)) {
-    if (c < '0' || c > '9') return 0;
-    version = version * 10 + (c - '0');
-  }
-  return version;
-}
 
 bool IsHexCommit(std::string_view s) {
   if (s.size() != 40) return false;
@@ -35,32 +23,6 @@ bool IsHexCommit(std::string_view s) {
   }
   return true;
 }
-
-Result<std::string> CurrentTarget(const std::string& app_dir) {
-  char buf[256];
-  std::string link = app_dir + "/current";
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
-  if (n < 0) {
-    if (errno == ENOENT) return std::string();
-    return Status::FromErrno(errno, "readlink " + link);
-  }
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-}  // namespace
-
-Result<std::vector<std::string>> ListReleases(const std::string& app_dir) {
-  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
-  std::vector<std::string> releases;
-  for (std::string& name : names) {
-    if (ReleaseVersion(name) > 0) releases.push_back(std::move(name));
-  }
-  std::sort(releases.begin(), releases.end(),
-            [](const std::string& a, const std::string& b) { return ReleaseVersion(a) < ReleaseVersion(b); });
-  return releases;
-}
-
-namespace {
 
 // Staging directories and link files of deploys that were killed.
 Status RemoveStaleStaging(const std::string& app_dir) {
@@ -73,26 +35,15 @@ Status RemoveStaleStaging(const std::string& app_dir) {
   return Status::OK();
 }
 
-// Removes the oldest releases beyond `keep`, never `current` nor `fresh`.
+// Removes the oldest releases beyond `keep`, never `current` nor `fresh`,
+// each with its record.
 Status PruneReleases(const std::string& app_dir, int keep, const std::string& current, const std::string& fresh) {
   PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
   int excess = static_cast<int>(releases.size()) - keep;
   for (int i = 0; i < excess; ++i) {
     const std::string& name = releases[static_cast<size_t>(i)];
     if (name == current || name == fresh) continue;
-    PG_RETURN_IF_ERROR(RemoveTree(app_dir + "/" + name).Annotate("remove the old release " + name));
-  }
-  return Status::OK();
-}
-
-Status SwitchCurrent(const std::string& app_dir, const std::string& name) {
-  std::string link_tmp = app_dir + "/.current.tmp";
-  (void)::unlink(link_tmp.c_str());  // a leftover of a killed deploy, usually absent
-  if (::symlink(name.c_str(), link_tmp.c_str()) != 0) return Status::FromErrno(errno, "symlink " + link_tmp);
-  if (::rename(link_tmp.c_str(), (app_dir + "/current").c_str()) != 0) {
-    Status s = Status::FromErrno(errno, "switch " + app_dir + "/current");
-    (void)::unlink(link_tmp.c_str());  // the error above is the one to report
-    return s;
+    PG_RETURN_IF_ERROR(RemoveRelease(app_dir, name).Annotate("remove the old release " + name));
   }
   return Status::OK();
 }
@@ -114,7 +65,7 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
   PG_RETURN_IF_ERROR(RemoveStaleStaging(app_dir));
 
   PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
-  PG_ASSIGN_OR_RETURN(std::string current, CurrentTarget(app_dir));
+  PG_ASSIGN_OR_RETURN(std::string current, CurrentRelease(app_dir));
   DeployResult result;
   result.version = releases.empty() ? 1 : ReleaseVersion(releases.back()) + 1;
   result.name = "v" + std::to_string(result.version) + "-" + request.commit.substr(0, 7);
@@ -127,17 +78,24 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
     (void)RemoveTree(staging);
     return extracted;
   }
-  if (::rename(staging.c_str(), result.path.c_str()) != 0) {
-    Status s = Status::FromErrno(errno, "rename " + staging);
+  // The record before the release: a release is never without its record.
+  ReleaseRecord record{result.version, result.name, request.commit, request.pusher, request.created_at,
+                       request.request_id, "", false};
+  Status recorded = WriteReleaseRecord(app_dir, record);
+  if (recorded.ok() && ::rename(staging.c_str(), result.path.c_str()) != 0) {
+    recorded = Status::FromErrno(errno, "rename " + staging);
+  }
+  if (!recorded.ok()) {
+    (void)RemoveRelease(app_dir, result.name);
     (void)RemoveTree(staging);
-    return s;
+    return recorded;
   }
   // Everything that can fail happens before `current` moves; on failure the
   // new release goes and the app stays exactly as it was.
   Status ready = PruneReleases(app_dir, request.keep, current, result.name);
   if (ready.ok()) ready = SwitchCurrent(app_dir, result.name);
   if (!ready.ok()) {
-    (void)RemoveTree(result.path);
+    (void)RemoveRelease(app_dir, result.name);
     return ready;
   }
   // The release that was current until now may be beyond `keep` too. The

@@ -1,8 +1,7 @@
 // The bundled build command's work: unpack a source archive as a numbered
 // release of an app and switch the app's `current` link to it.
 //
-// Layout: data_dir/releases/APP/vN-SHORTSHA/ and data_dir/releases/APP/current
-// -> vN-SHORTSHA (a relative symlink). A release is unpacked under a temporary
+// Layout: releases/releases.h (a release directory, its record, `current`). A release is unpacked under a temporary
 // name and renamed into place, and `current` is replaced by rename(2), so a
 // reader of `current` sees the old release or the new one, never a partial
 // one. Old releases beyond the newest `keep` are removed; the current one
@@ -20,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "releases/releases.h"
 #include "util/status.h"
 
 namespace pushgate {
@@ -31,6 +31,10 @@ struct DeployRequest {
   std::string archive_path;
   std::string archive_sha256;  // checked before unpacking when not empty
   int keep = 5;
+  // For the release's record (releases/releases.h).
+  std::string pusher;      // PUSHGATE_USER
+  std::string request_id;  // PUSHGATE_REQUEST_ID
+  int64_t created_at = 0;  // unix seconds
   // Runs while unpacking; an error stops the deploy (pushgate-deploy stops
   // when it is signalled) and is returned.
   std::function<Status()> checkpoint;
@@ -44,9 +48,6 @@ struct DeployResult {
 };
 
 Result<DeployResult> DeployRelease(const DeployRequest& request);
-
-// Release directory names of `app_dir`, oldest first ("v1-...", "v2-...").
-Result<std::vector<std::string>> ListReleases(const std::string& app_dir);
 
 }  // namespace pushgate
 

@@ -28,7 +28,8 @@ class ReleaseTest : public ::testing::Test {
     FdArchiveOutput out(fd.get());
     Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, out);
     EXPECT_TRUE(info.ok());
-    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5, {}};
+    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5,
+                         "deploy-key:ci", "0a1b2c", 1700000000, {}};
   }
 
   std::string Current() {
@@ -68,12 +69,20 @@ TEST_F(ReleaseTest, KeepsTheNewestFive) {
   ASSERT_TRUE(releases.ok());
   EXPECT_EQ(*releases, std::vector<std::string>(names.begin() + 2, names.end()));
   EXPECT_EQ(Current(), names.back());
-  // No staging leftovers.
+  // No staging leftovers; each kept release has its record, the pruned ones none.
   Result<std::vector<std::string>> entries = ListDir(dir_ / "releases/web");
   ASSERT_TRUE(entries.ok());
   for (const std::string& name : *entries) {
     EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
   }
+  EXPECT_EQ(entries->size(), 5u * 2 + 1) << "five releases, five records, current";
+  Result<std::vector<ReleaseRecord>> records = ListReleaseRecords(dir_ / "releases/web");
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  EXPECT_EQ(records->back().pusher, "deploy-key:ci");
+  EXPECT_EQ(records->back().request_id, "0a1b2c");
+  EXPECT_EQ(records->back().created_at, 1700000000);
+  EXPECT_EQ(records->back().commit.substr(0, 7), names.back().substr(3));
+  EXPECT_TRUE(records->back().current);
 }
 
 TEST_F(ReleaseTest, NeverRemovesTheCurrentReleaseEvenWhenOld) {
@@ -133,7 +142,7 @@ TEST_F(ReleaseTest, AStoppedDeployLeavesNothingAndChangesNothing) {
   ASSERT_FALSE(stopped.ok());
   EXPECT_EQ(stopped.status().message(), "stopped by a signal");
   EXPECT_EQ(Current(), first->name);
-  EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{"current", first->name}));
+  EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{"current", first->name, first->name + ".release"}));
 }
 
 // Removing an old release fails (here a mount point inside it): the deploy

@@ -15,6 +15,7 @@
 #include "receive-hook/remote_build.h"
 #include "source-archive/source_archive.h"
 #include "receive-hook/tree_policy.h"
+#include "releases/releases.h"
 #include "util/byte_size.h"
 #include "util/enum_table.h"
 #include "util/fd.h"
@@ -655,6 +656,13 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
       exit_code = 1;
       break;
     }
+  }
+  // A local build's log is kept with its release (the platform keeps a
+  // controller build's). The hook still holds the app lock, as SaveBuildLog needs.
+  if (context.config->build.driver == BuildDriver::kLocal && !verdict.deploys.empty()) {
+    Status saved = SaveBuildLog(context.config->dirs().Releases() + "/" + context.app, context.request_id,
+                                relay.Transcript());
+    if (!saved.ok()) log::Warn("cannot keep the build log", {{"error", saved.message()}});
   }
   Status drained = relay.Drain(kFinalDrain);
   if (!drained.ok()) log::Warn("the pusher did not read pushgate's last lines", {{"error", drained.message()}});

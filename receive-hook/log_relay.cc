@@ -37,7 +37,15 @@ Status LogRelay::Pump() {
   return Status::OK();
 }
 
+void LogRelay::Record(std::string_view bytes) {
+  if (bytes.empty()) return;
+  transcript_.Append(bytes);
+  transcript_at_line_start_ = bytes.back() == '\n';
+}
+
 Status LogRelay::Write(std::string_view bytes) {
+  // The stored log keeps what a pusher who did not keep up missed.
+  Record(bytes);
   PG_RETURN_IF_ERROR(Pump());
   if (pending_.size() + bytes.size() > kMaxPending) {
     dropped_bytes_ += bytes.size();
@@ -47,7 +55,7 @@ Status LogRelay::Write(std::string_view bytes) {
   if (unreported_drop_ > 0) {
     uint64_t dropped = unreported_drop_;
     unreported_drop_ = 0;
-    PG_RETURN_IF_ERROR(Say("       [" + std::to_string(dropped) +
+    PG_RETURN_IF_ERROR(Announce("       [" + std::to_string(dropped) +
                            " bytes of build output dropped: the connection did not keep up]"));
   }
   Queue(bytes);
@@ -56,6 +64,13 @@ Status LogRelay::Write(std::string_view bytes) {
 }
 
 Status LogRelay::Say(std::string_view line) {
+  if (!transcript_at_line_start_) Record("\n");
+  Record(line);
+  Record("\n");
+  return Announce(line);
+}
+
+Status LogRelay::Announce(std::string_view line) {
   std::string text = at_line_start_ ? "" : "\n";
   text += line;
   text += '\n';
@@ -69,7 +84,7 @@ Status LogRelay::KeepAliveIfSilent() {
   if (now - last_output_ < keepalive_ || !pending_.empty()) return Pump();
   ++keepalives_;
   auto elapsed = std::chrono::duration_cast<Duration>(now - started_);
-  return Say("       ... still building (" + FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(elapsed)) +
+  return Announce("       ... still building (" + FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(elapsed)) +
              ")");
 }
 

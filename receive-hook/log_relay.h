@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "releases/releases.h"
 #include "util/duration.h"
 #include "util/status.h"
 
@@ -54,6 +55,10 @@ class LogRelay {
   int session_fd() const { return session_fd_; }
   // True while output waits for the pusher to read: poll out_fd for POLLOUT.
   bool has_pending() const { return !pending_.empty(); }
+  // The log to keep (releases/releases.h): the build's output and
+  // pushgate's lines, including output the pusher missed, without the
+  // keepalives.
+  std::string Transcript() const { return transcript_.Text(); }
   uint64_t relayed_bytes() const { return relayed_bytes_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }
   int keepalives() const { return keepalives_; }
@@ -61,6 +66,9 @@ class LogRelay {
  private:
   using Clock = std::chrono::steady_clock;
   void Queue(std::string_view bytes);
+  void Record(std::string_view bytes);
+  // Say without recording: lines about the relay itself.
+  Status Announce(std::string_view line);
 
   int out_fd_;
   int session_fd_;
@@ -73,6 +81,8 @@ class LogRelay {
   uint64_t dropped_bytes_ = 0;    // build output dropped, in all
   uint64_t unreported_drop_ = 0;  // dropped since the pusher was last told
   int keepalives_ = 0;
+  BuildLogTail transcript_;
+  bool transcript_at_line_start_ = true;
 };
 
 }  // namespace pushgate

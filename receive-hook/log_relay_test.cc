@@ -68,5 +68,23 @@ TEST_F(LogRelayTest, OutputDroppedWhileThePusherDoesNotReadIsCountedAndSaid) {
   EXPECT_EQ(relay.dropped_bytes(), dropped);  // nothing after the reader caught up
 }
 
+// The kept log has what the pusher saw and what they missed, without the
+// relay's own notes (keepalives, drops).
+TEST_F(LogRelayTest, TheTranscriptKeepsWhatThePusherMissedAndNoKeepalives) {
+  LogRelay relay(write_.get(), -1, std::chrono::milliseconds(1));
+  ASSERT_TRUE(relay.Write("half").ok());
+  ASSERT_TRUE(relay.Say("-----> pushgate speaks").ok());
+  ::usleep(5000);
+  ASSERT_TRUE(relay.KeepAliveIfSilent().ok());
+  ASSERT_EQ(relay.keepalives(), 1);
+  const std::string chunk(64 * 1024, 'x');
+  for (int i = 0; i < 1000 && relay.dropped_bytes() == 0; ++i) ASSERT_TRUE(relay.Write(chunk).ok());
+  ASSERT_GT(relay.dropped_bytes(), 0u);
+  std::string transcript = relay.Transcript();
+  EXPECT_EQ(transcript.rfind("half\n-----> pushgate speaks\nxxxx", 0), 0u) << transcript.substr(0, 80);
+  EXPECT_EQ(transcript.find("still building"), std::string::npos);
+  EXPECT_EQ(transcript.size(), 4 + 1 + 22 + 1 + relay.relayed_bytes() - 4 + relay.dropped_bytes());
+}
+
 }  // namespace
 }  // namespace pushgate

@@ -53,6 +53,17 @@ Status WriteAll(int fd, std::string_view data) {
   return Status::OK();
 }
 
+Status WriteFileAtomically(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd.valid()) return Status::FromErrno(errno, "create " + tmp);
+  Status written = WriteAll(fd.get(), data);
+  if (written.ok() && ::fsync(fd.get()) != 0) written = Status::FromErrno(errno, "fsync " + tmp);
+  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) written = Status::FromErrno(errno, "rename " + tmp);
+  if (!written.ok()) (void)::unlink(tmp.c_str());  // the error above is the one to report
+  return written;
+}
+
 Status MakeDirs(const std::string& path, mode_t mode) {
   if (path.empty()) return Status::InvalidArgument("empty directory path");
   size_t pos = 0;

@@ -28,6 +28,11 @@ Status ReadFileInChunks(const std::string& path, const std::function<void(std::s
 // Writes `data` to `fd` completely, retrying short writes and EINTR.
 Status WriteAll(int fd, std::string_view data);
 
+// Replaces `path` with a file holding `data` (mode `mode`): written beside
+// it under a temporary name, flushed, then renamed over it, so a reader sees
+// the old content or the new, never part of it.
+Status WriteFileAtomically(const std::string& path, std::string_view data, mode_t mode);
+
 // Creates `path` and any missing parents with `mode`. Existing directories are fine.
 Status MakeDirs(const std::string& path, mode_t mode);
 
