@@ -62,6 +62,26 @@ class StandaloneBackend : public Backend {
     return Status::OK();
   }
 
+  Result<std::vector<AppPermission>> ListAccess(std::string_view user, std::string_view fingerprint) override {
+    std::vector<AppPermission> out;
+    Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
+    if (!registry.ok()) {
+      if (registry.status().IsNotFound()) return out;
+      return registry.status();
+    }
+    PG_ASSIGN_OR_RETURN(KeyLookup key, (*registry)->cache().Lookup(fingerprint));
+    if (!key.record || key.record->user != user) return out;
+    if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(user)) {
+      PG_ASSIGN_OR_RETURN(std::optional<DeployKeyEntry> entry,
+                          (*registry)->FindDeployKey(deploy_key->app, deploy_key->name));
+      if (entry && entry->fingerprint == fingerprint) out.push_back({std::string(deploy_key->app), entry->push});
+      return out;
+    }
+    PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, (*registry)->AppsOf(user));
+    for (std::string& app : apps) out.push_back({std::move(app), true});
+    return out;
+  }
+
   std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
     std::vector<AppState> states(apps.size(), AppState::kUnknown);
     Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
@@ -222,6 +242,10 @@ class ControllerBackend : public Backend {
 };
 
 }  // namespace
+
+Result<std::vector<Backend::AppPermission>> Backend::ListAccess(std::string_view, std::string_view) {
+  return Status::Unimplemented("this backend cannot list a user's apps");
+}
 
 std::string AccessRefusal(std::string_view app, bool app_missing, bool distinguish_missing_apps) {
   if (!distinguish_missing_apps) return "App " + std::string(app) + " does not exist or you do not have access to it";

@@ -32,6 +32,16 @@ class Backend {
   virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
                            Access access) = 0;
 
+  // The apps `user`, authenticated by the key `fingerprint`, may fetch, by
+  // name, with whether they may push too. Unimplemented where the backend
+  // cannot list them: the controller contract has no such question.
+  struct AppPermission {
+    std::string app;
+    bool push = false;
+    bool operator==(const AppPermission&) const = default;
+  };
+  virtual Result<std::vector<AppPermission>> ListAccess(std::string_view user, std::string_view fingerprint);
+
   // Whether each of `apps` exists, in order. Only an explicit "does not
   // exist" is kGone; anything uncertain (timeouts, 5xx, 403, malformed
   // answers) is kUnknown, logged with its reason.

@@ -41,6 +41,11 @@ TEST_F(ControllerBackendTest, MemberWithTheirOwnKeyMayPush) {
   EXPECT_TRUE(backend_->Authorize("web", "alice", alice_.sha256, Backend::Access::kWrite).ok());
 }
 
+// The contract has no "which apps are mine": the platform's CLI answers that.
+TEST_F(ControllerBackendTest, ItCannotListAUsersApps) {
+  EXPECT_EQ(backend_->ListAccess("alice", alice_.sha256).status().code(), Status::Code::kUnimplemented);
+}
+
 TEST_F(ControllerBackendTest, RefusalsCarryTheDocumentedMessages) {
   EXPECT_EQ(backend_->Authorize("secret", "alice", alice_.sha256, Backend::Access::kWrite).message(), "You do not have access to secret");
   EXPECT_EQ(backend_->Authorize("nope", "alice", alice_.sha256, Backend::Access::kWrite).message(), "App nope does not exist");
@@ -168,6 +173,21 @@ class StandaloneBackendTest : public ::testing::Test {
   std::unique_ptr<Backend> backend_;
 };
 
+TEST_F(StandaloneBackendTest, AUsersAccessIsTheirMemberships) {
+  testing::TestKey alice = testing::MakeKey(dir_.path(), "alice");
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  Result<KeyImport> import = registry_->BeginKeyImport("alice");
+  ASSERT_TRUE(import.ok());
+  ASSERT_TRUE(import->Add(*ParsePublicKeyLine(alice.public_line)).ok());
+  ASSERT_TRUE(import->Commit().ok());
+  EXPECT_TRUE(backend_->ListAccess("alice", alice.sha256)->empty());
+  ASSERT_TRUE(registry_->Grant("web", "alice").ok());
+  ASSERT_TRUE(registry_->Grant("api", "alice").ok());
+  EXPECT_EQ(*backend_->ListAccess("alice", alice.sha256),
+            (std::vector<Backend::AppPermission>{{"api", true}, {"web", true}}));
+  EXPECT_TRUE(backend_->ListAccess("alice", ci_.sha256)->empty()) << "not alice's key";
+}
+
 TEST_F(StandaloneBackendTest, ADeployKeyReachesOnlyItsAppAndPushesOnlyWithPush) {
   EXPECT_TRUE(backend_->Authorize("web", "deploy-key:web:ci", ci_.sha256, Backend::Access::kWrite).ok());
   EXPECT_TRUE(backend_->Authorize("web", "deploy-key:web:reader", reader_.sha256, Backend::Access::kRead).ok());
@@ -181,8 +201,14 @@ TEST_F(StandaloneBackendTest, ADeployKeyReachesOnlyItsAppAndPushesOnlyWithPush) 
             Status::Code::kPermissionDenied);
   EXPECT_EQ(backend_->Authorize("web", "deploy-key:api:ci", ci_.sha256, Backend::Access::kRead).code(),
             Status::Code::kPermissionDenied);
+  EXPECT_EQ(*backend_->ListAccess("deploy-key:web:ci", ci_.sha256),
+            (std::vector<Backend::AppPermission>{{"web", true}}));
+  EXPECT_EQ(*backend_->ListAccess("deploy-key:web:reader", reader_.sha256),
+            (std::vector<Backend::AppPermission>{{"web", false}}));
+  EXPECT_TRUE(backend_->ListAccess("deploy-key:web:reader", ci_.sha256)->empty()) << "another key's owner";
   // Removed since sshd accepted it.
   ASSERT_TRUE(registry_->RemoveDeployKey("web", "ci").ok());
+  EXPECT_TRUE(backend_->ListAccess("deploy-key:web:ci", ci_.sha256)->empty());
   EXPECT_EQ(backend_->Authorize("web", "deploy-key:web:ci", ci_.sha256, Backend::Access::kWrite).code(),
             Status::Code::kPermissionDenied);
 }

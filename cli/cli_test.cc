@@ -60,7 +60,7 @@ TEST_F(CliTest, UsageErrorsNameTheWrongWordPointAtHelpAndExit2) {
        "pushgate app"},
       {{"frobnicate"}, "pushgate: unknown command 'frobnicate' (the commands are", "pushgate"},
       {{"app"}, "pushgate app: say which command: create, rm, ls, grant, revoke, key\n", "pushgate app"},
-      {{}, "pushgate: say which command: user, key, app, config, backup, status, drain", "pushgate"},
+      {{}, "pushgate: say which command: user, key, app, config, release, backup, status, drain", "pushgate"},
       {{"app", "create", "-x"}, "pushgate app create: unknown option -x", "pushgate app create"},
       {{"app", "create", "web", "--membr", "a"}, "pushgate app create: unknown option --membr", "pushgate app create"},
       {{"user", "add", "a", "b"}, "pushgate user add: too many arguments: b", "pushgate user add"},

@@ -16,12 +16,16 @@
 #include "data-dir/drain.h"
 #include "config/host_check.h"
 #include "reaper/trash.h"
+#include "metrics/counters.h"
 #include "registry/registry.h"
+#include "releases/releases.h"
 #include "sshkey/sshkey.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/duration.h"
 #include "util/line_reader.h"
+#include "util/lock.h"
+#include "util/names.h"
 
 namespace pushgate {
 namespace {
@@ -57,15 +61,6 @@ Result<Session> OpenSession(const CommandArgs& args) {
 }
 
 void Print(const std::string& line) { std::printf("%s\n", line.c_str()); }
-
-std::string FormatTime(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm;
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void DeclareUser(CLI::App& c, CommandArgs& a) { c.add_option("USER", a.user, "user name")->required(); }
 void DeclareApp(CLI::App& c, CommandArgs& a) { c.add_option("APP", a.app, "app name")->required(); }
@@ -157,7 +152,7 @@ Status KeyList(CommandArgs& args) {
   if (!args.user.empty()) user = args.user;
   PG_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, s.registry->ListKeys(user));
   for (const StoredKey& k : keys) {
-    Print(k.fingerprint + "  " + k.record.user + "  " + k.record.type + "  " + FormatTime(k.record.added_at) +
+    Print(k.fingerprint + "  " + k.record.user + "  " + k.record.type + "  " + FormatUnixTime(k.record.added_at) +
           (k.record.comment.empty() ? "" : "  " + k.record.comment));
   }
   return Status::OK();
@@ -270,9 +265,47 @@ Status DeployKeyList(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(std::vector<StoredDeployKey> keys, s.registry->ListDeployKeys(args.app));
   for (const StoredDeployKey& k : keys) {
     Print(k.entry.name + "  " + (k.entry.push ? "push" : "fetch") + "  " + k.entry.fingerprint + "  " +
-          k.record.type + "  " + FormatTime(k.record.added_at) +
+          k.record.type + "  " + FormatUnixTime(k.record.added_at) +
           (k.record.comment.empty() ? "" : "  " + k.record.comment));
   }
+  return Status::OK();
+}
+
+void DeclareReleaseRollback(CLI::App& c, CommandArgs& a) {
+  DeclareApp(c, a);
+  c.add_option("VERSION", a.version, "the release to make current (v3); the one before the current by default")
+      ->check([](const std::string& v) {
+        return v.size() >= 2 && v.size() <= 10 && v[0] == 'v' && v[1] != '0' &&
+                       v.find_first_not_of("0123456789", 1) == std::string::npos
+                   ? std::string()
+                   : "a release version is v1, v2, ...";
+      });
+}
+
+Status ReleaseList(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases,
+                      ListReleaseRecords(s.config.dirs().Releases() + "/" + args.app));
+  if (releases.empty()) {
+    Print(args.app + " has no releases yet");
+    return Status::OK();
+  }
+  std::printf("%s", FormatReleaseList(releases).c_str());
+  return Status::OK();
+}
+
+// Under the app lock, as a push or `ssh git@host rollback` would be.
+Status ReleaseRollback(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  if (!IsValidAppName(args.app)) return Status::InvalidArgument("\"" + args.app + "\" is not a valid app name");
+  std::optional<int> version;
+  if (!args.version.empty()) version = std::stoi(args.version.substr(1));
+  PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(s.config.dirs().AppLock(args.app), s.config.push.lock_timeout, [] {
+    std::fprintf(stderr, "waiting for the deploy in progress...\n");
+  }));
+  PG_ASSIGN_OR_RETURN(ReleaseRecord now, RollBack(s.config.dirs().Releases() + "/" + args.app, version, "operator"));
+  metrics::Add(s.config.data_dir, metrics::Counter::kRollback);
+  Print(args.app + " rolled back to " + now.name);
   return Status::OK();
 }
 
@@ -422,6 +455,9 @@ constexpr Command kCommands[] = {
      DeployKeyAdd},
     {"app key", "rm", "remove an app's deploy key", DeclareDeployKey, DeployKeyRemove},
     {"app key", "ls", "list an app's deploy keys", DeclareApp, DeployKeyList},
+    {"release", "ls", "list an app's releases, newest first", DeclareApp, ReleaseList},
+    {"release", "rollback", "make an older release current again (the previous one by default)",
+     DeclareReleaseRollback, ReleaseRollback},
     {nullptr, "backup", "write a consistent copy of the registry", DeclareBackup, Backup},
     {nullptr, "status", "the gateway's state; exit status 0 healthy, 1 degraded, 2 down", DeclareStatus,
      GatewayHealth, 2},
@@ -436,6 +472,7 @@ constexpr CommandGroup kGroups[] = {
     {"app", "manage apps and who may push to them"},
     {"app key", "manage an app's deploy keys"},
     {"config", "check the configuration"},
+    {"release", "list and roll back an app's releases"},
 };
 
 }  // namespace

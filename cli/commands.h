@@ -26,6 +26,7 @@ struct CommandArgs {
   std::vector<std::string> members;
   std::string name;   // app key: the deploy key's name
   bool push = false;  // app key add: may push
+  std::string version;  // release rollback: "v3", or "" for the previous release
   bool purge = false;
   std::string state;  // drain: "on", "off" or "" (show)
   std::string wait;   // drain on: how long to wait for pushes in flight ("" = don't)

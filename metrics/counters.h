@@ -50,6 +50,8 @@ enum class Counter : uint32_t {
   kSshdRefusedUserLimit,        // sshd.max_sessions_per_user or _per_minute
   kSshdLoginTimeout,            // not authenticated within sshd.login_grace_time
   kSshdAuthFailed,              // left or cut off without authenticating
+  kSessionCommand,              // a pusher command ran (info, releases, rollback, logs)
+  kRollback,                    // a rollback switched an app's current release
   kCount
 };
 

@@ -70,7 +70,9 @@ std::string RenderMetrics(const Config& config) {
   out.Family("pushgate_sessions_total", "counter", "ssh sessions by what the session steps did with them (either front end)");
   out.Counted("pushgate_sessions_total", "kind", snap,
               {{"push", Counter::kSessionPush}, {"fetch", Counter::kSessionFetch},
-               {"refused", Counter::kSessionRefused}});
+               {"command", Counter::kSessionCommand}, {"refused", Counter::kSessionRefused}});
+  out.Family("pushgate_rollbacks_total", "counter", "rollbacks of an app's current release (ssh rollback)");
+  out.Sample("pushgate_rollbacks_total", "", static_cast<double>(snap.Get(Counter::kRollback)));
   out.Family("pushgate_pushes_total", "counter", "pushes that reached the pre-receive hook, by outcome");
   out.Counted("pushgate_pushes_total", "outcome", snap,
               {{"deployed", Counter::kPushDeployed}, {"build_failed", Counter::kPushBuildFailed},

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/names.h"
 
@@ -192,6 +193,19 @@ Result<std::vector<ReleaseRecord>> ListReleaseRecords(const std::string& app_dir
     out.push_back(std::move(record));
   }
   return out;
+}
+
+std::string FormatReleaseList(const std::vector<ReleaseRecord>& releases) {
+  std::string text;
+  for (auto r = releases.rbegin(); r != releases.rend(); ++r) {
+    text += r->current ? "* " : "  ";
+    text += "v" + std::to_string(r->version) + "  " + r->name.substr(r->name.find('-') + 1) + "  ";
+    text += (r->created_at > 0 ? FormatUnixTime(r->created_at) : std::string(20, '-')) + "  ";
+    text += r->pusher.empty() ? "-" : r->pusher;
+    if (!r->rolled_back_by.empty()) text += "  (rolled back to by " + r->rolled_back_by + ")";
+    text += "\n";
+  }
+  return text;
 }
 
 Result<ReleaseRecord> RollBack(const std::string& app_dir, std::optional<int> version, const std::string& by) {

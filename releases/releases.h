@@ -59,6 +59,10 @@ Status RemoveRelease(const std::string& app_dir, const std::string& name);
 // what its name says; a record that does not parse is Corruption.
 Result<std::vector<ReleaseRecord>> ListReleaseRecords(const std::string& app_dir);
 
+// The releases newest first, one line each, for people: "* " marks the
+// current one, then version, short commit, time (UTC) and pusher.
+std::string FormatReleaseList(const std::vector<ReleaseRecord>& releases);
+
 // Makes release `version` current again, or, without one, the newest
 // release older than the current one. `by` (who asked) is written to its
 // record. InvalidArgument, with the versions there are, if there is no

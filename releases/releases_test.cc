@@ -101,6 +101,17 @@ TEST_F(ReleasesTest, RollBackGoesToThePreviousOrTheNamedRelease) {
   EXPECT_EQ(Versions(), (std::vector<int>{1, 2, 3}));
 }
 
+TEST_F(ReleasesTest, TheListIsNewestFirstWithTheCurrentOneMarked) {
+  AddRelease(1, 'a', "alice", "00aa");
+  AddRelease(2, 'b', "deploy-key:ci", "00bb");
+  ASSERT_TRUE(RollBack(app_, 1, "bob").ok());
+  ASSERT_TRUE(MakeDirs(app_ + "/v3-ccccccc", 0755).ok());
+  EXPECT_EQ(FormatReleaseList(*ListReleaseRecords(app_)),
+            "  v3  ccccccc  --------------------  -\n"
+            "  v2  bbbbbbb  2023-11-14T22:13:22Z  deploy-key:ci\n"
+            "* v1  aaaaaaa  2023-11-14T22:13:21Z  alice  (rolled back to by bob)\n");
+}
+
 TEST_F(ReleasesTest, RemoveReleaseTakesItsRecord) {
   AddRelease(1, 'a', "alice", "00aa");
   ASSERT_TRUE(RemoveRelease(app_, "v1-aaaaaaa").ok());

@@ -115,11 +115,13 @@ std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& 
   return std::nullopt;
 }
 
+Backend::Access AccessOf(const GitCommand& command) {
+  return command.service == GitService::kReceivePack ? Backend::Access::kWrite : Backend::Access::kRead;
+}
+
 std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, const SessionRequest& request,
-                                        const GitCommand& command) {
-  Backend::Access access =
-      command.service == GitService::kReceivePack ? Backend::Access::kWrite : Backend::Access::kRead;
-  Status authorized = backend.Authorize(command.app, request.user, request.fingerprint, access);
+                                        std::string_view app, Backend::Access access) {
+  Status authorized = backend.Authorize(app, request.user, request.fingerprint, access);
   if (authorized.ok()) return std::nullopt;
   switch (authorized.code()) {
     case Status::Code::kNotFound:
@@ -128,10 +130,10 @@ std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, 
       // A deploy key asking for its own app learns no more than it knows
       // already, and the precise reason says what to ask the operator for.
       std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(request.user);
-      if (deploy_key && deploy_key->app == command.app && authorized.code() == Status::Code::kPermissionDenied) {
+      if (deploy_key && deploy_key->app == app && authorized.code() == Status::Code::kPermissionDenied) {
         return Refusal{authorized.message()};
       }
-      return Refusal{AccessRefusal(command.app, authorized.IsNotFound(), config.push.distinguish_missing_apps)};
+      return Refusal{AccessRefusal(app, authorized.IsNotFound(), config.push.distinguish_missing_apps)};
     }
     case Status::Code::kUnavailable:
     case Status::Code::kTimeout:
@@ -152,36 +154,45 @@ std::optional<Refusal> PrepareDataDir(const Config& config) {
   return std::nullopt;
 }
 
-std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request, const GitCommand& command,
-                                       const std::function<void(std::string_view)>& notify, PushLock* push) {
-  if (command.service != GitService::kReceivePack) return std::nullopt;
+std::optional<Refusal> LockApp(const Config& config, const SessionRequest& request, std::string_view app,
+                               const std::function<void(std::string_view)>& notify, std::optional<FileLock>* lock,
+                               bool* waited) {
   Result<bool> draining = IsDraining(config.dirs());
   if (!draining.ok()) return Unavailable(draining.status());
   if (*draining) {
     log::Info("refused: draining");
-    return Refusal{DrainingMessage(command.app)};
+    return Refusal{DrainingMessage(app)};
   }
   bool client_gone = false;
-  Result<FileLock> lock = FileLock::Acquire(
-      config.dirs().AppLock(command.app), config.push.lock_timeout,
+  Result<FileLock> acquired = FileLock::Acquire(
+      config.dirs().AppLock(app), config.push.lock_timeout,
       [&] {
-        push->waited = true;
+        *waited = true;
         notify("waiting for the deploy in progress...");
       },
-      // A waiter whose client has gone has no push left to run.
+      // A waiter whose client has gone has nothing left to run.
       [&] { return client_gone = ClientGone(request); });
-  if (!lock.ok()) {
-    if (lock.status().IsTimeout()) {
-      return Refusal{"another deploy of " + command.app + " is still running after " +
+  if (!acquired.ok()) {
+    if (acquired.status().IsTimeout()) {
+      return Refusal{"another deploy of " + std::string(app) + " is still running after " +
                      FormatDuration(config.push.lock_timeout) + "; try again when it has finished"};
     }
     if (client_gone) {
       log::Info("the client left while waiting for the app lock");
       return Refusal{"the connection closed while waiting for the deploy in progress"};
     }
-    return Unavailable(lock.status());
+    return Unavailable(acquired.status());
   }
-  push->lock.emplace(std::move(lock).value());
+  lock->emplace(std::move(acquired).value());
+  return std::nullopt;
+}
+
+std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request, const GitCommand& command,
+                                       const std::function<void(std::string_view)>& notify, PushLock* push) {
+  if (command.service != GitService::kReceivePack) return std::nullopt;
+  if (std::optional<Refusal> no = LockApp(config, request, command.app, notify, &push->lock, &push->waited)) {
+    return no;
+  }
   // Not close-on-exec: it must reach the hook through git-receive-pack.
   push->session_fd.Reset(::fcntl(request.session_fd, F_DUPFD, 3));
   if (!push->session_fd.valid()) return Unavailable(Status::FromErrno(errno, "dup the session channel"));
@@ -277,7 +288,9 @@ SessionDecision DecideSession(const Config& config, Backend& backend, const Sess
   PhaseClock clock;
   GitCommand command;
   if (std::optional<Refusal> no = ParseRequest(config, request, &command)) return refuse(std::move(*no));
-  if (std::optional<Refusal> no = AuthorizeRequest(config, backend, request, command)) return refuse(std::move(*no));
+  if (std::optional<Refusal> no = AuthorizeRequest(config, backend, request, command.app, AccessOf(command))) {
+    return refuse(std::move(*no));
+  }
   std::string authorize_ms = clock.Lap();
   if (std::optional<Refusal> no = PrepareDataDir(config)) return refuse(std::move(*no));
   PushLock push;
@@ -369,6 +382,20 @@ int RunSession(const Config& config, const SessionRequest& request, std::atomic<
   Result<std::unique_ptr<Backend>> backend = OpenBackend(config, request.request_id);
   if (!backend.ok()) return Misconfigured(backend.status().Annotate("cannot open backend"), tell);
 
+  // Anything that is not a git command is a pusher command or refused by
+  // ParsePusherCommand; an invalid app name in a git command is refused as
+  // one (DecideSession).
+  ParsedSshCommand git = ParseSshCommand(request.original_command.value_or(""));
+  if (!git.ok && git.error.kind == SshCommandError::Kind::kNotGit) {
+    ParsedPusherCommand pusher = ParsePusherCommand(request.original_command, config.git_user);
+    if (!pusher.ok) {
+      log::Info("refused: not a known command");
+      metrics::Add(config.data_dir, metrics::Counter::kSessionRefused);
+      tell(pusher.error);
+      return 1;
+    }
+    return ServePusherCommand(config, **backend, request, pusher.command, tell);
+  }
   SessionDecision decision = DecideSession(config, **backend, request, tell);
   if (!decision.exec) {
     metrics::Add(config.data_dir, metrics::Counter::kSessionRefused);

@@ -28,6 +28,7 @@
 
 #include "backend/backend.h"
 #include "config/config.h"
+#include "session/pusher_command.h"
 #include "session/ssh_command.h"
 #include "util/fd.h"
 #include "util/lock.h"
@@ -68,10 +69,21 @@ struct PushLock {
 
 [[nodiscard]] std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& request,
                                                   GitCommand* command);
+// What a git command asks of the backend: a push writes, a fetch reads.
+Backend::Access AccessOf(const GitCommand& command);
 [[nodiscard]] std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend,
-                                                      const SessionRequest& request, const GitCommand& command);
+                                                      const SessionRequest& request, std::string_view app,
+                                                      Backend::Access access);
 [[nodiscard]] std::optional<Refusal> PrepareDataDir(const Config& config);
-// Does nothing for a fetch. `notify` prints a progress line to the client.
+// Anything that changes what an app serves (a push, a rollback) holds its
+// lock: not while draining, and waiting up to push.lock_timeout for a
+// deploy in progress (not for a client that has left). `notify` prints a
+// progress line to the client; `waited` is set if someone held it first.
+[[nodiscard]] std::optional<Refusal> LockApp(const Config& config, const SessionRequest& request, std::string_view app,
+                                             const std::function<void(std::string_view)>& notify,
+                                             std::optional<FileLock>* lock, bool* waited);
+// LockApp for a push, with the channel's duplicate for the hook. Does
+// nothing for a fetch.
 [[nodiscard]] std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request,
                                                      const GitCommand& command,
                                                      const std::function<void(std::string_view)>& notify,
@@ -104,9 +116,16 @@ SessionDecision DecideSession(const Config& config, Backend& backend, const Sess
 int ServeSession(SessionDecision decision, const Config& config, const std::atomic<bool>* stop,
                  const std::function<void(std::string_view)>& tell);
 
+// A pusher command (pusher_command.h) instead of git, with the same access
+// rules: releases and logs read the app, rollback writes it under the app
+// lock. Answers go to the channel's stdout (request.session_fd), refusals
+// to `tell`. Returns the exit status.
+int ServePusherCommand(const Config& config, Backend& backend, const SessionRequest& request,
+                       const PusherCommand& command, const std::function<void(std::string_view)>& tell);
+
 // Everything after authentication, as both front ends run it on a process
 // whose stdio is the client's channel: log context, the key-hit count, the
-// backend, DecideSession, then (with SIGTERM and SIGHUP now ending the
+// backend, then a pusher command (ServePusherCommand) or DecideSession, then (with SIGTERM and SIGHUP now ending the
 // session through `stop`, as an idle one ends) ServeSession. `tell` prints
 // a line for the client. Returns the session's exit status.
 int RunSession(const Config& config, const SessionRequest& request, std::atomic<bool>* stop,

@@ -85,7 +85,7 @@ TEST_F(ShellTest, TheStepsCalledOneByOneServeAPushAndAFetch) {
   ASSERT_FALSE(ParseRequest(config_, push_request, &push).has_value());
   EXPECT_EQ(push.app, "web");
   EXPECT_EQ(push.service, GitService::kReceivePack);
-  ASSERT_FALSE(AuthorizeRequest(config_, backend_, push_request, push).has_value());
+  ASSERT_FALSE(AuthorizeRequest(config_, backend_, push_request, push.app, AccessOf(push)).has_value());
   ASSERT_FALSE(PrepareDataDir(config_).has_value());
   PushLock held;
   ASSERT_FALSE(AcquirePushLock(config_, push_request, push, notify, &held).has_value());

@@ -1,6 +1,7 @@
 #include "util/duration.h"
 
 #include <cstdint>
+#include <ctime>
 #include <limits>
 
 namespace pushgate {
@@ -60,6 +61,15 @@ std::string FormatDuration(Duration d) {
   part(1000, "s");
   part(1, "ms");
   return out;
+}
+
+std::string FormatUnixTime(int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm;
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace pushgate

@@ -28,6 +28,9 @@ inline int64_t UnixNowMs() {
       .count();
 }
 
+// Unix seconds as UTC "2026-12-02T17:36:53Z", for people and scripts alike.
+std::string FormatUnixTime(int64_t unix_seconds);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_UTIL_DURATION_H_
