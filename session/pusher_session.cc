@@ -140,7 +140,11 @@ int Rollback(const PusherContext& c, const std::string& app, std::optional<int> 
   }
   std::optional<FileLock> lock;
   bool waited = false;
-  if (std::optional<Refusal> no = LockApp(c.config, c.request, app, c.tell, &lock, &waited)) return c.Refuse(*no);
+  // `ssh host rollback APP` ends its stdin at once (there is nothing to
+  // send): only the output side of the channel tells that the client left.
+  SessionRequest watched = c.request;
+  watched.session_in_fd = -1;
+  if (std::optional<Refusal> no = LockApp(c.config, watched, app, c.tell, &lock, &waited)) return c.Refuse(*no);
   std::string was;
   Result<std::string> current = CurrentRelease(c.AppDir(app));
   if (current.ok()) was = *current;

@@ -244,7 +244,8 @@ TEST_F(ControllerPushTest, ControllerDownWithAWarmCache) {
   fake_->Stop();
   // sshd still accepts the cached key (authentication works) ...
   CapturedRun login = gateway_->Ssh(*alice_, {"127.0.0.1"});
-  EXPECT_NE(login.output.find("Hi alice!"), std::string::npos) << login.output;
+  // The controller lists no apps to greet with (its contract has no such question).
+  EXPECT_NE(login.output.find("Hi alice! pushgate does not provide shell access."), std::string::npos) << login.output;
   // ... and the push is refused, nothing written, with the documented message.
   CommitFiles(work_ / "warm", {{"index.html", "changed\n"}}, "change");
   CapturedRun push = Push(*alice_, "warm", "web");
