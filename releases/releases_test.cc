@@ -138,6 +138,8 @@ TEST_F(ReleasesTest, BuildLogsFollowTheirReleasesAndTheLatestBuild) {
   EXPECT_EQ(*ListDir(app_ + "/builds"), (std::vector<std::string>{"00bb.log", "00dd.log", "last"}));
   EXPECT_EQ(ReadBuildLog(app_, 1).status().message(), "release v1 is not kept; the releases kept are v2");
   EXPECT_EQ(SaveBuildLog(app_, "../x", "x").code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(RemoveTree(app_ + "/builds/00bb.log").ok());
+  EXPECT_EQ(ReadBuildLog(app_, 2).status().message(), "the build log of v2 is not kept");
 }
 
 TEST_F(ReleasesTest, ALongLogKeepsItsTail) {

@@ -160,9 +160,9 @@ TEST_F(PusherCommandTest, InfoSaysWhoYouAreAndWhatYouMayDo) {
 TEST_F(PusherCommandTest, UnknownCommandsAndBadArgumentsSayWhatIsValid) {
   CapturedRun unknown = Command(*carol_, "deploy cmd-web");
   EXPECT_EQ(unknown.status.code, 1) << unknown.output;
-  EXPECT_TRUE(Contains(unknown.output, "unknown command 'deploy'; pushgate does not provide shell access; the commands "
-                                       "are: info [--json], releases APP, rollback APP [vN], logs APP [vN], and git "
-                                       "push/fetch"))
+  EXPECT_TRUE(Contains(unknown.output,
+                       "unknown command 'deploy'; pushgate does not provide shell access; the commands are: "
+                       "info [--json], releases APP, rollback APP [vN], logs APP [vN], and git push/fetch"))
       << unknown.output;
   CapturedRun usage = Command(*carol_, "rollback cmd-web 2");
   EXPECT_EQ(usage.status.code, 1) << usage.output;
@@ -208,7 +208,8 @@ TEST_F(PusherCommandTest, ReleasesLogsAndRollback) {
   EXPECT_TRUE(Contains(Command(*carol_, "releases cmd-api").output, "* v1  ")) << "the list follows";
   CapturedRun again = Command(*carol_, "rollback cmd-api");
   EXPECT_EQ(again.status.code, 1) << again.output;
-  EXPECT_TRUE(Contains(again.output, "there is no release before the current one")) << again.output;
+  EXPECT_TRUE(Contains(again.output, "cmd-api: there is no release before the current one to roll back to"))
+      << again.output;
   EXPECT_TRUE(Command(*carol_, "rollback cmd-api v2").status.success());
   EXPECT_EQ(gateway_->CurrentRelease("cmd-api"), "v2-" + two.substr(0, 7));
 

@@ -120,6 +120,25 @@ TEST_F(ControllerPushTest, PushDeploysWithKeysFromTheController) {
 }
 
 // The controller's build log reaches the pusher while the build runs.
+// The platform keeps releases and logs and knows a user's apps: the pusher
+// commands say where to look instead of answering from nothing.
+TEST_F(ControllerPushTest, PusherCommandsPointAtThePlatform) {
+  for (const char* command : {"releases web", "logs web", "rollback web"}) {
+    CapturedRun run = gateway_->Ssh(*alice_, {"127.0.0.1", command});
+    EXPECT_EQ(run.status.code, 1) << command << ": " << run.output;
+    EXPECT_NE(run.output.find("the releases of web are kept by the platform, not by pushgate: use the platform's "
+                              "client (Workflow: deis releases -a web)"),
+              std::string::npos)
+        << command << ": " << run.output;
+  }
+  CapturedRun info = gateway_->Ssh(*alice_, {"127.0.0.1", "info --json"});
+  EXPECT_EQ(info.status.code, 0) << info.output;
+  EXPECT_NE(info.output.find("{\"user\":\"alice\",\"deploy_key\":null,\"key\":\"" + alice_->sha256 +
+                             "\",\"apps\":null}"),
+            std::string::npos)
+      << info.output;
+}
+
 TEST_F(ControllerPushTest, BuildLogStreamsLive) {
   FakeController::BuildScript script;
   script.log = {{Duration(0), "first line\n"}, {std::chrono::milliseconds(2500), "last line\n"}};
