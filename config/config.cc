@@ -365,6 +365,8 @@ constexpr KeySpec kPush[] = {
     {"push.max_tree_depth", CountField<&Config::push, &PushConfig::max_tree_depth, 1, 4096>},
     {"push.max_entries", CountField<&Config::push, &PushConfig::max_entries, 1, 100000000>},
     {"push.distinguish_missing_apps", Field<Bool, &Config::push, &PushConfig::distinguish_missing_apps>},
+    {"push.max_pushes_per_user", CountField<&Config::push, &PushConfig::max_pushes_per_user, 0, 10000>},
+    {"push.max_requests_per_minute", CountField<&Config::push, &PushConfig::max_requests_per_minute, 0, 1000000>},
 };
 constexpr KeySpec kDeploy[] = {
     {"deploy.allow_external_symlinks", Field<Bool, &Config::deploy, &DeployConfig::allow_external_symlinks>},

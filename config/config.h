@@ -66,6 +66,12 @@ struct PushConfig {
   // to X". Off: both hear "does not exist or you do not have access to it",
   // so a registered key cannot probe app names.
   bool distinguish_missing_apps = false;
+  // One pusher (a user, or a deploy key) may have this many pushes in
+  // progress at once, those waiting for an app's lock included, so that one
+  // runaway CI job cannot take every build slot; and may start this many
+  // sessions (pushes, fetches, commands) a minute. 0: no limit.
+  int max_pushes_per_user = 8;
+  int max_requests_per_minute = 300;
 };
 
 // The pushed tree as the deploy takes it ([deploy]).

@@ -24,6 +24,8 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_TRUE(c->build.command.empty());
   EXPECT_EQ(c->build.timeout, std::chrono::minutes(30));
   EXPECT_EQ(c->push.lock_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c->push.max_pushes_per_user, 8);
+  EXPECT_EQ(c->push.max_requests_per_minute, 300);
   EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(2));
   EXPECT_EQ(c->push.max_pack_size, uint64_t{1} << 30);
   EXPECT_EQ(c->push.max_file_size, uint64_t{512} << 20);
@@ -138,6 +140,10 @@ TEST(ConfigTest, BadValuesNameKeyAndLine) {
   EXPECT_NE(ParseError("[push]\nmax_file_size = \"1.5GiB\"").message().find("push.max_file_size"), std::string::npos);
   EXPECT_NE(ParseError("[push]\nmax_pack_size = 0").message().find("positive"), std::string::npos);
   EXPECT_NE(ParseError("[push]\nmax_entries = -1").message().find("push.max_entries"), std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_pushes_per_user = -1").message().find("push.max_pushes_per_user"),
+            std::string::npos);
+  EXPECT_NE(ParseError("[push]\nmax_requests_per_minute = \"many\"").message().find("push.max_requests_per_minute"),
+            std::string::npos);
   EXPECT_NE(ParseError("[push]\nmax_tree_depth = \"64\"").message().find("a count"), std::string::npos);
   EXPECT_NE(ParseError("[deploy]\nallow_external_symlinks = \"yes\"").message().find("true or false"),
             std::string::npos);

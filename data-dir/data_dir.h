@@ -39,6 +39,14 @@ class DataDir {
   // pushgate-sshd's default host keys.
   std::string SshdHostKeys() const { return root_ + "/sshd"; }
   std::string LastReaperRun() const { return root_ + "/reaper-last.json"; }
+  // Per-pusher limits (session/pusher_limits.h): a key owner's push slots
+  // and request rate. Owners are user names or deploy key owners, never
+  // "." or "..", without '/'.
+  std::string Pushers() const { return root_ + "/pushers"; }
+  std::string PusherPushSlot(std::string_view owner, int slot) const {
+    return Pushers() + "/" + std::string(owner) + ".push." + std::to_string(slot);
+  }
+  std::string PusherRate(std::string_view owner) const { return Pushers() + "/" + std::string(owner) + ".rate"; }
 
  private:
   std::string root_;

@@ -11,8 +11,10 @@
 #include "gitrepo/gitrepo.h"
 #include "metrics/counters.h"
 #include "program/startup.h"
+#include "session/pusher_limits.h"
 #include "session/session_relay.h"
 #include "session/ssh_command.h"
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -95,6 +97,21 @@ bool IsValidGitProtocol(std::string_view value) {
     if (value.empty()) return false;
   }
   return true;
+}
+
+// A limit is a refusal with the limit's own words; failing to keep count
+// is the gateway's failure.
+std::optional<Refusal> LimitRefusal(const Status& status) {
+  if (status.code() != Status::Code::kResourceExhausted) return Unavailable(status);
+  log::Info("refused: over a per-pusher limit", {{"reason", status.message()}});
+  return Refusal{status.message()};
+}
+
+std::optional<Refusal> CountPusherRequest(const Config& config, const SessionRequest& request) {
+  Status counted = CountRequest(config.dirs(), request.user, PusherOf(request.user),
+                                config.push.max_requests_per_minute, UnixNowMs());
+  if (counted.ok()) return std::nullopt;
+  return LimitRefusal(counted);
 }
 
 std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& request, GitCommand* command) {
@@ -190,6 +207,10 @@ std::optional<Refusal> LockApp(const Config& config, const SessionRequest& reque
 std::optional<Refusal> AcquirePushLock(const Config& config, const SessionRequest& request, const GitCommand& command,
                                        const std::function<void(std::string_view)>& notify, PushLock* push) {
   if (command.service != GitService::kReceivePack) return std::nullopt;
+  Result<std::optional<FileLock>> slot =
+      TakePushSlot(config.dirs(), request.user, PusherOf(request.user), config.push.max_pushes_per_user);
+  if (!slot.ok()) return LimitRefusal(slot.status());
+  push->slot = std::move(slot).value();
   if (std::optional<Refusal> no = LockApp(config, request, command.app, notify, &push->lock, &push->waited)) {
     return no;
   }
@@ -304,6 +325,7 @@ SessionDecision DecideSession(const Config& config, Backend& backend, const Sess
   }
   decision.git = DescribeGit(config, request, command, push.session_fd.valid() ? push.session_fd.get() : -1);
   decision.lock = std::move(push.lock);
+  decision.slot = std::move(push.slot);
   decision.session_fd = std::move(push.session_fd);
   decision.exec = true;
   log::Info("starting git", {{"repository", config.dirs().Repo(command.app)},
@@ -323,6 +345,7 @@ int ServeSession(SessionDecision decision, const Config& config, const std::atom
   std::vector<UniqueFd> handed;
   handed.push_back(std::move(*decision.lock).Release());
   handed.push_back(std::move(decision.session_fd));
+  if (decision.slot) handed.push_back(std::move(*decision.slot).Release());
   SessionRelayOptions options;
   options.idle_timeout = config.push.idle_timeout;
   options.stop = stop;
@@ -382,6 +405,11 @@ int RunSession(const Config& config, const SessionRequest& request, std::atomic<
   Result<std::unique_ptr<Backend>> backend = OpenBackend(config, request.request_id);
   if (!backend.ok()) return Misconfigured(backend.status().Annotate("cannot open backend"), tell);
 
+  if (std::optional<Refusal> no = CountPusherRequest(config, request)) {
+    metrics::Add(config.data_dir, metrics::Counter::kSessionRefused);
+    tell(no->message);
+    return no->exit_code;
+  }
   // Anything that is not a git command is a pusher command or refused by
   // ParsePusherCommand; an invalid app name in a git command is refused as
   // one (DecideSession).

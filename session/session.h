@@ -1,11 +1,14 @@
 // A push or fetch session, as named steps that every SSH front end calls in
 // the same order (pushgate-shell under OpenSSH today):
 //
+//   CountPusherRequest the pusher's request rate (push.max_requests_per_minute)
 //   ParseRequest       the client's command: a git push or fetch of a valid app
 //   AuthorizeRequest   may this user (and key) do that, asked of the backend
 //   PrepareDataDir     data_dir's directories exist
-//   AcquirePushLock    pushes: not draining, and the app's lock, waiting for a
-//                      deploy in progress (not for a client that has left)
+//   AcquirePushLock    pushes: a push slot of the pusher's
+//                      (push.max_pushes_per_user), not draining, and the
+//                      app's lock, waiting for a deploy in progress (not for
+//                      a client that has left)
 //   PrepareRepository  the bare repository exists, is a real directory, and
 //                      holds nothing a killed push left behind
 //   DescribeGit        git's program, arguments and whole environment
@@ -62,11 +65,14 @@ struct Refusal {
 
 // What a push holds once AcquirePushLock has said yes.
 struct PushLock {
+  std::optional<FileLock> slot;  // one of the pusher's push slots, if limited, to be handed to git
   std::optional<FileLock> lock;  // the app's lock, to be handed to git
   UniqueFd session_fd;           // a duplicate of the channel, for the hook (PUSHGATE_CLIENT_FD)
   bool waited = false;           // another deploy held the lock first
 };
 
+// Counts the session against the key owner's request rate (session/pusher_limits.h).
+[[nodiscard]] std::optional<Refusal> CountPusherRequest(const Config& config, const SessionRequest& request);
 [[nodiscard]] std::optional<Refusal> ParseRequest(const Config& config, const SessionRequest& request,
                                                   GitCommand* command);
 // What a git command asks of the backend: a push writes, a fetch reads.
@@ -100,6 +106,7 @@ struct SessionDecision {
   bool exec = false;
   SpawnSpec git;                 // exec: the git program to run
   std::optional<FileLock> lock;  // receive-pack: the app lock, handed to git
+  std::optional<FileLock> slot;  // receive-pack: the pusher's push slot, if limited, handed to git
   UniqueFd session_fd;           // receive-pack: for the hook (PUSHGATE_CLIENT_FD)
   std::string message;           // refusal: one line for the client
   int exit_code = 0;

@@ -1,6 +1,6 @@
 // End-to-end: who may do what, through either front end with the real git
 // and ssh clients: deploy keys, and the pusher commands (greeting, info,
-// releases, logs, rollback).
+// releases, logs, rollback), and the per-pusher limits.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -264,6 +264,68 @@ TEST_F(PusherCommandTest, ARollbackWaitsForTheDeployInProgress) {
   std::string listed = gateway_->AdminOk({"release", "ls", "cmd-busy"});
   EXPECT_TRUE(Contains(listed, "* v3  " + three.substr(0, 7))) << listed;
   EXPECT_TRUE(Contains(listed, "(rolled back to by operator)")) << listed;
+}
+
+// Small per-pusher limits, to meet them: one push at a time, six requests
+// a minute.
+class PusherLimitTest : public SharedGatewayTest<PusherLimitTest> {
+ public:
+  static GatewayOptions Options() {
+    GatewayOptions options;
+    options.extra_config = "[push]\nmax_pushes_per_user = 1\nmax_requests_per_minute = 6\n";
+    return options;
+  }
+
+ protected:
+  TempDir work_;
+};
+
+// A second push of the same pusher while one runs (to another app, so no
+// app lock is involved) is refused; others push on, and the slot comes
+// back when the first push ends.
+TEST_F(PusherLimitTest, OnePusherCannotTakeEveryBuildSlot) {
+  TestKey dave = gateway_->AddUserWithKey("dave", keys_->path());
+  TestKey erin = gateway_->AddUserWithKey("erin", keys_->path());
+  gateway_->AdminOk({"app", "create", "lim-one", "--member", "dave"});
+  gateway_->AdminOk({"app", "create", "lim-two", "--member", "dave", "--member", "erin"});
+  gateway_->SetBuild("lim-one", "echo 'building slowly'; sleep 3");
+  std::string one = work_ / "one", two = work_ / "two";
+  MakeRepoWithCommit(one, {{"a", "1"}});
+  MakeRepoWithCommit(two, {{"a", "2"}});
+  std::unique_ptr<LiveGit> slow = gateway_->StartGit(dave, {"push", gateway_->Url("lim-one"), "main"}, one);
+  ASSERT_NE(slow, nullptr);
+  ASSERT_TRUE(slow->ReadUntil("building slowly")) << slow->output();
+  CapturedRun refused = gateway_->Git(dave, {"push", gateway_->Url("lim-two"), "main"}, two);
+  EXPECT_FALSE(refused.status.success());
+  EXPECT_TRUE(Contains(refused.output, "too many pushes in progress for dave (1 at once, push.max_pushes_per_user); "
+                                       "try again when one has finished"))
+      << refused.output;
+  CapturedRun other = gateway_->Git(erin, {"push", gateway_->Url("lim-two"), "main"}, two);
+  EXPECT_TRUE(other.status.success()) << "erin is not limited by dave: " << other.output;
+  ASSERT_TRUE(slow->Finish().success()) << slow->output();
+  CapturedRun again = gateway_->Git(dave, {"push", "-f", gateway_->Url("lim-two"), "main"}, two);
+  EXPECT_TRUE(again.status.success()) << again.output;
+}
+
+TEST_F(PusherLimitTest, RequestsBeyondTheMinutesShareAreRefusedWithWhenToRetry) {
+  TestKey frank = gateway_->AddUserWithKey("frank", keys_->path());
+  for (int i = 0; i < 6; ++i) {
+    CapturedRun info = gateway_->Ssh(frank, {"127.0.0.1", "info"});
+    ASSERT_EQ(info.status.code, 0) << i << ": " << info.output;
+  }
+  CapturedRun over = gateway_->Ssh(frank, {"127.0.0.1", "info"});
+  EXPECT_EQ(over.status.code, 1) << over.output;
+  EXPECT_TRUE(Contains(over.output, "frank made 6 requests in the last minute, the most allowed "
+                                    "(push.max_requests_per_minute); try again in "))
+      << over.output;
+  // A push counts the same; another user does not.
+  gateway_->AdminOk({"app", "create", "lim-rate", "--member", "frank"});
+  std::string dir = work_ / "rate";
+  MakeRepoWithCommit(dir, {{"a", "1"}});
+  CapturedRun push = gateway_->Git(frank, {"push", gateway_->Url("lim-rate"), "main"}, dir);
+  EXPECT_FALSE(push.status.success());
+  EXPECT_TRUE(Contains(push.output, "(push.max_requests_per_minute); try again in ")) << push.output;
+  EXPECT_EQ(gateway_->Ssh(*alice_, {"127.0.0.1", "info"}).status.code, 0);
 }
 
 }  // namespace
