@@ -400,6 +400,22 @@ Result<BuildState> ControllerClient::GetBuild(std::string_view id) {
   return state;
 }
 
+Status ControllerClient::CancelBuild(std::string_view id) {
+  if (!IsValidBuildId(id)) return Status::InvalidArgument("not a build id");
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPost;
+  request.path = "/v2/hooks/builds/" + std::string(id) + "/cancel";
+  request.headers = RequestHeaders();
+  PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
+  if (MissingRoute(r)) {
+    return NotImplemented("POST /v2/hooks/builds/{id}/cancel", "the build goes on until it ends on the platform");
+  }
+  if (r.status == 200 || r.status == 202 || r.status == 204) return Status::OK();
+  if (r.status == 409) return Status::AlreadyExists("build " + Printable(id, 128) + " had already ended");
+  if (r.status == 404) return Status::NotFound("the controller does not know build " + Printable(id, 128));
+  return Unexpected(r, "a build cancel request");
+}
+
 Status ControllerClient::StreamBuildLog(std::string_view id, uint64_t offset, const StreamCallbacks& callbacks) {
   if (!IsValidBuildId(id)) return Status::InvalidArgument("not a build id");
   HttpRequest request;

@@ -108,6 +108,10 @@ class ControllerClient : public KeySource {
   // controller closes it. OK means it closed cleanly (the build may still be
   // running if a proxy cut it short: ask GetBuild); NotFound: no such build.
   Status StreamBuildLog(std::string_view id, uint64_t offset, const StreamCallbacks& callbacks);
+  // POST /v2/hooks/builds/{id}/cancel: stops a running build. OK once the
+  // controller took it; AlreadyExists if the build had ended (409);
+  // Unimplemented if the controller has no such route.
+  Status CancelBuild(std::string_view id);
 
  private:
   ControllerClient(HttpOptions options, ControllerConfig config) : http_(std::move(options)), config_(std::move(config)) {}

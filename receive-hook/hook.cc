@@ -99,8 +99,8 @@ enum class BuildEnding {
   kRefused,           // the platform refused to start the build: {detail} says why
   kUnavailable,       // the platform could not be reached
   kMisconfigured,     // the platform lacks the build API
-  kGaveUpWaiting,     // build.timeout ran out while the platform builds
-  kInterrupted,       // the hook was signalled while the platform builds
+  kGaveUpWaiting,     // build.timeout ran out while the platform builds: {detail} says if it was cancelled
+  kInterrupted,       // the hook was signalled while the platform builds: {detail} likewise
 };
 
 struct BuildEndingRow {
@@ -131,10 +131,9 @@ constexpr BuildEndingRow kBuildEndings[] = {
     {BuildEnding::kMisconfigured, log::Level::kError, "the platform has no build API",
      "pushgate is misconfigured on the server; tell the platform operator.", DeployOutcome::kError, false},
     {BuildEnding::kGaveUpWaiting, log::Level::kWarn, "gave up waiting for the build",
-     "Gave up waiting for the build after {timeout}; it may still finish on the platform.", DeployOutcome::kError,
-     false},
+     "Gave up waiting for the build after {timeout}{detail}.", DeployOutcome::kError, false},
     {BuildEnding::kInterrupted, log::Level::kWarn, "hook interrupted while the build runs on the platform",
-     "The push was interrupted; the build may still finish on the platform.", DeployOutcome::kError, false},
+     "The push was interrupted{detail}.", DeployOutcome::kError, false},
 };
 static_assert(ListedInEnumOrder(kBuildEndings, &BuildEndingRow::ending),
               "kBuildEndings lists every BuildEnding in order");
@@ -515,6 +514,10 @@ class Deployment {
     BuildEnding ending = EndingOf(result.outcome);
     std::string detail = ending == BuildEnding::kFailed ? (result.message.empty() ? "." : ": " + result.message)
                                                         : result.message;
+    if (ending == BuildEnding::kGaveUpWaiting || ending == BuildEnding::kInterrupted) {
+      detail = result.cancelled_on_platform ? "; the build was cancelled on the platform"
+                                            : "; the build may still finish on the platform";
+    }
     if (!EndBuild(ending, detail, result.build_id)) return false;
     outcome_ = Outcome::kDeployed;
     std::string released =

@@ -347,10 +347,11 @@ TEST_F(ControllerPreReceiveTest, ABuildOutlivingTheTimeoutIsGivenUpOn) {
   config_.build.timeout = std::chrono::seconds(1);
   auto [rc, out] = RunHook();
   EXPECT_EQ(rc, 1);
-  EXPECT_NE(out.find("Gave up waiting for the build after 1s; it may still finish on the platform."),
+  EXPECT_NE(out.find("Gave up waiting for the build after 1s; the build was cancelled on the platform."),
             std::string::npos)
       << out;
-  EXPECT_EQ(fake_->Builds().size(), 1u);
+  ASSERT_EQ(fake_->Builds().size(), 1u);
+  EXPECT_TRUE(fake_->Builds().at(0).cancelled);
 }
 
 TEST_F(ControllerPreReceiveTest, ARefusedSourceTellsThePusherToTellTheOperator) {

@@ -224,6 +224,24 @@ RemoteBuildResult FollowBuild(const RemoteBuildRequest& request, Watch& watch, c
   }
 }
 
+// Nobody waits for the build any more: it would only take the platform's
+// resources (and, with a 409 on the next push, the app's build slot).
+bool CancelOnPlatform(const RemoteBuildRequest& request, const std::string& id) {
+  Status cancelled = request.controller->CancelBuild(id);
+  if (cancelled.ok()) {
+    log::Info("cancelled the build on the platform", {{"build", id}});
+    return true;
+  }
+  if (cancelled.IsAlreadyExists()) {
+    log::Info("the build had ended before it could be cancelled", {{"build", id}});
+  } else if (cancelled.code() == Status::Code::kUnimplemented) {
+    log::Warn("the controller cannot cancel builds; it goes on", {{"build", id}, {"error", cancelled.message()}});
+  } else {
+    log::Warn("cannot cancel the build; it goes on", {{"build", id}, {"error", cancelled.message()}});
+  }
+  return false;
+}
+
 }  // namespace
 
 RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
@@ -235,7 +253,12 @@ RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request) {
   if (std::optional<RemoteBuildResult> failed = EnsureSource(with_source, watch)) return *failed;
   std::variant<std::string, RemoteBuildResult> created = CreateRemoteBuild(request, spec);
   if (RemoteBuildResult* refused = std::get_if<RemoteBuildResult>(&created)) return *refused;
-  return FollowBuild(request, watch, std::get<std::string>(created));
+  RemoteBuildResult result = FollowBuild(request, watch, std::get<std::string>(created));
+  if (result.outcome == Outcome::kTimedOut || result.outcome == Outcome::kInterrupted ||
+      result.outcome == Outcome::kPusherGone) {
+    result.cancelled_on_platform = CancelOnPlatform(request, result.build_id);
+  }
+  return result;
 }
 
 }  // namespace pushgate

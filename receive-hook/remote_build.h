@@ -5,8 +5,10 @@
 //
 // The log stream is resumable: when it drops, the hook reconnects with the
 // byte offset it has relayed, with backoff, so no byte is repeated or lost.
-// The build belongs to the platform once created: if the pusher goes away or
-// the hook gives up waiting, the build is left running there.
+// When the pusher goes away (Ctrl-C on git push), the hook is signalled or
+// build.timeout passes, the build is cancelled on the platform
+// (POST /v2/hooks/builds/{id}/cancel); a controller without that route
+// leaves it running.
 #ifndef PUSHGATE_RECEIVE_HOOK_REMOTE_BUILD_H_
 #define PUSHGATE_RECEIVE_HOOK_REMOTE_BUILD_H_
 
@@ -49,6 +51,7 @@ struct RemoteBuildResult {
   std::string message;                     // for the pusher (kFailed, kRefused), printable
   std::optional<int64_t> release_version;  // kSucceeded
   std::string build_id;                    // once created
+  bool cancelled_on_platform = false;      // kTimedOut, kInterrupted, kPusherGone: the controller took the cancel
 };
 
 RemoteBuildResult RunRemoteBuild(const RemoteBuildRequest& request);

@@ -221,7 +221,7 @@ TEST_F(RemoteBuildTest, SilentBuildGetsKeepalives) {
   EXPECT_NE(log.find(")\nfinished\n"), std::string::npos) << log;
 }
 
-TEST_F(RemoteBuildTest, GivesUpAfterTheTimeoutAndLeavesTheBuildRunning) {
+TEST_F(RemoteBuildTest, GivesUpAfterTheTimeoutAndCancelsTheBuild) {
   Script script;
   script.log = {{Duration(0), "working\n"}};
   script.outcome = "";  // never ends
@@ -232,9 +232,32 @@ TEST_F(RemoteBuildTest, GivesUpAfterTheTimeoutAndLeavesTheBuildRunning) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(r.build_id, "b-1");
   EXPECT_EQ(Log(), "working\n");
+  EXPECT_TRUE(r.cancelled_on_platform);
+  EXPECT_TRUE(fake_.Builds().at(0).cancelled);
 }
 
-TEST_F(RemoteBuildTest, PusherDisconnectEndsTheWaitNotTheBuild) {
+// A stock controller has no cancel route: the build goes on, as before.
+TEST_F(RemoteBuildTest, AControllerThatCannotCancelLeavesTheBuildRunning) {
+  Script script;
+  script.outcome = "";
+  fake_.SetBuildScript(script);
+  fake_.RemoveCancelRoute();
+  RemoteBuildResult r = Build(milliseconds(500));
+  EXPECT_EQ(r.outcome, Outcome::kTimedOut);
+  EXPECT_FALSE(r.cancelled_on_platform);
+  EXPECT_FALSE(fake_.Builds().at(0).cancelled);
+}
+
+TEST_F(RemoteBuildTest, ABuildThatEndedIsNotCancelled) {
+  ASSERT_TRUE(Build().outcome == Outcome::kSucceeded);
+  EXPECT_TRUE(controller_->CancelBuild("b-1").IsAlreadyExists());
+  EXPECT_TRUE(controller_->CancelBuild("b-nope").IsNotFound());
+  EXPECT_EQ(controller_->CancelBuild("../x").code(), Status::Code::kInvalidArgument);
+  EXPECT_FALSE(fake_.Builds().at(0).cancelled);
+}
+
+// Ctrl-C on git push: the pusher's session closes, and the build stops.
+TEST_F(RemoteBuildTest, PusherDisconnectCancelsTheBuild) {
   Script script;
   script.outcome = "";
   fake_.SetBuildScript(script);
@@ -250,7 +273,9 @@ TEST_F(RemoteBuildTest, PusherDisconnectEndsTheWaitNotTheBuild) {
   disconnect.join();
   EXPECT_EQ(r.outcome, Outcome::kPusherGone);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_EQ(fake_.Builds().size(), 1u);
+  ASSERT_EQ(fake_.Builds().size(), 1u);
+  EXPECT_TRUE(r.cancelled_on_platform);
+  EXPECT_TRUE(fake_.Builds().at(0).cancelled);
 }
 
 TEST_F(RemoteBuildTest, SignalInterruptsTheWait) {
@@ -265,6 +290,7 @@ TEST_F(RemoteBuildTest, SignalInterruptsTheWait) {
   RemoteBuildResult r = Build(std::chrono::seconds(30), std::chrono::seconds(20), -1, &cancel);
   signal.join();
   EXPECT_EQ(r.outcome, Outcome::kInterrupted);
+  EXPECT_TRUE(r.cancelled_on_platform);
 }
 
 }  // namespace

@@ -139,6 +139,31 @@ TEST_F(ControllerPushTest, PusherCommandsPointAtThePlatform) {
       << info.output;
 }
 
+// Ctrl-C on git push (the client's git and ssh gone mid-build) cancels the
+// build on the platform (POST /v2/hooks/builds/{id}/cancel), and the app's
+// next push is not held by it.
+TEST_F(ControllerPushTest, CtrlCOnThePushCancelsThePlatformsBuild) {
+  FakeController::BuildScript endless;
+  endless.log = {{Duration(0), "-----> compiling forever\n"}};
+  endless.outcome = "";
+  fake_->SetBuildScript(endless);
+  WorkTree("cancel");
+  size_t before = fake_->Builds().size();
+  std::unique_ptr<LiveGit> push = gateway_->StartGit(*alice_, {"push", gateway_->Url("web"), "+main"}, work_ / "cancel");
+  ASSERT_NE(push, nullptr);
+  ASSERT_TRUE(push->ReadUntil("compiling forever")) << push->output();
+  push->Kill();
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    std::vector<FakeController::BuildRecord> builds = fake_->Builds();
+    cancelled = builds.size() == before + 1 && builds.back().cancelled;
+    if (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(cancelled) << "the build was left running on the platform";
+  EXPECT_NE(ReadFile(gateway_->data_dir() + "/pushgate.log").find("cancelled the build on the platform"),
+            std::string::npos);
+}
+
 TEST_F(ControllerPushTest, BuildLogStreamsLive) {
   FakeController::BuildScript script;
   script.log = {{Duration(0), "first line\n"}, {std::chrono::milliseconds(2500), "last line\n"}};

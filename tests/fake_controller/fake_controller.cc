@@ -191,6 +191,8 @@ void FakeController::Serve() {
                [this](const httplib::Request& req, httplib::Response& res) { HandleBuildState(req, res); });
   server_->Get(R"(/v2/hooks/builds/([A-Za-z0-9._-]+)/logs)",
                [this](const httplib::Request& req, httplib::Response& res) { HandleBuildLog(req, res); });
+  server_->Post(R"(/v2/hooks/builds/([A-Za-z0-9._-]+)/cancel)",
+                [this](const httplib::Request& req, httplib::Response& res) { HandleBuildCancel(req, res); });
 }
 
 void FakeController::HandleSourceHead(const httplib::Request& req, httplib::Response& res) {
@@ -249,7 +251,7 @@ void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Res
     return;
   }
   record.id = "b-" + std::to_string(build_order_.size() + 1);
-  Build build{record, script_, std::chrono::steady_clock::now(), 0};
+  Build build{record, script_, std::chrono::steady_clock::now(), 0, ""};
   if (script_.outcome == "succeeded") build.release = ++releases_[record.app];
   builds_[record.id] = build;
   build_order_.push_back(record.id);
@@ -259,6 +261,10 @@ void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Res
 
 std::string FakeController::ReleasedLog(const Build& build, std::chrono::steady_clock::time_point now, bool* ended) {
   std::string out;
+  if (build.record.cancelled) {
+    *ended = true;
+    return build.log_at_cancel;
+  }
   auto at = build.created;
   for (const BuildScript::Part& part : build.script.log) {
     at += part.delay;
@@ -282,7 +288,7 @@ void FakeController::HandleBuildState(const httplib::Request& req, httplib::Resp
     const Build& build = it->second;
     bool ended = false;
     ReleasedLog(build, std::chrono::steady_clock::now(), &ended);
-    std::string state = ended ? build.script.outcome : "running";
+    std::string state = build.record.cancelled ? "cancelled" : ended ? build.script.outcome : "running";
     bool released = ended && build.release > 0;
     body = "{\"id\":" + Quoted(build.record.id) + ",\"state\":" + Quoted(state) + ",\"message\":" +
            (ended && !build.script.message.empty() ? Quoted(build.script.message) : "null") + ",\"release\":" +
@@ -290,6 +296,35 @@ void FakeController::HandleBuildState(const httplib::Request& req, httplib::Resp
   }
   if (ApplyFault(req.path, res, body)) return;
   res.set_content(body, kJson);
+}
+
+void FakeController::HandleBuildCancel(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(req, res)) return;
+  if (!options_.build_api) {
+    res.status = 404;  // no such route: Django's HTML page
+    return;
+  }
+  if (ApplyFault(req.path, res, "")) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!cancel_route_) {
+    res.status = 404;
+    res.set_content("<html><body>Not Found</body></html>", "text/html");
+    return;
+  }
+  auto it = builds_.find(req.matches[1]);
+  if (it == builds_.end()) return NotFound(res, "Build");
+  Build& build = it->second;
+  bool ended = false;
+  std::string log = ReleasedLog(build, std::chrono::steady_clock::now(), &ended);
+  if (ended) {
+    res.status = 409;
+    res.set_content("{\"detail\":\"the build has ended\"}", kJson);
+    return;
+  }
+  build.log_at_cancel = log + "-----> cancelled\n";
+  build.record.cancelled = true;
+  res.status = 202;
+  res.set_content("{\"id\":" + Quoted(build.record.id) + ",\"state\":\"cancelled\"}", kJson);
 }
 
 void FakeController::HandleBuildLog(const httplib::Request& req, httplib::Response& res) {
@@ -783,6 +818,11 @@ void FakeController::SetToken(const std::string& token) {
 void FakeController::SetBuildScript(BuildScript script) {
   std::lock_guard<std::mutex> lock(mu_);
   script_ = std::move(script);
+}
+
+void FakeController::RemoveCancelRoute() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancel_route_ = false;
 }
 
 std::vector<FakeController::BuildRecord> FakeController::Builds() const {

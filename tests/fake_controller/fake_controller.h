@@ -103,6 +103,7 @@ class FakeController {
   struct BuildRecord {
     std::string id, app, username, sha, ref, source, request_id;
     std::string request_id_header;  // X-Request-Id
+    bool cancelled = false;         // POST /v2/hooks/builds/{id}/cancel stopped it
   };
 
   // A stock Deis Workflow / Hephy controller: none of pushgate's extensions.
@@ -165,6 +166,9 @@ class FakeController {
   void Compact();
 
   void SetBuildScript(BuildScript script);
+  // Serves the build API without POST /v2/hooks/builds/{id}/cancel (a
+  // controller from before the route), as Django's HTML 404.
+  void RemoveCancelRoute();
   // The builder key the controller expects from now on (a rotated token).
   void SetToken(const std::string& token);
   std::vector<BuildRecord> Builds() const;
@@ -205,6 +209,7 @@ class FakeController {
     BuildScript script;
     std::chrono::steady_clock::time_point created;
     int64_t release = 0;
+    std::string log_at_cancel;  // what the log was when it was cancelled
   };
   // The log released so far and whether the build has ended, at `now`.
   static std::string ReleasedLog(const Build& build, std::chrono::steady_clock::time_point now, bool* ended);
@@ -229,6 +234,7 @@ class FakeController {
   void HandleBuildCreate(const httplib::Request& req, httplib::Response& res);
   void HandleBuildState(const httplib::Request& req, httplib::Response& res);
   void HandleBuildLog(const httplib::Request& req, httplib::Response& res);
+  void HandleBuildCancel(const httplib::Request& req, httplib::Response& res);
   void HandleConfigHook(const httplib::Request& req, httplib::Response& res);
   void HandleBuildHook(const httplib::Request& req, httplib::Response& res);
   // Workflow's is_app_user, for the user and app of a hook request: 0 if
@@ -258,6 +264,7 @@ class FakeController {
   std::map<std::string, int> requests_;
   std::map<std::string, std::string> request_ids_;
   BuildScript script_;
+  bool cancel_route_ = true;
   std::map<std::string, Build> builds_;
   std::vector<std::string> build_order_;
   std::map<std::string, int64_t> releases_;  // app -> last release version
