@@ -60,6 +60,7 @@ struct BuildSpec {
   std::string ref;         // "refs/heads/main"
   std::string source;      // "sha256:<64 hex>", uploaded before
   std::string request_id;
+  std::vector<std::string> push_options;  // git push -o, checked by the hook, passed as they are
 };
 
 // POST /v2/hooks/build (the stock Workflow builder hook): a built image to

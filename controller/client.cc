@@ -356,6 +356,7 @@ Result<BuildAdmission> ControllerClient::CreateBuild(const BuildSpec& spec) {
                      .Add("ref", spec.ref)
                      .Add("source", spec.source)
                      .Add("request_id", spec.request_id)
+                     .AddRaw("push_options", JsonStringArray(spec.push_options))
                      .Finish();
   PG_ASSIGN_OR_RETURN(HttpResponse r, http_.Perform(request));
   if (MissingRoute(r)) {

@@ -111,7 +111,7 @@ TEST(ControllerStockTest, MissingRoutesAreNotImplementedNeverRelayed) {
   EXPECT_EQ(source.status().code(), Status::Code::kUnimplemented);
   EXPECT_NE(source.status().message().find("build.driver = \"workflow\""), std::string::npos);
   Result<BuildAdmission> build = client->CreateBuild(BuildSpec{"web", "alice", std::string(40, 'a'), "refs/heads/main",
-                                                               "sha256:" + std::string(64, 'a'), "r"});
+                                                               "sha256:" + std::string(64, 'a'), "r", {}});
   EXPECT_EQ(build.status().code(), Status::Code::kUnimplemented);
   EXPECT_EQ(build.status().message().find("<"), std::string::npos) << build.status().message();
   EXPECT_EQ(client->FetchKeys(0, 10, false)->kind, FeedAnswer::Kind::kUnsupported);
@@ -355,7 +355,7 @@ TEST_F(ControllerClientTest, BuildLifecycle) {
   script.log = {{Duration(0), "line one\n"}, {std::chrono::milliseconds(300), "line two\n"}};
   script.message = "deployed";
   fake_.SetBuildScript(script);
-  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "req-1"};
+  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "req-1", {"nocache", "env=a b"}};
   Result<BuildAdmission> admission = client->CreateBuild(spec);
   ASSERT_TRUE(admission.ok()) << admission.status().ToString();
   ASSERT_EQ(admission->kind, BuildAdmission::Kind::kCreated);
@@ -368,6 +368,7 @@ TEST_F(ControllerClientTest, BuildLifecycle) {
   EXPECT_EQ(builds[0].source, blob.digest);
   EXPECT_EQ(builds[0].request_id, "req-1");
   EXPECT_EQ(builds[0].request_id_header, "req-1");
+  EXPECT_EQ(builds[0].push_options, "[\"nocache\",\"env=a b\"]");
 
   EXPECT_FALSE(client->GetBuild(admission->id)->finished());
   std::string log;
@@ -400,7 +401,7 @@ TEST_F(ControllerClientTest, BuildRefusalsCarryTheControllersReason) {
   auto client = Client(fake_.url());
   Blob blob = WriteBlob(dir_, "src.tar.gz", "source");
   ASSERT_TRUE(Upload(*client, blob, blob.digest).ok());
-  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "r"};
+  BuildSpec spec{"web", "alice", std::string(40, 'a'), "refs/heads/main", blob.digest, "r", {}};
 
   fake_.InjectFault("/v2/hooks/builds", FakeController::Fault::kConflict);
   Result<BuildAdmission> busy = client->CreateBuild(spec);

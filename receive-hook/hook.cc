@@ -12,6 +12,7 @@
 #include "receive-hook/build_runner.h"
 #include "receive-hook/log_relay.h"
 #include "receive-hook/procfile.h"
+#include "receive-hook/push_options.h"
 #include "receive-hook/remote_build.h"
 #include "source-archive/source_archive.h"
 #include "receive-hook/tree_policy.h"
@@ -20,6 +21,7 @@
 #include "util/enum_table.h"
 #include "util/fd.h"
 #include "util/fs.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 #include "util/random_id.h"
 
@@ -380,6 +382,14 @@ class Deployment {
         "PUSHGATE_REQUEST_ID=" + context_.request_id,
     };
     build.command.env.insert(build.command.env.end(), extra_env.begin(), extra_env.end());
+    if (!context_.push_options.empty()) {
+      push_options_.path = config_.dirs().Tmp() + "/" + context_.app + "-options-" + RandomHex(4) + ".json";
+      UniqueFd fd(::open(push_options_.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+      Status written = fd.valid() ? WriteAll(fd.get(), JsonStringArray(context_.push_options) + "\n")
+                                  : Status::FromErrno(errno, "create " + push_options_.path);
+      if (!written.ok()) return Failed("write the push options", written);
+      build.command.env.push_back("PUSHGATE_PUSH_OPTIONS=" + push_options_.path);
+    }
     Result<BuildResult> result = RunBuild(build);
     if (!result.ok()) {
       log::Error("cannot run the build command", {{"error", result.status().message()}});
@@ -502,7 +512,8 @@ class Deployment {
     if (!controller.ok()) return Misconfigured("cannot set up the controller client", controller.status());
     RemoteBuildRequest build;
     build.controller = controller->get();
-    build.spec = BuildSpec{context_.app, context_.user, update_.new_id, update_.ref, "", context_.request_id};
+    build.spec = BuildSpec{context_.app,         context_.user, update_.new_id, update_.ref, "", context_.request_id,
+                           context_.push_options};
     build.archive_path = archive_.path;
     build.archive_sha256 = info_.sha256;
     build.timeout = TimeLeft();
@@ -541,6 +552,7 @@ class Deployment {
   // The workflow driver's.
   std::unique_ptr<ControllerClient> controller_;
   TempFile app_config_;
+  TempFile push_options_;
   TempFile build_result_;
 };
 
@@ -633,6 +645,8 @@ int RunPreReceive(const HookContext& context, const GitRepo& repo, const std::ve
   const std::string& data_dir = context.config->data_dir;
   LogRelay relay(context.out_fd, context.session_fd, context.config->build.keepalive);
   RefVerdict verdict = JudgeRefUpdates(*context.config, updates);
+  Status options = CheckPushOptions(context.push_options);
+  if (!options.ok()) verdict.refusals.push_back(options.message());
   for (const RefUpdate& update : verdict.deploys) {
     std::string refusal = RefusalOfNonCommit(repo, update);
     if (!refusal.empty()) verdict.refusals.push_back(std::move(refusal));

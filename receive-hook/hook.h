@@ -49,6 +49,7 @@ struct HookContext {
   std::string key_owner;     // whose key it was, for the backend: the user, or the deploy key's owner
   std::string fingerprint;  // the key the pusher authenticated with (PUSHGATE_KEY)
   std::string request_id;
+  std::vector<std::string> push_options;  // git push -o, as git gave them (push_options.h checks them)
   std::string libexec_dir;  // where the bundled pushgate-deploy lives
   int out_fd = 2;           // the pusher
   int session_fd = -1;      // the pusher's ssh channel (PUSHGATE_CLIENT_FD), -1 if unknown

@@ -6,12 +6,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 
 #include "backend/backend.h"
 #include "gitrepo/gitrepo.h"
 #include "metrics/counters.h"
 #include "program/startup.h"
 #include "receive-hook/hook.h"
+#include "receive-hook/push_options.h"
 #include "util/line_reader.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -55,6 +57,12 @@ int RunHookProgram(const std::string& config_path) {
   context.user = PusherOf(context.key_owner);
   context.fingerprint = EnvOrEmpty("PUSHGATE_KEY");
   context.request_id = EnvOrEmpty("PUSHGATE_REQUEST_ID");
+  // git-receive-pack's own; a count beyond any sane push is checked (and
+  // refused) by CheckPushOptions, so reading stops there.
+  int option_count = std::atoi(EnvOrEmpty("GIT_PUSH_OPTION_COUNT").c_str());
+  for (int i = 0; i < option_count && i <= static_cast<int>(kMaxPushOptions); ++i) {
+    context.push_options.push_back(EnvOrEmpty(("GIT_PUSH_OPTION_" + std::to_string(i)).c_str()));
+  }
   context.cancel = &g_cancel;
   context.session_fd = SessionFd();
   if (!IsValidAppName(context.app) || !IsValidKeyOwner(context.key_owner)) {

@@ -112,14 +112,15 @@ class PreReceiveTest : public ::testing::Test {
   }
 
   // Runs the hook with `build_script` as the build command; returns (exit, output).
-  std::pair<int, std::string> RunHook(const std::string& build_script, const std::string& ref = "refs/heads/main") {
+  std::pair<int, std::string> RunHook(const std::string& build_script, const std::string& ref = "refs/heads/main",
+                                      const std::vector<std::string>& push_options = {}) {
     testing::WriteFile(dir_ / "build.sh", "#!/bin/sh\n" + build_script, 0755);
     config_.build.command = {dir_ / "build.sh"};
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
-                        &backend_};
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", push_options, dir_ / "libexec",
+                        out.get(), -1, nullptr, &backend_};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, ref}});
     return {rc, testing::ReadFile(dir_ / "out")};
   }
@@ -142,6 +143,26 @@ TEST_F(PreReceiveTest, SuccessfulBuildAcceptsAndSeesTheEnvironment) {
   EXPECT_NE(out.find("app.txt"), std::string::npos) << out;
   // The archive is gone afterwards.
   EXPECT_TRUE(ListDir(config_.dirs().Tmp())->empty());
+}
+
+// git push -o: the build reads them from a JSON file, in order, untouched.
+TEST_F(PreReceiveTest, PushOptionsReachTheBuildAsAJsonFile) {
+  auto [rc, out] = RunHook("echo \"options: $(cat \"$PUSHGATE_PUSH_OPTIONS\")\"\n", "refs/heads/main",
+                           {"nocache", "env=staging", "core.hooksPath=/tmp/x"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("options: [\"nocache\",\"env=staging\",\"core.hooksPath=/tmp/x\"]"), std::string::npos) << out;
+  EXPECT_TRUE(ListDir(config_.dirs().Tmp())->empty()) << "the options file goes with the build";
+  auto [plain_rc, plain] = RunHook("echo \"options: ${PUSHGATE_PUSH_OPTIONS:-none}\"\n");
+  EXPECT_EQ(plain_rc, 0) << plain;
+  EXPECT_NE(plain.find("options: none"), std::string::npos) << plain;
+}
+
+TEST_F(PreReceiveTest, InvalidPushOptionsRefuseThePushBeforeAnyBuild) {
+  auto [rc, out] = RunHook("echo SHOULD-NOT-RUN\n", "refs/heads/main", {"nocache", "bad key=1"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.find("SHOULD-NOT-RUN"), std::string::npos) << out;
+  EXPECT_NE(out.find("push option 'bad key=1' does not start with a name of letters"), std::string::npos) << out;
+  EXPECT_NE(out.find("nothing was changed"), std::string::npos) << out;
 }
 
 TEST_F(PreReceiveTest, FailedBuildRejectsWithASummary) {
@@ -192,7 +213,7 @@ TEST_F(PreReceiveTest, MissingBuildCommandIsExplained) {
   config_.build.command = {dir_ / "no-such-build"};
   Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
   UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-  HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+  HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", {}, dir_ / "libexec", out.get(), -1, nullptr,
                       &backend_};
   EXPECT_EQ(RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}}), 1);
   EXPECT_NE(testing::ReadFile(dir_ / "out").find("could not be started"), std::string::npos);
@@ -318,7 +339,7 @@ class ControllerPreReceiveTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", dir_ / "libexec", out.get(), -1, nullptr,
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", {}, dir_ / "libexec", out.get(), -1, nullptr,
                         nullptr};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}});
     return {rc, testing::ReadFile(dir_ / "out")};

@@ -50,7 +50,7 @@ class RemoteBuildTest : public ::testing::Test {
     LogRelay relay(log_.get(), session_fd, keepalive);
     RemoteBuildRequest request;
     request.controller = controller_.get();
-    request.spec = BuildSpec{"web", "alice", std::string(40, 'c'), "refs/heads/main", "", "req-7"};
+    request.spec = BuildSpec{"web", "alice", std::string(40, 'c'), "refs/heads/main", "", "req-7", {}};
     request.archive_path = dir_ / "src.tar.gz";
     request.archive_sha256 = Sha256OfFile(request.archive_path).value();
     request.timeout = timeout;

@@ -30,7 +30,9 @@ std::vector<std::pair<std::string, std::string>> RepoSettings(const std::string&
       {"core.hooksPath", hooks_dir},
       {"receive.fsckObjects", "true"},
       {"transfer.fsckObjects", "true"},
-      {"receive.advertisePushOptions", "false"},
+      // Push options are data for the build (the hook checks them); git
+      // itself never reads them as configuration.
+      {"receive.advertisePushOptions", "true"},
       {"uploadpack.allowAnySHA1InWant", "false"},
       // receive-pack's automatic gc runs in the foreground, under the app
       // lock like every other write, so whatever the next lock holder finds

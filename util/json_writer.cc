@@ -100,4 +100,13 @@ std::string JsonObject::Finish() {
   return std::move(out_);
 }
 
+std::string JsonStringArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (const std::string& value : values) {
+    if (out.size() > 1) out += ",";
+    AppendJsonString(out, value);
+  }
+  return out + "]";
+}
+
 }  // namespace pushgate

@@ -7,12 +7,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pushgate {
 
 // Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD so
 // the output is always valid JSON whatever the input.
 void AppendJsonString(std::string& out, std::string_view s);
+
+// `values` as a JSON array of strings, in order.
+std::string JsonStringArray(const std::vector<std::string>& values);
 
 // Builds one JSON object: JsonObject().Add("a", "x").Add("n", 3).Finish().
 class JsonObject {

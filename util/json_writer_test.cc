@@ -34,5 +34,10 @@ TEST(JsonWriterTest, BuildsObjects) {
   EXPECT_EQ(JsonObject().Finish(), "{}");
 }
 
+TEST(JsonWriterTest, BuildsStringArrays) {
+  EXPECT_EQ(JsonStringArray({}), "[]");
+  EXPECT_EQ(JsonStringArray({"nocache", "msg=say \"hi\""}), "[\"nocache\",\"msg=say \\\"hi\\\"\"]");
+}
+
 }  // namespace
 }  // namespace pushgate

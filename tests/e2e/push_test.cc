@@ -287,7 +287,7 @@ TEST_F(PushTest, AgentForwardingIsRefused) {
 // user) could change must not decide which code runs on a push: the hooks
 // come from pushgate's root-owned directory through git's environment, which
 // overrides the repository's config; the client cannot send config (sshd
-// accepts only GIT_PROTOCOL, push options are not advertised).
+// accepts only GIT_PROTOCOL; push options are data for the build, never config).
 TEST_F(PushTest, RepositoryTamperingCannotRedirectTheHooks) {
   gateway_->AdminOk({"app", "create", "tamper", "--member", "alice"});
   std::string dir = NewWorkTree("tamper", {{"a", "1"}});
@@ -316,9 +316,8 @@ TEST_F(PushTest, RepositoryTamperingCannotRedirectTheHooks) {
   CommitFiles(dir, {{"a", "3"}}, "third");
   CapturedRun with_options = gateway_->Git(*alice_, {"push", "-o", "core.hooksPath=" + evil, gateway_->Url("tamper"),
                                                      "main"}, dir);
-  EXPECT_FALSE(with_options.status.success());
-  EXPECT_NE(with_options.output.find("the receiving end does not support push options"), std::string::npos)
-      << with_options.output;
+  EXPECT_TRUE(with_options.status.success()) << with_options.output;
+  EXPECT_NE(with_options.output.find("tamper deployed: v3"), std::string::npos) << with_options.output;
 
   EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "a hook pushgate did not ship ran";
   ::unlink(marker.c_str());
@@ -360,6 +359,31 @@ TEST_F(PushTest, RepositoryTamperingGitmodulesAndDotGitAreRefusedByFsck) {
     EXPECT_NE(push.output.find(check), std::string::npos) << push.output;
   }
   EXPECT_EQ(RemoteRef("modules"), "");
+}
+
+// git push -o reaches the build as a JSON file; too many are refused before
+// anything is built.
+TEST_F(PushTest, PushOptionsReachTheBuild) {
+  gateway_->AdminOk({"app", "create", "opts", "--member", "alice"});
+  gateway_->SetBuild("opts", "echo \"options: $(cat \"$PUSHGATE_PUSH_OPTIONS\")\"");
+  std::string dir = NewWorkTree("opts", {{"a", "1"}});
+  CapturedRun push = gateway_->Git(*alice_, {"push", "-o", "nocache", "-o", "env=staging", gateway_->Url("opts"), "main"},
+                                   dir);
+  EXPECT_TRUE(push.status.success()) << push.output;
+  EXPECT_NE(push.output.find("options: [\"nocache\",\"env=staging\"]"), std::string::npos) << push.output;
+  CommitFiles(dir, {{"a", "2"}}, "second");
+  std::vector<std::string> many = {"push"};
+  for (int i = 0; i < 17; ++i) {
+    many.push_back("-o");
+    many.push_back("o" + std::to_string(i));
+  }
+  many.push_back(gateway_->Url("opts"));
+  many.push_back("main");
+  CapturedRun refused = gateway_->Git(*alice_, many, dir);
+  EXPECT_FALSE(refused.status.success());
+  EXPECT_NE(refused.output.find("this push carries 17 push options; at most 16 are taken"), std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find("options: ["), std::string::npos) << refused.output;
 }
 
 TEST_F(PushTest, FailingBuildRejectsThePushAndLeavesTheRefUnchanged) {

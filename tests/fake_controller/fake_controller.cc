@@ -236,7 +236,10 @@ void FakeController::HandleBuildCreate(const httplib::Request& req, httplib::Res
   if (ApplyFault(req.path, res, "")) return;
   BuildRecord record{"", Field(req.body, "app"), Field(req.body, "username"), Field(req.body, "sha"),
                      Field(req.body, "ref"), Field(req.body, "source"), Field(req.body, "request_id"),
-                     req.get_header_value("X-Request-Id")};
+                     req.get_header_value("X-Request-Id"), false, ""};
+  static const std::regex kPushOptions("\"push_options\":(\\[[^\\]]*\\])");
+  std::smatch options;
+  if (std::regex_search(req.body, options, kPushOptions)) record.push_options = options[1].str();
   std::lock_guard<std::mutex> lock(mu_);
   auto app = apps_.find(record.app);
   if (app == apps_.end()) return NotFound(res, "App");

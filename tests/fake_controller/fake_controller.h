@@ -104,6 +104,7 @@ class FakeController {
     std::string id, app, username, sha, ref, source, request_id;
     std::string request_id_header;  // X-Request-Id
     bool cancelled = false;         // POST /v2/hooks/builds/{id}/cancel stopped it
+    std::string push_options;       // the request's "push_options" array, as sent
   };
 
   // A stock Deis Workflow / Hephy controller: none of pushgate's extensions.
