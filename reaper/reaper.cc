@@ -152,11 +152,8 @@ bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSu
 // breaker from; replaced whole.
 void RecordLastRun(const Config& config, const std::string& json) {
   std::string path = config.dirs().LastReaperRun();
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640));
-  if (!fd.valid() || !WriteAll(fd.get(), json + "\n").ok() || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    log::Warn("cannot record the reaper's summary", {{"path", path}});
-  }
+  Status written = WriteFileAtomically(path, json + "\n", 0640);
+  if (!written.ok()) log::Warn("cannot record the reaper's summary", {{"path", path}, {"error", written.message()}});
 }
 
 }  // namespace

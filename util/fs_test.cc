@@ -81,5 +81,19 @@ TEST(FsTest, MakeDirsAndPathHelpers) {
   EXPECT_EQ(self->front(), '/');
 }
 
+TEST(FsTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemporary) {
+  testing::TempDir dir;
+  std::string path = dir / "state";
+  ASSERT_TRUE(WriteFileAtomically(path, "one\n", 0640).ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "two\n", 0640).ok());
+  EXPECT_EQ(testing::ReadFile(path), "two\n");
+  EXPECT_EQ(*ListDir(dir.path()), std::vector<std::string>{"state"});
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_FALSE(WriteFileAtomically(dir / "missing/state", "x", 0640).ok());
+  EXPECT_EQ(*ListDir(dir.path()), std::vector<std::string>{"state"});
+}
+
 }  // namespace
 }  // namespace pushgate
