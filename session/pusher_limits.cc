@@ -34,9 +34,12 @@ Result<int64_t> ReadTat(int fd) {
 Result<std::optional<FileLock>> TakePushSlot(const DataDir& dirs, std::string_view owner, std::string_view pusher,
                                              int max) {
   if (max <= 0) return std::optional<FileLock>();
-  PG_RETURN_IF_ERROR(MakeDirs(dirs.Pushers(), 0750));
   for (int slot = 0; slot < max; ++slot) {
     Result<FileLock> lock = FileLock::TryAcquire(dirs.PusherPushSlot(owner, slot));
+    if (lock.status().IsNotFound()) {  // the first push of this data_dir: make the directory once
+      PG_RETURN_IF_ERROR(MakeDirs(dirs.Pushers(), 0750));
+      lock = FileLock::TryAcquire(dirs.PusherPushSlot(owner, slot));
+    }
     if (lock.ok()) return std::optional<FileLock>(std::move(lock).value());
     if (lock.status().code() != Status::Code::kUnavailable) return lock.status();
   }
@@ -48,9 +51,13 @@ Result<std::optional<FileLock>> TakePushSlot(const DataDir& dirs, std::string_vi
 Status CountRequest(const DataDir& dirs, std::string_view owner, std::string_view pusher, int per_minute,
                     int64_t now_ms) {
   if (per_minute <= 0) return Status::OK();
-  PG_RETURN_IF_ERROR(MakeDirs(dirs.Pushers(), 0750));
   std::string path = dirs.PusherRate(owner);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+  constexpr int kFlags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+  UniqueFd fd(::open(path.c_str(), kFlags, 0640));
+  if (!fd.valid() && errno == ENOENT) {  // the first session of this data_dir: make the directory once
+    PG_RETURN_IF_ERROR(MakeDirs(dirs.Pushers(), 0750));
+    fd.Reset(::open(path.c_str(), kFlags, 0640));
+  }
   if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
   // Held for a read and a write: a few microseconds.
   while (::flock(fd.get(), LOCK_EX) != 0) {
