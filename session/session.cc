@@ -394,6 +394,13 @@ int Misconfigured(const Status& status, const std::function<void(std::string_vie
 int RunSession(const Config& config, const SessionRequest& request, std::atomic<bool>* stop,
                const std::function<void(std::string_view)>& tell) {
   log::SetContext("request_id", request.request_id);
+  // The owner names files (data_dir/pushers) and goes to git's environment:
+  // whatever the front end read it from, it is checked here once more.
+  if (!IsValidKeyOwner(request.user) || !IsValidSha256Fingerprint(request.fingerprint)) {
+    return Misconfigured(Status::InvalidArgument("the session's user or key is not valid: " +
+                                                 Printable(request.user, 80)),
+                         tell);
+  }
   log::SetContext("user", PusherOf(request.user));
   if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(request.user)) {
     log::SetContext("deploy_key_app", deploy_key->app);

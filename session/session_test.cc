@@ -127,6 +127,25 @@ TEST_F(ShellTest, InteractiveLoginIsRefusedFriendly) {
   EXPECT_EQ(backend_.calls, 0);
 }
 
+// The owner names files and reaches git's environment: a front end that
+// passed an invalid one (a corrupt record) gets no session.
+TEST_F(ShellTest, RunSessionRefusesAnInvalidOwnerOrKey) {
+  std::atomic<bool> stop{false};
+  for (const char* user : {"../x", "a b", "deploy-key:web", ""}) {
+    std::vector<std::string> told;
+    int exit = RunSession(config_, Request(std::string("info"), user), &stop,
+                          [&](std::string_view line) { told.emplace_back(line); });
+    EXPECT_EQ(exit, 1) << user;
+    ASSERT_EQ(told.size(), 1u) << user;
+    EXPECT_NE(told[0].find("pushgate is misconfigured on the server"), std::string::npos) << told[0];
+  }
+  SessionRequest bad_key = Request(std::string("info"));
+  bad_key.fingerprint = "SHA256:short";
+  std::vector<std::string> told;
+  EXPECT_EQ(RunSession(config_, bad_key, &stop, [&](std::string_view line) { told.emplace_back(line); }), 1);
+  EXPECT_EQ(backend_.calls, 0);
+}
+
 TEST_F(ShellTest, InvalidAppNameIsExplained) {
   SessionDecision d = Decide(std::string("git-receive-pack '../x'"));
   EXPECT_FALSE(d.exec);
