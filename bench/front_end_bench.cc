@@ -6,7 +6,10 @@
 //   front_end_bench --workdir DIR [--runs N]
 //
 // Prints, OpenSSH first:
-//   round_trip_medians_ms   `ssh git@host`: connect, authenticate, get the refusal
+//   round_trip_medians_ms   `ssh git@host`: connect, authenticate, get the greeting
+//   command_medians_ms      per front end: an unknown command (refused
+//                           before any question: the baseline), the
+//                           greeting, info --json, releases web, logs web
 //   push_medians_ms         a one-file commit, built and deployed
 //   connections_per_second  --burst round trips, 8 at a time, at saturation
 //   idle_connection_kb      server memory (PSS) per authenticated idle
@@ -100,6 +103,18 @@ int main(int argc, char** argv) {
                                  gateways[0]->SshEnv(), work);
   if (!timed.status.success()) return Fail("hyperfine:\n" + timed.output);
   std::printf("round_trip_medians_ms=%s\n", HyperfineMedians(csv).c_str());
+  // The pusher commands, each against the refusal of an unknown command in
+  // the same run: what answering costs beyond connecting.
+  std::vector<std::string> commands = {"hyperfine", "-N", "-i", "--warmup", "3", "--runs", std::to_string(runs),
+                                       "--export-csv", workdir + "/commands.csv"};
+  for (const std::string& round_trip : round_trips) {
+    for (const char* command : {" nonsense", "", " info --json", " releases web", " logs web"}) {
+      commands.push_back(round_trip + command);
+    }
+  }
+  timed = RunCommand(commands, gateways[0]->SshEnv(), work);
+  if (!timed.status.success()) return Fail("hyperfine:\n" + timed.output);
+  std::printf("command_medians_ms=%s\n", HyperfineMedians(workdir + "/commands.csv").c_str());
   csv = workdir + "/push.csv";
   timed = RunCommand({"hyperfine", "--warmup", "3", "--runs", std::to_string(runs), "--prepare", prepare,
                       "--export-csv", csv, pushes[0], pushes[1]},
