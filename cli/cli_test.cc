@@ -228,5 +228,20 @@ TEST_F(CliTest, AppKeyAddListsAndRemovesDeployKeys) {
   EXPECT_TRUE(Contains(again.output, "app web has no deploy key named ci")) << again.output;
 }
 
+TEST_F(CliTest, DeployKeysAndReleasesAreRefusedInControllerMode) {
+  struct passwd* me = ::getpwuid(::geteuid());
+  ASSERT_NE(me, nullptr);
+  WriteFile(dir_ / "token", "t", 0600);
+  WriteFile(config_, "mode = \"controller\"\ndata_dir = \"" + (dir_ / "data") + "\"\ngit_user = \"" + me->pw_name +
+                         "\"\n[build]\ndriver = \"pushgate\"\n[controller]\nurl = \"http://127.0.0.1:9\"\ntoken_file = \"" + (dir_ / "token") + "\"\n");
+  CapturedRun key = CliWithConfig({"app", "key", "add", "web", "ci", key_.private_path + ".pub"});
+  EXPECT_EQ(key.status.code, 1) << key.output;
+  EXPECT_TRUE(Contains(key.output, "deploy keys belong to standalone mode; in controller mode the platform keeps them"))
+      << key.output;
+  CapturedRun releases = CliWithConfig({"release", "ls", "web"});
+  EXPECT_EQ(releases.status.code, 1) << releases.output;
+  EXPECT_TRUE(Contains(releases.output, "releases belong to standalone mode")) << releases.output;
+}
+
 }  // namespace
 }  // namespace pushgate

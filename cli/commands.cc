@@ -218,6 +218,15 @@ Status AppRevoke(CommandArgs& args) {
   return Status::OK();
 }
 
+// Deploy keys and releases are the standalone registry's and the bundled
+// deploy's; in controller mode the platform has its own (a deploy key in
+// the key cache would be lost at the next full sync).
+Status RequireStandalone(const Config& config, std::string_view what) {
+  if (config.mode == Mode::kStandalone) return Status::OK();
+  return Status::InvalidArgument(std::string(what) +
+                                 " belong to standalone mode; in controller mode the platform keeps them");
+}
+
 void DeclareDeployKeyAdd(CLI::App& c, CommandArgs& a) {
   DeclareApp(c, a);
   c.add_flag("--push", a.push, "may push as well as fetch");
@@ -229,6 +238,7 @@ Status DeployKeyAdd(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(UniqueFd input, OpenKeyInput(args.file, "pushgate app key add " + args.app + " " + args.name +
                                                                   " ci_key.pub"));
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(RequireStandalone(s.config, "deploy keys"));
   LineReader lines(input.get());
   const std::string source = KeySource(args.file);
   std::vector<PublicKey> keys;
@@ -284,6 +294,7 @@ void DeclareReleaseRollback(CLI::App& c, CommandArgs& a) {
 
 Status ReleaseList(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(RequireStandalone(s.config, "releases"));
   PG_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases,
                       ListReleaseRecords(s.config.dirs().Releases() + "/" + args.app));
   if (releases.empty()) {
@@ -297,6 +308,7 @@ Status ReleaseList(CommandArgs& args) {
 // Under the app lock, as a push or `ssh git@host rollback` would be.
 Status ReleaseRollback(CommandArgs& args) {
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(RequireStandalone(s.config, "releases"));
   if (!IsValidAppName(args.app)) return Status::InvalidArgument("\"" + args.app + "\" is not a valid app name");
   std::optional<int> version;
   if (!args.version.empty()) version = std::stoi(args.version.substr(1));
