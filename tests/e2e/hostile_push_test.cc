@@ -37,7 +37,10 @@ class HostilePushTest : public SharedGatewayTest<HostilePushTest> {
         "[push]\n"
         "idle_timeout = \"6s\"\n"
         "max_pack_size = \"2MiB\"\n"
-        "max_file_size = \"8MiB\"\n";
+        "max_file_size = \"8MiB\"\n"
+        // Ten of alice's pushes wait for one lock at once (the waiters'
+        // test): more than one pusher's share of push slots.
+        "max_pushes_per_user = 16\n";
     return options;
   }
 
