@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     ready = pushgate::WriteAll(config_file.get(),
                                "mode = \"controller\"\ndata_dir = \"" + data + "\"\ngit_user = \"" + user +
                                    "\"\n[controller]\nurl = \"" + fake.url() + "\"\ntoken_file = \"" + workdir +
-                                   "/token\"\ntimeout = \"60s\"\n[cache]\nnegative_ttl = \"1ms\"\nsync_deadline = \"10s\"\n"
+                                   "/token\"\ntimeout = \"60s\"\n[build]\ndriver = \"pushgate\"\n[cache]\nnegative_ttl = \"1ms\"\nsync_deadline = \"10s\"\n"
                                    "[log]\ndestination = \"stderr\"\nlevel = \"warn\"\n");
   }
   if (!ready.ok()) {
@@ -197,6 +197,10 @@ int main(int argc, char** argv) {
   // The same, as the operation alone (lock, open, fetch, validate, apply,
   // commit) without process start-up: what the daemon pays each round.
   pushgate::Result<pushgate::Config> cfg = pushgate::LoadConfig(config);
+  if (!cfg.ok() || !full.ok) {
+    std::fprintf(stderr, "sync_bench: the sync cannot run: %s\n", cfg.ok() ? "see its log above" : cfg.status().ToString().c_str());
+    return 1;
+  }
   auto client = pushgate::ControllerClient::Create(cfg->controller);
   std::vector<double> in_process_ms;
   for (int r = 0; r < runs; ++r) {
