@@ -101,6 +101,18 @@ std::string RunOk(const std::vector<std::string>& argv, const std::map<std::stri
   return run.output;
 }
 
+std::string SignUserKey(const TestKey& ca, const TestKey& key, const std::string& key_id,
+                        const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ssh-keygen", "-q", "-s", ca.private_path, "-I", key_id};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back(key.private_path + ".pub");
+  RunOk(argv);
+  std::istringstream fields(ReadFile(key.private_path + "-cert.pub"));
+  std::string type, blob;
+  fields >> type >> blob;
+  return blob;
+}
+
 TestKey MakeKey(const std::string& dir, const std::string& name, const std::string& type, int bits,
                 const std::string& comment) {
   TestKey key;

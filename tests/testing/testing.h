@@ -68,6 +68,13 @@ struct TestKey {
 TestKey MakeKey(const std::string& dir, const std::string& name, const std::string& type = "ed25519",
                 int bits = 0, const std::string& comment = "test@pushgate");
 
+// Signs `key`'s public key with the CA `ca` (ssh-keygen -s -I ID), with
+// more ssh-keygen arguments (-n principals, -V validity, -z serial,
+// -O options). OpenSSH picks the certificate up as key.private_path +
+// "-cert.pub"; returns the certificate's base64 blob, as on that line.
+std::string SignUserKey(const TestKey& ca, const TestKey& key, const std::string& key_id,
+                        const std::vector<std::string>& args);
+
 // A non-bare work tree with git identity set and one commit of `files`
 // (path -> contents). Returns the commit id.
 std::string MakeRepoWithCommit(const std::string& dir, const std::map<std::string, std::string>& files,

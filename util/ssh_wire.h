@@ -1,0 +1,40 @@
+// Reading the SSH wire format (RFC 4251 section 5) and the base64 that
+// carries it in key files. Dependency-free, so the keys and principals
+// helpers can read key and certificate blobs without libssh.
+#ifndef PUSHGATE_UTIL_SSH_WIRE_H_
+#define PUSHGATE_UTIL_SSH_WIRE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pushgate {
+
+// Standard base64, '=' padding allowed only at the end; nullopt otherwise.
+std::optional<std::string> DecodeBase64(std::string_view in);
+
+// Consumes fields from the front of a byte string. Every Read* returns false,
+// and leaves the reader unusable (ok() false), once the input is too short.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view in) : in_(in) {}
+
+  bool ReadByte(uint8_t& out);
+  bool ReadU32(uint32_t& out);
+  bool ReadU64(uint64_t& out);
+  bool ReadString(std::string_view& out);  // a u32 length, then that many bytes
+
+  bool ok() const { return ok_; }
+  bool empty() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
+
+ private:
+  bool Fail() { return ok_ = false; }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_UTIL_SSH_WIRE_H_

@@ -1,0 +1,50 @@
+#include "util/ssh_wire.h"
+
+#include <gtest/gtest.h>
+
+namespace pushgate {
+namespace {
+
+TEST(DecodeBase64Test, DecodesWithAndWithoutPadding) {
+  EXPECT_EQ(DecodeBase64("aGVsbG8="), "hello");
+  EXPECT_EQ(DecodeBase64("aGVsbG8"), "hello");
+  EXPECT_EQ(DecodeBase64(""), "");
+}
+
+TEST(DecodeBase64Test, RefusesForeignCharactersAndInnerPadding) {
+  EXPECT_FALSE(DecodeBase64("aGV sbG8="));
+  EXPECT_FALSE(DecodeBase64("aG=VsbG8"));
+  EXPECT_FALSE(DecodeBase64("aGVs-G8="));
+}
+
+TEST(WireReaderTest, ReadsFieldsInOrder) {
+  std::string wire = std::string("\x07\0\0\0\x03" "abc", 8) + std::string("\0\0\0\0\0\0\x01\x02", 8);
+  WireReader in(wire);
+  uint8_t byte = 0;
+  uint32_t length = 0;
+  uint64_t number = 0;
+  ASSERT_TRUE(in.ReadByte(byte));
+  EXPECT_EQ(byte, 7);
+  WireReader again(std::string_view(wire).substr(1));
+  std::string_view text;
+  ASSERT_TRUE(again.ReadString(text));
+  EXPECT_EQ(text, "abc");
+  ASSERT_TRUE(again.ReadU64(number));
+  EXPECT_EQ(number, 0x102u);
+  EXPECT_TRUE(again.empty());
+  ASSERT_TRUE(in.ReadU32(length));
+  EXPECT_EQ(length, 3u);
+}
+
+TEST(WireReaderTest, AStringLongerThanItsInputFailsAndStaysFailed) {
+  std::string wire("\0\0\0\x09" "abc", 7);
+  WireReader in(wire);
+  std::string_view text;
+  EXPECT_FALSE(in.ReadString(text));
+  EXPECT_FALSE(in.ok());
+  uint8_t byte = 0;
+  EXPECT_FALSE(in.ReadByte(byte));
+}
+
+}  // namespace
+}  // namespace pushgate
