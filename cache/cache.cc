@@ -431,6 +431,36 @@ Result<std::vector<std::string>> KeyCache::Members(const lmdb::Txn& txn, std::st
   return ScanSuffixes(txn, Table::kMembers, CompositeKey(app, ""));
 }
 
+Result<std::optional<std::string>> KeyCache::GetMapping(const lmdb::Txn& txn, Mappings table,
+                                                      std::string_view key) const {
+  if (!HasTable(TableOf(table))) return std::optional<std::string>();
+  PG_ASSIGN_OR_RETURN(std::optional<std::string_view> value, txn.Get(dbi(TableOf(table)), key));
+  if (!value) return std::optional<std::string>();
+  return std::optional<std::string>(*value);
+}
+
+Result<bool> KeyCache::PutMapping(lmdb::Txn& txn, Mappings table, std::string_view key, std::string_view value) {
+  Status put = txn.Put(dbi(TableOf(table)), key, value, MDB_NOOVERWRITE);
+  if (put.IsAlreadyExists()) return false;
+  PG_RETURN_IF_ERROR(put);
+  return true;
+}
+
+Result<bool> KeyCache::DeleteMapping(lmdb::Txn& txn, Mappings table, std::string_view key) {
+  return txn.Delete(dbi(TableOf(table)), key);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> KeyCache::ListMappings(const lmdb::Txn& txn,
+                                                                               Mappings table) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!HasTable(TableOf(table))) return out;
+  PG_RETURN_IF_ERROR(ScanPrefix(txn, TableOf(table), "", [&out](std::string_view key, std::string_view value) {
+    out.emplace_back(std::string(key), std::string(value));
+    return Status::OK();
+  }));
+  return out;
+}
+
 namespace {
 
 // 'P' (may push) or 'R' (fetch only), then the fingerprint.

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cache/lmdb.h"
@@ -83,6 +84,8 @@ enum class Table {
   kApps,       // app -> created-at (standalone registry)
   kMembers,    // app '\0' user -> "" (standalone registry)
   kDeployKeys, // app '\0' name -> EncodeDeployKey (standalone registry)
+  kCaKeys,     // trusted user CA: "SHA256:..." -> "TYPE BASE64 COMMENT" (standalone registry)
+  kPrincipals, // certificate principal -> user (standalone registry)
 };
 
 struct TableName {
@@ -93,13 +96,17 @@ inline constexpr TableName kTables[] = {
     {Table::kMeta, "meta"},         {Table::kKeys, "keys"},         {Table::kUserKeys, "user_keys"},
     {Table::kKeys1, "keys.1"},      {Table::kUserKeys1, "user_keys.1"}, {Table::kNegative, "negative"},
     {Table::kUsers, "users"},       {Table::kApps, "apps"},         {Table::kMembers, "members"},
-    {Table::kDeployKeys, "deploy_keys"},
+    {Table::kDeployKeys, "deploy_keys"}, {Table::kCaKeys, "ca_keys"}, {Table::kPrincipals, "principals"},
 };
 inline constexpr int kTableCount = static_cast<int>(std::size(kTables));
 static_assert(ListedInEnumOrder(kTables, &TableName::table), "kTables lists every Table, in the enum's order");
 
 // The standalone registry's named things (name -> created-at, unix seconds).
 enum class Names { kUsers, kApps };
+
+// The standalone registry's string-to-string tables: trusted user CA keys
+// by fingerprint, and certificate principals to the users they log in as.
+enum class Mappings { kCaKeys, kPrincipals };
 
 // Which key set an operation addresses.
 enum class KeySet { kActive, kStaging };
@@ -167,6 +174,15 @@ class KeyCache {
   Result<bool> DeleteDeployKey(lmdb::Txn& txn, std::string_view app, std::string_view name);
   Result<std::vector<DeployKeyEntry>> DeployKeys(const lmdb::Txn& txn, std::string_view app) const;  // by name
 
+  // Mappings: Put returns false, and changes nothing, if `key` is there
+  // already; Delete false if it was not. A table that a read-only open did
+  // not find is empty.
+  Result<std::optional<std::string>> GetMapping(const lmdb::Txn& txn, Mappings table, std::string_view key) const;
+  Result<bool> PutMapping(lmdb::Txn& txn, Mappings table, std::string_view key, std::string_view value);
+  Result<bool> DeleteMapping(lmdb::Txn& txn, Mappings table, std::string_view key);
+  // Every entry, by key.
+  Result<std::vector<std::pair<std::string, std::string>>> ListMappings(const lmdb::Txn& txn, Mappings table) const;
+
   // Writes `value` under `key` in `table` as it is, with no checks: for
   // tests that plant corrupt or foreign data.
   Status TEST_PutRaw(lmdb::Txn& txn, Table table, std::string_view key, std::string_view value);
@@ -221,6 +237,7 @@ class KeyCache {
   MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
   static Table TableOf(Names names) { return names == Names::kUsers ? Table::kUsers : Table::kApps; }
   MDB_dbi dbi(Names names) const { return dbi(TableOf(names)); }
+  static Table TableOf(Mappings table) { return table == Mappings::kCaKeys ? Table::kCaKeys : Table::kPrincipals; }
   // Visits the entries of `table` whose keys start with `prefix`, in key
   // order, with the key's remainder and the value.
   Status ScanPrefix(const lmdb::Txn& txn, Table table, std::string_view prefix,

@@ -156,6 +156,32 @@ TEST(KeyCacheTest, PutGetDeleteAndUserIndex) {
   EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "bo")->empty());
 }
 
+TEST(KeyCacheTest, MappingsPutOnceDeleteAndListInKeyOrder) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  ASSERT_TRUE(cache);
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    EXPECT_TRUE(*cache->PutMapping(*txn, Mappings::kPrincipals, "ops", "alice"));
+    EXPECT_TRUE(*cache->PutMapping(*txn, Mappings::kPrincipals, "ci", "bob"));
+    EXPECT_FALSE(*cache->PutMapping(*txn, Mappings::kPrincipals, "ops", "bob"));
+    EXPECT_TRUE(*cache->PutMapping(*txn, Mappings::kCaKeys, kFp1, "ssh-ed25519 AAAA ca"));
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  {
+    auto txn = cache->BeginRead();
+    EXPECT_EQ(*cache->GetMapping(*txn, Mappings::kPrincipals, "ops"), "alice");
+    EXPECT_FALSE(cache->GetMapping(*txn, Mappings::kPrincipals, kFp1)->has_value());  // tables are apart
+    EXPECT_EQ(*cache->ListMappings(*txn, Mappings::kPrincipals),
+              (std::vector<std::pair<std::string, std::string>>{{"ci", "bob"}, {"ops", "alice"}}));
+  }
+  auto txn = cache->BeginWrite();
+  EXPECT_TRUE(*cache->DeleteMapping(*txn, Mappings::kCaKeys, kFp1));
+  EXPECT_FALSE(*cache->DeleteMapping(*txn, Mappings::kCaKeys, kFp1));
+  EXPECT_TRUE(cache->ListMappings(*txn, Mappings::kCaKeys)->empty());
+}
+
 TEST(KeyCacheTest, InsertKeyNeverOverwrites) {
   TempDir dir;
   auto cache = OpenRw(dir / "db");

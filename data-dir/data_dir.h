@@ -38,6 +38,12 @@ class DataDir {
   std::string Counters() const { return root_ + "/metrics"; }
   // pushgate-sshd's default host keys.
   std::string SshdHostKeys() const { return root_ + "/sshd"; }
+  // SSH user certificates: the trusted CA keys as an OpenSSH file (sshd's
+  // TrustedUserCAKeys; `pushgate ca` writes it from the registry) and the
+  // operator's KRL (ssh-keygen -k), which both front ends read.
+  std::string Ssh() const { return root_ + "/ssh"; }
+  std::string TrustedUserCaKeys() const { return Ssh() + "/trusted_user_ca_keys"; }
+  std::string RevokedKeys() const { return Ssh() + "/revoked_keys"; }
   std::string LastReaperRun() const { return root_ + "/reaper-last.json"; }
   // Per-pusher limits (session/pusher_limits.h): a key owner's push slots
   // and request rate. Owners are user names or deploy key owners, never

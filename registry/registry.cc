@@ -30,6 +30,19 @@ Status CheckDeployKeyName(std::string_view name) {
                                  "'.', '_' or '-', starting with a letter or digit");
 }
 
+Status CheckFingerprint(std::string_view fingerprint) {
+  if (IsValidSha256Fingerprint(fingerprint)) return Status::OK();
+  return Status::InvalidArgument("\"" + Printable(fingerprint, 100) +
+                                 "\" is not a SHA256 fingerprint (SHA256:... as printed by ssh-keygen -lf)");
+}
+
+Status CheckPrincipal(std::string_view principal) {
+  if (IsValidUserName(principal)) return Status::OK();
+  return Status::InvalidArgument("\"" + Printable(principal, 160) +
+                                 "\" is not a principal pushgate accepts: use 1-150 letters, digits, '@', '.', "
+                                 "'+', '_' or '-', not starting with '-'");
+}
+
 // Who holds a key already, in an operator's words.
 std::string DescribeOwner(std::string_view owner) {
   if (std::optional<DeployKeyId> id = ParseDeployKeyOwner(owner)) {
@@ -82,6 +95,12 @@ Status Registry::RequireApp(const lmdb::Txn& txn, std::string_view app) const {
 Status Registry::AddUser(std::string_view user) {
   PG_RETURN_IF_ERROR(CheckUserName(user));
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_ASSIGN_OR_RETURN(std::optional<std::string> mapped, cache_->GetMapping(txn, Mappings::kPrincipals, user));
+  if (mapped) {
+    return Status::AlreadyExists("\"" + std::string(user) + "\" is a certificate principal of user " + *mapped +
+                                 "; remove it first (pushgate user principal rm " + *mapped + " " +
+                                 std::string(user) + ") or choose another name");
+  }
   PG_ASSIGN_OR_RETURN(bool added, cache_->AddName(txn, Names::kUsers, user, Now()));
   if (!added) return Status::AlreadyExists("user " + std::string(user) + " already exists");
   return txn.Commit();
@@ -95,6 +114,10 @@ Status Registry::RemoveUser(std::string_view user) {
   PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, cache_->ListNames(txn, Names::kApps));
   for (const std::string& app : apps) {
     PG_RETURN_IF_ERROR(cache_->RemoveMember(txn, app, user).status());
+  }
+  PG_ASSIGN_OR_RETURN(auto principals, cache_->ListMappings(txn, Mappings::kPrincipals));
+  for (const auto& [principal, owner] : principals) {
+    if (owner == user) PG_RETURN_IF_ERROR(cache_->DeleteMapping(txn, Mappings::kPrincipals, principal).status());
   }
   PG_RETURN_IF_ERROR(cache_->RemoveName(txn, Names::kUsers, user).status());
   return txn.Commit();
@@ -112,10 +135,7 @@ Result<KeyImport> Registry::BeginKeyImport(std::string_view user) {
 }
 
 Status Registry::RemoveKey(std::string_view fingerprint) {
-  if (!IsValidSha256Fingerprint(fingerprint)) {
-    return Status::InvalidArgument("\"" + std::string(fingerprint) +
-                                   "\" is not a SHA256 fingerprint (SHA256:... as printed by ssh-keygen -lf)");
-  }
+  PG_RETURN_IF_ERROR(CheckFingerprint(fingerprint));
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
   PG_ASSIGN_OR_RETURN(std::optional<KeyRecord> record, cache_->GetKey(txn, fingerprint));
   if (!record) return Status::NotFound("no key with fingerprint " + std::string(fingerprint));
@@ -279,6 +299,75 @@ Result<bool> Registry::IsMember(std::string_view app, std::string_view user) con
   if (!IsValidAppName(app) || !IsValidUserName(user)) return false;
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
   return cache_->HasMember(txn, app, user);
+}
+
+Status Registry::AddCaKey(const PublicKey& key) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  std::string line = key.type + " " + key.blob + (key.comment.empty() ? "" : " " + key.comment);
+  PG_ASSIGN_OR_RETURN(bool added, cache_->PutMapping(txn, Mappings::kCaKeys, key.sha256_fingerprint, line));
+  if (!added) return Status::AlreadyExists("CA key " + key.sha256_fingerprint + " is already trusted");
+  return txn.Commit();
+}
+
+Status Registry::RemoveCaKey(std::string_view fingerprint) {
+  PG_RETURN_IF_ERROR(CheckFingerprint(fingerprint));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_ASSIGN_OR_RETURN(bool removed, cache_->DeleteMapping(txn, Mappings::kCaKeys, fingerprint));
+  if (!removed) return Status::NotFound("no trusted CA key with fingerprint " + std::string(fingerprint));
+  return txn.Commit();
+}
+
+Result<std::vector<TrustedCa>> Registry::ListCaKeys() const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  PG_ASSIGN_OR_RETURN(auto entries, cache_->ListMappings(txn, Mappings::kCaKeys));
+  std::vector<TrustedCa> out;
+  for (auto& [fingerprint, line] : entries) out.push_back({std::move(fingerprint), std::move(line)});
+  return out;
+}
+
+Status Registry::AddPrincipal(std::string_view user, std::string_view principal) {
+  PG_RETURN_IF_ERROR(CheckPrincipal(principal));
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  if (principal == user) {
+    return Status::AlreadyExists("principal " + std::string(principal) + " already logs in as user " +
+                                 std::string(user) + ": a principal equal to a user's name needs no mapping");
+  }
+  PG_ASSIGN_OR_RETURN(bool is_user, cache_->HasName(txn, Names::kUsers, principal));
+  if (is_user) {
+    return Status::AlreadyExists("principal " + std::string(principal) + " is the name of user " +
+                                 std::string(principal) + ", so it logs in as that user; it cannot also name " +
+                                 std::string(user));
+  }
+  PG_ASSIGN_OR_RETURN(std::optional<std::string> mapped, cache_->GetMapping(txn, Mappings::kPrincipals, principal));
+  if (mapped) {
+    return Status::AlreadyExists("principal " + std::string(principal) + " already logs in as user " + *mapped);
+  }
+  PG_RETURN_IF_ERROR(cache_->PutMapping(txn, Mappings::kPrincipals, principal, user).status());
+  return txn.Commit();
+}
+
+Status Registry::RemovePrincipal(std::string_view user, std::string_view principal) {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginWrite());
+  PG_RETURN_IF_ERROR(RequireUser(txn, user));
+  PG_ASSIGN_OR_RETURN(std::optional<std::string> mapped, cache_->GetMapping(txn, Mappings::kPrincipals, principal));
+  if (!mapped || *mapped != user) {
+    return Status::NotFound("user " + std::string(user) + " has no principal " + Printable(principal, 160) +
+                            " (pushgate user principal ls " + std::string(user) + " lists them)");
+  }
+  PG_RETURN_IF_ERROR(cache_->DeleteMapping(txn, Mappings::kPrincipals, principal).status());
+  return txn.Commit();
+}
+
+Result<std::vector<PrincipalMapping>> Registry::ListPrincipals(std::optional<std::string_view> user) const {
+  PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache_->BeginRead());
+  if (user) PG_RETURN_IF_ERROR(RequireUser(txn, *user));
+  PG_ASSIGN_OR_RETURN(auto entries, cache_->ListMappings(txn, Mappings::kPrincipals));
+  std::vector<PrincipalMapping> out;
+  for (auto& [principal, owner] : entries) {
+    if (!user || owner == *user) out.push_back({std::move(principal), std::move(owner)});
+  }
+  return out;
 }
 
 }  // namespace pushgate

@@ -35,6 +35,18 @@ struct StoredDeployKey {
   KeyRecord record;
 };
 
+// A trusted user CA key: certificates it signs log in (sshcert/).
+struct TrustedCa {
+  std::string fingerprint;
+  std::string key_line;  // "TYPE BASE64 COMMENT"
+};
+
+// A certificate principal that logs in as `user`.
+struct PrincipalMapping {
+  std::string principal;
+  std::string user;
+};
+
 class Registry;
 
 // Adds many keys for one user in a single transaction (an authorized_keys
@@ -93,6 +105,18 @@ class Registry {
   Result<std::vector<StoredDeployKey>> ListDeployKeys(std::string_view app) const;  // by name
   // nullopt if the app has no deploy key of that name (or no longer exists).
   Result<std::optional<DeployKeyEntry>> FindDeployKey(std::string_view app, std::string_view name) const;
+
+  // SSH user certificates: CA keys whose certificates are trusted, and the
+  // principals that name users. A principal equal to a user's name needs no
+  // mapping; an explicit mapping may not use another user's name, and a
+  // user may not be added under a name that is mapped to someone else.
+  Status AddCaKey(const PublicKey& key);
+  Status RemoveCaKey(std::string_view fingerprint);
+  Result<std::vector<TrustedCa>> ListCaKeys() const;  // by fingerprint
+  Status AddPrincipal(std::string_view user, std::string_view principal);
+  Status RemovePrincipal(std::string_view user, std::string_view principal);
+  // All mappings, or one user's; by principal.
+  Result<std::vector<PrincipalMapping>> ListPrincipals(std::optional<std::string_view> user) const;
 
   // The apps `user` is a member of, sorted.
   Result<std::vector<std::string>> AppsOf(std::string_view user) const;

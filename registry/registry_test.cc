@@ -230,6 +230,48 @@ TEST_F(RegistryTest, DeployKeysBelongToOneAppAndNeverToAUser) {
   EXPECT_FALSE(*registry_->FindDeployKey("web", "ci"));
 }
 
+TEST_F(RegistryTest, CaKeysAreTrustedOnceAndRemovedByFingerprint) {
+  ASSERT_TRUE(registry_->AddCaKey(keys_[0]).ok());
+  EXPECT_TRUE(registry_->AddCaKey(keys_[0]).IsAlreadyExists());
+  std::vector<TrustedCa> cas = *registry_->ListCaKeys();
+  ASSERT_EQ(cas.size(), 1u);
+  EXPECT_EQ(cas[0].fingerprint, keys_[0].sha256_fingerprint);
+  EXPECT_EQ(cas[0].key_line, keys_[0].type + " " + keys_[0].blob + " " + keys_[0].comment);
+  EXPECT_TRUE(registry_->RemoveCaKey(keys_[1].sha256_fingerprint).IsNotFound());
+  EXPECT_EQ(registry_->RemoveCaKey("not-a-fingerprint").code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(registry_->RemoveCaKey(keys_[0].sha256_fingerprint).ok());
+  EXPECT_TRUE(registry_->ListCaKeys()->empty());
+}
+
+TEST_F(RegistryTest, PrincipalsNameOneUserAndNeverAnotherUsersName) {
+  ASSERT_TRUE(registry_->AddUser("alice").ok());
+  ASSERT_TRUE(registry_->AddUser("bob").ok());
+  ASSERT_TRUE(registry_->AddPrincipal("alice", "alice@corp.example").ok());
+  EXPECT_TRUE(registry_->AddPrincipal("bob", "alice@corp.example").IsAlreadyExists());
+  // A user's own name is implicit; another user's name is theirs.
+  EXPECT_TRUE(registry_->AddPrincipal("alice", "alice").IsAlreadyExists());
+  EXPECT_TRUE(registry_->AddPrincipal("alice", "bob").IsAlreadyExists());
+  EXPECT_EQ(registry_->AddPrincipal("alice", "-oProxy").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(registry_->AddPrincipal("alice", "a b").code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(registry_->AddPrincipal("carol", "ops").IsNotFound());
+  // A new user may not take a name that is someone's principal.
+  ASSERT_TRUE(registry_->AddPrincipal("bob", "ci").ok());
+  Status taken = registry_->AddUser("ci");
+  EXPECT_TRUE(taken.IsAlreadyExists());
+  EXPECT_NE(taken.message().find("pushgate user principal rm bob ci"), std::string::npos) << taken.message();
+
+  EXPECT_EQ(registry_->ListPrincipals(std::nullopt)->size(), 2u);
+  std::vector<PrincipalMapping> alices = *registry_->ListPrincipals("alice");
+  ASSERT_EQ(alices.size(), 1u);
+  EXPECT_EQ(alices[0].principal, "alice@corp.example");
+  EXPECT_TRUE(registry_->RemovePrincipal("bob", "alice@corp.example").IsNotFound());
+  ASSERT_TRUE(registry_->RemovePrincipal("alice", "alice@corp.example").ok());
+  // Removing a user removes their principals.
+  ASSERT_TRUE(registry_->RemoveUser("bob").ok());
+  EXPECT_TRUE(registry_->ListPrincipals(std::nullopt)->empty());
+  EXPECT_TRUE(registry_->AddUser("ci").ok());
+}
+
 TEST_F(RegistryTest, AppsOfAUserAreTheirMemberships) {
   ASSERT_TRUE(registry_->AddUser("alice").ok());
   ASSERT_TRUE(registry_->AddUser("bob").ok());

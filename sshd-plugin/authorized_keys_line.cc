@@ -3,32 +3,53 @@
 #include "util/names.h"
 
 namespace pushgate {
+namespace {
 
-Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& p) {
-  if (!IsSafeAbsolutePath(p.shell_path)) return Status::InvalidArgument("unsafe shell path");
-  if (!IsSafeAbsolutePath(p.config_path)) {
+// command="SHELL --config CONFIG --user USER --key FINGERPRINT",restrict
+Result<std::string> ForcedCommandOptions(std::string_view shell_path, std::string_view config_path,
+                                         std::string_view user, std::string_view fingerprint, size_t reserve) {
+  if (!IsSafeAbsolutePath(shell_path)) return Status::InvalidArgument("unsafe shell path");
+  if (!IsSafeAbsolutePath(config_path)) {
     return Status::InvalidArgument("the config path must be an absolute path of letters, digits and /._+-");
   }
-  if (!IsValidKeyOwner(p.user)) return Status::InvalidArgument("invalid user name in key record");
-  if (!IsValidSha256Fingerprint(p.fingerprint)) return Status::InvalidArgument("invalid fingerprint");
+  if (!IsValidKeyOwner(user)) return Status::InvalidArgument("invalid user name in key record");
+  if (!IsValidSha256Fingerprint(fingerprint)) return Status::InvalidArgument("invalid fingerprint");
+  std::string line;
+  line.reserve(64 + shell_path.size() + config_path.size() + user.size() + fingerprint.size() + reserve);
+  line += "command=\"";
+  line += shell_path;
+  line += " --config ";
+  line += config_path;
+  line += " --user ";
+  line += user;
+  line += " --key ";
+  line += fingerprint;
+  line += "\",restrict";
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& p) {
+  PG_ASSIGN_OR_RETURN(std::string line, ForcedCommandOptions(p.shell_path, p.config_path, p.user, p.fingerprint,
+                                                             p.key_type.size() + p.key_blob.size()));
   if (!IsAllowedKeyType(p.key_type)) return Status::InvalidArgument("key type not allowed");
   if (!IsBase64Blob(p.key_blob)) return Status::InvalidArgument("invalid key blob");
-
-  std::string line;
-  line.reserve(64 + p.shell_path.size() + p.config_path.size() + p.user.size() + p.fingerprint.size() +
-               p.key_type.size() + p.key_blob.size());
-  line += "command=\"";
-  line += p.shell_path;
-  line += " --config ";
-  line += p.config_path;
-  line += " --user ";
-  line += p.user;
-  line += " --key ";
-  line += p.fingerprint;
-  line += "\",restrict ";
+  line += ' ';
   line += p.key_type;
   line += ' ';
   line += p.key_blob;
+  line += '\n';
+  return line;
+}
+
+Result<std::string> FormatAuthorizedPrincipalsLine(const AuthorizedPrincipalsLineParts& p) {
+  PG_ASSIGN_OR_RETURN(std::string line,
+                      ForcedCommandOptions(p.shell_path, p.config_path, p.user, p.fingerprint, p.principal.size()));
+  // sshd reads the principal as one word after the options.
+  if (!IsValidUserName(p.principal)) return Status::InvalidArgument("invalid principal");
+  line += ' ';
+  line += p.principal;
   line += '\n';
   return line;
 }

@@ -1,4 +1,5 @@
-// The one line pushgate-keys prints for sshd:
+// The one line pushgate-keys (or, for a certificate, pushgate-principals)
+// prints for sshd:
 //
 //   command="SHELL --config CONFIG --user USER --key FINGERPRINT",restrict TYPE BLOB
 //
@@ -29,6 +30,19 @@ struct AuthorizedKeysLineParts {
 // Returns the line including its trailing '\n', or InvalidArgument naming the
 // part that is not acceptable.
 Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& parts);
+
+// The AuthorizedPrincipalsCommand's line for an SSH user certificate, with
+// the same forced command and `restrict`, then the principal that matched:
+//
+//   command="SHELL --config CONFIG --user USER --key FINGERPRINT",restrict PRINCIPAL
+struct AuthorizedPrincipalsLineParts {
+  std::string_view shell_path;
+  std::string_view config_path;
+  std::string_view user;
+  std::string_view fingerprint;  // of the certified key (sshd's %f)
+  std::string_view principal;
+};
+Result<std::string> FormatAuthorizedPrincipalsLine(const AuthorizedPrincipalsLineParts& parts);
 
 }  // namespace pushgate
 

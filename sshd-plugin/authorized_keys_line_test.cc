@@ -51,6 +51,26 @@ TEST(AuthorizedKeysLineTest, OptionInjectionThroughAnyPartIsRefused) {
   }
 }
 
+TEST(AuthorizedPrincipalsLineTest, ExactFormat) {
+  Result<std::string> line = FormatAuthorizedPrincipalsLine(
+      {kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, "alice@corp.example"});
+  ASSERT_TRUE(line.ok()) << line.status().message();
+  EXPECT_EQ(*line,
+            "command=\"/usr/libexec/pushgate/pushgate-shell --config /etc/pushgate/pushgate.toml --user alice "
+            "--key SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI\",restrict alice@corp.example\n");
+}
+
+// A principal comes from the certificate, which its holder had signed: it
+// must not add an option, a second principal or a line.
+TEST(AuthorizedPrincipalsLineTest, PrincipalInjectionIsRefused) {
+  for (const char* bad : {"a b", "a,b", "\"", "a\nb", "-a", "", "a\tb", "command=\"x\""}) {
+    AuthorizedPrincipalsLineParts p{kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, bad};
+    EXPECT_FALSE(FormatAuthorizedPrincipalsLine(p).ok()) << bad;
+  }
+  AuthorizedPrincipalsLineParts user{kGood.shell_path, kGood.config_path, "alice\"", kGood.fingerprint, "alice"};
+  EXPECT_FALSE(FormatAuthorizedPrincipalsLine(user).ok());
+}
+
 TEST(AuthorizedKeysLineTest, OversizeBlobIsRefused) {
   AuthorizedKeysLineParts p = kGood;
   std::string huge(20000, 'A');
