@@ -60,7 +60,7 @@ TEST_F(CliTest, UsageErrorsNameTheWrongWordPointAtHelpAndExit2) {
        "pushgate app"},
       {{"frobnicate"}, "pushgate: unknown command 'frobnicate' (the commands are", "pushgate"},
       {{"app"}, "pushgate app: say which command: create, rm, ls, grant, revoke, key\n", "pushgate app"},
-      {{}, "pushgate: say which command: user, key, app, config, release, backup, status, drain", "pushgate"},
+      {{}, "pushgate: say which command: user, key, app, ca, config, release, backup, status, drain", "pushgate"},
       {{"app", "create", "-x"}, "pushgate app create: unknown option -x", "pushgate app create"},
       {{"app", "create", "web", "--membr", "a"}, "pushgate app create: unknown option --membr", "pushgate app create"},
       {{"user", "add", "a", "b"}, "pushgate user add: too many arguments: b", "pushgate user add"},
@@ -228,6 +228,34 @@ TEST_F(CliTest, AppKeyAddListsAndRemovesDeployKeys) {
   EXPECT_TRUE(Contains(again.output, "app web has no deploy key named ci")) << again.output;
 }
 
+TEST_F(CliTest, CaAddWritesSshdsFileAndPrincipalsMapToUsers) {
+  testing::TestKey ca = testing::MakeKey(dir_.path(), "user_ca");
+  CapturedRun added = CliWithConfig({"ca", "add", ca.private_path + ".pub"});
+  EXPECT_EQ(added.status.code, 0) << added.output;
+  EXPECT_TRUE(Contains(added.output, "trusted CA " + ca.sha256)) << added.output;
+  std::string file = testing::ReadFile(dir_ / "data/ssh/trusted_user_ca_keys");
+  EXPECT_TRUE(Contains(file, "\n" + ca.type + " " + ca.blob + " test@pushgate\n")) << file;
+  EXPECT_TRUE(Contains(CliWithConfig({"ca", "ls"}).output, ca.sha256 + "  ssh-ed25519  test@pushgate"));
+  CapturedRun twice = CliWithConfig({"ca", "add", ca.private_path + ".pub"});
+  EXPECT_EQ(twice.status.code, 1) << twice.output;
+  EXPECT_TRUE(Contains(twice.output, "is already trusted")) << twice.output;
+
+  ASSERT_EQ(CliWithConfig({"user", "add", "alice"}).status.code, 0);
+  CapturedRun mapped = CliWithConfig({"user", "principal", "add", "alice", "alice@corp.example"});
+  EXPECT_EQ(mapped.status.code, 0) << mapped.output;
+  EXPECT_TRUE(Contains(CliWithConfig({"user", "principal", "ls"}).output, "alice@corp.example  alice"));
+  CapturedRun bad = CliWithConfig({"user", "principal", "add", "alice", "two words"});
+  EXPECT_EQ(bad.status.code, 1) << bad.output;
+  EXPECT_TRUE(Contains(bad.output, "is not a principal pushgate accepts")) << bad.output;
+  EXPECT_EQ(CliWithConfig({"user", "principal", "rm", "alice", "alice@corp.example"}).status.code, 0);
+  EXPECT_EQ(CliWithConfig({"user", "principal", "ls", "alice"}).output, "");
+
+  CapturedRun removed = CliWithConfig({"ca", "rm", ca.sha256});
+  EXPECT_EQ(removed.status.code, 0) << removed.output;
+  EXPECT_FALSE(Contains(testing::ReadFile(dir_ / "data/ssh/trusted_user_ca_keys"), ca.blob));
+  EXPECT_EQ(CliWithConfig({"ca", "rm", ca.sha256}).status.code, 1);
+}
+
 TEST_F(CliTest, DeployKeysAndReleasesAreRefusedInControllerMode) {
   struct passwd* me = ::getpwuid(::geteuid());
   ASSERT_NE(me, nullptr);
@@ -241,6 +269,9 @@ TEST_F(CliTest, DeployKeysAndReleasesAreRefusedInControllerMode) {
   CapturedRun releases = CliWithConfig({"release", "ls", "web"});
   EXPECT_EQ(releases.status.code, 1) << releases.output;
   EXPECT_TRUE(Contains(releases.output, "releases belong to standalone mode")) << releases.output;
+  CapturedRun ca = CliWithConfig({"ca", "add", key_.private_path + ".pub"});
+  EXPECT_EQ(ca.status.code, 1) << ca.output;
+  EXPECT_TRUE(Contains(ca.output, "SSH certificate authorities belong to standalone mode")) << ca.output;
 }
 
 }  // namespace

@@ -227,6 +227,25 @@ Status RequireStandalone(const Config& config, std::string_view what) {
                                  " belong to standalone mode; in controller mode the platform keeps them");
 }
 
+// The one public key in `input` (a deploy key, a CA key).
+Result<PublicKey> ReadOneKey(const UniqueFd& input, const std::string& file, const Config& config,
+                             const std::string& what) {
+  LineReader lines(input.get());
+  const std::string source = KeySource(file);
+  std::vector<PublicKey> keys;
+  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) {
+    PG_RETURN_IF_ERROR(CheckKeyStrength(key, config.keys.min_rsa_bits));
+    keys.push_back(std::move(key));
+    return Status::OK();
+  });
+  if (!read.ok()) return read.status().Annotate(source).Annotate("no " + what + " was added");
+  if (keys.size() != 1) {
+    return Status::InvalidArgument(source + " holds " + std::to_string(keys.size()) + " public keys; a " + what +
+                                   " is exactly one");
+  }
+  return std::move(keys.front());
+}
+
 void DeclareDeployKeyAdd(CLI::App& c, CommandArgs& a) {
   DeclareApp(c, a);
   c.add_flag("--push", a.push, "may push as well as fetch");
@@ -239,21 +258,9 @@ Status DeployKeyAdd(CommandArgs& args) {
                                                                   " ci_key.pub"));
   PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
   PG_RETURN_IF_ERROR(RequireStandalone(s.config, "deploy keys"));
-  LineReader lines(input.get());
-  const std::string source = KeySource(args.file);
-  std::vector<PublicKey> keys;
-  Result<size_t> read = ReadPublicKeyList(lines, [&](PublicKey&& key) {
-    PG_RETURN_IF_ERROR(CheckKeyStrength(key, s.config.keys.min_rsa_bits));
-    keys.push_back(std::move(key));
-    return Status::OK();
-  });
-  if (!read.ok()) return read.status().Annotate(source).Annotate("no deploy key was added");
-  if (keys.size() != 1) {
-    return Status::InvalidArgument(source + " holds " + std::to_string(keys.size()) +
-                                   " public keys; a deploy key is exactly one");
-  }
-  PG_RETURN_IF_ERROR(s.registry->AddDeployKey(args.app, args.name, keys.front(), args.push));
-  Print("added deploy key " + args.name + " (" + keys.front().sha256_fingerprint + ") to " + args.app + ": " +
+  PG_ASSIGN_OR_RETURN(PublicKey key, ReadOneKey(input, args.file, s.config, "deploy key"));
+  PG_RETURN_IF_ERROR(s.registry->AddDeployKey(args.app, args.name, key, args.push));
+  Print("added deploy key " + args.name + " (" + key.sha256_fingerprint + ") to " + args.app + ": " +
         (args.push ? "push and fetch" : "fetch only"));
   return Status::OK();
 }
@@ -278,6 +285,90 @@ Status DeployKeyList(CommandArgs& args) {
           k.record.type + "  " + FormatUnixTime(k.record.added_at) +
           (k.record.comment.empty() ? "" : "  " + k.record.comment));
   }
+  return Status::OK();
+}
+
+// sshd reads the trusted CAs from a file (TrustedUserCAKeys); it is
+// rewritten from the registry after every change, atomically, so sshd never
+// reads half of it. pushgate-principals checks the registry as well, so a
+// file left behind by a failed rewrite trusts nothing the registry does not.
+Status WriteTrustedCaFile(const Session& s) {
+  PG_ASSIGN_OR_RETURN(std::vector<TrustedCa> cas, s.registry->ListCaKeys());
+  std::string text = "# Written by `pushgate ca add|rm` from the registry; edits here are lost.\n";
+  for (const TrustedCa& ca : cas) text += ca.key_line + "\n";
+  PG_RETURN_IF_ERROR(MakeDirs(s.config.dirs().Ssh(), 0755));
+  return WriteFileAtomically(s.config.dirs().TrustedUserCaKeys(), text, 0644);
+}
+
+void DeclareCaAdd(CLI::App& c, CommandArgs& a) {
+  c.add_option("FILE", a.file, "the CA's public key (ca.pub), or - for stdin")->default_val("-");
+}
+
+Status CaAdd(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(UniqueFd input, OpenKeyInput(args.file, "pushgate ca add user_ca.pub"));
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(RequireStandalone(s.config, "SSH certificate authorities"));
+  PG_ASSIGN_OR_RETURN(PublicKey key, ReadOneKey(input, args.file, s.config, "CA key"));
+  PG_RETURN_IF_ERROR(s.registry->AddCaKey(key));
+  PG_RETURN_IF_ERROR(WriteTrustedCaFile(s).Annotate("the CA is in the registry, but sshd's file was not rewritten; "
+                                                     "run pushgate ca add again after fixing this"));
+  Print("trusted CA " + key.sha256_fingerprint + ": certificates it signs log in as the user their principal names");
+  return Status::OK();
+}
+
+void DeclareCaRemove(CLI::App& c, CommandArgs& a) {
+  c.add_option("FINGERPRINT", a.fingerprint, "SHA256:... as printed by `pushgate ca ls`")->required();
+}
+
+Status CaRemove(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemoveCaKey(args.fingerprint));
+  PG_RETURN_IF_ERROR(WriteTrustedCaFile(s));
+  Print("removed CA " + args.fingerprint + "; its certificates no longer log in");
+  return Status::OK();
+}
+
+Status CaList(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_ASSIGN_OR_RETURN(std::vector<TrustedCa> cas, s.registry->ListCaKeys());
+  for (const TrustedCa& ca : cas) {
+    // key_line is "TYPE BASE64 [COMMENT]": list the type and the comment.
+    size_t type_end = ca.key_line.find(' ');
+    size_t blob_end = ca.key_line.find(' ', type_end + 1);
+    std::string comment = blob_end == std::string::npos ? "" : "  " + ca.key_line.substr(blob_end + 1);
+    Print(ca.fingerprint + "  " + ca.key_line.substr(0, type_end) + comment);
+  }
+  return Status::OK();
+}
+
+void DeclarePrincipal(CLI::App& c, CommandArgs& a) {
+  DeclareUser(c, a);
+  c.add_option("PRINCIPAL", a.name, "a principal of the user's certificates (e.g. alice@corp.example)")->required();
+}
+
+Status PrincipalAdd(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(RequireStandalone(s.config, "certificate principals"));
+  PG_RETURN_IF_ERROR(s.registry->AddPrincipal(args.user, args.name));
+  Print("certificates with principal " + args.name + " now log in as " + args.user);
+  return Status::OK();
+}
+
+Status PrincipalRemove(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  PG_RETURN_IF_ERROR(s.registry->RemovePrincipal(args.user, args.name));
+  Print("removed principal " + args.name + " of " + args.user);
+  return Status::OK();
+}
+
+void DeclarePrincipalList(CLI::App& c, CommandArgs& a) { c.add_option("USER", a.user, "only this user's"); }
+
+Status PrincipalList(CommandArgs& args) {
+  PG_ASSIGN_OR_RETURN(Session s, OpenSession(args));
+  std::optional<std::string_view> user;
+  if (!args.user.empty()) user = args.user;
+  PG_ASSIGN_OR_RETURN(std::vector<PrincipalMapping> mappings, s.registry->ListPrincipals(user));
+  for (const PrincipalMapping& m : mappings) Print(m.principal + "  " + m.user);
   return Status::OK();
 }
 
@@ -463,6 +554,12 @@ constexpr Command kCommands[] = {
     {"app", "ls", "list apps and their members", DeclareNothing, AppList},
     {"app", "grant", "let a user push to an app", DeclareAppUser, AppGrant},
     {"app", "revoke", "stop a user pushing to an app", DeclareAppUser, AppRevoke},
+    {"user principal", "add", "let certificates with PRINCIPAL log in as USER", DeclarePrincipal, PrincipalAdd},
+    {"user principal", "rm", "remove a principal mapping", DeclarePrincipal, PrincipalRemove},
+    {"user principal", "ls", "list principal mappings", DeclarePrincipalList, PrincipalList},
+    {"ca", "add", "trust a user CA key: certificates it signs log in", DeclareCaAdd, CaAdd},
+    {"ca", "rm", "stop trusting a user CA key", DeclareCaRemove, CaRemove},
+    {"ca", "ls", "list trusted user CA keys", DeclareNothing, CaList},
     {"app key", "add", "bind a key to one app, for CI (fetch only unless --push)", DeclareDeployKeyAdd,
      DeployKeyAdd},
     {"app key", "rm", "remove an app's deploy key", DeclareDeployKey, DeployKeyRemove},
@@ -483,6 +580,8 @@ constexpr CommandGroup kGroups[] = {
     {"key", "manage users' public keys"},
     {"app", "manage apps and who may push to them"},
     {"app key", "manage an app's deploy keys"},
+    {"user principal", "map SSH certificate principals to users"},
+    {"ca", "manage trusted SSH user certificate authorities"},
     {"config", "check the configuration"},
     {"release", "list and roll back an app's releases"},
 };

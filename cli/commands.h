@@ -24,7 +24,7 @@ struct CommandArgs {
   std::string file;
   std::string fingerprint;
   std::vector<std::string> members;
-  std::string name;   // app key: the deploy key's name
+  std::string name;   // app key: the deploy key's name; user principal: the principal
   bool push = false;  // app key add: may push
   std::string version;  // release rollback: "v3", or "" for the previous release
   bool purge = false;
