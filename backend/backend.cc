@@ -40,8 +40,23 @@ class StandaloneBackend : public Backend {
  public:
   explicit StandaloneBackend(std::string db_dir) : db_dir_(std::move(db_dir)) {}
 
+  // The login may have been withdrawn since the front end accepted it: the
+  // key removed, or for a certificate its CA no longer trusted (a
+  // certificate never logs in as a deploy key).
+  static Result<bool> StillValid(Registry& registry, std::string_view user, const Credential& key) {
+    if (!key.ca_fingerprint.empty()) {
+      if (ParseDeployKeyOwner(user)) return false;
+      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, registry.cache().BeginRead());
+      PG_ASSIGN_OR_RETURN(std::optional<std::string> ca,
+                          registry.cache().GetMapping(txn, Mappings::kCaKeys, key.ca_fingerprint));
+      return ca.has_value();
+    }
+    PG_ASSIGN_OR_RETURN(KeyLookup found, registry.cache().Lookup(key.fingerprint));
+    return found.record && found.record->user == user;
+  }
+
   // Standalone members may read and write; deploy keys as they were added.
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+  Status Authorize(std::string_view app, std::string_view user, const Credential& key,
                    Access access) override {
     Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
     if (!registry.ok()) {
@@ -51,30 +66,28 @@ class StandaloneBackend : public Backend {
     PG_ASSIGN_OR_RETURN(bool exists, (*registry)->AppExists(app));
     if (!exists) return AppMissing(app);
     if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(user)) {
-      PG_RETURN_IF_ERROR(AuthorizeDeployKey(**registry, app, *deploy_key, fingerprint, access));
+      PG_RETURN_IF_ERROR(AuthorizeDeployKey(**registry, app, *deploy_key, key.fingerprint, access));
     } else {
       PG_ASSIGN_OR_RETURN(bool member, (*registry)->IsMember(app, user));
       if (!member) return NoAccess(app);
     }
-    // The key may have been removed since sshd accepted it.
-    PG_ASSIGN_OR_RETURN(KeyLookup key, (*registry)->cache().Lookup(fingerprint));
-    if (!key.record || key.record->user != user) return NoAccess(app);
-    return Status::OK();
+    PG_ASSIGN_OR_RETURN(bool still_valid, StillValid(**registry, user, key));
+    return still_valid ? Status::OK() : NoAccess(app);
   }
 
-  Result<std::vector<AppPermission>> ListAccess(std::string_view user, std::string_view fingerprint) override {
+  Result<std::vector<AppPermission>> ListAccess(std::string_view user, const Credential& key) override {
     std::vector<AppPermission> out;
     Result<std::unique_ptr<Registry>> registry = Registry::Open(db_dir_, KeyCache::Access::kReadOnly);
     if (!registry.ok()) {
       if (registry.status().IsNotFound()) return out;
       return registry.status();
     }
-    PG_ASSIGN_OR_RETURN(KeyLookup key, (*registry)->cache().Lookup(fingerprint));
-    if (!key.record || key.record->user != user) return out;
+    PG_ASSIGN_OR_RETURN(bool still_valid, StillValid(**registry, user, key));
+    if (!still_valid) return out;
     if (std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(user)) {
       PG_ASSIGN_OR_RETURN(std::optional<DeployKeyEntry> entry,
                           (*registry)->FindDeployKey(deploy_key->app, deploy_key->name));
-      if (entry && entry->fingerprint == fingerprint) out.push_back({std::string(deploy_key->app), entry->push});
+      if (entry && entry->fingerprint == key.fingerprint) out.push_back({std::string(deploy_key->app), entry->push});
       return out;
     }
     PG_ASSIGN_OR_RETURN(std::vector<std::string> apps, (*registry)->AppsOf(user));
@@ -120,8 +133,12 @@ class ControllerBackend : public Backend {
   ControllerBackend(std::unique_ptr<ControllerClient> client, BuildDriver driver)
       : client_(std::move(client)), driver_(driver) {}
 
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+  Status Authorize(std::string_view app, std::string_view user, const Credential& key,
                    Access access) override {
+    // SSH certificates are a standalone-mode feature: the platform knows
+    // nothing of pushgate's CAs.
+    if (!key.ca_fingerprint.empty()) return NoAccess(app);
+    std::string_view fingerprint = key.fingerprint;
     bool workflow = driver_ == BuildDriver::kWorkflow;
     if (workflow && (access == Access::kWrite || !RoutedByWorkflow(user))) return MayWrite(app, user);
     return MayUseWithKey(app, user, fingerprint);
@@ -243,7 +260,7 @@ class ControllerBackend : public Backend {
 
 }  // namespace
 
-Result<std::vector<Backend::AppPermission>> Backend::ListAccess(std::string_view, std::string_view) {
+Result<std::vector<Backend::AppPermission>> Backend::ListAccess(std::string_view, const Credential&) {
   return Status::Unimplemented("this backend cannot list a user's apps");
 }
 

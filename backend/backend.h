@@ -19,20 +19,32 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
+  // How the pusher logged in: a key, or an SSH user certificate (the
+  // certified key's fingerprint and the CA that signed it). A key alone
+  // converts implicitly.
+  struct Credential {
+    Credential(std::string_view key_fingerprint, std::string_view ca = {})
+        : fingerprint(key_fingerprint), ca_fingerprint(ca) {}
+    Credential(const std::string& key_fingerprint) : fingerprint(key_fingerprint) {}
+    std::string_view fingerprint;
+    std::string_view ca_fingerprint;  // empty unless the login was a certificate
+  };
+
   // What a session wants: a fetch reads, a push writes.
   enum class Access { kRead, kWrite };
 
-  // OK if `user`, authenticated by the key `fingerprint`, may read (fetch)
+  // OK if `user`, authenticated by `key` (still registered, or for a
+  // certificate its CA still trusted), may read (fetch)
   // or write (push) `app`. Otherwise a Status whose message is precise (for
   // the log; the pusher gets AccessRefusal()): NotFound "App APP does not
   // exist", PermissionDenied "You do not have access to APP"; Unavailable,
   // written for the pusher, when the answer cannot be had now;
   // Unimplemented when the controller lacks the route asked (its message is
   // for the operator's log). Never answered from a cache of earlier allows.
-  virtual Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint,
+  virtual Status Authorize(std::string_view app, std::string_view user, const Credential& key,
                            Access access) = 0;
 
-  // The apps `user`, authenticated by the key `fingerprint`, may fetch, by
+  // The apps `user`, authenticated by `key`, may fetch, by
   // name, with whether they may push too. Unimplemented where the backend
   // cannot list them: the controller contract has no such question.
   struct AppPermission {
@@ -40,7 +52,7 @@ class Backend {
     bool push = false;
     bool operator==(const AppPermission&) const = default;
   };
-  virtual Result<std::vector<AppPermission>> ListAccess(std::string_view user, std::string_view fingerprint);
+  virtual Result<std::vector<AppPermission>> ListAccess(std::string_view user, const Credential& key);
 
   // Whether each of `apps` exists, in order. Only an explicit "does not
   // exist" is kGone; anything uncertain (timeouts, 5xx, 403, malformed

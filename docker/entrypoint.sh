@@ -119,6 +119,7 @@ render_sshd_config() {
   }
   render() {
     awk -v git_user="$git_user" -v keys_helper="$libexec/pushgate-keys" -v config="$config" \
+      -v principals_helper="$libexec/pushgate-principals" -v data_dir="$data_dir" \
       -v listen="$listen" -v port="$port" -v host_keys="$host_keys" -v pid_file="$run_dir/sshd.pid" \
       -v drop_in="$run_dir/pushgate.conf" -v include="${PUSHGATE_SSHD_INCLUDE:-}" \
       -v supported="$(optional_lines "$1")" '
@@ -133,6 +134,8 @@ render_sshd_config() {
       {
         line = replace($0, "@GIT_USER@", git_user)
         line = replace(line, "@KEYS_HELPER@", keys_helper)
+        line = replace(line, "@PRINCIPALS_HELPER@", principals_helper)
+        line = replace(line, "@DATA_DIR@", data_dir)
         line = replace(line, "@CONFIG@", config)
         line = replace(line, "@PORT@", port)
         print replace(line, "@PID_FILE@", pid_file)

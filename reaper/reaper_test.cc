@@ -29,7 +29,7 @@ using testing::TempDir;
 // answer from its second question on (the re-check before removal).
 class ScriptedBackend : public Backend {
  public:
-  Status Authorize(std::string_view, std::string_view, std::string_view, Access) override { return Status::OK(); }
+  Status Authorize(std::string_view, std::string_view, const Credential&, Access) override { return Status::OK(); }
   std::vector<AppState> CheckApps(const std::vector<std::string>& apps) override {
     std::vector<AppState> out;
     for (const std::string& app : apps) {

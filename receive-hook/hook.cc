@@ -571,7 +571,8 @@ std::string RefusalOfNonCommit(const GitRepo& repo, const RefUpdate& update) {
 // The refusal the pusher sees when their access is gone, or "".
 std::string RefusalOfAccess(const HookContext& context) {
   if (context.backend == nullptr) return "";
-  Status allowed = context.backend->Authorize(context.app, context.key_owner, context.fingerprint, Backend::Access::kWrite);
+  Status allowed = context.backend->Authorize(context.app, context.key_owner,
+                                              {context.fingerprint, context.ca_fingerprint}, Backend::Access::kWrite);
   if (allowed.ok()) return "";
   switch (allowed.code()) {
     case Status::Code::kNotFound:

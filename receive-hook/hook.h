@@ -57,6 +57,7 @@ struct HookContext {
   // Asked again before anything is built: the pusher's access was checked
   // when the session opened, and may have been revoked since.
   Backend* backend = nullptr;
+  std::string ca_fingerprint = {};  // the pusher's certificate's CA (PUSHGATE_CA), or empty
 };
 
 // Runs the whole hook; returns its exit status (0 accepts the push). For

@@ -56,6 +56,7 @@ int RunHookProgram(const std::string& config_path) {
   context.key_owner = EnvOrEmpty("PUSHGATE_KEY_OWNER");
   context.user = PusherOf(context.key_owner);
   context.fingerprint = EnvOrEmpty("PUSHGATE_KEY");
+  context.ca_fingerprint = EnvOrEmpty("PUSHGATE_CA");
   context.request_id = EnvOrEmpty("PUSHGATE_REQUEST_ID");
   // git-receive-pack's own; a count beyond any sane push is checked (and
   // refused) by CheckPushOptions, so reading stops there.

@@ -90,7 +90,8 @@ TEST(JudgeTest, OnePushDeploysOneCommit) {
 // Answers the hook's second access check as the test says.
 class ScriptedBackend : public Backend {
  public:
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint, Access) override {
+  Status Authorize(std::string_view app, std::string_view user, const Credential& key, Access) override {
+    std::string_view fingerprint = key.fingerprint;
     ++calls;
     last = std::string(app) + " " + std::string(user) + " " + std::string(fingerprint);
     return answer;

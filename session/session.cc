@@ -140,7 +140,7 @@ Backend::Access AccessOf(const GitCommand& command) {
 
 std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, const SessionRequest& request,
                                         std::string_view app, Backend::Access access) {
-  Status authorized = backend.Authorize(app, request.user, request.fingerprint, access);
+  Status authorized = backend.Authorize(app, request.user, {request.fingerprint, request.ca_fingerprint}, access);
   if (authorized.ok()) return std::nullopt;
   switch (authorized.code()) {
     case Status::Code::kNotFound:
@@ -270,6 +270,7 @@ SpawnSpec DescribeGit(const Config& config, const SessionRequest& request, const
       "PUSHGATE_USER=" + PusherOf(request.user),
       "PUSHGATE_KEY_OWNER=" + request.user,
       "PUSHGATE_KEY=" + request.fingerprint,
+      "PUSHGATE_CA=" + request.ca_fingerprint,
       "PUSHGATE_REQUEST_ID=" + request.request_id,
   };
   std::vector<std::pair<std::string, std::string>> settings = RepoSettings(HooksDir(request));
@@ -396,7 +397,8 @@ int RunSession(const Config& config, const SessionRequest& request, std::atomic<
   log::SetContext("request_id", request.request_id);
   // The owner names files (data_dir/pushers) and goes to git's environment:
   // whatever the front end read it from, it is checked here once more.
-  if (!IsValidKeyOwner(request.user) || !IsValidSha256Fingerprint(request.fingerprint)) {
+  if (!IsValidKeyOwner(request.user) || !IsValidSha256Fingerprint(request.fingerprint) ||
+      (!request.ca_fingerprint.empty() && !IsValidSha256Fingerprint(request.ca_fingerprint))) {
     return Misconfigured(Status::InvalidArgument("the session's user or key is not valid: " +
                                                  Printable(request.user, 80)),
                          tell);

@@ -55,6 +55,8 @@ struct SessionRequest {
   // itself does not tell its hook.
   int session_fd = 1;
   int session_in_fd = 0;  // the client's side (stdin), watched for hangup while waiting
+  // An SSH certificate's CA (pushgate-shell: --ca); empty for a plain key.
+  std::string ca_fingerprint = {};
 };
 
 // A step's "no": one line for the client, and the session's exit status.

@@ -16,7 +16,8 @@ using testing::TempDir;
 
 class FakeBackend : public Backend {
  public:
-  Status Authorize(std::string_view app, std::string_view user, std::string_view fingerprint, Access) override {
+  Status Authorize(std::string_view app, std::string_view user, const Credential& key, Access) override {
+    std::string_view fingerprint = key.fingerprint;
     ++calls;
     last_fingerprint = std::string(fingerprint);
     if (app == "missing") return Status::NotFound("App missing does not exist");

@@ -16,6 +16,8 @@
 #include "program/startup.h"
 #include "session/session.h"
 #include "ssh-server/proxy_protocol.h"
+#include "sshcert/signature.h"
+#include "sshd-plugin/certificates.h"
 #include "sshd-plugin/keys.h"
 #include "sshkey/sshkey.h"
 #include "util/duration.h"
@@ -24,6 +26,7 @@
 #include "util/net_address.h"
 #include "util/process.h"
 #include "util/random_id.h"
+#include "util/ssh_wire.h"
 
 namespace pushgate {
 namespace {
@@ -107,8 +110,8 @@ std::optional<Endpoint> ResolveClient(const SshdConfig& sshd, int fd, const Endp
 
 class Connection {
  public:
-  Connection(const ConnectionContext& context, std::string client)
-      : context_(context), config_(*context.config), client_(std::move(client)) {}
+  Connection(const ConnectionContext& context, const IpAddress& client_address, std::string client)
+      : context_(context), config_(*context.config), client_address_(client_address), client_(std::move(client)) {}
 
   int Serve(UniqueFd socket);
 
@@ -127,6 +130,7 @@ class Connection {
   static int OnGitOutput(socket_t fd, int revents, void* self);
 
   bool Authorize(ssh_key key, bool signed_in, const char* login);
+  std::optional<std::string> CertificateUser(std::string_view base64, std::string& fingerprint, std::string& ca);
   void Admit();
   bool AcceptSessionRequest(std::optional<std::string> command);
   bool WaitForSessionRequest();
@@ -143,6 +147,7 @@ class Connection {
 
   const ConnectionContext& context_;
   const Config& config_;
+  IpAddress client_address_;  // after the PROXY header, if any
   std::string client_;
   ssh_session session_ = nullptr;  // owned by Serve's SshSession
   SshEvent event_;
@@ -156,6 +161,7 @@ class Connection {
   bool authenticated_ = false;
   std::string user_;
   std::string fingerprint_;
+  std::string ca_fingerprint_;  // a certificate's CA; empty for a plain key
   std::optional<std::string> refusal_;  // the listener's per-user limit
 
   bool session_requested_ = false;
@@ -172,9 +178,74 @@ class Connection {
   bool stalled_ = false;
 };
 
+// An SSH user certificate. Under OpenSSH, sshd checks the CA signature,
+// the validity and source-address, and refuses a force-command that
+// differs from pushgate's; here all of that is done in process, then the
+// same decision as pushgate-principals (sshd-plugin/certificates.h).
+// pushgate's forced command is the only command, so a certificate that
+// names another one is refused rather than ignored.
+std::optional<std::string> Connection::CertificateUser(std::string_view base64, std::string& fingerprint,
+                                                       std::string& ca) {
+  std::optional<std::string> blob = DecodeBase64(base64);
+  Result<Certificate> cert = blob ? ParseCertificate(*blob) : Status::InvalidArgument("not base64");
+  if (!cert.ok()) {
+    log::Warn("refused a certificate: " + cert.status().message());
+    return std::nullopt;
+  }
+  fingerprint = Sha256Fingerprint(cert->plain_key);
+  ca = Sha256Fingerprint(cert->signature_key);
+  auto refuse = [&](const std::string& why) {
+    log::Warn("refused a certificate: " + why,
+              {{"key", fingerprint}, {"key_id", Printable(cert->key_id, 200)}, {"ca", ca}});
+    return std::nullopt;
+  };
+  if (Status signed_by_ca = VerifyCertificateSignature(*cert); !signed_by_ca.ok()) {
+    return refuse(signed_by_ca.message());
+  }
+  if (FindCriticalOption(*cert, "force-command") != nullptr) {
+    return refuse("it carries force-command, and pushgate runs only its own command");
+  }
+  if (const std::string* sources = FindCriticalOption(*cert, "source-address")) {
+    std::vector<Network> networks;
+    std::string_view rest = *sources;
+    while (!rest.empty()) {
+      std::string_view item = rest.substr(0, rest.find(','));
+      rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+      Result<Network> network = ParseNetwork(item);
+      if (!network.ok()) return refuse("its source-address " + Printable(*sources, 200) + " is malformed");
+      networks.push_back(*network);
+    }
+    if (!AnyContains(networks, client_address_)) {
+      return refuse("its source-address " + Printable(*sources, 200) + " does not include " +
+                    client_address_.ToString());
+    }
+  }
+  Result<CertificateLogin> login = AuthorizeCertificate(
+      config_, {*cert, ca, Sha256(cert->plain_key), static_cast<uint64_t>(UnixNowMs() / 1000)});
+  if (!login.ok()) {
+    log::Error("certificate check failed; refusing", {{"key", fingerprint}, {"error", login.status().message()}});
+    return std::nullopt;
+  }
+  if (login->user.empty()) return refuse(login->refusal);
+  return login->user;
+}
+
 bool Connection::Authorize(ssh_key key, bool signed_in, const char* login) {
   Result<std::string> line = PublicKeyLine(key);
   if (!line.ok()) return false;
+  if (std::string_view type = std::string_view(*line).substr(0, line->find(' ')); IsCertificateType(type)) {
+    if (login == nullptr || login != config_.git_user) return false;
+    std::string fingerprint, ca;
+    std::optional<std::string> user =
+        CertificateUser(std::string_view(*line).substr(type.size() + 1), fingerprint, ca);
+    if (!user) return false;
+    if (signed_in) {
+      user_ = *user;
+      fingerprint_ = fingerprint;
+      ca_fingerprint_ = ca;
+    }
+    return true;
+  }
   Result<PublicKey> parsed = ParsePublicKeyLine(*line);
   if (!parsed.ok()) return false;
   KeysQuery query{login == nullptr ? "" : login, parsed->sha256_fingerprint, parsed->type, parsed->blob};
@@ -411,6 +482,7 @@ bool Connection::StartSession() {
   SessionRequest request;
   request.user = user_;
   request.fingerprint = fingerprint_;
+  request.ca_fingerprint = ca_fingerprint_;
   request.original_command = command_;
   request.git_protocol = git_protocol_;
   request.request_id = RandomHex(8);
@@ -569,7 +641,7 @@ int ServeConnection(const ConnectionContext& context, UniqueFd socket) {
   }
   std::string client_text = client->address.ToString() + " " + std::to_string(client->port);
   log::SetContext("client", client_text);
-  Connection connection(context, client_text);
+  Connection connection(context, client->address, client_text);
   return connection.Serve(std::move(socket));
 }
 

@@ -34,12 +34,13 @@ Result<std::string> FormatAuthorizedKeysLine(const AuthorizedKeysLineParts& part
 // The AuthorizedPrincipalsCommand's line for an SSH user certificate, with
 // the same forced command and `restrict`, then the principal that matched:
 //
-//   command="SHELL --config CONFIG --user USER --key FINGERPRINT",restrict PRINCIPAL
+//   command="SHELL --config CONFIG --user USER --key FINGERPRINT --ca CA",restrict PRINCIPAL
 struct AuthorizedPrincipalsLineParts {
   std::string_view shell_path;
   std::string_view config_path;
   std::string_view user;
-  std::string_view fingerprint;  // of the certified key (sshd's %f)
+  std::string_view fingerprint;     // of the certified key (sshd's %f)
+  std::string_view ca_fingerprint;  // of the CA that signed it (sshd's %F)
   std::string_view principal;
 };
 Result<std::string> FormatAuthorizedPrincipalsLine(const AuthorizedPrincipalsLineParts& parts);

@@ -51,24 +51,31 @@ TEST(AuthorizedKeysLineTest, OptionInjectionThroughAnyPartIsRefused) {
   }
 }
 
+constexpr char kCa[] = "SHA256:UPSXJz93Nq9OMT82lim0rcfuR2deBnsyLM41RkZW/Ao";
+
 TEST(AuthorizedPrincipalsLineTest, ExactFormat) {
   Result<std::string> line = FormatAuthorizedPrincipalsLine(
-      {kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, "alice@corp.example"});
+      {kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, kCa, "alice@corp.example"});
   ASSERT_TRUE(line.ok()) << line.status().message();
   EXPECT_EQ(*line,
             "command=\"/usr/libexec/pushgate/pushgate-shell --config /etc/pushgate/pushgate.toml --user alice "
-            "--key SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI\",restrict alice@corp.example\n");
+            "--key SHA256:L65etgu/QnGIEU4h2iJVRFbfdMhhSHce65NvqoEWUtI --ca " + std::string(kCa) +
+                "\",restrict alice@corp.example\n");
 }
 
 // A principal comes from the certificate, which its holder had signed: it
 // must not add an option, a second principal or a line.
 TEST(AuthorizedPrincipalsLineTest, PrincipalInjectionIsRefused) {
   for (const char* bad : {"a b", "a,b", "\"", "a\nb", "-a", "", "a\tb", "command=\"x\""}) {
-    AuthorizedPrincipalsLineParts p{kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, bad};
+    AuthorizedPrincipalsLineParts p{kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, kCa, bad};
     EXPECT_FALSE(FormatAuthorizedPrincipalsLine(p).ok()) << bad;
   }
-  AuthorizedPrincipalsLineParts user{kGood.shell_path, kGood.config_path, "alice\"", kGood.fingerprint, "alice"};
+  AuthorizedPrincipalsLineParts user{kGood.shell_path, kGood.config_path, "alice\"", kGood.fingerprint, kCa, "alice"};
   EXPECT_FALSE(FormatAuthorizedPrincipalsLine(user).ok());
+  AuthorizedPrincipalsLineParts ca{kGood.shell_path, kGood.config_path, "alice", kGood.fingerprint, "SHA256:x\" y", "a"};
+  EXPECT_FALSE(FormatAuthorizedPrincipalsLine(ca).ok());
+  ca.ca_fingerprint = "";
+  EXPECT_FALSE(FormatAuthorizedPrincipalsLine(ca).ok());
 }
 
 TEST(AuthorizedKeysLineTest, OversizeBlobIsRefused) {

@@ -125,7 +125,8 @@ int RunPrincipalsHelper(const std::string& config_path, const PrincipalsQuery& q
     return 0;
   }
   Result<std::string> line = FormatAuthorizedPrincipalsLine(
-      {started->libexec_dir + "/pushgate-shell", config.path, login->user, query.key_fingerprint, login->principal});
+      {started->libexec_dir + "/pushgate-shell", config.path, login->user, query.key_fingerprint, query.ca_fingerprint,
+       login->principal});
   if (!line.ok()) return Fatal(line.status());
   return WriteAll(STDOUT_FILENO, *line).ok() ? 0 : 1;
 }

@@ -38,6 +38,7 @@ int RunForcedCommand(const ForcedCommandOptions& options) {
   SessionRequest request;
   request.user = options.user;
   request.fingerprint = options.fingerprint;
+  request.ca_fingerprint = options.ca_fingerprint;
   request.original_command = EnvIfSet("SSH_ORIGINAL_COMMAND");
   request.git_protocol = EnvIfSet("GIT_PROTOCOL");
   request.request_id = RandomHex(8);

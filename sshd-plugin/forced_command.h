@@ -12,6 +12,7 @@ struct ForcedCommandOptions {
   std::string config_path;
   std::string user;         // --user, from the authorized_keys line
   std::string fingerprint;  // --key
+  std::string ca_fingerprint;  // --ca: set on a certificate's principals line
 };
 
 // Returns the exit status for sshd: 1 for a refused request (with a

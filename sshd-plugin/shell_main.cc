@@ -1,4 +1,4 @@
-// pushgate-shell --config FILE --user USER --key FINGERPRINT
+// pushgate-shell --config FILE --user USER --key FINGERPRINT [--ca FINGERPRINT]
 //
 // The forced command on every key pushgate-keys accepts (forced_command.h).
 // Exit status: 1 for a refused request (with a one-line message on stderr),
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", options.config_path, "configuration file")->capture_default_str();
   app.add_option("--user", options.user, "platform user the key belongs to")->required();
   app.add_option("--key", options.fingerprint, "SHA256 fingerprint of the authenticated key")->required();
+  app.add_option("--ca", options.ca_fingerprint, "SHA256 fingerprint of the CA, for an SSH certificate");
   if (std::optional<int> exit = pushgate::ParseCommandLine(app, argc, argv)) return *exit;
   return pushgate::RunForcedCommand(options);
 }
