@@ -26,7 +26,6 @@
 #include "util/net_address.h"
 #include "util/process.h"
 #include "util/random_id.h"
-#include "util/ssh_wire.h"
 
 namespace pushgate {
 namespace {
@@ -186,8 +185,7 @@ class Connection {
 // names another one is refused rather than ignored.
 std::optional<std::string> Connection::CertificateUser(std::string_view base64, std::string& fingerprint,
                                                        std::string& ca) {
-  std::optional<std::string> blob = DecodeBase64(base64);
-  Result<Certificate> cert = blob ? ParseCertificate(*blob) : Status::InvalidArgument("not base64");
+  Result<Certificate> cert = ParseCertificateBase64(base64);
   if (!cert.ok()) {
     log::Warn("refused a certificate: " + cert.status().message());
     return std::nullopt;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 
 #include "util/names.h"
 #include "util/ssh_wire.h"
@@ -125,6 +124,12 @@ Result<Certificate> ParseCertificate(std::string_view blob) {
   return cert;
 }
 
+Result<Certificate> ParseCertificateBase64(std::string_view base64) {
+  std::optional<std::string> blob = DecodeBase64(base64);
+  if (!blob) return Malformed("not base64");
+  return ParseCertificate(*blob);
+}
+
 const std::string* FindCriticalOption(const Certificate& cert, std::string_view name) {
   for (const auto& [option, value] : cert.critical_options) {
     if (option == name) return &value;
@@ -234,7 +239,7 @@ Result<RevocationList> RevocationList::Parse(std::string_view data) {
   if (data.substr(0, kKrlMagic.size()) != kKrlMagic) return BadKrl("no SSHKRL header");
   WireReader in(data.substr(kKrlMagic.size()));
   uint32_t format = 0;
-  uint64_t version = 0, generated = 0, flags = 0;
+  uint64_t version = 0, generated = 0, flags = 0;  // read past: nothing here depends on them
   std::string_view reserved, comment;
   if (!in.ReadU32(format) || !in.ReadU64(version) || !in.ReadU64(generated) || !in.ReadU64(flags) ||
       !in.ReadString(reserved) || !in.ReadString(comment)) {
@@ -242,7 +247,6 @@ Result<RevocationList> RevocationList::Parse(std::string_view data) {
   }
   if (format != kKrlFormatVersion) return BadKrl("format version " + std::to_string(format) + ", expected 1");
   RevocationList krl;
-  krl.version_ = version;
   while (!in.empty()) {
     uint8_t type = 0;
     std::string_view body;

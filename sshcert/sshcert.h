@@ -43,6 +43,8 @@ struct Certificate {
 // allowlist (util/names.h) are accepted; anything malformed, truncated or
 // followed by extra bytes is InvalidArgument.
 Result<Certificate> ParseCertificate(std::string_view blob);
+// The same, from the base64 text of a certificate line (sshd's %k, libssh's export).
+Result<Certificate> ParseCertificateBase64(std::string_view base64);
 
 // True if `type` names a certificate type ("...-cert-v01@openssh.com").
 bool IsCertificateType(std::string_view type);
@@ -70,8 +72,6 @@ class RevocationList {
   // `plain_key_sha256` is the 32-byte SHA256 digest of cert.plain_key.
   bool Revokes(const Certificate& cert, std::string_view plain_key_sha256) const;
 
-  uint64_t version() const { return version_; }
-
  private:
   struct CaSection {
     std::string ca_key;  // empty: applies to certificates of any CA
@@ -81,7 +81,6 @@ class RevocationList {
   };
   static Status ParseCertificateSection(std::string_view data, CaSection& out);
 
-  uint64_t version_ = 0;
   std::vector<CaSection> ca_sections_;
   std::vector<std::string> explicit_keys_;  // plain key blobs
   std::vector<std::string> sha256_keys_;    // raw digests

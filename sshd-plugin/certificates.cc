@@ -85,8 +85,8 @@ Result<CertificateLogin> AuthorizeCertificate(const Config& config, const Certif
     }
   }
   if (login.user.empty()) return Refuse("none of its principals names a pushgate user");
-  // An explicit mapping may outlive nothing: RemoveUser drops it, but a
-  // registry edited by hand must not log in a user who no longer exists.
+  // RemoveUser drops a user's explicit mappings; checking again keeps a
+  // registry edited by other means from logging in a user who is gone.
   PG_ASSIGN_OR_RETURN(bool exists, cache.HasName(txn, Names::kUsers, login.user));
   if (!exists) return Refuse("its principal " + login.principal + " names user " + login.user + ", who no longer exists");
   return login;
@@ -107,8 +107,7 @@ int RunPrincipalsHelper(const std::string& config_path, const PrincipalsQuery& q
   if (!started.ok()) return Fatal(started.status());
   const Config& config = started->config;
   if (query.login_user != config.git_user) return 0;
-  std::optional<std::string> blob = DecodeBase64(query.certificate);
-  Result<Certificate> cert = blob ? ParseCertificate(*blob) : Status::InvalidArgument("not base64");
+  Result<Certificate> cert = ParseCertificateBase64(query.certificate);
   std::optional<std::string> digest;
   if (IsValidSha256Fingerprint(query.key_fingerprint)) digest = DecodeBase64(query.key_fingerprint.substr(7));
   if (!cert.ok() || !digest) {
