@@ -107,14 +107,18 @@ TEST_F(EntrypointTest, TheInstalledDropInServesPushesFromItsInstallPrefix) {
       << installed;
   EXPECT_NE(installed.find("Placeholders (written @NAME@)"), std::string::npos) << "the comment lost its text";
   std::string drop_in = installed;
-  auto replace = [&drop_in](const std::string& from, const std::string& to) {
+  // Every occurrence, as an operator's sed would: the keys and the
+  // principals helpers both name the config and run as the git user.
+  auto replace_all = [&drop_in](const std::string& from, const std::string& to) {
     size_t at = drop_in.find(from);
     ASSERT_NE(at, std::string::npos) << from;
-    drop_in.replace(at, from.size(), to);
+    for (; at != std::string::npos; at = drop_in.find(from, at + to.size())) {
+      drop_in.replace(at, from.size(), to);
+    }
   };
-  replace("Match User git\n", std::string("Match User ") + Gateway::kGitUser + "\n");
-  replace("--config /etc/pushgate/pushgate.toml", "--config " + gateway_->config_path());
-  replace("AuthorizedKeysCommandUser git\n", std::string("AuthorizedKeysCommandUser ") + Gateway::kGitUser + "\n");
+  replace_all("Match User git\n", std::string("Match User ") + Gateway::kGitUser + "\n");
+  replace_all("--config /etc/pushgate/pushgate.toml", "--config " + gateway_->config_path());
+  replace_all("CommandUser git\n", std::string("CommandUser ") + Gateway::kGitUser + "\n");
   WriteFile(work_ / "pushgate.conf", drop_in);
   int port = FreeLoopbackPort();
   WriteFile(work_ / "sshd_config", "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
