@@ -1,16 +1,19 @@
-// push_bench: the gateway's overhead on a push, and the hook's memory on a
-// large one.
+// push_bench: the gateway's overhead on a push, small and large, and the
+// hook's memory on a large one.
 //
-//   push_bench --workdir DIR [--runs N] [--large-mb MB]
+//   push_bench --workdir DIR --mode standalone|controller [--runs N]
+//              [--large-mb MB] [--large-runs N]
 //
-// Starts a complete controller-mode gateway (the e2e harness: installed
-// binaries, a private sshd on loopback, the fake controller with instant
-// builds) and, on the same sshd, a plain user whose key runs git directly
-// against a bare repository. hyperfine then times `git push` of a small app
-// with a fresh commit each run through both. Finally it pushes a repository
-// of --large-mb MB of incompressible files through pushgate and reads the
-// hook's peak RSS from its log. Prints key=value lines; hyperfine's CSV goes
-// to the work directory.
+// Starts a complete gateway (the e2e harness: installed binaries, a private
+// sshd on loopback; standalone as it ships, with no build command, or
+// controller mode against the fake controller with instant builds) and, on
+// the same sshd, a plain user whose key runs git directly against a bare
+// repository. hyperfine then times `git push` of a small app with a fresh
+// commit each run through both. Finally it pushes a repository of
+// --large-mb MB of incompressible files, --large-runs times each, to a new
+// plain repository and to a new app, alternating, and reads the hook's
+// peak RSS from its log. Prints key=value lines; hyperfine's CSV goes to the
+// work directory.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,18 +93,23 @@ long Median(std::vector<long> values) {
 int main(int argc, char** argv) {
   CLI::App app("pushgate push benchmarks (needs root)");
   std::string workdir;
+  std::string mode = "controller";
   int runs = 40;
-  int large_mb = 1024;
+  int large_mb = 128;
+  int large_runs = 3;
   app.add_option("--workdir", workdir, "scratch directory")->required();
+  app.add_option("--mode", mode, "the gateway's mode")->check(CLI::IsMember({"standalone", "controller"}));
   app.add_option("--runs", runs, "hyperfine runs per command");
   app.add_option("--large-mb", large_mb, "size of the large push (0: skip)");
+  app.add_option("--large-runs", large_runs, "large pushes through each");
   CLI11_PARSE(app, argc, argv);
+  const bool standalone = mode == "standalone";
 
   FakeController fake;
   TestKey alice = MakeKey(workdir, "alice");
   fake.AddKey("alice", alice.public_line);
   fake.AddApp("web", {"alice"});
-  fake.AddApp("large", {"alice"});
+  for (int i = 0; i < large_runs; ++i) fake.AddApp("large-" + std::to_string(i), {"alice"});
 
   // The baseline user's keys file sits in a root-owned directory, as sshd's
   // StrictModes wants.
@@ -115,13 +123,22 @@ int main(int argc, char** argv) {
   if (!MakePlainUser(keys_file, alice, &plain_repo)) return 1;
 
   GatewayOptions options;
-  options.controller_url = fake.url();
+  if (!standalone) options.controller_url = fake.url();
   options.extra_sshd_config = std::string("AllowUsers ") + kPlainUser + "\nMatch User " + kPlainUser +
                               "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file + "\nMatch all\n";
   std::unique_ptr<Gateway> gateway = Gateway::Start(options);
   if (!gateway) {
     Fail("the gateway did not start");
     return 1;
+  }
+
+  if (standalone) {
+    gateway->AdminOk({"user", "add", "alice"});
+    gateway->AdminOk({"key", "add", "alice", alice.private_path + ".pub"});
+    gateway->AdminOk({"app", "create", "web", "--member", "alice"});
+    for (int i = 0; i < large_runs; ++i) {
+      gateway->AdminOk({"app", "create", "large-" + std::to_string(i), "--member", "alice"});
+    }
   }
 
   std::string work = workdir + "/app";
@@ -173,7 +190,7 @@ int main(int argc, char** argv) {
     MakeRepoWithCommit(big, {{"README", "large app\n"}});
     std::mt19937_64 rng(7);
     std::string chunk(16 << 20, '\0');
-    for (int i = 0; i < large_mb / 16; ++i) {
+    for (int i = 0; i < std::max(1, large_mb / 16); ++i) {
       for (size_t j = 0; j + 8 <= chunk.size(); j += 8) {
         uint64_t v = rng();
         std::memcpy(&chunk[j], &v, 8);
@@ -182,18 +199,43 @@ int main(int argc, char** argv) {
     }
     RunOk({"git", "add", "-A"}, GitEnv(), big);
     RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "large"}, GitEnv(), big);
-    auto start = std::chrono::steady_clock::now();
-    CapturedRun push = RunCommand({"git", "push", "-q", gateway->Url("large"), "HEAD:main"}, env, big);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!push.status.success()) {
-      Fail("large push:\n" + push.output + gateway->Logs());
-      return 1;
+    // Each push goes to a new repository, alternating plain and pushgate so
+    // that both meet the same noise.
+    auto timed_push = [&](const std::string& url) -> double {
+      auto start = std::chrono::steady_clock::now();
+      CapturedRun push = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, big);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!push.status.success()) {
+        Fail("large push to " + url + ":\n" + push.output + gateway->Logs());
+        return -1;
+      }
+      return seconds;
+    };
+    std::vector<long> plain_ms, pushgate_ms, hook_ms, hook_rss_kb;
+    for (int i = 0; i < large_runs; ++i) {
+      std::string repo = std::string("/var/lib/") + kPlainUser + "/large-" + std::to_string(i) + ".git";
+      RunCommand({"rm", "-rf", repo});
+      if (!RunCommand({"git", "init", "-q", "--bare", repo}).status.success() ||
+          !RunCommand({"chown", "-R", std::string(kPlainUser) + ":", repo}).status.success()) {
+        Fail("cannot make " + repo);
+        return 1;
+      }
+      double plain = timed_push("ssh://" + std::string(kPlainUser) + "@127.0.0.1:" +
+                                std::to_string(gateway->port()) + repo);
+      double through = timed_push(gateway->Url("large-" + std::to_string(i)));
+      RunCommand({"rm", "-rf", repo});
+      if (plain < 0 || through < 0) return 1;
+      plain_ms.push_back(static_cast<long>(plain * 1000));
+      pushgate_ms.push_back(static_cast<long>(through * 1000));
+      log = ReadFile(gateway->data_dir() + "/pushgate.log");
+      hook_ms.push_back(HookField(log, "ms").back());
+      hook_rss_kb.push_back(HookField(log, "peak_rss_kb").back());
     }
-    log = ReadFile(gateway->data_dir() + "/pushgate.log");
     std::printf(
-        "large_push_mb=%d\nlarge_push_seconds=%.1f\nlarge_push_hook_seconds=%.1f\n"
-        "large_push_hook_peak_rss_mb=%ld\n",
-        large_mb, seconds, HookField(log, "ms").back() / 1000.0, HookField(log, "peak_rss_kb").back() / 1024);
+        "large_push_mb=%d\nlarge_push_runs=%d\nlarge_plain_seconds=%.1f\nlarge_push_seconds=%.1f\n"
+        "large_push_hook_seconds=%.1f\nlarge_push_hook_peak_rss_mb=%ld\n",
+        large_mb, large_runs, Median(plain_ms) / 1000.0, Median(pushgate_ms) / 1000.0, Median(hook_ms) / 1000.0,
+        *std::max_element(hook_rss_kb.begin(), hook_rss_kb.end()) / 1024);
   }
   RunCommand({"userdel", "-r", kPlainUser});
   RunCommand({"rm", "-rf", keys_dir});

@@ -355,6 +355,7 @@ constexpr KeySpec kBuild[] = {
     {"build.registry", ApplyRegistry},
     {"build.timeout", Field<Positive, &Config::build, &BuildConfig::timeout>},
     {"build.keepalive", Field<Positive, &Config::build, &BuildConfig::keepalive>},
+    {"build.source_compression", CountField<&Config::build, &BuildConfig::source_compression, 1, 9>},
 };
 constexpr KeySpec kPush[] = {
     {"push.lock_timeout", ApplyLockTimeout},

@@ -36,8 +36,8 @@ struct BuildConfig {
   // Standalone mode: local, the only choice. Controller mode: must be set.
   BuildDriver driver = BuildDriver::kLocal;
   bool driver_set = false;
-  // argv of the build command. Empty means the bundled pushgate-deploy
-  // (local driver); the workflow driver needs one that builds an image.
+  // argv of the build command. Empty means the hook deploys the commit
+  // itself (local driver); the workflow driver needs one that builds an image.
   std::vector<std::string> command;
   // Where pushgate-build-image pushes images: "registry.example.com:5000".
   std::string registry;
@@ -45,6 +45,10 @@ struct BuildConfig {
   // While the build log is silent this long, the pusher gets a keepalive
   // line, so ssh and load-balancer idle timeouts do not cut the push.
   Duration keepalive = std::chrono::seconds(20);
+  // gzip level of the source archive a build command or the controller
+  // gets (1 fastest ... 9 smallest). Fast by default: pushed apps are
+  // mostly compressed already, and a platform recompresses what it keeps.
+  int source_compression = 1;
 };
 
 // What a push may be and how long it may take ([push]). The size and shape

@@ -23,6 +23,7 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_EQ(c->git_path, "/usr/bin/git");
   EXPECT_TRUE(c->build.command.empty());
   EXPECT_EQ(c->build.timeout, std::chrono::minutes(30));
+  EXPECT_EQ(c->build.source_compression, 1);
   EXPECT_EQ(c->push.lock_timeout, std::chrono::minutes(10));
   EXPECT_EQ(c->push.max_pushes_per_user, 8);
   EXPECT_EQ(c->push.max_requests_per_minute, 300);
@@ -51,6 +52,7 @@ git_path = "/usr/local/bin/git"
 [build]
 command = ["/usr/local/bin/build", "--fast"]
 timeout = "1h30m"
+source_compression = 9
 
 [push]
 lock_timeout = "45s"
@@ -81,6 +83,7 @@ level = "debug"
   EXPECT_EQ(c->git_path, "/usr/local/bin/git");
   EXPECT_EQ(c->build.command, (std::vector<std::string>{"/usr/local/bin/build", "--fast"}));
   EXPECT_EQ(c->build.timeout, std::chrono::minutes(90));
+  EXPECT_EQ(c->build.source_compression, 9);
   EXPECT_EQ(c->push.lock_timeout, std::chrono::seconds(45));
   EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(5));
   EXPECT_EQ(c->push.max_pack_size, uint64_t{100} << 20);
@@ -148,6 +151,10 @@ TEST(ConfigTest, BadValuesNameKeyAndLine) {
   EXPECT_NE(ParseError("[deploy]\nallow_external_symlinks = \"yes\"").message().find("true or false"),
             std::string::npos);
   EXPECT_NE(ParseError("[keys]\nmin_rsa_bits = 512").message().find("keys.min_rsa_bits"), std::string::npos);
+  EXPECT_NE(ParseError("[build]\nsource_compression = 0").message().find("build.source_compression"),
+            std::string::npos);
+  EXPECT_NE(ParseError("[build]\nsource_compression = 10").message().find("build.source_compression"),
+            std::string::npos);
   EXPECT_NE(ParseError("[push]\nidle_timeout = \"10s\"").message().find("build.keepalive"), std::string::npos);
 }
 

@@ -22,8 +22,7 @@ int RunDeployProgram(const std::string& config_path, int keep) {
   request.releases_dir = config->dirs().Releases();
   request.app = EnvOrEmpty("PUSHGATE_APP");
   request.commit = EnvOrEmpty("PUSHGATE_SHA");
-  request.archive_path = EnvOrEmpty("PUSHGATE_SOURCE");
-  request.archive_sha256 = EnvOrEmpty("PUSHGATE_SOURCE_SHA256");
+  request.write_tree = FromSourceArchive(EnvOrEmpty("PUSHGATE_SOURCE"), EnvOrEmpty("PUSHGATE_SOURCE_SHA256"));
   request.keep = keep;
   request.pusher = EnvOrEmpty("PUSHGATE_USER");
   request.request_id = EnvOrEmpty("PUSHGATE_REQUEST_ID");

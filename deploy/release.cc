@@ -8,8 +8,8 @@
 
 #include "source-archive/sha256.h"
 #include "source-archive/source_archive.h"
-#include "util/fs.h"
 #include "config/config.h"
+#include "util/fs.h"
 #include "util/names.h"
 #include "releases/releases.h"
 
@@ -50,16 +50,22 @@ Status PruneReleases(const std::string& app_dir, int keep, const std::string& cu
 
 }  // namespace
 
+TreeWriter FromSourceArchive(std::string path, std::string sha256) {
+  return [path = std::move(path), sha256 = std::move(sha256)](const std::string& dir,
+                                                              const std::function<Status()>& checkpoint) -> Status {
+    if (!sha256.empty()) {
+      PG_ASSIGN_OR_RETURN(std::string actual, Sha256OfFile(path));
+      if (actual != sha256) return Status::Corruption("the source archive does not match its sha256 (" + actual + ")");
+    }
+    return ExtractSourceArchive(path, dir, checkpoint);
+  };
+}
+
 Result<DeployResult> DeployRelease(const DeployRequest& request) {
   if (!IsValidAppName(request.app)) return Status::InvalidArgument("invalid app name " + request.app);
   if (!IsHexCommit(request.commit)) return Status::InvalidArgument("invalid commit id " + request.commit);
   if (request.keep < 1) return Status::InvalidArgument("keep must be at least 1");
-  if (!request.archive_sha256.empty()) {
-    PG_ASSIGN_OR_RETURN(std::string actual, Sha256OfFile(request.archive_path));
-    if (actual != request.archive_sha256) {
-      return Status::Corruption("the source archive does not match its sha256 (" + actual + ")");
-    }
-  }
+  if (!request.write_tree) return Status::InvalidArgument("no source for the release");
   std::string app_dir = request.releases_dir + "/" + request.app;
   PG_RETURN_IF_ERROR(MakeDirs(app_dir, 0755));
   PG_RETURN_IF_ERROR(RemoveStaleStaging(app_dir));
@@ -73,7 +79,7 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
 
   std::string staging = app_dir + "/" + std::string(kReleaseStagingPrefix) + result.name;
   if (::mkdir(staging.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + staging);
-  Status extracted = ExtractSourceArchive(request.archive_path, staging, request.checkpoint);
+  Status extracted = request.write_tree(staging, request.checkpoint);
   if (!extracted.ok()) {
     (void)RemoveTree(staging);
     return extracted;

@@ -1,5 +1,7 @@
-// The bundled build command's work: unpack a source archive as a numbered
-// release of an app and switch the app's `current` link to it.
+// The bundled deploy: write the pushed tree as a numbered release of an app
+// and switch the app's `current` link to it. The tree comes from the
+// repository itself when the hook deploys (tree_export.h) or from a source
+// archive when pushgate-deploy runs as (part of) a build command.
 //
 // Layout: releases/releases.h (a release directory, its record, `current`). A release is unpacked under a temporary
 // name and renamed into place, and `current` is replaced by rename(2), so a
@@ -24,18 +26,25 @@
 
 namespace pushgate {
 
+// Fills the existing, empty directory `dir` with the release's files,
+// calling `checkpoint` as it goes and stopping at its first error.
+using TreeWriter = std::function<Status(const std::string& dir, const std::function<Status()>& checkpoint)>;
+
+// The tree from the source archive at `path`, whose sha256 (when not empty)
+// is checked before anything is unpacked.
+TreeWriter FromSourceArchive(std::string path, std::string sha256);
+
 struct DeployRequest {
   std::string releases_dir;  // data_dir/releases
   std::string app;
   std::string commit;        // 40 hex digits
-  std::string archive_path;
-  std::string archive_sha256;  // checked before unpacking when not empty
+  TreeWriter write_tree;
   int keep = 5;
   // For the release's record (releases/releases.h).
   std::string pusher;      // PUSHGATE_USER
   std::string request_id;  // PUSHGATE_REQUEST_ID
   int64_t created_at = 0;  // unix seconds
-  // Runs while unpacking; an error stops the deploy (pushgate-deploy stops
+  // Runs while the tree is written; an error stops the deploy (pushgate-deploy stops
   // when it is signalled) and is returned.
   std::function<Status()> checkpoint;
 };

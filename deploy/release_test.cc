@@ -26,10 +26,10 @@ class ReleaseTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
     UniqueFd fd(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
     FdArchiveOutput out(fd.get());
-    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, out);
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit, kFastestGzipLevel, out);
     EXPECT_TRUE(info.ok());
-    return DeployRequest{dir_ / "releases", "web", commit, archive, info.ok() ? info->sha256 : "", 5,
-                         "deploy-key:ci", "0a1b2c", 1700000000, {}};
+    return DeployRequest{dir_ / "releases", "web", commit, FromSourceArchive(archive, info.ok() ? info->sha256 : ""),
+                         5, "deploy-key:ci", "0a1b2c", 1700000000, {}};
   }
 
   std::string Current() {
@@ -102,7 +102,7 @@ TEST_F(ReleaseTest, NeverRemovesTheCurrentReleaseEvenWhenOld) {
 
 TEST_F(ReleaseTest, ChecksumMismatchDeploysNothing) {
   DeployRequest req = Push({{"n", "1"}});
-  req.archive_sha256 = std::string(64, '0');
+  req.write_tree = FromSourceArchive(dir_ / (req.commit + ".tar.gz"), std::string(64, '0'));
   Result<DeployResult> r = DeployRelease(req);
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
   EXPECT_FALSE(PathExists(dir_ / "releases/web/current"));
@@ -177,6 +177,9 @@ TEST_F(ReleaseTest, RefusesBadInput) {
   EXPECT_FALSE(DeployRelease(bad).ok());
   bad = req;
   bad.commit = "HEAD";
+  EXPECT_FALSE(DeployRelease(bad).ok());
+  bad = req;
+  bad.write_tree = {};
   EXPECT_FALSE(DeployRelease(bad).ok());
   EXPECT_FALSE(PathExists(dir_ / "etc"));
 }

@@ -5,9 +5,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
+#include <optional>
 
 #include "controller/client.h"
 #include "controller/json.h"
+#include "deploy/release.h"
+#include "deploy/tree_export.h"
 #include "metrics/counters.h"
 #include "receive-hook/build_runner.h"
 #include "receive-hook/log_relay.h"
@@ -63,7 +67,7 @@ std::string DescribeFailure(const Status& s) {
   if (s.code() == Status::Code::kResourceExhausted) {
     return "the gateway ran out of disk space";
   }
-  return "the gateway could not prepare the source (" + std::string(CodeName(s.code())) + ")";
+  return "the gateway could not prepare the release (" + std::string(CodeName(s.code())) + ")";
 }
 
 // How long the pusher is given to read pushgate's last lines once the hook
@@ -202,7 +206,9 @@ class Deployment {
     deadline_ = Clock::now() + config_.build.timeout;
     bool workflow = config_.build.driver == BuildDriver::kWorkflow;
     if (workflow && !FetchWorkflowConfig()) return false;
-    if (!CheckTree(repo) || !CheckDiskSpace() || !WriteArchive(repo)) return false;
+    if (!CheckTree(repo) || !CheckDiskSpace()) return false;
+    if (DeploysHere()) return DeployHere(repo);
+    if (!WriteArchive(repo)) return false;
     switch (config_.build.driver) {
       case BuildDriver::kLocal: return BuildLocally();
       case BuildDriver::kPushgate: return BuildOnController();
@@ -282,14 +288,21 @@ class Deployment {
     return stop_ == Stop::kNone ? Status::OK() : Status::Unavailable("the deploy was stopped");
   }
 
+  // How the build ends when a checkpoint stopped it, if one did.
+  std::optional<BuildEnding> StopEnding() const {
+    switch (stop_) {
+      case Stop::kTimedOut: return BuildEnding::kTimedOut;
+      case Stop::kCancelled: return BuildEnding::kCancelled;
+      case Stop::kPusherGone: return BuildEnding::kPusherGone;
+      case Stop::kNone: break;
+    }
+    return std::nullopt;
+  }
+
   // The pusher's view of a step that failed; a stop reads like the build's own.
   bool Failed(std::string_view step, const Status& s) {
-    std::string before = "before the build, at: " + std::string(step);
-    switch (stop_) {
-      case Stop::kTimedOut: return EndBuild(BuildEnding::kTimedOut, before);
-      case Stop::kCancelled: return EndBuild(BuildEnding::kCancelled, before);
-      case Stop::kPusherGone: return EndBuild(BuildEnding::kPusherGone, before);
-      case Stop::kNone: break;
+    if (std::optional<BuildEnding> stopped = StopEnding()) {
+      return EndBuild(*stopped, "before the build, at: " + std::string(step));
     }
     if (s.code() == Status::Code::kInvalidArgument) {
       log::Info("refused the pushed tree", {{"step", std::string(step)}, {"reason", s.message()}});
@@ -310,15 +323,18 @@ class Deployment {
     return true;
   }
 
-  // The archive takes about the files' size; the bundled deploy unpacks
-  // them once more next to the releases.
+  // The bundled deploy: no build command is configured, so this hook
+  // writes the release itself, straight from the repository.
+  bool DeploysHere() const { return config_.build.driver == BuildDriver::kLocal && config_.build.command.empty(); }
+
+  // The files take about their size once: as the release the bundled
+  // deploy writes, or as the archive in data_dir/tmp a build reads.
   bool CheckDiskSpace() {
-    bool unpacked_here = config_.build.driver == BuildDriver::kLocal && config_.build.command.empty();
-    uint64_t once = tree_.file_bytes + tree_.entries * kPerEntryOverhead;
-    uint64_t needed = once * (unpacked_here ? 2 : 1) + kDiskMargin;
-    Status dir = MakeDirs(config_.dirs().Tmp(), 0750);
-    if (!dir.ok()) return Failed("create the tmp dir", dir);
-    Result<uint64_t> free_bytes = FreeBytes(config_.dirs().Tmp());
+    uint64_t needed = tree_.file_bytes + tree_.entries * kPerEntryOverhead + kDiskMargin;
+    const std::string target = DeploysHere() ? config_.dirs().Releases() : config_.dirs().Tmp();
+    Status dir = MakeDirs(target, DeploysHere() ? 0755 : 0750);
+    if (!dir.ok()) return Failed(DeploysHere() ? "create the releases dir" : "create the tmp dir", dir);
+    Result<uint64_t> free_bytes = FreeBytes(target);
     if (!free_bytes.ok()) return Failed("check the free disk space", free_bytes.status());
     if (*free_bytes >= needed) return true;
     log::Error("not enough disk space for the release",
@@ -339,7 +355,8 @@ class Deployment {
       return Failed("create the source archive", s);
     }
     FdArchiveOutput out(fd.get());
-    Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, out, [this] { return Checkpoint(); });
+    Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, config_.build.source_compression, out,
+                                                  [this] { return Checkpoint(); });
     if (info.ok() && ::fsync(fd.get()) != 0) info = Status::FromErrno(errno, "fsync " + archive_.path);
     if (!info.ok()) return Failed("archive the source", info.status());
     info_ = std::move(info).value();
@@ -398,6 +415,46 @@ class Deployment {
     }
     BuildEnding ending = EndingOf(result->outcome);
     return EndBuild(ending, ending == BuildEnding::kFailed ? " (" + result->exit.Describe() + ")." : "");
+  }
+
+  // The bundled deploy, in this process: the release is written from the
+  // repository, so no archive is compressed, written, hashed, read back and
+  // unpacked, and no program starts. It counts as the build, and
+  // build.timeout, the hook's signals and a departed pusher stop it between
+  // files and pieces of a file like any build.
+  bool DeployHere(const GitRepo& repo) {
+    StartBuildClock();
+    DeployRequest request;
+    request.releases_dir = config_.dirs().Releases();
+    request.app = context_.app;
+    request.commit = update_.new_id;
+    // Only the tree's own refusals are the pusher's to fix.
+    bool tree_refused = false;
+    request.write_tree = [&](const std::string& dir, const std::function<Status()>& checkpoint) {
+      Status written = ExportTree(repo, update_.new_id, dir, checkpoint);
+      tree_refused = written.code() == Status::Code::kInvalidArgument;
+      return written;
+    };
+    request.pusher = context_.user;
+    request.request_id = context_.request_id;
+    request.created_at = static_cast<int64_t>(::time(nullptr));
+    request.checkpoint = [this] { return Checkpoint(); };
+    Result<DeployResult> result = DeployRelease(request);
+    if (!result.ok()) {
+      if (std::optional<BuildEnding> stopped = StopEnding()) return EndBuild(*stopped, "while deploying");
+      if (tree_refused) return Failed("write the release", result.status());
+      log::Error("cannot deploy the release", {{"error", result.status().message()}});
+      return Reject(DescribeFailure(result.status()) + "; tell the platform operator.");
+    }
+    if (!result->warning.empty()) {
+      log::Warn("cannot remove an old release", {{"error", result->warning}});
+      (void)relay_.Say("-----> warning: " + result->warning + " (the next deploy tries again)");
+    }
+    (void)relay_.Say("-----> " + context_.app + " deployed: v" + std::to_string(result->version) + " (" +
+                     update_.new_id.substr(0, 7) + ")");
+    if (!EndBuild(BuildEnding::kSucceeded, "")) return false;
+    outcome_ = Outcome::kDeployed;
+    return true;
   }
 
   bool BuildLocally() {

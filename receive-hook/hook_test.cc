@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "metrics/counters.h"
+#include "releases/releases.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
 #include "util/fd.h"
@@ -126,11 +127,66 @@ class PreReceiveTest : public ::testing::Test {
     return {rc, testing::ReadFile(dir_ / "out")};
   }
 
+  // Runs the hook with no build command: the bundled deploy, in process.
+  std::pair<int, std::string> RunBundledDeploy() {
+    config_.build.command.clear();
+    Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
+    EXPECT_TRUE(repo.ok());
+    UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "0a1b2c3d", {}, dir_ / "libexec",
+                        out.get(), -1, nullptr, &backend_};
+    int rc = RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}});
+    return {rc, testing::ReadFile(dir_ / "out")};
+  }
+
   TempDir dir_;
   Config config_;
   std::string commit_;
   ScriptedBackend backend_;
 };
+
+// No build command: the hook writes the release itself, from the
+// repository, with no archive and no program (libexec is empty here).
+TEST_F(PreReceiveTest, TheBundledDeployWritesTheReleaseInProcess) {
+  auto [rc, out] = RunBundledDeploy();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("-----> web deployed: v1 (" + commit_.substr(0, 7) + ")"), std::string::npos) << out;
+  std::string app_dir = config_.dirs().Releases() + "/web";
+  EXPECT_EQ(testing::ReadFile(app_dir + "/current/app.txt"), "hello");
+  Result<std::vector<ReleaseRecord>> records = ListReleaseRecords(app_dir);
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].pusher, "alice");
+  EXPECT_EQ((*records)[0].request_id, "0a1b2c3d");
+  Result<std::string> log = ReadBuildLog(app_dir, std::nullopt);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_NE(log->find("web deployed: v1"), std::string::npos) << *log;
+  EXPECT_FALSE(PathExists(config_.dirs().Tmp())) << "nothing is archived";
+  Result<metrics::Snapshot> counted = metrics::ReadCounters(config_.data_dir);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(counted->Get(metrics::Counter::kPushDeployed), 1u);
+  EXPECT_EQ(counted->Get(metrics::Counter::kBuildSucceeded), 1u);
+}
+
+// The bundled deploy counts as the build: build.timeout stops it between
+// pieces of a file, and the app is left as it was.
+TEST_F(PreReceiveTest, TheBundledDeployStopsAtTheBuildTimeout) {
+  testing::RunOk({"truncate", "-s", "300M", dir_ / "work/big.bin"});
+  commit_ = testing::CommitFiles(dir_ / "work", {}, "big");
+  config_.build.timeout = std::chrono::milliseconds(200);
+  auto [rc, out] = RunBundledDeploy();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("Build timed out after 200ms."), std::string::npos) << out;
+  EXPECT_EQ(out.find("deployed"), std::string::npos) << out;
+  std::string app_dir = config_.dirs().Releases() + "/web";
+  EXPECT_FALSE(PathExists(app_dir + "/current"));
+  Result<std::vector<std::string>> left = ListReleases(app_dir);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  Result<std::vector<std::string>> entries = ListDir(app_dir);
+  ASSERT_TRUE(entries.ok());
+  for (const std::string& name : *entries) EXPECT_EQ(name.rfind(".tmp-", 0), std::string::npos) << name;
+}
 
 TEST_F(PreReceiveTest, SuccessfulBuildAcceptsAndSeesTheEnvironment) {
   auto [rc, out] = RunHook(
@@ -340,7 +396,7 @@ class ControllerPreReceiveTest : public ::testing::Test {
     Result<GitRepo> repo = GitRepo::Open(dir_ / "work/.git");
     EXPECT_TRUE(repo.ok());
     UniqueFd out(::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "req1", {}, dir_ / "libexec", out.get(), -1, nullptr,
+    HookContext context{&config_, "web", "alice", "alice", "SHA256:k", "0a1b2c3d", {}, dir_ / "libexec", out.get(), -1, nullptr,
                         nullptr};
     int rc = RunPreReceive(context, *repo, {{kZero, commit_, "refs/heads/main"}});
     return {rc, testing::ReadFile(dir_ / "out")};

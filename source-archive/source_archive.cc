@@ -69,9 +69,6 @@ la_ssize_t SinkWrite(struct archive*, void* client, const void* buffer, size_t l
   return static_cast<la_ssize_t>(length);
 }
 
-// zlib's level 6, its default: what libarchive's gzip filter used.
-constexpr int kGzipLevel = 6;
-
 // archive_write_data takes at most INT_MAX bytes per call and may take less
 // than it is given; this feeds it everything.
 Status WriteData(struct archive* a, std::string_view data, const std::string& name) {
@@ -124,14 +121,14 @@ bool IsSafeRelativePath(std::string_view path) {
 
 Status FdArchiveOutput::Write(std::string_view bytes) { return WriteAll(fd_, bytes); }
 
-Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, ArchiveOutput& out,
-                                       const ArchiveCheckpoint& checkpoint) {
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int gzip_level,
+                                       ArchiveOutput& out, const ArchiveCheckpoint& checkpoint) {
   PG_ASSIGN_OR_RETURN(CommitInfo commit, repo.ResolveCommit(commit_id));
   ScopedUtf8Locale locale;
   if (!locale.ok()) return Status::Internal("the C.UTF-8 locale is not available");
   // Declared before the writer so that it outlives it: archive_free flushes.
   Sink sink(&out);
-  PG_ASSIGN_OR_RETURN(sink.gzip, GzipEncoder::Create(kGzipLevel,
+  PG_ASSIGN_OR_RETURN(sink.gzip, GzipEncoder::Create(gzip_level,
                                                       [&sink](std::string_view data) { return sink.Compressed(data); }));
   ArchivePtr a(archive_write_new());
   if (!a) return Status::ResourceExhausted("libarchive: out of memory");

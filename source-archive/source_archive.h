@@ -47,11 +47,16 @@ class FdArchiveOutput : public ArchiveOutput {
 // bounds the time an archive takes and stops it when nobody waits for it.
 using ArchiveCheckpoint = std::function<Status()>;
 
-// Writes the tree of the commit `commit_id` to `out` as tar.gz and hashes
-// what it writes. File contents are streamed in pieces (GitRepo::ReadBlob),
-// so memory stays flat whatever the size of the files.
-Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, ArchiveOutput& out,
-                                       const ArchiveCheckpoint& checkpoint = {});
+// zlib's levels, 1 (fastest) to 9 (smallest): build.source_compression.
+inline constexpr int kFastestGzipLevel = 1;
+inline constexpr int kSmallestGzipLevel = 9;
+
+// Writes the tree of the commit `commit_id` to `out` as tar.gz, compressed
+// at `gzip_level`, and hashes what it writes. File contents are streamed in
+// pieces (GitRepo::ReadBlob), so memory stays flat whatever the size of the
+// files. The same commit at the same level gives the same bytes.
+Result<ArchiveInfo> WriteSourceArchive(const GitRepo& repo, const std::string& commit_id, int gzip_level,
+                                       ArchiveOutput& out, const ArchiveCheckpoint& checkpoint = {});
 
 // Unpacks a source archive into the existing, empty directory `dest`.
 // Only regular files, directories and symlinks are accepted; absolute paths,

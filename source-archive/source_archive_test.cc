@@ -42,12 +42,12 @@ class SourceArchiveTest : public ::testing::Test {
     commit_ = testing::CommitFiles(work_, {}, "exec bit and links");
   }
 
-  ArchiveInfo Write(const std::string& path) {
+  ArchiveInfo Write(const std::string& path, int gzip_level = kFastestGzipLevel) {
     Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
     EXPECT_TRUE(repo.ok()) << repo.status().ToString();
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
     FdArchiveOutput out(fd.get());
-    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, out);
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, gzip_level, out);
     EXPECT_TRUE(info.ok()) << info.status().ToString();
     return info.ok() ? *info : ArchiveInfo{};
   }
@@ -68,6 +68,21 @@ TEST_F(SourceArchiveTest, SameCommitGivesByteIdenticalArchives) {
   // gzip header: no mtime (bytes 4-7 zero).
   std::string bytes = testing::ReadFile(dir_ / "a.tar.gz");
   EXPECT_EQ(bytes.substr(4, 4), std::string(4, '\0'));
+}
+
+// build.source_compression trades time for size; either level unpacks to
+// the same tree, and each is deterministic.
+TEST_F(SourceArchiveTest, TheGzipLevelChangesOnlyTheSize) {
+  commit_ = testing::CommitFiles(work_, {{"text.txt", std::string(200000, 'a') + "\n"}}, "compressible");
+  ArchiveInfo fast = Write(dir_ / "fast.tar.gz", kFastestGzipLevel);
+  ArchiveInfo small = Write(dir_ / "small.tar.gz", kSmallestGzipLevel);
+  EXPECT_LT(small.bytes, fast.bytes);
+  EXPECT_EQ(Write(dir_ / "small2.tar.gz", kSmallestGzipLevel).sha256, small.sha256);
+  ASSERT_TRUE(MakeDirs(dir_ / "fast", 0755).ok());
+  ASSERT_TRUE(MakeDirs(dir_ / "small", 0755).ok());
+  ASSERT_TRUE(ExtractSourceArchive(dir_ / "fast.tar.gz", dir_ / "fast").ok());
+  ASSERT_TRUE(ExtractSourceArchive(dir_ / "small.tar.gz", dir_ / "small").ok());
+  EXPECT_TRUE(testing::RunCommand({"diff", "-r", "--no-dereference", dir_ / "fast", dir_ / "small"}).status.success());
 }
 
 TEST_F(SourceArchiveTest, ContentsMatchTheCommitExactly) {
@@ -108,8 +123,8 @@ TEST_F(SourceArchiveTest, UnknownCommitIsAnError) {
   Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
   UniqueFd fd(::open((dir_ / "x.tar.gz").c_str(), O_WRONLY | O_CREAT, 0600));
   FdArchiveOutput out(fd.get());
-  EXPECT_FALSE(WriteSourceArchive(*repo, std::string(40, 'a'), out).ok());
-  EXPECT_FALSE(WriteSourceArchive(*repo, "not-a-commit", out).ok());
+  EXPECT_FALSE(WriteSourceArchive(*repo, std::string(40, 'a'), kFastestGzipLevel, out).ok());
+  EXPECT_FALSE(WriteSourceArchive(*repo, "not-a-commit", kFastestGzipLevel, out).ok());
 }
 
 // An output that takes `fail_at - 1` writes and refuses the rest, counting
@@ -144,12 +159,12 @@ TEST_F(SourceArchiveTest, AFailureAtEveryWriteIsAnErrorNeverACrash) {
   Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
   ASSERT_TRUE(repo.ok());
   FailingOutput counting(1 << 30);
-  ASSERT_TRUE(WriteSourceArchive(*repo, commit_, counting).ok());
+  ASSERT_TRUE(WriteSourceArchive(*repo, commit_, kFastestGzipLevel, counting).ok());
   int total = counting.writes();
   ASSERT_GT(total, 2);
   for (int fail_at = 1; fail_at <= total; ++fail_at) {
     FailingOutput failing(fail_at);
-    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, failing);
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, kFastestGzipLevel, failing);
     ASSERT_FALSE(info.ok()) << "write " << fail_at << " of " << total;
     EXPECT_EQ(info.status().code(), Status::Code::kResourceExhausted) << info.status().ToString();
     EXPECT_NE(info.status().message().find("injected"), std::string::npos) << info.status().ToString();
@@ -161,7 +176,7 @@ TEST_F(SourceArchiveTest, ACheckpointStopsTheArchiveWithItsStatus) {
   FailingOutput out(1 << 30);
   for (int stop_at : {1, 2, 5}) {
     int calls = 0;
-    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, out, [&]() -> Status {
+    Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, kFastestGzipLevel, out, [&]() -> Status {
       return ++calls >= stop_at ? Status::Timeout("injected: out of time") : Status::OK();
     });
     ASSERT_FALSE(info.ok());
@@ -175,7 +190,7 @@ TEST_F(SourceArchiveTest, AnAnnotatedTagIsNotACommit) {
   std::string tag = testing::RunOk({"git", "-C", work_, "rev-parse", "v1"}).substr(0, 40);
   Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
   FailingOutput out(1 << 30);
-  Result<ArchiveInfo> info = WriteSourceArchive(*repo, tag, out);
+  Result<ArchiveInfo> info = WriteSourceArchive(*repo, tag, kFastestGzipLevel, out);
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.status().message().find("is a tag, not a commit"), std::string::npos) << info.status().ToString();
   EXPECT_EQ(*repo->ObjectType(tag), "tag");
@@ -233,7 +248,7 @@ TEST_F(SourceArchiveTest, AFileLargerThanTwoGibibytesArchivesExactlyInBoundedMem
         Result<GitRepo> repo = GitRepo::Open(work_ + "/.git");
         UniqueFd fd(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
         FdArchiveOutput out(fd.get());
-        Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, out);
+        Result<ArchiveInfo> info = WriteSourceArchive(*repo, commit_, kFastestGzipLevel, out);
         long grew_mb = (RssKb("VmHWM:") - before) >> 10;
         fprintf(stderr, "archive: %s, peak grew by %ld MiB\n", info.ok() ? "ok" : info.status().ToString().c_str(),
                 grew_mb);

@@ -17,7 +17,11 @@ bool Contains(const std::string& text, const std::string& part) { return text.fi
 
 class AccessTest : public SharedGatewayTest<AccessTest> {
  public:
-  static GatewayOptions Options() { return {}; }
+  static GatewayOptions Options() {
+    GatewayOptions options;
+    options.app_build_steps = true;  // builds that say who pushed, or take a while
+    return options;
+  }
 
  protected:
   CapturedRun Push(const TestKey& key, const std::string& dir, const std::string& app) {
@@ -92,7 +96,11 @@ TEST_F(AccessTest, ACiDeployKeyPushesAsDeployKeyName) {
 // cmd-ci has a read-only deploy key.
 class PusherCommandTest : public SharedGatewayTest<PusherCommandTest> {
  public:
-  static GatewayOptions Options() { return {}; }
+  static GatewayOptions Options() {
+    GatewayOptions options;
+    options.app_build_steps = true;  // builds that say who pushed, or take a while
+    return options;
+  }
 
  protected:
   static void SetUpTestSuite() {
@@ -273,6 +281,7 @@ class PusherLimitTest : public SharedGatewayTest<PusherLimitTest> {
   static GatewayOptions Options() {
     GatewayOptions options;
     options.extra_config = "[push]\nmax_pushes_per_user = 1\nmax_requests_per_minute = 6\n";
+    options.app_build_steps = true;  // a slow build holds the one slot
     return options;
   }
 

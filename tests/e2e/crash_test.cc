@@ -44,7 +44,9 @@ bool ReleaseIsOf(const std::string& release, const std::string& commit) {
 
 TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
   TempDir keys, work;
-  std::unique_ptr<Gateway> gateway = Gateway::Start();
+  GatewayOptions options;
+  options.app_build_steps = true;  // a build that pauses, so kills land in it too
+  std::unique_ptr<Gateway> gateway = Gateway::Start(options);
   ASSERT_NE(gateway, nullptr);
   TestKey alice = gateway->AddUserWithKey("alice", keys.path());
   gateway->AdminOk({"app", "create", "pause-crash", "--member", "alice"});

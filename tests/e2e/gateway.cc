@@ -90,6 +90,7 @@ std::unique_ptr<Gateway> Gateway::Start(const GatewayOptions& options) {
 }
 
 bool Gateway::Install(const GatewayOptions& options) {
+  app_build_steps_ = options.app_build_steps;
   if (!MakeDirs("/opt", 0755).ok()) return false;
   prefix_ = "/opt/pushgate-e2e-" + RandomHex(4);
   if (::mkdir(prefix_.c_str(), 0755) != 0) {
@@ -175,6 +176,7 @@ bool Gateway::Install(const GatewayOptions& options) {
             // everything else runs the test build script.
             (options.controller_url.empty() ? "" : "driver = \"" + options.build_driver + "\"\n") +
             ((options.controller_url.empty() || options.build_driver != "pushgate") &&
+                     (options.app_build_steps || !options.build_script.empty()) &&
                      options.build_options.find("command =") == std::string::npos
                  ? "command = \"" + builds + "/build\"\n"
                  : "") +
@@ -471,6 +473,7 @@ CapturedRun Gateway::FsckRepo(const std::string& app) const {
 }
 
 void Gateway::SetBuild(const std::string& app, const std::string& steps) {
+  if (!app_build_steps_) ADD_FAILURE() << "SetBuild needs GatewayOptions::app_build_steps (no build command runs)";
   WriteFile(prefix_ + "/libexec/pushgate-test/apps/" + app, steps + "\n", 0644);
 }
 

@@ -82,9 +82,13 @@ struct GatewayOptions {
   std::string controller_connect_timeout;
   std::string controller_timeout;
   // The build command's script (after "#!/bin/sh"), root-owned like an
-  // operator's. Empty: the app's own steps if a test set some (SetBuild),
-  // then pushgate-deploy.
+  // operator's.
   std::string build_script;
+  // Without a build_script: true runs, as the build command, the app's own
+  // steps if a test set some (SetBuild), then pushgate-deploy (from the
+  // source archive); false (the default) leaves build.command unset, as a
+  // standalone gateway ships, so the hook deploys in process.
+  bool app_build_steps = false;
   // Extra keys of the [build] table (e.g. keepalive = "1s"); a timeout or a
   // command here replaces the default; @PREFIX@ becomes the install prefix.
   std::string build_options;
@@ -202,6 +206,7 @@ class Gateway {
   std::string config_path_;
   std::string client_home_;
   std::string extra_sshd_config_path_;
+  bool app_build_steps_ = false;
   bool data_dir_mounted_ = false;
   FrontEnd front_end_ = FrontEnd::kOpenSsh;
   int port_ = 0;

@@ -33,6 +33,7 @@ class HostilePushTest : public SharedGatewayTest<HostilePushTest> {
     // The build's own timeout ends before the idle bound, so a client that
     // stops reading meets the build's clock first.
     options.build_options = "keepalive = \"1s\"\ntimeout = \"3s\"\n";
+    options.app_build_steps = true;  // a build that floods its output
     options.extra_config =
         "[push]\n"
         "idle_timeout = \"6s\"\n"

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -29,6 +30,9 @@ class PushTest : public SharedGatewayTest<PushTest> {
     GatewayOptions options;
     // The reaper test removes a repository pushed moments before.
     options.extra_config = "[reaper]\ngrace = \"0s\"\nmax_fraction = 1.0\n";
+    // Builds that fail, take a while, print a lot or read push options;
+    // BundledDeployTest pushes through the default (no build command).
+    options.app_build_steps = true;
     return options;
   }
 
@@ -642,6 +646,94 @@ TEST_F(PushTest, BackupWhileServingIsARestorableRegistry) {
   WriteFile(restore / "pushgate.toml", "data_dir = \"" + restore.path() + "\"\ngit_user = \"root\"\n");
   std::string users = RunOk({gateway_->prefix() + "/bin/pushgate", "--config", restore / "pushgate.toml", "user", "ls"});
   EXPECT_NE(users.find("alice"), std::string::npos) << users;
+}
+
+// A standalone gateway as it ships: no build command, so the hook writes
+// the release itself, straight from the repository (no archive, no
+// pushgate-deploy process).
+class BundledDeployTest : public SharedGatewayTest<BundledDeployTest> {
+ public:
+  static GatewayOptions Options() { return {}; }
+
+ protected:
+  TempDir work_;
+};
+
+TEST_F(BundledDeployTest, TheHookDeploysTheExactTreeWithItsModesAndTimes) {
+  gateway_->AdminOk({"app", "create", "bundled", "--member", "alice"});
+  std::string dir = work_ / "bundled";
+  std::string big(5 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  MakeRepoWithCommit(dir, {{"index.html", "<h1>v1</h1>\n"}, {"bin/start", "#!/bin/sh\necho up\n"}, {"big.bin", big}});
+  RunOk({"chmod", "+x", dir + "/bin/start"});
+  ASSERT_EQ(::symlink("index.html", (dir + "/entry").c_str()), 0);
+  std::string commit = CommitFiles(dir, {}, "exec bit, link");
+  CapturedRun push = gateway_->Git(*alice_, {"push", gateway_->Url("bundled"), "main"}, dir);
+  ASSERT_TRUE(push.status.success()) << push.output;
+  EXPECT_NE(push.output.find("-----> bundled deployed: v1 (" + commit.substr(0, 7) + ")"), std::string::npos)
+      << push.output;
+
+  std::string current = gateway_->data_dir() + "/releases/bundled/current";
+  RunOk({"git", "clone", "-q", dir, work_ / "expected"}, GitEnv());
+  RunOk({"rm", "-rf", work_ / "expected/.git"});
+  CapturedRun diff = RunCommand({"diff", "-r", "--no-dereference", work_ / "expected", current + "/"});
+  EXPECT_TRUE(diff.status.success()) << diff.output;
+  struct stat st;
+  ASSERT_EQ(::stat((current + "/bin/start").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((current + "/index.html").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  std::string commit_time = RunOk({"git", "-C", dir, "log", "-1", "--format=%ct"});
+  EXPECT_EQ(std::to_string(st.st_mtime) + "\n", commit_time) << "files carry the commit's time";
+  Result<std::vector<std::string>> tmp = ListDir(gateway_->data_dir() + "/tmp");
+  EXPECT_TRUE(!tmp.ok() || tmp->empty()) << "nothing is archived for the bundled deploy";
+
+  CapturedRun logs = gateway_->Ssh(*alice_, {"127.0.0.1", "logs", "bundled"});
+  EXPECT_NE(logs.output.find("bundled deployed: v1"), std::string::npos) << logs.output;
+  std::string second = CommitFiles(dir, {{"index.html", "<h1>v2</h1>\n"}}, "v2");
+  push = gateway_->Git(*alice_, {"push", gateway_->Url("bundled"), "main"}, dir);
+  ASSERT_TRUE(push.status.success()) << push.output;
+  EXPECT_NE(push.output.find("-----> bundled deployed: v2 (" + second.substr(0, 7) + ")"), std::string::npos);
+  EXPECT_EQ(ReadFile(current + "/index.html"), "<h1>v2</h1>\n");
+}
+
+// A file larger than the hook's memory: its contents go to the release in
+// pieces (through git cat-file), so the hook's peak RSS, from its "hook
+// finished" log line, stays below the file's size instead of above it.
+TEST_F(BundledDeployTest, AFileLargerThanTheHooksMemoryIsStreamedToTheRelease) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan keeps freed memory in its quarantine, so RSS says nothing about streaming here";
+#endif
+  gateway_->AdminOk({"app", "create", "bundled-big", "--member", "alice"});
+  std::string dir = work_ / "bundled-big";
+  MakeRepoWithCommit(dir, {{"README", "big\n"}});
+  const size_t size = size_t{96} << 20;
+  std::string big(size, '\0');
+  uint64_t state = 88172645463325252u;
+  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    std::memcpy(&big[i], &state, 8);
+  }
+  WriteFile(dir + "/big.bin", big);
+  RunOk({"git", "add", "big.bin"}, GitEnv(), dir);
+  RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "big"}, GitEnv(), dir);
+  CapturedRun push = gateway_->Git(*alice_, {"push", gateway_->Url("bundled-big"), "main"}, dir);
+  ASSERT_TRUE(push.status.success()) << push.output;
+  CapturedRun same = RunCommand({"cmp", dir + "/big.bin", gateway_->data_dir() + "/releases/bundled-big/current/big.bin"});
+  EXPECT_TRUE(same.status.success()) << same.output;
+
+  std::string log = ReadFile(gateway_->data_dir() + "/pushgate.log");
+  size_t line = log.rfind("\"msg\":\"hook finished\"");
+  ASSERT_NE(line, std::string::npos);
+  size_t start = log.rfind('\n', line);
+  std::string finished = log.substr(start + 1, log.find('\n', line) - start - 1);
+  ASSERT_NE(finished.find("\"app\":\"bundled-big\""), std::string::npos) << finished;
+  size_t at = finished.find("\"peak_rss_kb\":\"");
+  ASSERT_NE(at, std::string::npos) << finished;
+  long peak_kb = std::stol(finished.substr(at + 15));
+  EXPECT_LT(static_cast<size_t>(peak_kb) * 1024, size / 2) << "the hook held the file in memory: " << finished;
 }
 
 }  // namespace

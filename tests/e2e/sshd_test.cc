@@ -317,6 +317,7 @@ class SshdOwnGatewayTest : public ::testing::Test {
   std::unique_ptr<Gateway> Start(const std::string& sshd_table) {
     GatewayOptions options;
     options.extra_config = "[sshd]\n" + sshd_table;
+    options.app_build_steps = true;  // builds that hold a push in flight
     std::unique_ptr<Gateway> gateway = Gateway::Start(options);
     if (gateway != nullptr) alice_ = gateway->AddUserWithKey("alice", keys_.path());
     return gateway;
