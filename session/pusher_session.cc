@@ -56,7 +56,7 @@ std::string AppList(const std::vector<Backend::AppPermission>& apps, bool push) 
 // `ssh git@host` with no command: still no shell, but a useful answer.
 int Hello(const PusherContext& c) {
   std::string line = "Hi " + PusherOf(c.request.user) + "! ";
-  Result<std::vector<Backend::AppPermission>> apps = c.backend.ListAccess(c.request.user, {c.request.fingerprint, c.request.ca_fingerprint});
+  Result<std::vector<Backend::AppPermission>> apps = c.backend.ListAccess(c.request.user, c.request.credential());
   if (apps.ok()) {
     std::string push = AppList(*apps, true), fetch = AppList(*apps, false);
     if (!push.empty()) line += "You can push to: " + push + ". ";
@@ -69,7 +69,7 @@ int Hello(const PusherContext& c) {
 
 int Info(const PusherContext& c, bool json) {
   std::optional<DeployKeyId> deploy_key = ParseDeployKeyOwner(c.request.user);
-  Result<std::vector<Backend::AppPermission>> apps = c.backend.ListAccess(c.request.user, {c.request.fingerprint, c.request.ca_fingerprint});
+  Result<std::vector<Backend::AppPermission>> apps = c.backend.ListAccess(c.request.user, c.request.credential());
   if (!apps.ok() && apps.status().code() != Status::Code::kUnimplemented) {
     log::Warn("cannot list the apps", {{"error", apps.status().message()}});
     return c.Refuse(Refusal{"pushgate could not list your apps; try again shortly"});

@@ -140,7 +140,7 @@ Backend::Access AccessOf(const GitCommand& command) {
 
 std::optional<Refusal> AuthorizeRequest(const Config& config, Backend& backend, const SessionRequest& request,
                                         std::string_view app, Backend::Access access) {
-  Status authorized = backend.Authorize(app, request.user, {request.fingerprint, request.ca_fingerprint}, access);
+  Status authorized = backend.Authorize(app, request.user, request.credential(), access);
   if (authorized.ok()) return std::nullopt;
   switch (authorized.code()) {
     case Status::Code::kNotFound:

@@ -57,6 +57,9 @@ struct SessionRequest {
   int session_in_fd = 0;  // the client's side (stdin), watched for hangup while waiting
   // An SSH certificate's CA (pushgate-shell: --ca); empty for a plain key.
   std::string ca_fingerprint = {};
+
+  // How the pusher logged in, as the backend is asked about it.
+  Backend::Credential credential() const { return {fingerprint, ca_fingerprint}; }
 };
 
 // A step's "no": one line for the client, and the session's exit status.
