@@ -1,6 +1,7 @@
 #include "controller/http.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -10,14 +11,77 @@
 namespace pushgate {
 namespace {
 
-Status EnsureCurl() {
-  static CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);  // once, thread-safe
-  if (init == CURLE_OK) return Status::OK();
-  return Status::Internal(std::string("libcurl could not start: ") + curl_easy_strerror(init));
+// libcurl is loaded on the first request, not at program start. Every
+// program that can reach the controller links this module, but in standalone
+// mode (and on the forced command's and the hook's hot path) none of them
+// makes a request, and the loader's mapping and relocating of libcurl and the
+// TLS, LDAP, Kerberos and RTMP libraries it pulls in cost each start about
+// 8 ms. The soname is libcurl's ABI (stable since 2006); the package that
+// provides it is a runtime dependency like any other (tests/check_dockerfile.sh
+// reads this constant).
+constexpr char kLibcurlSoname[] = "libcurl.so.4";
+
+// The libcurl functions this adapter calls, resolved once.
+struct Libcurl {
+  decltype(&curl_global_init) global_init = nullptr;
+  decltype(&curl_easy_init) easy_init = nullptr;
+  decltype(&curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&curl_easy_reset) easy_reset = nullptr;
+  decltype(&curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&curl_easy_perform) easy_perform = nullptr;
+  decltype(&curl_easy_getinfo) easy_getinfo = nullptr;
+  decltype(&curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&curl_slist_append) slist_append = nullptr;
+  decltype(&curl_slist_free_all) slist_free_all = nullptr;
+  Status status = Status::OK();  // why the library cannot be used, if it cannot
+};
+
+template <typename Function>
+bool Resolve(void* library, const char* name, Function* out) {
+  *out = reinterpret_cast<Function>(::dlsym(library, name));
+  return *out != nullptr;
+}
+
+Libcurl LoadLibcurl() {
+  Libcurl lib;
+  // Never closed: libcurl's global state lives as long as the process.
+  void* handle = ::dlopen(kLibcurlSoname, RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = ::dlerror();
+    lib.status = Status::Unavailable(std::string("cannot load ") + kLibcurlSoname +
+                                     ", which controller mode needs (install libcurl4): " +
+                                     (why != nullptr ? why : "unknown error"));
+    return lib;
+  }
+  bool all = Resolve(handle, "curl_global_init", &lib.global_init) &&
+             Resolve(handle, "curl_easy_init", &lib.easy_init) &&
+             Resolve(handle, "curl_easy_cleanup", &lib.easy_cleanup) &&
+             Resolve(handle, "curl_easy_reset", &lib.easy_reset) &&
+             Resolve(handle, "curl_easy_setopt", &lib.easy_setopt) &&
+             Resolve(handle, "curl_easy_perform", &lib.easy_perform) &&
+             Resolve(handle, "curl_easy_getinfo", &lib.easy_getinfo) &&
+             Resolve(handle, "curl_easy_strerror", &lib.easy_strerror) &&
+             Resolve(handle, "curl_slist_append", &lib.slist_append) &&
+             Resolve(handle, "curl_slist_free_all", &lib.slist_free_all);
+  if (!all) {
+    const char* why = ::dlerror();
+    lib.status = Status::Unavailable(std::string(kLibcurlSoname) + " lacks a function pushgate calls: " +
+                                     (why != nullptr ? why : "unknown symbol"));
+    return lib;
+  }
+  CURLcode init = lib.global_init(CURL_GLOBAL_DEFAULT);
+  if (init != CURLE_OK) lib.status = Status::Internal(std::string("libcurl could not start: ") + lib.easy_strerror(init));
+  return lib;
+}
+
+// The loaded library; every function below runs after a request obtained it.
+const Libcurl& Curl() {
+  static const Libcurl lib = LoadLibcurl();  // once, thread-safe
+  return lib;
 }
 
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { Curl().slist_free_all(list); }
 };
 
 using Clock = std::chrono::steady_clock;
@@ -38,7 +102,7 @@ struct Transfer {
 
 bool Is2xx(CURL* easy) {
   long status = 0;
-  if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) return false;
+  if (Curl().easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) return false;
   return status >= 200 && status < 300;
 }
 
@@ -112,7 +176,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 
 Status CurlStatus(CURLcode rc, const char* detail, const std::string& url) {
   std::string msg = "controller request " + url + " failed: ";
-  msg += (detail != nullptr && *detail != '\0') ? detail : curl_easy_strerror(rc);
+  msg += (detail != nullptr && *detail != '\0') ? detail : Curl().easy_strerror(rc);
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return Status::Timeout(std::move(msg));
     case CURLE_URL_MALFORMAT:
@@ -131,7 +195,7 @@ class EasyOptions {
 
   template <typename Value>
   void operator()(CURLoption option, Value value) {
-    CURLcode rc = curl_easy_setopt(easy_, option, value);
+    CURLcode rc = Curl().easy_setopt(easy_, option, value);
     if (rc != CURLE_OK && first_error_ == CURLE_OK) {
       first_error_ = rc;
       failed_option_ = option;
@@ -141,7 +205,7 @@ class EasyOptions {
   Status status() const {
     if (first_error_ == CURLE_OK) return Status::OK();
     return Status::Internal("libcurl refused option " + std::to_string(static_cast<int>(failed_option_)) + ": " +
-                            curl_easy_strerror(first_error_));
+                            Curl().easy_strerror(first_error_));
   }
 
  private:
@@ -156,7 +220,7 @@ Result<std::unique_ptr<curl_slist, SlistDeleter>> HeaderList(const std::vector<s
   std::unique_ptr<curl_slist, SlistDeleter> list;
   for (const std::vector<std::string>* headers : {&common, &own}) {
     for (const std::string& h : *headers) {
-      curl_slist* next = curl_slist_append(list.get(), h.c_str());
+      curl_slist* next = Curl().slist_append(list.get(), h.c_str());
       if (next == nullptr) return Status::ResourceExhausted("libcurl could not add a header");
       (void)list.release();  // `next` is the same list, one header longer
       list.reset(next);
@@ -235,7 +299,7 @@ bool HttpResponse::IsJson() const {
 
 struct HttpClient::Handle {
   struct EasyDeleter {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+    void operator()(CURL* c) const { Curl().easy_cleanup(c); }
   };
   std::unique_ptr<CURL, EasyDeleter> easy;
 };
@@ -253,14 +317,14 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body, std
 }
 
 Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
-  PG_RETURN_IF_ERROR(EnsureCurl());
+  PG_RETURN_IF_ERROR(Curl().status);
   if (!handle_->easy) {
-    handle_->easy.reset(curl_easy_init());
+    handle_->easy.reset(Curl().easy_init());
     if (!handle_->easy) return Status::ResourceExhausted("libcurl could not create a handle");
   }
   CURL* c = handle_->easy.get();
   // Every option is set anew for each request; the connection stays cached.
-  curl_easy_reset(c);
+  Curl().easy_reset(c);
   using HeaderListPtr = std::unique_ptr<curl_slist, SlistDeleter>;
   PG_ASSIGN_OR_RETURN(HeaderListPtr header_list, HeaderList(options_.headers, request.headers));
   std::string url = options_.base_url + request.path;
@@ -275,15 +339,15 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   SetCallbacks(set, &transfer);
   set(CURLOPT_ERRORBUFFER, error);
   PG_RETURN_IF_ERROR(set.status().Annotate("controller request " + url));
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // cannot fail: clearing a pointer
+  CURLcode rc = Curl().easy_perform(c);
+  (void)Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // cannot fail: clearing a pointer
   if (!transfer.callback_error.ok()) return transfer.callback_error;
   if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     return Status::ResourceExhausted("the controller's answer to " + url + " is larger than " +
                                      std::to_string(request.max_body) + " bytes");
   }
   if (rc != CURLE_OK) return CurlStatus(rc, error, url);
-  if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status) != CURLE_OK) {
+  if (Curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status) != CURLE_OK) {
     return Status::Internal("libcurl did not report the status of " + url);
   }
   return response;

@@ -212,8 +212,10 @@ Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& p
 
 Status CreateBareRepository(const std::string& path,
                             const std::vector<std::pair<std::string, std::string>>& config) {
-  EnsureLibgit2();
+  // Checked before libgit2 starts: its start-up parses the system's CA
+  // bundle (about 10 ms), which every push but an app's first would pay.
   if (PathExists(path)) return Status::AlreadyExists(path + " already exists");
+  EnsureLibgit2();
   std::string tmp = DirName(path) + "/.tmp-" + std::to_string(::getpid()) + "-" +
                     path.substr(path.rfind('/') + 1);
   PG_RETURN_IF_ERROR(RemoveTree(tmp));

@@ -69,8 +69,12 @@ healthcheck=$(sed -n 's/^HEALTHCHECK.* CMD \["\([^"]*\)".*/\1/p' "$tmp/instructi
 for binary in "$tmp"/root/usr/bin/* "$tmp"/root/usr/libexec/pushgate/*; do
   [ -f "$binary" ] && head -c 4 "$binary" | grep -q 'ELF' || continue
   objdump -p "$binary" | awk '/NEEDED/ {print $2}'
-done | sort -u >"$tmp/sonames"
-[ -s "$tmp/sonames" ] || problem "found no binaries with shared libraries in the install tree"
+done >"$tmp/recorded"
+# ...and the ones loaded on demand (dlopen), named by a kLib...Soname constant.
+[ -s "$tmp/recorded" ] || problem "found no binaries with shared libraries in the install tree"
+sed -n 's/.*constexpr char kLib[a-z0-9]*Soname\[\] = "\([^"]*\)".*/\1/p' "$src"/*/*.cc >>"$tmp/recorded"
+sort -u "$tmp/recorded" >"$tmp/sonames"
+grep -qx libcurl.so.4 "$tmp/sonames" || problem "found no kLibcurlSoname in the sources: how is libcurl loaded?"
 while read -r soname; do
   path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
   [ -n "$path" ] || { problem "cannot find $soname"; continue; }
