@@ -1,9 +1,8 @@
 #include "gitrepo/gitrepo.h"
 
 #include <fcntl.h>
-#include <git2.h>
 #include <signal.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "gitrepo/objects.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -18,172 +18,37 @@
 namespace pushgate {
 namespace {
 
-// libgit2 keeps global state; initialize it once per process and keep it.
-void EnsureLibgit2() {
-  static const int init = git_libgit2_init();
-  (void)init;
-}
-
-Status GitStatus(int rc, std::string_view what) {
-  const git_error* err = git_error_last();
-  std::string msg(what);
-  msg += ": ";
-  msg += (err != nullptr && err->message != nullptr) ? err->message : "libgit2 error " + std::to_string(rc);
-  switch (rc) {
-    case GIT_ENOTFOUND: return Status::NotFound(std::move(msg));
-    case GIT_EEXISTS: return Status::AlreadyExists(std::move(msg));
-    case GIT_EINVALIDSPEC:
-    case GIT_EINVALID:
-    case GIT_EAMBIGUOUS: return Status::InvalidArgument(std::move(msg));
-    case GIT_ELOCKED: return Status::Unavailable(std::move(msg));
-    default: return Status::IOError(std::move(msg));
-  }
-}
-
-template <typename T, void (*Free)(T*)>
-struct GitDeleter {
-  void operator()(T* p) const { Free(p); }
-};
-template <typename T, void (*Free)(T*)>
-using GitPtr = std::unique_ptr<T, GitDeleter<T, Free>>;
-
-using RepoPtr = GitPtr<git_repository, git_repository_free>;
-using ConfigPtr = GitPtr<git_config, git_config_free>;
-using ObjectPtr = GitPtr<git_object, git_object_free>;
-using CommitPtr = GitPtr<git_commit, git_commit_free>;
-using TreePtr = GitPtr<git_tree, git_tree_free>;
-using BlobPtr = GitPtr<git_blob, git_blob_free>;
-using OdbPtr = GitPtr<git_odb, git_odb_free>;
-
-Result<git_oid> ParseOid(std::string_view id) {
-  if (id.size() != GIT_OID_HEXSZ) return Status::InvalidArgument("\"" + std::string(id) + "\" is not a commit id");
-  git_oid oid;
-  if (git_oid_fromstrn(&oid, id.data(), id.size()) != 0) {
-    return Status::InvalidArgument("\"" + std::string(id) + "\" is not a commit id");
-  }
-  return oid;
-}
-
-const char* TypeName(git_object_t type) {
-  switch (type) {
-    case GIT_OBJECT_COMMIT: return "commit";
-    case GIT_OBJECT_TAG: return "tag";
-    case GIT_OBJECT_TREE: return "tree";
-    case GIT_OBJECT_BLOB: return "blob";
-    default: return "unknown";
-  }
-}
-
-struct ObjectHeader {
-  size_t size = 0;
-  git_object_t type = GIT_OBJECT_INVALID;
-};
-
-// An object's type and size without reading it.
-Result<ObjectHeader> ReadHeader(git_repository* repo, const git_oid* oid, const std::string& what) {
-  git_odb* raw_odb = nullptr;
-  int rc = git_repository_odb(&raw_odb, repo);
-  if (rc != 0) return GitStatus(rc, "open the object database");
-  OdbPtr odb(raw_odb);
-  ObjectHeader header;
-  rc = git_odb_read_header(&header.size, &header.type, odb.get(), oid);
-  if (rc != 0) return GitStatus(rc, what);
-  return header;
-}
-
-Result<CommitPtr> LookupCommit(git_repository* repo, std::string_view id) {
-  PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
-  git_object* raw = nullptr;
-  int rc = git_object_lookup(&raw, repo, &oid, GIT_OBJECT_ANY);
-  if (rc != 0) return GitStatus(rc, "look up " + std::string(id));
-  ObjectPtr object(raw);
-  if (git_object_type(raw) != GIT_OBJECT_COMMIT) {
-    return Status::InvalidArgument(std::string(id) + " is a " + TypeName(git_object_type(raw)) + ", not a commit");
-  }
-  return CommitPtr(reinterpret_cast<git_commit*>(object.release()));
-}
-
-struct WalkState {
-  git_repository* repo;
-  git_odb* odb;
-  const std::function<Status(const TreeEntry&)>* visit;
-  Status status;
-  std::string path;
-  std::string link_target;
-};
-
-int Depth(std::string_view path) {
-  int depth = 1;
-  for (char c : path) depth += c == '/';
-  return depth;
-}
-
-int WalkCallback(const char* root, const git_tree_entry* entry, void* payload) {
-  auto* state = static_cast<WalkState*>(payload);
-  state->path.assign(root);
-  state->path += git_tree_entry_name(entry);
-  TreeEntry out{state->path, TreeEntry::Kind::kFile, Depth(state->path), 0, {}, {}};
-  git_filemode_t mode = git_tree_entry_filemode(entry);
-  switch (mode) {
-    case GIT_FILEMODE_TREE: out.kind = TreeEntry::Kind::kDirectory; break;
-    case GIT_FILEMODE_COMMIT: out.kind = TreeEntry::Kind::kSubmodule; break;
-    case GIT_FILEMODE_BLOB:
-    case GIT_FILEMODE_BLOB_EXECUTABLE:
-    case GIT_FILEMODE_LINK: {
-      out.kind = mode == GIT_FILEMODE_LINK              ? TreeEntry::Kind::kSymlink
-                 : mode == GIT_FILEMODE_BLOB_EXECUTABLE ? TreeEntry::Kind::kExecutable
-                                                        : TreeEntry::Kind::kFile;
-      const git_oid* oid = git_tree_entry_id(entry);
-      std::memcpy(out.id.bytes, oid->id, sizeof out.id.bytes);
-      // The header only: a file's contents are read later, in bounded pieces.
-      size_t size = 0;
-      git_object_t type = GIT_OBJECT_INVALID;
-      int rc = git_odb_read_header(&size, &type, state->odb, oid);
-      if (rc != 0) {
-        state->status = GitStatus(rc, "read " + state->path);
-        return -1;
-      }
-      if (type != GIT_OBJECT_BLOB) {
-        state->status = Status::InvalidArgument(state->path + " is not a blob");
-        return -1;
-      }
-      out.size = size;
-      if (out.kind == TreeEntry::Kind::kSymlink) {
-        if (size > kMaxSymlinkTarget) {
-          state->status = Status::InvalidArgument("the symlink " + state->path + " has a target longer than " +
-                                                  std::to_string(kMaxSymlinkTarget) + " bytes");
-          return -1;
-        }
-        git_blob* raw = nullptr;
-        rc = git_blob_lookup(&raw, state->repo, oid);
-        if (rc != 0) {
-          state->status = GitStatus(rc, "read " + state->path);
-          return -1;
-        }
-        BlobPtr blob(raw);
-        state->link_target.assign(static_cast<const char*>(git_blob_rawcontent(raw)),
-                                  static_cast<size_t>(git_blob_rawsize(raw)));
-        out.link_target = state->link_target;
-      }
-      break;
-    }
-    default:
-      state->status = Status::InvalidArgument(state->path + " has an unsupported file mode");
-      return -1;
-  }
-  state->status = (*state->visit)(out);
-  return state->status.ok() ? 0 : -1;
-}
-
-// Blobs up to this size are read whole through libgit2; larger ones are
-// streamed through git cat-file.
-constexpr uint64_t kInMemoryBlobMax = uint64_t{4} << 20;
+// Pieces handed to a ReadBlob callback, and the read size from the pipe.
 constexpr size_t kChunk = size_t{1} << 20;
+// A tree or commit object is read whole; one larger than this is refused
+// rather than held in memory (git's own trees stay far below: a directory
+// of 100,000 files is about 4 MB).
+constexpr uint64_t kMaxTreeOrCommit = uint64_t{64} << 20;
+// Requests written before their answers are read. Both stay well inside a
+// pipe's 64 KiB, so neither side can block on the other.
+constexpr size_t kPipelinedRequests = 256;
 
 // Environment variables through which git shows a hook the quarantined
 // objects; a cat-file started from a hook must see them too.
 constexpr const char* kObjectEnv[] = {"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
                                       "GIT_QUARANTINE_PATH"};
+
+
+std::string Lowercase(std::string_view id) {
+  std::string out(id);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Status RunGit(const std::string& git_path, std::vector<std::string> argv, const std::string& what) {
+  SpawnSpec spec;
+  spec.path = git_path;
+  spec.argv = std::move(argv);
+  spec.env = {"PATH=/usr/bin:/bin", "HOME=/", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"};
+  PG_ASSIGN_OR_RETURN(CapturedRun run, RunAndCapture(std::move(spec)));
+  if (run.status.success()) return Status::OK();
+  return Status::IOError(what + ": git " + run.status.Describe() + ": " + run.output.substr(0, 500));
+}
 
 }  // namespace
 
@@ -211,41 +76,18 @@ Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& p
 }
 
 Status CreateBareRepository(const std::string& path,
-                            const std::vector<std::pair<std::string, std::string>>& config) {
-  // Checked before libgit2 starts: its start-up parses the system's CA
-  // bundle (about 10 ms), which every push but an app's first would pay.
+                            const std::vector<std::pair<std::string, std::string>>& config,
+                            const std::string& git_path) {
   if (PathExists(path)) return Status::AlreadyExists(path + " already exists");
-  EnsureLibgit2();
   std::string tmp = DirName(path) + "/.tmp-" + std::to_string(::getpid()) + "-" +
                     path.substr(path.rfind('/') + 1);
   PG_RETURN_IF_ERROR(RemoveTree(tmp));
-  // The init function rather than the _INIT macro, which clang flags for
-  // the fields it leaves to zero-initialization.
-  git_repository_init_options opts;
-  if (int rc = git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION); rc != 0) {
-    return GitStatus(rc, "prepare to create " + path);
-  }
-  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR | GIT_REPOSITORY_INIT_NO_REINIT;
-  opts.initial_head = "main";
-  git_repository* raw = nullptr;
-  int rc = git_repository_init_ext(&raw, tmp.c_str(), &opts);
-  if (rc != 0) {
-    Status s = GitStatus(rc, "create repository " + path);
-    (void)RemoveTree(tmp);
-    return s;
-  }
-  RepoPtr repo(raw);
-  git_config* raw_config = nullptr;
-  rc = git_repository_config(&raw_config, repo.get());
-  Status s = rc == 0 ? Status::OK() : GitStatus(rc, "open config of " + path);
-  ConfigPtr cfg(raw_config);
+  Status s = RunGit(git_path, {"git", "init", "--quiet", "--bare", "--template=", "--initial-branch=main", "--", tmp},
+                    "create repository " + path);
   for (const auto& [key, value] : config) {
     if (!s.ok()) break;
-    rc = git_config_set_string(cfg.get(), key.c_str(), value.c_str());
-    if (rc != 0) s = GitStatus(rc, "set " + key + " in " + path);
+    s = RunGit(git_path, {"git", "config", "--file", tmp + "/config", "--", key, value}, "set " + key + " in " + path);
   }
-  cfg.reset();
-  repo.reset();
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     s = (err == EEXIST || err == ENOTEMPTY) ? Status::AlreadyExists(path + " already exists")
@@ -255,11 +97,20 @@ Status CreateBareRepository(const std::string& path,
   return s;
 }
 
-// A long-running `git cat-file --batch`: one request line per blob, the
-// contents read back in pieces, so no blob is ever whole in our memory.
-class GitRepo::BlobStream {
+// The answer's first line to "info ID" or "contents ID".
+struct GitRepo::ObjectHeader {
+  bool missing = false;
+  std::string type;
+  uint64_t size = 0;
+};
+
+// A long-running `git cat-file --batch-command`: requests are lines ("info
+// ID", "contents ID"), answers a header line and, for contents, the object's
+// bytes, read back in pieces so no blob is ever whole in our memory. git
+// flushes after each request.
+class GitRepo::CatFile {
  public:
-  static Result<std::unique_ptr<BlobStream>> Start(const std::string& git_path, const std::string& git_dir) {
+  static Result<std::unique_ptr<CatFile>> Start(const std::string& git_path, const std::string& git_dir) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
     UniqueFd in_read(in[0]), in_write(in[1]);
@@ -267,7 +118,7 @@ class GitRepo::BlobStream {
     UniqueFd out_read(out[0]), out_write(out[1]);
     SpawnSpec spec;
     spec.path = git_path;
-    spec.argv = {"git", "cat-file", "--batch"};
+    spec.argv = {"git", "cat-file", "--batch-command"};
     spec.env = {"PATH=/usr/bin:/bin", "HOME=/", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
                 "GIT_DIR=" + git_dir};
     for (const char* name : kObjectEnv) {
@@ -277,45 +128,62 @@ class GitRepo::BlobStream {
     spec.stdout_fd = out_write.get();
     spec.killed_with_parent = true;
     PG_ASSIGN_OR_RETURN(pid_t pid, Spawn(spec));
-    return std::unique_ptr<BlobStream>(new BlobStream(pid, std::move(in_write), std::move(out_read)));
+    return std::unique_ptr<CatFile>(new CatFile(pid, std::move(in_write), std::move(out_read)));
   }
 
-  ~BlobStream() {
+  ~CatFile() {
     in_.Reset();
     (void)::kill(pid_, SIGKILL);  // unreaped, so it exists: cannot fail
     (void)WaitForExit(pid_);
   }
 
-  Status Read(const ObjectId& id, uint64_t size, const std::function<Status(std::string_view)>& chunk) {
-    std::string hex = id.Hex();
-    {
-      SigpipeBlocker no_sigpipe;
-      PG_RETURN_IF_ERROR(WriteAll(in_.get(), hex + "\n").Annotate("ask git cat-file for " + hex));
+  // Writes request lines; `ids` are validated hex, so a request is one line.
+  Status Send(std::string_view requests) {
+    SigpipeBlocker no_sigpipe;
+    return WriteAll(in_.get(), requests).Annotate("write to git cat-file");
+  }
+
+  // "<id> <type> <size>" or "<id> missing".
+  Result<ObjectHeader> ReadHeader(const std::string& id) {
+    std::string line;
+    PG_RETURN_IF_ERROR(ReadLine(line));
+    ObjectHeader header;
+    if (line == id + " missing") {
+      header.missing = true;
+      return header;
     }
-    // "<id> blob <size>\n", then the contents, then "\n".
-    std::string header;
-    PG_RETURN_IF_ERROR(ReadLine(header));
-    std::string expected = hex + " blob " + std::to_string(size);
-    if (header != expected) {
-      return Status::IOError("git cat-file answered \"" + header.substr(0, 100) + "\" for " + hex);
+    size_t type_end = line.find(' ', id.size() + 1);
+    if (line.compare(0, id.size() + 1, id + " ") != 0 || type_end == std::string::npos) {
+      return Status::IOError("git cat-file answered \"" + line.substr(0, 100) + "\" for " + id);
     }
+    header.type = line.substr(id.size() + 1, type_end - id.size() - 1);
+    std::string_view size(line.c_str() + type_end + 1);
+    if (size.empty() || size.size() > 19) return Status::IOError("git cat-file gave no size for " + id);
+    for (char c : size) {
+      if (c < '0' || c > '9') return Status::IOError("git cat-file gave no size for " + id);
+      header.size = header.size * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return header;
+  }
+
+  // The `size` bytes of contents after a header, then its "\n".
+  Status ReadContents(uint64_t size, const std::function<Status(std::string_view)>& chunk) {
     uint64_t left = size;
     while (left > 0) {
       PG_RETURN_IF_ERROR(Fill());
       size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer_.size() - offset_));
-      n = std::min(n, kChunk);
       PG_RETURN_IF_ERROR(chunk(std::string_view(buffer_.data() + offset_, n)));
       offset_ += n;
       left -= n;
     }
     PG_RETURN_IF_ERROR(Fill());
-    if (buffer_[offset_] != '\n') return Status::IOError("git cat-file's answer for " + hex + " is malformed");
+    if (buffer_[offset_] != '\n') return Status::IOError("git cat-file's answer is malformed");
     ++offset_;
     return Status::OK();
   }
 
  private:
-  BlobStream(pid_t pid, UniqueFd in, UniqueFd out) : pid_(pid), in_(std::move(in)), out_(std::move(out)) {}
+  CatFile(pid_t pid, UniqueFd in, UniqueFd out) : pid_(pid), in_(std::move(in)), out_(std::move(out)) {}
 
   // Makes at least one unread byte available.
   Status Fill() {
@@ -328,7 +196,7 @@ class GitRepo::BlobStream {
       if (n < 0) return Status::FromErrno(errno, "read from git cat-file");
       if (n == 0) {
         buffer_.clear();
-        return Status::IOError("git cat-file ended early");
+        return Status::IOError("git cat-file ended early (is this a git repository?)");
       }
       buffer_.resize(static_cast<size_t>(n));
       return Status::OK();
@@ -354,153 +222,287 @@ class GitRepo::BlobStream {
 };
 
 std::string ObjectId::Hex() const {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(40);
-  for (unsigned char b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
+  return HexObjectId(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
-GitRepo::GitRepo(git_repository* repo) : repo_(repo) {}
+GitRepo::GitRepo(std::string git_dir) : git_dir_(std::move(git_dir)) {}
 
-GitRepo::~GitRepo() {
-  if (repo_ != nullptr) git_repository_free(repo_);
-}
+GitRepo::~GitRepo() = default;
 
-GitRepo::GitRepo(GitRepo&& other) noexcept
-    : repo_(std::exchange(other.repo_, nullptr)),
-      git_path_(std::move(other.git_path_)),
-      stream_(std::move(other.stream_)) {}
+GitRepo::GitRepo(GitRepo&& other) noexcept = default;
 
 Result<GitRepo> GitRepo::OpenFromEnvironment() {
-  EnsureLibgit2();
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_ext(&raw, nullptr, GIT_REPOSITORY_OPEN_FROM_ENV, nullptr);
-  if (rc != 0) return GitStatus(rc, "open the repository from the hook environment");
-  return GitRepo(raw);
+  const char* git_dir = std::getenv("GIT_DIR");
+  std::string dir = git_dir != nullptr && *git_dir != '\0' ? git_dir : ".";
+  if (dir[0] != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) return Status::FromErrno(errno, "getcwd");
+    dir = std::string(cwd) + (dir == "." ? "" : "/" + dir);
+  }
+  return Open(dir);
 }
 
 Result<GitRepo> GitRepo::Open(const std::string& path) {
-  EnsureLibgit2();
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, path.c_str());
-  if (rc != 0) return GitStatus(rc, "open repository " + path);
-  return GitRepo(raw);
+  // What git itself requires of a repository; cat-file would otherwise only
+  // fail at the first question.
+  struct stat st;
+  if (::stat((path + "/objects").c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      ::stat((path + "/HEAD").c_str(), &st) != 0) {
+    return Status::NotFound("open repository " + path + ": not a git repository");
+  }
+  return GitRepo(path);
+}
+
+Result<GitRepo::CatFile*> GitRepo::cat_file() const {
+  if (!cat_file_) {
+    PG_ASSIGN_OR_RETURN(cat_file_, CatFile::Start(git_path_, git_dir_));
+  }
+  return cat_file_.get();
+}
+
+Result<std::string> GitRepo::ReadObject(const std::string& id, std::string_view type, const std::string& what) const {
+  PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
+  Status s = git->Send("contents " + id + "\n");
+  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(id) : Result<ObjectHeader>(s);
+  if (header.ok() && header->missing) return Status::NotFound(what + ": no object " + id);
+  if (header.ok() && header->type != type) {
+    // The process is mid-answer; the next request starts a new one.
+    cat_file_.reset();
+    return Status::InvalidArgument(what + ": " + id + " is a " + header->type + ", not a " + std::string(type));
+  }
+  if (header.ok() && header->size > kMaxTreeOrCommit) {
+    cat_file_.reset();
+    return Status::InvalidArgument(what + ": the " + std::string(type) + " " + id + " is larger than " +
+                                   std::to_string(kMaxTreeOrCommit >> 20) + " MiB");
+  }
+  std::string contents;
+  if (header.ok()) {
+    contents.reserve(static_cast<size_t>(header->size));
+    s = git->ReadContents(header->size, [&contents](std::string_view piece) {
+      contents.append(piece);
+      return Status::OK();
+    });
+  } else {
+    s = header.status();
+  }
+  if (!s.ok()) {
+    cat_file_.reset();
+    return s.Annotate(what);
+  }
+  return contents;
 }
 
 Result<std::string> GitRepo::ObjectType(std::string_view id) const {
-  PG_ASSIGN_OR_RETURN(git_oid oid, ParseOid(id));
-  PG_ASSIGN_OR_RETURN(ObjectHeader header, ReadHeader(repo_, &oid, "look up " + std::string(id)));
-  return std::string(TypeName(header.type));
+  if (!IsHexObjectId(id)) return Status::InvalidArgument("\"" + std::string(id) + "\" is not an object id");
+  std::string hex = Lowercase(id);
+  PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
+  Status s = git->Send("info " + hex + "\n");
+  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(hex) : Result<ObjectHeader>(s);
+  if (!header.ok()) {
+    cat_file_.reset();
+    return header.status();
+  }
+  if (header->missing) return Status::NotFound("look up " + hex + ": no such object");
+  return header->type;
+}
+
+Result<ParsedCommit> GitRepo::ReadCommit(std::string_view id, std::string* hex) const {
+  if (!IsHexObjectId(id)) return Status::InvalidArgument("\"" + std::string(id) + "\" is not a commit id");
+  *hex = Lowercase(id);
+  PG_ASSIGN_OR_RETURN(std::string raw, ReadObject(*hex, "commit", "look up " + *hex));
+  return ParseCommit(raw);
 }
 
 Result<CommitInfo> GitRepo::ResolveCommit(std::string_view id) const {
-  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo_, id));
-  CommitInfo info;
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, git_commit_id(commit.get()));
-  info.id = hex;
-  info.time = static_cast<int64_t>(git_commit_time(commit.get()));
-  const char* summary = git_commit_summary(commit.get());
-  info.summary = summary != nullptr ? summary : "";
-  return info;
-}
-
-Status GitRepo::WalkTree(std::string_view commit_id,
-                         const std::function<Status(const TreeEntry&)>& visit) const {
-  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo_, commit_id));
-  git_tree* raw = nullptr;
-  int rc = git_commit_tree(&raw, commit.get());
-  if (rc != 0) return GitStatus(rc, "read the tree of " + std::string(commit_id));
-  TreePtr tree(raw);
-  git_odb* raw_odb = nullptr;
-  rc = git_repository_odb(&raw_odb, repo_);
-  if (rc != 0) return GitStatus(rc, "open the object database");
-  OdbPtr odb(raw_odb);
-  WalkState state{repo_, odb.get(), &visit, Status::OK(), {}, {}};
-  rc = git_tree_walk(tree.get(), GIT_TREEWALK_PRE, WalkCallback, &state);
-  if (!state.status.ok()) return state.status;
-  if (rc != 0) return GitStatus(rc, "walk the tree of " + std::string(commit_id));
-  return Status::OK();
+  std::string hex;
+  PG_ASSIGN_OR_RETURN(ParsedCommit commit, ReadCommit(id, &hex));
+  return CommitInfo{hex, commit.time, std::move(commit.summary)};
 }
 
 namespace {
 
-using TreeEntryPtr = GitPtr<git_tree_entry, git_tree_entry_free>;
-
-// The entry at `path` in the commit's tree; NotFound if there is none.
-Result<TreeEntryPtr> EntryAt(git_repository* repo, std::string_view commit_id, const std::string& path) {
-  PG_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(repo, commit_id));
-  git_tree* raw_tree = nullptr;
-  int rc = git_commit_tree(&raw_tree, commit.get());
-  if (rc != 0) return GitStatus(rc, "read the tree of " + std::string(commit_id));
-  TreePtr tree(raw_tree);
-  git_tree_entry* raw_entry = nullptr;
-  rc = git_tree_entry_bypath(&raw_entry, tree.get(), path.c_str());
-  if (rc == GIT_ENOTFOUND) return Status::NotFound(path + " is not in the commit");
-  if (rc != 0) return GitStatus(rc, "look up " + path);
-  return TreeEntryPtr(raw_entry);
+TreeEntry::Kind KindOf(RawTreeEntry::Mode mode) {
+  switch (mode) {
+    case RawTreeEntry::Mode::kDirectory: return TreeEntry::Kind::kDirectory;
+    case RawTreeEntry::Mode::kFile: return TreeEntry::Kind::kFile;
+    case RawTreeEntry::Mode::kExecutable: return TreeEntry::Kind::kExecutable;
+    case RawTreeEntry::Mode::kSymlink: return TreeEntry::Kind::kSymlink;
+    case RawTreeEntry::Mode::kSubmodule: return TreeEntry::Kind::kSubmodule;
+  }
+  return TreeEntry::Kind::kFile;
 }
 
-bool IsRegularFile(const git_tree_entry* entry) {
-  git_filemode_t mode = git_tree_entry_filemode(entry);
-  return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+bool HasContents(RawTreeEntry::Mode mode) {
+  return mode == RawTreeEntry::Mode::kFile || mode == RawTreeEntry::Mode::kExecutable ||
+         mode == RawTreeEntry::Mode::kSymlink;
 }
 
 }  // namespace
 
+Result<std::vector<GitRepo::ObjectHeader>> GitRepo::ReadHeaders(const std::vector<std::string>& ids) const {
+  PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
+  std::vector<ObjectHeader> headers;
+  headers.reserve(ids.size());
+  Status s;
+  for (size_t begin = 0; begin < ids.size() && s.ok(); begin += kPipelinedRequests) {
+    size_t end = std::min(ids.size(), begin + kPipelinedRequests);
+    std::string requests;
+    for (size_t i = begin; i < end; ++i) requests += "info " + ids[i] + "\n";
+    s = git->Send(requests);
+    for (size_t i = begin; i < end && s.ok(); ++i) {
+      Result<ObjectHeader> header = git->ReadHeader(ids[i]);
+      if (header.ok()) {
+        headers.push_back(std::move(header).value());
+      } else {
+        s = header.status();
+      }
+    }
+  }
+  if (!s.ok()) {
+    cat_file_.reset();
+    return s;
+  }
+  return headers;
+}
+
+// Depth first, parents before children, each tree's entries in stored order
+// (git's): the order libgit2's pre-order walk and `git ls-tree -r -t` give.
+// An explicit stack: a pushed tree may nest deeper than a thread's stack.
+Status GitRepo::WalkTree(std::string_view commit_id, const std::function<Status(const TreeEntry&)>& visit) const {
+  std::string hex;
+  PG_ASSIGN_OR_RETURN(ParsedCommit parsed, ReadCommit(commit_id, &hex));
+  struct Level {
+    std::string prefix;  // "" or "dir/sub/"
+    std::string raw;     // the tree's contents, which `entries` point into
+    std::vector<RawTreeEntry> entries;
+    std::vector<ObjectHeader> headers;  // of the entries with contents, in order
+    size_t next = 0;
+    size_t next_header = 0;
+  };
+  std::vector<std::unique_ptr<Level>> stack;
+  auto open = [&](std::string prefix, const std::string& tree_id) -> Status {
+    auto level = std::make_unique<Level>();
+    level->prefix = std::move(prefix);
+    std::string what = "read " + (level->prefix.empty() ? std::string("the tree") : level->prefix);
+    PG_ASSIGN_OR_RETURN(level->raw, ReadObject(tree_id, "tree", what));
+    PG_RETURN_IF_ERROR(ParseTree(level->raw, &level->entries).Annotate(what));
+    // Every file's size, asked for all at once: one round trip per tree.
+    std::vector<std::string> ids;
+    for (const RawTreeEntry& e : level->entries) {
+      if (HasContents(e.mode)) ids.push_back(HexObjectId(e.id));
+    }
+    PG_ASSIGN_OR_RETURN(level->headers, ReadHeaders(ids));
+    stack.push_back(std::move(level));
+    return Status::OK();
+  };
+  PG_RETURN_IF_ERROR(open("", parsed.tree));
+  std::string path;
+  std::string link_target;
+  while (!stack.empty()) {
+    Level& level = *stack.back();
+    if (level.next == level.entries.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const RawTreeEntry& raw = level.entries[level.next++];
+    path = level.prefix;
+    path.append(raw.name);
+    int depth = static_cast<int>(stack.size());
+    TreeEntry out{path, KindOf(raw.mode), depth, 0, {}, {}};
+    std::memcpy(out.id.bytes, raw.id.data(), sizeof out.id.bytes);
+    if (HasContents(raw.mode)) {
+      const ObjectHeader& header = level.headers[level.next_header++];
+      if (header.missing) return Status::NotFound("read " + path + ": its object is missing");
+      if (header.type != "blob") return Status::InvalidArgument(path + " is not a blob");
+      out.size = header.size;
+      if (out.kind == TreeEntry::Kind::kSymlink) {
+        if (header.size > kMaxSymlinkTarget) {
+          return Status::InvalidArgument("the symlink " + path + " has a target longer than " +
+                                         std::to_string(kMaxSymlinkTarget) + " bytes");
+        }
+        PG_ASSIGN_OR_RETURN(link_target, ReadObject(out.id.Hex(), "blob", "read " + path));
+        out.link_target = link_target;
+      }
+    }
+    PG_RETURN_IF_ERROR(visit(out));
+    if (raw.mode == RawTreeEntry::Mode::kDirectory) {
+      std::string prefix = path + "/";
+      PG_RETURN_IF_ERROR(open(std::move(prefix), HexObjectId(raw.id)));
+    }
+  }
+  return Status::OK();
+}
+
+Result<RawTreeEntry> GitRepo::EntryAt(std::string_view commit_id, const std::string& path,
+                                      std::string* storage) const {
+  std::string hex;
+  PG_ASSIGN_OR_RETURN(ParsedCommit parsed, ReadCommit(commit_id, &hex));
+  std::string tree = parsed.tree;
+  std::string_view rest = path;
+  std::vector<RawTreeEntry> entries;
+  for (;;) {
+    size_t slash = rest.find('/');
+    std::string_view name = rest.substr(0, slash);
+    PG_ASSIGN_OR_RETURN(*storage, ReadObject(tree, "tree", "look up " + path));
+    PG_RETURN_IF_ERROR(ParseTree(*storage, &entries).Annotate("look up " + path));
+    auto found = std::find_if(entries.begin(), entries.end(), [name](const RawTreeEntry& e) { return e.name == name; });
+    if (name.empty() || found == entries.end()) return Status::NotFound(path + " is not in the commit");
+    if (slash == std::string_view::npos) return *found;
+    if (found->mode != RawTreeEntry::Mode::kDirectory) return Status::NotFound(path + " is not in the commit");
+    tree = HexObjectId(found->id);
+    rest.remove_prefix(slash + 1);
+  }
+}
+
 Result<bool> GitRepo::HasRegularFile(std::string_view commit_id, const std::string& path) const {
-  Result<TreeEntryPtr> entry = EntryAt(repo_, commit_id, path);
+  std::string storage;
+  Result<RawTreeEntry> entry = EntryAt(commit_id, path, &storage);
   if (entry.status().IsNotFound()) return false;
   if (!entry.ok()) return entry.status();
-  return IsRegularFile(entry->get());
+  return entry->mode == RawTreeEntry::Mode::kFile || entry->mode == RawTreeEntry::Mode::kExecutable;
 }
 
 Result<std::string> GitRepo::ReadFileAt(std::string_view commit_id, const std::string& path,
                                         uint64_t max_bytes) const {
-  PG_ASSIGN_OR_RETURN(TreeEntryPtr entry, EntryAt(repo_, commit_id, path));
-  if (!IsRegularFile(entry.get())) return Status::InvalidArgument(path + " is not a regular file");
+  std::string storage;
+  PG_ASSIGN_OR_RETURN(RawTreeEntry entry, EntryAt(commit_id, path, &storage));
+  if (entry.mode != RawTreeEntry::Mode::kFile && entry.mode != RawTreeEntry::Mode::kExecutable) {
+    return Status::InvalidArgument(path + " is not a regular file");
+  }
   // The size first: a huge file is refused without being read.
-  PG_ASSIGN_OR_RETURN(ObjectHeader header, ReadHeader(repo_, git_tree_entry_id(entry.get()), "read " + path));
-  if (header.size > max_bytes) {
+  std::string id = HexObjectId(entry.id);
+  PG_ASSIGN_OR_RETURN(std::vector<ObjectHeader> headers, ReadHeaders({id}));
+  if (headers[0].missing) return Status::NotFound("read " + path + ": its object is missing");
+  if (headers[0].type != "blob") return Status::InvalidArgument(path + " is not a blob");
+  if (headers[0].size > max_bytes) {
     return Status::InvalidArgument(path + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
-  git_blob* raw_blob = nullptr;
-  int rc = git_blob_lookup(&raw_blob, repo_, git_tree_entry_id(entry.get()));
-  if (rc != 0) return GitStatus(rc, "read " + path);
-  BlobPtr blob(raw_blob);
-  return std::string(static_cast<const char*>(git_blob_rawcontent(raw_blob)),
-                     static_cast<size_t>(git_blob_rawsize(raw_blob)));
+  return ReadObject(id, "blob", "read " + path);
 }
 
 Status GitRepo::ReadBlob(const ObjectId& id, uint64_t size,
                          const std::function<Status(std::string_view)>& chunk) const {
-  if (size <= kInMemoryBlobMax) {
-    git_oid oid;
-    std::memcpy(oid.id, id.bytes, sizeof id.bytes);
-    git_blob* raw = nullptr;
-    int rc = git_blob_lookup(&raw, repo_, &oid);
-    if (rc != 0) return GitStatus(rc, "read blob " + id.Hex());
-    BlobPtr blob(raw);
-    std::string_view data(static_cast<const char*>(git_blob_rawcontent(raw)), static_cast<size_t>(git_blob_rawsize(raw)));
-    if (data.size() != size) return Status::IOError("blob " + id.Hex() + " changed size");
-    while (!data.empty()) {
-      size_t n = std::min(data.size(), kChunk);
-      PG_RETURN_IF_ERROR(chunk(data.substr(0, n)));
-      data.remove_prefix(n);
-    }
-    return Status::OK();
+  std::string hex = id.Hex();
+  PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
+  Status s = git->Send("contents " + hex + "\n");
+  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(hex) : Result<ObjectHeader>(s);
+  if (header.ok() && (header->missing || header->type != "blob" || header->size != size)) {
+    s = Status::IOError("blob " + hex + " is not the " + std::to_string(size) + "-byte blob the walk saw");
+  } else if (header.ok()) {
+    s = git->ReadContents(size, [&chunk](std::string_view piece) {
+      while (!piece.empty()) {
+        size_t n = std::min(piece.size(), kChunk);
+        PG_RETURN_IF_ERROR(chunk(piece.substr(0, n)));
+        piece.remove_prefix(n);
+      }
+      return Status::OK();
+    });
+  } else {
+    s = header.status();
   }
-  if (!stream_) {
-    PG_ASSIGN_OR_RETURN(stream_, BlobStream::Start(git_path_, git_repository_path(repo_)));
-  }
-  Status read = stream_->Read(id, size, chunk);
-  // A stream stopped halfway cannot be resumed; the next blob starts a new one.
-  if (!read.ok()) stream_.reset();
-  return read;
+  // A stream stopped halfway cannot be resumed; the next request starts a new one.
+  if (!s.ok()) cat_file_.reset();
+  return s;
 }
 
 }  // namespace pushgate

@@ -1,6 +1,10 @@
-// The one adapter between pushgate and libgit2: creating the bare
-// repositories pushgate serves, opening them from a hook (inside git's
-// quarantine), resolving pushed commits and walking their trees.
+// pushgate's access to git repositories, through git itself: creating the
+// bare repositories pushgate serves (`git init`), and, from a hook inside
+// git's quarantine, resolving pushed commits, walking their trees and
+// reading their files through one `git cat-file --batch-command` per
+// GitRepo. git is on every push's path anyway and starts in about 2 ms; a
+// library (libgit2 was) costs the hook 17 ms at each start, 10 of them
+// parsing the system's CA bundle it never uses here.
 #ifndef PUSHGATE_GITREPO_GITREPO_H_
 #define PUSHGATE_GITREPO_GITREPO_H_
 
@@ -12,19 +16,19 @@
 #include <utility>
 #include <vector>
 
+#include "gitrepo/objects.h"
 #include "util/status.h"
-
-struct git_repository;
 
 namespace pushgate {
 
 // Creates a bare repository at `path` with the given config entries
-// (key, value). The repository appears atomically: it is built in a
+// (key, value), running the git at `git_path`. The repository appears atomically: it is built in a
 // temporary directory beside `path` and renamed into place, so a crash leaves
 // no half-initialized repository. AlreadyExists if `path` exists (the caller
 // may then simply use it).
 Status CreateBareRepository(const std::string& path,
-                            const std::vector<std::pair<std::string, std::string>>& config);
+                            const std::vector<std::pair<std::string, std::string>>& config,
+                            const std::string& git_path);
 
 // Removes what a git process killed while writing to the repository at
 // `path` leaves behind, which would otherwise refuse every later push ("cannot
@@ -80,7 +84,7 @@ class GitRepo {
   static Result<GitRepo> OpenFromEnvironment();
   static Result<GitRepo> Open(const std::string& path);
 
-  // The git program ReadBlob runs for large blobs (default /usr/bin/git).
+  // The git program answering (default /usr/bin/git); set before the first question.
   void set_git_path(std::string path) { git_path_ = std::move(path); }
 
   // The type of the object `id` (40 hex digits) names: "commit", "tag",
@@ -104,18 +108,28 @@ class GitRepo {
 
   // Hands the contents of the blob `id` (of `size` bytes, as a walk
   // reported) to `chunk` in pieces of at most 1 MiB, stopping at the first
-  // non-OK Status. Memory stays bounded whatever the size: libgit2 reads a
-  // blob whole, so blobs above a few MiB are streamed through
-  // `git cat-file --batch` instead, started once per GitRepo and sharing the
-  // repository's environment (a hook's quarantine included).
+  // non-OK Status. Memory stays bounded whatever the size: the blob streams
+  // from cat-file, never whole in memory. An error leaves the GitRepo usable
+  // (the next question starts a new cat-file).
   Status ReadBlob(const ObjectId& id, uint64_t size, const std::function<Status(std::string_view)>& chunk) const;
 
  private:
-  class BlobStream;
-  explicit GitRepo(git_repository* repo);
-  git_repository* repo_;
+  class CatFile;
+  struct ObjectHeader;
+  explicit GitRepo(std::string git_dir);
+  // Started on the first question, restarted after an error left it mid-answer.
+  Result<CatFile*> cat_file() const;
+  // The contents of object `id` (lowercase hex), which must be of `type`.
+  Result<std::string> ReadObject(const std::string& id, std::string_view type, const std::string& what) const;
+  Result<std::vector<ObjectHeader>> ReadHeaders(const std::vector<std::string>& ids) const;
+  // `id` checked, read and parsed; `hex` gets its lowercase form.
+  Result<ParsedCommit> ReadCommit(std::string_view id, std::string* hex) const;
+  // The entry at `path`; it points into `storage`.
+  Result<RawTreeEntry> EntryAt(std::string_view commit_id, const std::string& path, std::string* storage) const;
+
+  std::string git_dir_;
   std::string git_path_ = "/usr/bin/git";
-  mutable std::unique_ptr<BlobStream> stream_;
+  mutable std::unique_ptr<CatFile> cat_file_;
 };
 
 }  // namespace pushgate

@@ -225,7 +225,7 @@ std::optional<Refusal> AcquirePushLock(const Config& config, const SessionReques
 std::optional<Refusal> PrepareRepository(const Config& config, const SessionRequest& request,
                                          const GitCommand& command, bool locked) {
   std::string repo = config.dirs().Repo(command.app);
-  Status created = CreateBareRepository(repo, RepoSettings(HooksDir(request)));
+  Status created = CreateBareRepository(repo, RepoSettings(HooksDir(request)), config.git_path);
   if (!created.ok() && !created.IsAlreadyExists()) return Unavailable(created);
   if (created.ok()) log::Info("created repository", {{"path", repo}});
   // Anything that can write to data_dir (a build runs as git_user) could put
