@@ -59,8 +59,12 @@ struct PushConfig {
   Duration lock_timeout = std::chrono::minutes(10);
   // A push session that moves no byte either way for this long is ended and
   // its app lock freed. Builds send keepalives (build.keepalive) and git its
-  // own, so only a client that stopped talking or reading meets it.
-  Duration idle_timeout = std::chrono::minutes(2);
+  // own, so only a client that stopped talking or reading meets it; but a
+  // client sends nothing while it counts and delta-compresses the objects of
+  // a big first push, which takes minutes for a large repository on a slow
+  // machine. The lock it holds is its own app's, so a long bound costs
+  // nobody else a deploy.
+  Duration idle_timeout = std::chrono::minutes(10);
   uint64_t max_pack_size = uint64_t{1} << 30;     // git's receive.maxInputSize
   uint64_t max_file_size = uint64_t{512} << 20;   // any one file of the pushed tree
   uint64_t max_release_size = uint64_t{2} << 30;  // all files of the pushed tree

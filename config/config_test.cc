@@ -27,7 +27,7 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_EQ(c->push.lock_timeout, std::chrono::minutes(10));
   EXPECT_EQ(c->push.max_pushes_per_user, 8);
   EXPECT_EQ(c->push.max_requests_per_minute, 300);
-  EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c->push.idle_timeout, std::chrono::minutes(10));
   EXPECT_EQ(c->push.max_pack_size, uint64_t{1} << 30);
   EXPECT_EQ(c->push.max_file_size, uint64_t{512} << 20);
   EXPECT_EQ(c->push.max_release_size, uint64_t{2} << 30);

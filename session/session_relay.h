@@ -28,7 +28,7 @@ struct SessionFds {
 };
 
 struct SessionRelayOptions {
-  Duration idle_timeout = std::chrono::minutes(2);
+  Duration idle_timeout = std::chrono::minutes(10);
   // After SIGTERM, how long git's process group has to end before SIGKILL.
   Duration kill_grace = std::chrono::seconds(5);
   // Once git has exited, how long the client has to take the last bytes.

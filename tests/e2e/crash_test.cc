@@ -1,18 +1,23 @@
-// kill -9 at random points of a push, 100 times, through the real sshd (or
+// kill -9 at random points of a push, through the real sshd (or
 // pushgate-sshd): the victim is the pusher's git and ssh, or any one process
 // serving the connection (sshd's per-connection processes, the keys helper,
 // the shell; pushgate-sshd's pg-connection and pg-session;
-// git-receive-pack and its index-pack, the hook, the build, the deploy).
+// git-receive-pack and its index-pack, the hook and its git cat-file, the
+// build, the deploy). Two setups: an app's build command that pauses (100
+// kills), and the default in-hook deploy of a tree of many files (40 kills,
+// landing in the hook's writing of the release).
 // After every kill: the app lock is released, the repository passes
 // `git fsck --strict`, the branch is where it was or at the pushed commit,
-// `current` is a whole release of one of those two commits, no process of the
-// push is left running, and the next push deploys.
+// `current` is a whole release of one of those two commits (every file of
+// the commit is there), no process of the push is left running, and the
+// next push deploys.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -42,21 +47,51 @@ bool ReleaseIsOf(const std::string& release, const std::string& commit) {
          commit.compare(0, release.size() - dash - 1, release.substr(dash + 1)) == 0;
 }
 
-TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
+// The files and links of a release directory, all levels.
+int CountReleaseFiles(const std::string& dir) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_directory(ec) || it->is_symlink(ec)) ++files;
+  }
+  return ec ? -1 : files;
+}
+
+// Read from the pusher's clone: a refused push's commit may be deployed (the
+// hook finished before the kill) yet gone from the server's repository.
+int CommitFileCount(const std::string& clone, const std::string& commit) {
+  CapturedRun run = RunCommand({"git", "-C", clone, "ls-tree", "-r", "--name-only", commit});
+  return run.status.success() ? static_cast<int>(std::count(run.output.begin(), run.output.end(), '\n')) : -1;
+}
+
+struct KillLoop {
+  bool app_build_steps;      // the app's own build command, which pauses
+  int rounds;
+  int tree_files;            // files in the pushed tree beyond README
+  int min_victim_kinds;
+};
+
+void RunKillLoop(const KillLoop& setup) {
   TempDir keys, work;
   GatewayOptions options;
-  options.app_build_steps = true;  // a build that pauses, so kills land in it too
+  options.app_build_steps = setup.app_build_steps;
   std::unique_ptr<Gateway> gateway = Gateway::Start(options);
   ASSERT_NE(gateway, nullptr);
   TestKey alice = gateway->AddUserWithKey("alice", keys.path());
   gateway->AdminOk({"app", "create", "pause-crash", "--member", "alice"});
-  gateway->SetBuild("pause-crash", "echo 'building'; sleep 0.3");
+  if (setup.app_build_steps) gateway->SetBuild("pause-crash", "echo 'building'; sleep 0.3");
   const std::string url = gateway->Url("pause-crash");
   const std::string repo = gateway->data_dir() + "/repos/pause-crash.git";
   const std::string releases = gateway->data_dir() + "/releases/pause-crash";
   const std::string lock = gateway->data_dir() + "/locks/pause-crash.lock";
   std::string dir = work / "pause-crash";
-  MakeRepoWithCommit(dir, {{"README", "crash test\n"}});
+  std::map<std::string, std::string> tree = {{"README", "crash test\n"}};
+  for (int i = 0; i < setup.tree_files; ++i) {
+    tree["src/" + std::to_string(i % 20) + "/file-" + std::to_string(i) + ".txt"] = std::string(2000, 'a' + i % 26);
+  }
+  MakeRepoWithCommit(dir, tree);
 
   // Pushes that nobody kills; their durations set the range of kill points.
   std::vector<Clock::duration> durations;
@@ -72,7 +107,7 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
   std::mt19937_64 rng(20261123);
   std::map<std::string, int> victims;  // process name -> kills
   int refused = 0, landed = 0;
-  for (int round = 0; round < 100 && !::testing::Test::HasFatalFailure(); ++round) {
+  for (int round = 0; round < setup.rounds && !::testing::Test::HasFatalFailure(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     std::string before = GitDirRef(repo, "refs/heads/main");
     std::string attempted = CommitFiles(dir, {{"round", std::to_string(round) + "\n"}}, "round");
@@ -152,6 +187,9 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
     // is a release of the branch's commit or of the pushed one.
     EXPECT_TRUE(ReleaseIsOf(current, after) || ReleaseIsOf(current, attempted)) << "current -> " << current;
     EXPECT_TRUE(ListDir(releases + "/" + current).ok()) << "current names no release: " << current;
+    std::string deployed = ReleaseIsOf(current, after) ? after : attempted;
+    EXPECT_EQ(CountReleaseFiles(releases + "/" + current), CommitFileCount(dir, deployed))
+        << "current is not a whole release of " << deployed;
 
     // The next push deploys.
     CommitFiles(dir, {{"next", std::to_string(round) + "\n"}}, "next");
@@ -171,8 +209,19 @@ TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
             << "; quarantine directories left " << quarantined << "\n";
   // The kills must land inside pushes: on several kinds of process, with
   // most pushes cut off.
-  EXPECT_GE(victims.size(), 5u) << summary;
-  EXPECT_GE(refused, 40) << summary;
+  EXPECT_GE(victims.size(), static_cast<size_t>(setup.min_victim_kinds)) << summary;
+  EXPECT_GE(refused, setup.rounds * 2 / 5) << summary;
+  EXPECT_GE(victims["pre-receive"], setup.rounds / 20) << "too few kills landed in the hook: " << summary;
+}
+
+TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
+  RunKillLoop({/*app_build_steps=*/true, /*rounds=*/100, /*tree_files=*/0, /*min_victim_kinds=*/5});
+}
+
+// The default deploy runs inside the hook: kills land while it writes the
+// release, and the next push must still find the app whole and deploy.
+TEST(PushCrashTest, KillsDuringTheHooksOwnDeployLeaveAWholeRelease) {
+  RunKillLoop({/*app_build_steps=*/false, /*rounds=*/40, /*tree_files=*/600, /*min_victim_kinds=*/4});
 }
 
 }  // namespace
