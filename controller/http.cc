@@ -1,24 +1,23 @@
 #include "controller/http.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 
+#include "util/shared_library.h"
+
 namespace pushgate {
 namespace {
 
-// libcurl is loaded on the first request, not at program start. Every
-// program that can reach the controller links this module, but in standalone
-// mode (and on the forced command's and the hook's hot path) none of them
-// makes a request, and the loader's mapping and relocating of libcurl and the
-// TLS, LDAP, Kerberos and RTMP libraries it pulls in cost each start about
-// 8 ms. The soname is libcurl's ABI (stable since 2006); the package that
-// provides it is a runtime dependency like any other (tests/check_dockerfile.sh
-// reads this constant).
+// libcurl is loaded on the first request, not at program start
+// (util/shared_library.h): every program that can reach the controller links
+// this module, but in standalone mode, and on the push path's start, none
+// makes a request, and libcurl with the TLS, LDAP, Kerberos and RTMP
+// libraries it pulls in cost each start about 8 ms. The soname is libcurl's
+// ABI, stable since 2006.
 constexpr char kLibcurlSoname[] = "libcurl.so.4";
 
 // The libcurl functions this adapter calls, resolved once.
@@ -36,41 +35,26 @@ struct Libcurl {
   Status status = Status::OK();  // why the library cannot be used, if it cannot
 };
 
-template <typename Function>
-bool Resolve(void* library, const char* name, Function* out) {
-  *out = reinterpret_cast<Function>(::dlsym(library, name));
-  return *out != nullptr;
+Status ResolveLibcurl(Libcurl* lib) {
+  PG_ASSIGN_OR_RETURN(SharedLibrary so, SharedLibrary::Open(kLibcurlSoname, "controller mode (libcurl4)"));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_global_init", &lib->global_init));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_init", &lib->easy_init));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_cleanup", &lib->easy_cleanup));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_reset", &lib->easy_reset));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_setopt", &lib->easy_setopt));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_perform", &lib->easy_perform));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_getinfo", &lib->easy_getinfo));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_easy_strerror", &lib->easy_strerror));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_slist_append", &lib->slist_append));
+  PG_RETURN_IF_ERROR(so.Resolve("curl_slist_free_all", &lib->slist_free_all));
+  CURLcode init = lib->global_init(CURL_GLOBAL_DEFAULT);
+  if (init != CURLE_OK) return Status::Internal(std::string("libcurl could not start: ") + lib->easy_strerror(init));
+  return Status::OK();
 }
 
 Libcurl LoadLibcurl() {
   Libcurl lib;
-  // Never closed: libcurl's global state lives as long as the process.
-  void* handle = ::dlopen(kLibcurlSoname, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = ::dlerror();
-    lib.status = Status::Unavailable(std::string("cannot load ") + kLibcurlSoname +
-                                     ", which controller mode needs (install libcurl4): " +
-                                     (why != nullptr ? why : "unknown error"));
-    return lib;
-  }
-  bool all = Resolve(handle, "curl_global_init", &lib.global_init) &&
-             Resolve(handle, "curl_easy_init", &lib.easy_init) &&
-             Resolve(handle, "curl_easy_cleanup", &lib.easy_cleanup) &&
-             Resolve(handle, "curl_easy_reset", &lib.easy_reset) &&
-             Resolve(handle, "curl_easy_setopt", &lib.easy_setopt) &&
-             Resolve(handle, "curl_easy_perform", &lib.easy_perform) &&
-             Resolve(handle, "curl_easy_getinfo", &lib.easy_getinfo) &&
-             Resolve(handle, "curl_easy_strerror", &lib.easy_strerror) &&
-             Resolve(handle, "curl_slist_append", &lib.slist_append) &&
-             Resolve(handle, "curl_slist_free_all", &lib.slist_free_all);
-  if (!all) {
-    const char* why = ::dlerror();
-    lib.status = Status::Unavailable(std::string(kLibcurlSoname) + " lacks a function pushgate calls: " +
-                                     (why != nullptr ? why : "unknown symbol"));
-    return lib;
-  }
-  CURLcode init = lib.global_init(CURL_GLOBAL_DEFAULT);
-  if (init != CURLE_OK) lib.status = Status::Internal(std::string("libcurl could not start: ") + lib.easy_strerror(init));
+  lib.status = ResolveLibcurl(&lib);
   return lib;
 }
 

@@ -9,22 +9,73 @@
 
 #include "util/names.h"
 #include "util/rsa_bits.h"
+#include "util/shared_library.h"
 
 namespace pushgate {
 namespace {
 
+// libssh is loaded when the first key is parsed (util/shared_library.h):
+// pushgate-shell and pushgate-hook link this module for controller mode's
+// key comparison, and libssh with the Kerberos libraries it pulls in would
+// otherwise cost every push's start-up. The soname is libssh's ABI.
+constexpr char kLibsshSoname[] = "libssh.so.4";
+
+// The libssh functions this adapter calls, resolved once.
+struct Libssh {
+  decltype(&ssh_key_free) key_free = nullptr;
+  decltype(&ssh_string_free_char) string_free_char = nullptr;
+  decltype(&ssh_clean_pubkey_hash) clean_pubkey_hash = nullptr;
+  decltype(&ssh_key_type) key_type = nullptr;
+  decltype(&ssh_pki_key_ecdsa_name) pki_key_ecdsa_name = nullptr;
+  decltype(&ssh_key_type_to_char) key_type_to_char = nullptr;
+  decltype(&ssh_get_publickey_hash) get_publickey_hash = nullptr;
+  decltype(&ssh_get_hexa) get_hexa = nullptr;
+  decltype(&ssh_get_fingerprint_hash) get_fingerprint_hash = nullptr;
+  decltype(&ssh_key_type_from_name) key_type_from_name = nullptr;
+  decltype(&ssh_pki_import_pubkey_base64) pki_import_pubkey_base64 = nullptr;
+  decltype(&ssh_pki_export_pubkey_base64) pki_export_pubkey_base64 = nullptr;
+  Status status = Status::OK();  // why the library cannot be used, if it cannot
+};
+
+Status ResolveLibssh(Libssh* lib) {
+  PG_ASSIGN_OR_RETURN(SharedLibrary so, SharedLibrary::Open(kLibsshSoname, "reading SSH public keys (libssh-4)"));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_key_free", &lib->key_free));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_string_free_char", &lib->string_free_char));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_clean_pubkey_hash", &lib->clean_pubkey_hash));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_key_type", &lib->key_type));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_pki_key_ecdsa_name", &lib->pki_key_ecdsa_name));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_key_type_to_char", &lib->key_type_to_char));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_get_publickey_hash", &lib->get_publickey_hash));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_get_hexa", &lib->get_hexa));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_get_fingerprint_hash", &lib->get_fingerprint_hash));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_key_type_from_name", &lib->key_type_from_name));
+  PG_RETURN_IF_ERROR(so.Resolve("ssh_pki_import_pubkey_base64", &lib->pki_import_pubkey_base64));
+  return so.Resolve("ssh_pki_export_pubkey_base64", &lib->pki_export_pubkey_base64);
+}
+
+// The loaded library; every function below runs after ParsePublicKeyLine
+// checked that it loaded.
+const Libssh& Ssh() {
+  static const Libssh lib = [] {
+    Libssh loaded;
+    loaded.status = ResolveLibssh(&loaded);
+    return loaded;
+  }();
+  return lib;
+}
+
 struct KeyDeleter {
-  void operator()(ssh_key key) const { ssh_key_free(key); }
+  void operator()(ssh_key key) const { Ssh().key_free(key); }
 };
 using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyDeleter>;
 
 struct StringDeleter {
-  void operator()(char* s) const { ssh_string_free_char(s); }
+  void operator()(char* s) const { Ssh().string_free_char(s); }
 };
 using SshString = std::unique_ptr<char, StringDeleter>;
 
 struct HashDeleter {
-  void operator()(unsigned char* h) const { ssh_clean_pubkey_hash(&h); }
+  void operator()(unsigned char* h) const { Ssh().clean_pubkey_hash(&h); }
 };
 using HashPtr = std::unique_ptr<unsigned char, HashDeleter>;
 
@@ -32,24 +83,24 @@ constexpr size_t kMaxCommentBytes = 1024;
 
 // The algorithm name libssh reports for a parsed key.
 std::string_view ParsedTypeName(ssh_key key) {
-  enum ssh_keytypes_e t = ssh_key_type(key);
+  enum ssh_keytypes_e t = Ssh().key_type(key);
   if (t == SSH_KEYTYPE_ECDSA_P256 || t == SSH_KEYTYPE_ECDSA_P384 || t == SSH_KEYTYPE_ECDSA_P521) {
-    const char* name = ssh_pki_key_ecdsa_name(key);
+    const char* name = Ssh().pki_key_ecdsa_name(key);
     return name != nullptr ? name : "";
   }
-  const char* name = ssh_key_type_to_char(t);
+  const char* name = Ssh().key_type_to_char(t);
   return name != nullptr ? name : "";
 }
 
 Result<std::string> Fingerprint(ssh_key key, enum ssh_publickey_hash_type type) {
   unsigned char* raw = nullptr;
   size_t len = 0;
-  if (ssh_get_publickey_hash(key, type, &raw, &len) != SSH_OK) {
+  if (Ssh().get_publickey_hash(key, type, &raw, &len) != SSH_OK) {
     return Status::Internal("libssh could not hash the key");
   }
   HashPtr hash(raw);
-  SshString text(type == SSH_PUBLICKEY_HASH_MD5 ? ssh_get_hexa(hash.get(), len)
-                                                : ssh_get_fingerprint_hash(type, hash.get(), len));
+  SshString text(type == SSH_PUBLICKEY_HASH_MD5 ? Ssh().get_hexa(hash.get(), len)
+                                                : Ssh().get_fingerprint_hash(type, hash.get(), len));
   if (!text) return Status::ResourceExhausted("libssh could not format the fingerprint");
   return std::string(text.get());
 }
@@ -116,11 +167,12 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
     return Status::InvalidArgument("the key comment is longer than 1024 bytes");
   }
 
-  enum ssh_keytypes_e declared = ssh_key_type_from_name(std::string(type).c_str());
+  PG_RETURN_IF_ERROR(Ssh().status);
+  enum ssh_keytypes_e declared = Ssh().key_type_from_name(std::string(type).c_str());
   if (declared == SSH_KEYTYPE_UNKNOWN) return Status::InvalidArgument("unsupported key type " + std::string(type));
   ssh_key raw = nullptr;
   std::string blob_str(blob);
-  if (ssh_pki_import_pubkey_base64(blob_str.c_str(), declared, &raw) != SSH_OK || raw == nullptr) {
+  if (Ssh().pki_import_pubkey_base64(blob_str.c_str(), declared, &raw) != SSH_OK || raw == nullptr) {
     return Status::InvalidArgument("the " + std::string(type) + " key data does not decode to a valid key");
   }
   KeyPtr key(raw);
@@ -131,7 +183,7 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
   // Re-encoding must give back exactly the input: no trailing bytes, no
   // non-canonical encoding, and the embedded type name matches.
   char* exported_raw = nullptr;
-  if (ssh_pki_export_pubkey_base64(key.get(), &exported_raw) != SSH_OK || exported_raw == nullptr) {
+  if (Ssh().pki_export_pubkey_base64(key.get(), &exported_raw) != SSH_OK || exported_raw == nullptr) {
     return Status::InvalidArgument("the key data could not be re-encoded");
   }
   SshString exported(exported_raw);

@@ -75,6 +75,7 @@ done >"$tmp/recorded"
 sed -n 's/.*constexpr char kLib[a-z0-9]*Soname\[\] = "\([^"]*\)".*/\1/p' "$src"/*/*.cc >>"$tmp/recorded"
 sort -u "$tmp/recorded" >"$tmp/sonames"
 grep -qx libcurl.so.4 "$tmp/sonames" || problem "found no kLibcurlSoname in the sources: how is libcurl loaded?"
+grep -qx libssh.so.4 "$tmp/sonames" || problem "found no libssh.so.4 among the libraries: how is libssh loaded?"
 while read -r soname; do
   path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
   [ -n "$path" ] || { problem "cannot find $soname"; continue; }
@@ -85,7 +86,7 @@ while read -r soname; do
     "") problem "no package owns $path" ;;
     libc6 | libgcc-s1 | libasan* | libubsan*) ;;
     *) grep -qx "$package" "$tmp/runtime_tokens" ||
-         problem "binaries link $soname from $package, which the runtime stage does not install" ;;
+         problem "binaries load $soname from $package, which the runtime stage does not install" ;;
   esac
 done <"$tmp/sonames"
 
