@@ -144,6 +144,12 @@ class GitRepo::CatFile {
     return WriteAll(in_.get(), requests).Annotate("write to git cat-file");
   }
 
+  // Asks `verb` ("info" or "contents") of `id` and reads the answer's header.
+  Result<ObjectHeader> Ask(std::string_view verb, const std::string& id) {
+    PG_RETURN_IF_ERROR(Send(std::string(verb) + " " + id + "\n"));
+    return ReadHeader(id);
+  }
+
   // "<id> <type> <size>" or "<id> missing".
   Result<ObjectHeader> ReadHeader(const std::string& id) {
     std::string line;
@@ -263,32 +269,32 @@ Result<GitRepo::CatFile*> GitRepo::cat_file() const {
 
 Result<std::string> GitRepo::ReadObject(const std::string& id, std::string_view type, const std::string& what) const {
   PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
-  Status s = git->Send("contents " + id + "\n");
-  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(id) : Result<ObjectHeader>(s);
-  if (header.ok() && header->missing) return Status::NotFound(what + ": no object " + id);
-  if (header.ok() && header->type != type) {
-    // The process is mid-answer; the next request starts a new one.
+  Result<ObjectHeader> header = git->Ask("contents", id);
+  if (!header.ok()) {
+    cat_file_.reset();
+    return header.status().Annotate(what);
+  }
+  if (header->missing) return Status::NotFound(what + ": no object " + id);
+  // Refused before its contents are read: the process is then mid-answer,
+  // and the next request starts a new one.
+  if (header->type != type) {
     cat_file_.reset();
     return Status::InvalidArgument(what + ": " + id + " is a " + header->type + ", not a " + std::string(type));
   }
-  if (header.ok() && header->size > kMaxTreeOrCommit) {
+  if (header->size > kMaxTreeOrCommit) {
     cat_file_.reset();
     return Status::InvalidArgument(what + ": the " + std::string(type) + " " + id + " is larger than " +
                                    std::to_string(kMaxTreeOrCommit >> 20) + " MiB");
   }
   std::string contents;
-  if (header.ok()) {
-    contents.reserve(static_cast<size_t>(header->size));
-    s = git->ReadContents(header->size, [&contents](std::string_view piece) {
-      contents.append(piece);
-      return Status::OK();
-    });
-  } else {
-    s = header.status();
-  }
-  if (!s.ok()) {
+  contents.reserve(static_cast<size_t>(header->size));
+  Status read = git->ReadContents(header->size, [&contents](std::string_view piece) {
+    contents.append(piece);
+    return Status::OK();
+  });
+  if (!read.ok()) {
     cat_file_.reset();
-    return s.Annotate(what);
+    return read.Annotate(what);
   }
   return contents;
 }
@@ -296,15 +302,9 @@ Result<std::string> GitRepo::ReadObject(const std::string& id, std::string_view 
 Result<std::string> GitRepo::ObjectType(std::string_view id) const {
   if (!IsHexObjectId(id)) return Status::InvalidArgument("\"" + std::string(id) + "\" is not an object id");
   std::string hex = Lowercase(id);
-  PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
-  Status s = git->Send("info " + hex + "\n");
-  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(hex) : Result<ObjectHeader>(s);
-  if (!header.ok()) {
-    cat_file_.reset();
-    return header.status();
-  }
-  if (header->missing) return Status::NotFound("look up " + hex + ": no such object");
-  return header->type;
+  PG_ASSIGN_OR_RETURN(std::vector<ObjectHeader> headers, ReadHeaders({hex}));
+  if (headers[0].missing) return Status::NotFound("look up " + hex + ": no such object");
+  return headers[0].type;
 }
 
 Result<ParsedCommit> GitRepo::ReadCommit(std::string_view id, std::string* hex) const {
@@ -485,8 +485,8 @@ Status GitRepo::ReadBlob(const ObjectId& id, uint64_t size,
                          const std::function<Status(std::string_view)>& chunk) const {
   std::string hex = id.Hex();
   PG_ASSIGN_OR_RETURN(CatFile * git, cat_file());
-  Status s = git->Send("contents " + hex + "\n");
-  Result<ObjectHeader> header = s.ok() ? git->ReadHeader(hex) : Result<ObjectHeader>(s);
+  Result<ObjectHeader> header = git->Ask("contents", hex);
+  Status s;
   if (header.ok() && (header->missing || header->type != "blob" || header->size != size)) {
     s = Status::IOError("blob " + hex + " is not the " + std::to_string(size) + "-byte blob the walk saw");
   } else if (header.ok()) {
