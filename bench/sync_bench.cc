@@ -177,6 +177,12 @@ int main(int argc, char** argv) {
   std::printf("full_sync_seconds=%.2f\nfull_sync_max_rss_mb=%ld\nfull_sync_max_anon_mb=%ld\n"
               "full_sync_max_file_mb=%ld\nfull_sync_ok=%d\n",
               full.seconds, full.max_rss_kb / 1024, full.max_anon_kb / 1024, full.max_file_kb / 1024, full.ok ? 1 : 0);
+  // The cache's disk use after the full sync: the blocks written, not the
+  // map's reserved size.
+  struct stat cache_file;
+  if (::stat((data + "/db/data.mdb").c_str(), &cache_file) == 0) {
+    std::printf("full_sync_cache_file_mb=%lld\n", static_cast<long long>(cache_file.st_blocks) * 512 / (1 << 20));
+  }
 
   std::vector<double> incremental_ms;
   long incremental_rss = 0;

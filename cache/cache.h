@@ -38,6 +38,7 @@
 
 #include "cache/lmdb.h"
 #include "util/enum_table.h"
+#include "util/external_sort.h"
 #include "util/status.h"
 
 namespace pushgate {
@@ -57,8 +58,18 @@ struct KeyRecord {
   bool operator==(const KeyRecord&) const = default;
 };
 
-std::string EncodeKeyRecord(const KeyRecord& record);
+// A record on disk: the key blob in binary behind a one-byte type code.
+// Encoding fails (InvalidArgument) for a blob that is not canonical base64 or
+// does not begin with its type.
+Result<std::string> EncodeKeyRecord(const KeyRecord& record);
 Result<KeyRecord> DecodeKeyRecord(std::string_view data);
+// The owner of an encoded record, without decoding the rest.
+Result<std::string_view> KeyRecordUser(std::string_view data);
+
+// "SHA256:..." (OpenSSH's text) and the 32-byte digest the tables are keyed
+// by. FingerprintDigest refuses anything but OpenSSH's exact text.
+Result<std::string> FingerprintDigest(std::string_view fingerprint);
+std::string FingerprintText(std::string_view digest);
 
 // A key bound to one app of the standalone registry instead of to a user.
 // Its key record sits in the keys table like any other, owned by
@@ -75,8 +86,8 @@ struct DeployKeyEntry {
 // this order (a static_assert checks it): adding a table is a line in each.
 enum class Table {
   kMeta,       // schema version and sync state: name -> value
-  kKeys,       // key set 0: "SHA256:..." -> EncodeKeyRecord
-  kUserKeys,   // key set 0: user '\0' fingerprint -> "" (index for listing a user's keys)
+  kKeys,       // key set 0: 32-byte digest -> EncodeKeyRecord
+  kUserKeys,   // key set 0: user '\0' the digest's first 8 bytes -> "" (index for listing a user's keys)
   kKeys1,      // key set 1
   kUserKeys1,  // key set 1
   kNegative,   // controller lookup mode: fingerprint -> unix ms until which it is known unknown
@@ -132,11 +143,10 @@ class KeyCache {
   enum class Access {
     kReadOnly,
     kReadWrite,
-    // Read-write with LMDB's MDB_WRITEMAP: a write transaction's dirty pages
-    // live in the file mapping instead of the heap, so one transaction can
-    // write a million keys in flat memory. The data file then has the map's
-    // size (sparse: only written pages use disk). For pushgate-sync.
-    kBulkWrite,
+    // Read-write for pushgate-sync, whose cache the controller can rebuild:
+    // a commit flushes the data but not LMDB's meta page, so a system crash
+    // can forget the last commit, which the next sync redoes.
+    kSyncWrite,
   };
 
   // Opens (read-write: creates) the environment in `dir`. A read-only open of
@@ -201,7 +211,7 @@ class KeyCache {
   // Fingerprints of `user`'s keys, sorted.
   Result<std::vector<std::string>> UserKeyFingerprints(const lmdb::Txn& txn, std::string_view user) const;
   Result<uint64_t> KeyCount(const lmdb::Txn& txn, KeySet set = KeySet::kActive) const;
-  // Calls `visit` for every key of the active set in fingerprint order.
+  // Calls `visit` for every key of the active set in digest order.
   Status ForEachKey(const lmdb::Txn& txn,
                     const std::function<Status(std::string_view, const KeyRecord&)>& visit) const;
 
@@ -209,7 +219,8 @@ class KeyCache {
   Status VerifyIndex(const lmdb::Txn& txn) const;
 
   // Empties the staging set, and makes it the active one (the old active set
-  // becomes the staging set, to be emptied by the next resync).
+  // becomes the staging set, to be emptied by the next resync). A full
+  // resync fills the staging set with a StagingLoad (below) in between.
   Status ClearStaging(lmdb::Txn& txn);
   Status ActivateStaging(lmdb::Txn& txn);
 
@@ -233,7 +244,8 @@ class KeyCache {
   Status CopyCompactTo(int fd) const;
 
  private:
-  explicit KeyCache(lmdb::EnvPtr env) : env_(std::move(env)) {}
+  friend class StagingLoad;
+  KeyCache(lmdb::EnvPtr env, std::string dir) : env_(std::move(env)), dir_(std::move(dir)) {}
   MDB_dbi dbi(Table table) const { return dbis_[static_cast<int>(table)]; }
   static Table TableOf(Names names) { return names == Names::kUsers ? Table::kUsers : Table::kApps; }
   MDB_dbi dbi(Names names) const { return dbi(TableOf(names)); }
@@ -250,10 +262,47 @@ class KeyCache {
     MDB_dbi user_keys;
   };
   Result<KeyTables> Tables(const lmdb::Txn& txn, KeySet set) const;
+  // Drops user's index entry for `digest` unless another of their keys
+  // shares its prefix.
+  Status Unindex(lmdb::Txn& txn, const KeyTables& tables, std::string_view user, std::string_view digest);
+  // Rewrites layout 1's active key set into the staging set in layout 2 and
+  // activates it, in the caller's transaction: all or nothing.
+  Status ConvertLayoutOne(lmdb::Txn& txn);
+
+  // Empties the staging set and appends `changes` (digest -> 'P' record or
+  // 'D') to it in digest order, then its index, committing every few
+  // thousand rows.
+  Status WriteStaging(ExternalSorter& changes);
 
   lmdb::EnvPtr env_;
+  std::string dir_;
   MDB_dbi dbis_[kTableCount] = {};
   bool present_[kTableCount] = {};
+};
+
+// A whole key set arriving in any order (a full resync from the controller),
+// written into the staging set in flat memory.
+//
+// Changes are sorted through an ExternalSorter whose runs spill to an
+// unlinked file in the cache's directory (about 100 bytes a key), then
+// appended to the emptied staging set in digest order: B-tree pages are
+// written once and full, in transactions of bounded size, so neither the
+// heap nor the file mapping grows with the number of keys. The per-user
+// index is built the same way afterwards. Readers keep using the active set
+// throughout; a crash leaves a partial staging set that the next load
+// empties. Activate the result with KeyCache::ActivateStaging.
+class StagingLoad {
+ public:
+  explicit StagingLoad(KeyCache& cache);
+  // Later changes of a fingerprint replace earlier ones.
+  Status Put(std::string_view fingerprint, const KeyRecord& record);
+  Status Delete(std::string_view fingerprint);
+  // Call once.
+  Status Write() { return cache_.WriteStaging(changes_); }
+
+ private:
+  KeyCache& cache_;
+  ExternalSorter changes_;
 };
 
 // user '\0' suffix: the composite keys of kUserKeys and kMembers.

@@ -7,9 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include "tests/testing/testing.h"
+#include "util/fs.h"
+#include "util/ssh_wire.h"
 
 namespace pushgate {
 namespace {
@@ -30,18 +35,64 @@ std::unique_ptr<KeyCache> OpenRw(const std::string& dir) {
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
+// A key blob of `type`'s shape: its type string, then `rest`.
+std::string Blob(const std::string& type, const std::string& rest) {
+  std::string raw;
+  for (int shift = 24; shift >= 0; shift -= 8) raw += static_cast<char>((type.size() >> shift) & 0xFF);
+  return EncodeBase64(raw + type + rest, true);
+}
+
+// A record and fingerprint per seed, with a digest whose first eight bytes
+// are `prefix` when given.
+KeyRecord SeededRecord(const std::string& user, uint32_t seed) {
+  std::string rest(36, '\0');
+  for (size_t i = 0; i < rest.size(); ++i) rest[i] = static_cast<char>((seed >> (i % 4 * 8)) + i);
+  return KeyRecord{user, "ssh-ed25519", Blob("ssh-ed25519", rest), "k" + std::to_string(seed), 1700000000 + seed, 0};
+}
+std::string SeededFingerprint(uint32_t seed, const std::string& prefix = "") {
+  std::mt19937 rng(seed);
+  std::string digest(32, '\0');
+  for (char& c : digest) c = static_cast<char>(rng());
+  digest.replace(0, prefix.size(), prefix);
+  return FingerprintText(digest);
+}
+
 TEST(KeyRecordTest, RoundTrips) {
   KeyRecord r = Record("alice");
   r.verified_at_ms = 1700000000999;
-  Result<KeyRecord> back = DecodeKeyRecord(EncodeKeyRecord(r));
+  Result<std::string> encoded = EncodeKeyRecord(r);
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  Result<KeyRecord> back = DecodeKeyRecord(*encoded);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, r);
-  KeyRecord empty;
-  EXPECT_EQ(*DecodeKeyRecord(EncodeKeyRecord(empty)), empty);
+  EXPECT_EQ(*KeyRecordUser(*encoded), "alice");
+  // A type without a code is spelled out, and still round-trips.
+  KeyRecord odd{"bob", "ssh-future@example.com", Blob("ssh-future@example.com", "xyz"), "", 0, 0};
+  EXPECT_EQ(*DecodeKeyRecord(*EncodeKeyRecord(odd)), odd);
+}
+
+// The layout's point: the blob is stored in binary behind a type code.
+TEST(KeyRecordTest, AnEd25519RecordIsCompact) {
+  KeyRecord r = Record("alice");
+  r.comment.clear();
+  // version, user (1 + 5), type code, the blob after its type (1 + 36), comment, two times.
+  EXPECT_EQ(EncodeKeyRecord(r)->size(), 1u + 6 + 1 + 37 + 1 + 5 + 1);
+}
+
+TEST(KeyRecordTest, BlobsThatAreNotCanonicalOrDoNotMatchTheirTypeAreRefused) {
+  for (const std::string& blob : {std::string("not base64!"), std::string("AAAA"),
+                                  Blob("ssh-rsa", "abc"), std::string(""),
+                                  // the same bytes without their padding
+                                  Blob("ssh-ed25519", "ab").substr(0, Blob("ssh-ed25519", "ab").find('='))}) {
+    KeyRecord r = Record("alice");
+    r.blob = blob;
+    EXPECT_EQ(EncodeKeyRecord(r).status().code(), Status::Code::kInvalidArgument) << blob;
+  }
+  EXPECT_EQ(EncodeKeyRecord(KeyRecord{}).status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST(KeyRecordTest, EveryTruncationOrExtensionIsCorruption) {
-  std::string data = EncodeKeyRecord(Record("alice"));
+  std::string data = *EncodeKeyRecord(Record("alice"));
   for (size_t len = 0; len < data.size(); ++len) {
     EXPECT_EQ(DecodeKeyRecord(data.substr(0, len)).status().code(), Status::Code::kCorruption) << len;
   }
@@ -49,32 +100,46 @@ TEST(KeyRecordTest, EveryTruncationOrExtensionIsCorruption) {
   std::string wrong_version = data;
   wrong_version[0] = 9;
   EXPECT_EQ(DecodeKeyRecord(wrong_version).status().code(), Status::Code::kCorruption);
+  std::string unknown_code = data;
+  unknown_code[7] = 99;  // after the version and "alice"
+  EXPECT_EQ(DecodeKeyRecord(unknown_code).status().code(), Status::Code::kCorruption);
 }
 
 // Random bytes either are refused as corrupt or decode to a record that
-// encodes back to exactly those bytes: nothing is half-read.
+// encodes back to exactly those bytes: nothing is half-read, and no record
+// has two encodings.
 TEST(KeyRecordTest, RandomBytesAreCorruptOrARecordThatRoundTrips) {
   std::mt19937 rng(1);
-  for (int i = 0; i < 20000; ++i) {
+  int decoded = 0;
+  for (int i = 0; i < 50000; ++i) {
     std::string data(rng() % 64, '\0');
-    for (char& c : data) c = static_cast<char>(rng());
-    if (!data.empty() && rng() % 2) data[0] = 1;
+    for (char& c : data) c = static_cast<char>(rng() % 4 == 0 ? rng() : rng() % 8);
+    if (!data.empty() && rng() % 2) data[0] = 2;
     Result<KeyRecord> record = DecodeKeyRecord(data);
     if (!record.ok()) {
       ASSERT_EQ(record.status().code(), Status::Code::kCorruption) << record.status().ToString();
       continue;
     }
-    EXPECT_EQ(EncodeKeyRecord(*record), data);
+    ++decoded;
+    EXPECT_EQ(*EncodeKeyRecord(*record), data);
   }
-  // Valid records from random bytes are rare; the encoder's own are not.
-  KeyRecord sample;
-  sample.user = "alice";
-  sample.type = "ssh-ed25519";
-  sample.blob = "AAAA";
-  std::string encoded = EncodeKeyRecord(sample);
-  Result<KeyRecord> back = DecodeKeyRecord(encoded);
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(*back, sample);
+  EXPECT_GT(decoded, 0);
+  // A spelled-out type that has a code is a second encoding: refused.
+  std::string spelled = std::string("\x02\x01u\x00\x0bssh-ed25519\x00\x00\x00\x00", 20);
+  EXPECT_EQ(DecodeKeyRecord(spelled).status().code(), Status::Code::kCorruption);
+}
+
+TEST(FingerprintDigestTest, AcceptsOnlyOpenSshsExactText) {
+  Result<std::string> digest = FingerprintDigest(kFp1);
+  ASSERT_TRUE(digest.ok());
+  EXPECT_EQ(digest->size(), 32u);
+  EXPECT_EQ(FingerprintText(*digest), kFp1);
+  std::string last_bits_set = kFp1;
+  last_bits_set.back() = 'J';  // 'I' + 1: the unused low bits are no longer zero
+  for (const std::string& bad : {std::string("SHA256:nope"), std::string(kFp1).substr(7), std::string("MD5:ab"),
+                                 last_bits_set, std::string(kFp1) + "A"}) {
+    EXPECT_EQ(FingerprintDigest(bad).status().code(), Status::Code::kInvalidArgument) << bad;
+  }
 }
 
 TEST(KeyCacheTest, ReadOnlyOpenOfMissingCacheIsNotFound) {
@@ -230,7 +295,7 @@ TEST(KeyCacheTest, CorruptRecordIsReportedNotReturned) {
   auto cache = OpenRw(dir / "db");
   {
     auto write = cache->BeginWrite();
-    ASSERT_TRUE(cache->TEST_PutRaw(*write, Table::kKeys, kFp1, "\x01garbage").ok());
+    ASSERT_TRUE(cache->TEST_PutRaw(*write, Table::kKeys, *FingerprintDigest(kFp1), "\x02garbage").ok());
     ASSERT_TRUE(write->Commit().ok());
   }
   EXPECT_EQ(cache->Lookup(kFp1).status().code(), Status::Code::kCorruption);
@@ -352,6 +417,165 @@ TEST(KeyCacheTest, CompactCopyOpensAsACache) {
   auto copy = KeyCache::Open(dir / "copy", KeyCache::Access::kReadWrite);
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
   EXPECT_TRUE((*copy)->Lookup(kFp1)->record.has_value());
+}
+
+// Two keys of one user whose digests share the index's prefix share one
+// index entry: it goes only with the last of them.
+TEST(KeyCacheTest, KeysSharingAnIndexPrefixAreListedAndUnindexedCorrectly) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  std::string a = SeededFingerprint(1, "12345678");
+  std::string b = SeededFingerprint(2, "12345678");
+  std::string c = SeededFingerprint(3, "12345678");
+  auto txn = cache->BeginWrite();
+  ASSERT_TRUE(cache->PutKey(*txn, a, SeededRecord("alice", 1)).ok());
+  ASSERT_TRUE(cache->PutKey(*txn, b, SeededRecord("alice", 2)).ok());
+  ASSERT_TRUE(cache->PutKey(*txn, c, SeededRecord("bob", 3)).ok());
+  std::vector<std::string> both{a, b};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), both);
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "bob"), (std::vector<std::string>{c}));
+  ASSERT_TRUE(cache->VerifyIndex(*txn).ok());
+  EXPECT_TRUE(*cache->DeleteKey(*txn, a));
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), (std::vector<std::string>{b}));
+  ASSERT_TRUE(cache->VerifyIndex(*txn).ok());
+  ASSERT_TRUE(cache->PutKey(*txn, b, SeededRecord("bob", 2)).ok());  // moves to bob
+  EXPECT_TRUE(cache->UserKeyFingerprints(*txn, "alice")->empty());
+  std::vector<std::string> bobs{b, c};
+  std::sort(bobs.begin(), bobs.end());
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "bob"), bobs);
+  EXPECT_TRUE(cache->VerifyIndex(*txn).ok());
+}
+
+// Layout 1 as the previous pushgate wrote it: text fingerprints as keys,
+// version-1 records (user, type, base64 blob, comment, two varints).
+std::string LayoutOneRecord(const KeyRecord& r) {
+  std::string out(1, '\x01');
+  for (const std::string* field : {&r.user, &r.type, &r.blob, &r.comment}) {
+    out += static_cast<char>(field->size());
+    out += *field;
+  }
+  uint64_t times[] = {static_cast<uint64_t>(r.added_at), static_cast<uint64_t>(r.verified_at_ms)};
+  for (uint64_t v : times) {
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7F) | 0x80);
+    out += static_cast<char>(v);
+  }
+  return out;
+}
+
+void PlantLayoutOne(const std::string& db, const std::vector<std::pair<std::string, KeyRecord>>& keys,
+                    const std::string& corrupt_fingerprint = "") {
+  auto cache = OpenRw(db);
+  ASSERT_TRUE(cache);
+  auto txn = cache->BeginWrite();
+  ASSERT_TRUE(cache->TEST_PutRaw(*txn, Table::kMeta, "schema", "1").ok());
+  ASSERT_TRUE(cache->TEST_PutRaw(*txn, Table::kMeta, "revision", "42").ok());
+  for (const auto& [fp, record] : keys) {
+    ASSERT_TRUE(cache->TEST_PutRaw(*txn, Table::kKeys, fp, LayoutOneRecord(record)).ok());
+    ASSERT_TRUE(cache->TEST_PutRaw(*txn, Table::kUserKeys, CompositeKey(record.user, fp), "").ok());
+  }
+  if (!corrupt_fingerprint.empty()) {
+    ASSERT_TRUE(cache->TEST_PutRaw(*txn, Table::kKeys, corrupt_fingerprint, "\x01\x09trunc").ok());
+  }
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST(KeyCacheTest, LayoutOneIsConvertedByTheFirstReadWriteOpenAndNeverMisread) {
+  TempDir dir;
+  KeyRecord verified = SeededRecord("bob", 2);
+  verified.verified_at_ms = 1700000000999;
+  std::vector<std::pair<std::string, KeyRecord>> keys{
+      {kFp1, Record("alice")}, {kFp2, Record("alice")}, {SeededFingerprint(2), verified}};
+  PlantLayoutOne(dir / "db", keys);
+
+  // A reader does not guess: it says what to run.
+  Result<std::unique_ptr<KeyCache>> reader = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("layout 1"), std::string::npos) << reader.status().ToString();
+  EXPECT_NE(reader.status().message().find("pushgate"), std::string::npos) << reader.status().ToString();
+
+  auto cache = OpenRw(dir / "db");
+  ASSERT_TRUE(cache);
+  auto txn = cache->BeginRead();
+  EXPECT_EQ(**cache->GetMeta(*txn, "schema"), "2");
+  EXPECT_EQ(*cache->GetMetaInt(*txn, kMetaRevision), 42);  // the sync state survives
+  for (const auto& [fp, record] : keys) {
+    Result<std::optional<KeyRecord>> got = cache->GetKey(*txn, fp);
+    ASSERT_TRUE(got.ok() && got->has_value()) << fp;
+    EXPECT_EQ(**got, record);
+  }
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "alice"), (std::vector<std::string>{kFp1, kFp2}));
+  EXPECT_EQ(*cache->KeyCount(*txn), 3u);
+  EXPECT_EQ(*cache->KeyCount(*txn, KeySet::kStaging), 0u);  // the old tables are emptied
+  EXPECT_TRUE(cache->VerifyIndex(*txn).ok());
+  Result<std::unique_ptr<KeyCache>> after = KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ((*after)->Lookup(kFp1)->record->user, "alice");
+}
+
+TEST(KeyCacheTest, ALayoutOneCacheThatCannotBeConvertedIsLeftAsItWas) {
+  TempDir dir;
+  PlantLayoutOne(dir / "db", {{kFp1, Record("alice")}}, kFp2);
+  Result<std::unique_ptr<KeyCache>> opened = KeyCache::Open(dir / "db", KeyCache::Access::kReadWrite);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(opened.status().message().find(kFp2), std::string::npos) << opened.status().ToString();
+  // Still layout 1, so still refused by a reader rather than misread.
+  EXPECT_NE(KeyCache::Open(dir / "db", KeyCache::Access::kReadOnly).status().message().find("layout 1"),
+            std::string::npos);
+}
+
+// A full resync's load: puts and deletes in any order, later ones winning,
+// written into the staging set (invisible until activated) with its index.
+TEST(StagingLoadTest, WritesTheLastChangeOfEveryKeyInDigestOrderWithItsIndex) {
+  TempDir dir;
+  auto cache = OpenRw(dir / "db");
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->PutKey(*txn, kFp1, Record("old")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  std::map<std::string, KeyRecord> model;
+  std::mt19937 rng(7);
+  StagingLoad load(*cache);
+  for (uint32_t i = 0; i < 5000; ++i) {
+    uint32_t seed = rng() % 3000;
+    std::string fp = SeededFingerprint(seed, seed % 10 == 0 ? "sharedpx" : "");
+    if (rng() % 5 == 0) {
+      ASSERT_TRUE(load.Delete(fp).ok());
+      model.erase(fp);
+    } else {
+      KeyRecord record = SeededRecord("user" + std::to_string(rng() % 40), seed);
+      ASSERT_TRUE(load.Put(fp, record).ok());
+      model[fp] = record;
+    }
+  }
+  EXPECT_EQ(load.Put("SHA256:nope", Record("x")).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(load.Write().ok());
+  EXPECT_EQ(cache->Lookup(kFp1)->record->user, "old");  // not active yet
+  {
+    auto txn = cache->BeginWrite();
+    ASSERT_TRUE(cache->ActivateStaging(*txn).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = cache->BeginRead();
+  std::map<std::string, KeyRecord> stored;
+  ASSERT_TRUE(cache->ForEachKey(*txn, [&](std::string_view fp, const KeyRecord& r) {
+    stored[std::string(fp)] = r;
+    return Status::OK();
+  }).ok());
+  EXPECT_EQ(stored, model);
+  Status index = cache->VerifyIndex(*txn);
+  EXPECT_TRUE(index.ok()) << index.ToString();
+  std::vector<std::string> user7;
+  for (const auto& [fp, r] : model) {
+    if (r.user == "user7") user7.push_back(fp);
+  }
+  EXPECT_EQ(*cache->UserKeyFingerprints(*txn, "user7"), user7);
+  // Nothing of the load is left in the cache's directory.
+  Result<std::vector<std::string>> files = ListDir(dir / "db");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(std::set<std::string>(files->begin(), files->end()), (std::set<std::string>{"data.mdb", "lock.mdb"}));
 }
 
 }  // namespace

@@ -103,7 +103,7 @@ TEST_F(KeysTest, CorruptRecordIsAnErrorAndNeverPrinted) {
   {
     auto cache = KeyCache::Open(config_.dirs().Db(), KeyCache::Access::kReadWrite);
     auto txn = (*cache)->BeginWrite();
-    ASSERT_TRUE((*cache)->TEST_PutRaw(*txn, Table::kKeys, key_.sha256, "\x01\x05" "alice-garbage").ok());
+    ASSERT_TRUE((*cache)->TEST_PutRaw(*txn, Table::kKeys, *FingerprintDigest(key_.sha256), "\x02\x05" "alice-garbage").ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
   Result<std::string> line = AnswerKeysQuery(config_, kShell, {"git", key_.sha256, key_.type, key_.blob}, standalone_context_);

@@ -32,9 +32,28 @@ Status CheckPut(const KeyChange& change, const Result<PublicKey>& parsed, const 
   return Status::OK();
 }
 
-// Applies one page to `set` in `txn`; counts into `report`.
-Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet set, const SyncOptions& options,
-                 SyncReport& report) {
+// Where a page's accepted changes go: the active key set in the page's own
+// transaction, or the staging set's load during a walk from 0.
+class ChangeTarget {
+ public:
+  ChangeTarget(KeyCache& cache, lmdb::Txn& txn) : cache_(&cache), txn_(&txn) {}
+  explicit ChangeTarget(StagingLoad& load) : load_(&load) {}
+
+  Status Put(std::string_view fingerprint, const KeyRecord& record) {
+    return load_ ? load_->Put(fingerprint, record) : cache_->PutKey(*txn_, fingerprint, record);
+  }
+  Status Delete(std::string_view fingerprint) {
+    return load_ ? load_->Delete(fingerprint) : cache_->DeleteKey(*txn_, fingerprint).status();
+  }
+
+ private:
+  KeyCache* cache_ = nullptr;
+  lmdb::Txn* txn_ = nullptr;
+  StagingLoad* load_ = nullptr;
+};
+
+// Applies one page to `target`; counts into `report`.
+Status ApplyPage(ChangeTarget target, const DeltaPage& page, const SyncOptions& options, SyncReport& report) {
   std::vector<std::string> lines;
   std::vector<size_t> put_index(page.changes.size(), 0);
   for (size_t i = 0; i < page.changes.size(); ++i) {
@@ -52,7 +71,7 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
       continue;
     }
     if (change.op == KeyChange::Op::kDelete) {
-      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      PG_RETURN_IF_ERROR(target.Delete(change.fingerprint));
       ++report.deletes;
       continue;
     }
@@ -66,10 +85,10 @@ Status ApplyPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, KeySet 
       log::Warn("rejected a key from the controller", {{"fingerprint", change.fingerprint},
                                                        {"username", Printable(change.username, 64)},
                                                        {"error", valid.message()}});
-      PG_RETURN_IF_ERROR(cache.DeleteKey(txn, change.fingerprint, set).status());
+      PG_RETURN_IF_ERROR(target.Delete(change.fingerprint));
       continue;
     }
-    PG_RETURN_IF_ERROR(cache.PutKey(txn, change.fingerprint, record, set));
+    PG_RETURN_IF_ERROR(target.Put(change.fingerprint, record));
     ++report.puts;
   }
   return Status::OK();
@@ -116,9 +135,9 @@ Status CommitPage(KeyCache& cache, lmdb::Txn& txn, const DeltaPage& page, bool w
 }  // namespace
 
 // One loop over the feed's pages, kept whole (about 70 lines) because its
-// states share one write transaction's lifetime: incremental pages commit
-// one by one, a walk from 0 keeps one transaction across every page, and a
-// 410 restarts the walk at most once.
+// states share the walk's lifetime: incremental pages commit one by one, a
+// walk from 0 loads every page into the staging set and activates it once,
+// and a 410 restarts the walk at most once.
 Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOptions& options) {
   SyncReport report;
   uint64_t since;
@@ -128,20 +147,17 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     since = static_cast<uint64_t>(revision);
   }
   report.from_revision = since;
-  // A walk from 0 (the first sync, or after a 410) fills the emptied staging
-  // set in one write transaction that also activates it: readers never see
-  // it half-built, an interruption leaves nothing behind, and each B-tree
-  // page is written once rather than once per feed page.
-  std::optional<lmdb::Txn> walk;
-  auto start_walk = [&]() -> Status {
-    walk.reset();
-    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
-    PG_RETURN_IF_ERROR(cache.ClearStaging(txn));
-    walk.emplace(std::move(txn));
+  // A walk from 0 (the first sync, or after a 410) collects the whole
+  // snapshot in a StagingLoad, writes it into the staging set, and makes
+  // that the active set in one small transaction with the revision: readers
+  // never see it half-built, and an interruption leaves the active set and
+  // the revision as they were.
+  std::optional<StagingLoad> walk;
+  auto start_walk = [&] {
+    walk.emplace(cache);
     since = 0;
-    return Status::OK();
   };
-  if (since == 0) PG_RETURN_IF_ERROR(start_walk());
+  if (since == 0) start_walk();
   int restarts = 0;
   for (;;) {
     bool resyncing = walk.has_value();
@@ -165,25 +181,24 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
       }
       log::Info("controller history compacted; resyncing all keys", {{"since", std::to_string(since)}});
       report.resynced = true;
-      PG_RETURN_IF_ERROR(start_walk());
+      start_walk();
       continue;
     }
     const DeltaPage& page = answer.page;
     PG_RETURN_IF_ERROR(CheckPageFollows(page, since));
-    // Incremental pages are one transaction each, with their revision.
-    std::optional<lmdb::Txn> own;
-    if (!resyncing) {
-      PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
-      own.emplace(std::move(txn));
-    }
-    lmdb::Txn& txn = resyncing ? *walk : *own;
-    PG_RETURN_IF_ERROR(ApplyPage(cache, txn, page, resyncing ? KeySet::kStaging : KeySet::kActive, options,
-                                 report));
     ++report.pages;
     since = page.revision;
-    if (resyncing && page.more) continue;
+    if (resyncing) {
+      PG_RETURN_IF_ERROR(ApplyPage(ChangeTarget(*walk), page, options, report));
+      if (page.more) continue;
+      PG_RETURN_IF_ERROR(walk->Write());
+      walk.reset();
+    }
+    // An incremental page is one transaction with its revision; the end of
+    // a walk activates the loaded set in one.
+    PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
+    if (!resyncing) PG_RETURN_IF_ERROR(ApplyPage(ChangeTarget(cache, txn), page, options, report));
     PG_RETURN_IF_ERROR(CommitPage(cache, txn, page, resyncing, options.now_ms));
-    walk.reset();
     if (!page.more) break;
   }
   report.revision = since;

@@ -1,6 +1,5 @@
 #include "sync/sync_program.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,18 +16,6 @@
 
 namespace pushgate {
 namespace {
-
-// The cache is written through a file mapping; on a full file system the
-// kernel reports a page it cannot allocate as SIGBUS. The transaction never
-// commits, so the cache is as it was: say so and exit, instead of a bare
-// "Bus error".
-void OnBusError(int) {
-  static const char kMessage[] =
-      "pushgate-sync: the key cache could not grow: the file system under data_dir is full. The cache is "
-      "unchanged (LMDB commits all or nothing); free space and sync again.\n";
-  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  ::_exit(1);
-}
 
 constexpr std::string_view kProgram = "pushgate-sync";
 
@@ -92,8 +79,6 @@ int RunDaemon(const Config& config, KeySource& source, const std::string& metric
 }  // namespace
 
 int RunSyncProgram(const SyncProgramOptions& options) {
-  // Fails only for an invalid signal number.
-  (void)::signal(SIGBUS, OnBusError);
   Result<Started> started = StartProgram({"pushgate-sync", options.config_path, options.log_destination, true});
   if (!started.ok()) return FailWith(kProgram, started.status(), StartFailureExit(started.status()));
   const Config& config = started->config;

@@ -17,12 +17,10 @@ struct Locked {
   std::unique_ptr<KeyCache> cache;
 };
 
-// The cache is written through a file mapping (kBulkWrite): on a full file
-// system a page that cannot be allocated is a SIGBUS, not an error code.
-// Refusing to start with less than this free turns the common case into a
-// clear error; pushgate-sync reports the rest (a sync larger than the space
-// left) from its SIGBUS handler, and LMDB's all-or-nothing commits keep the
-// cache as it was either way.
+// A sync that runs out of space fails with an error and leaves the active
+// key set as it was (LMDB commits all or nothing, and a full resync only
+// activates a completely written staging set). Refusing to start with less
+// than this free turns the common case into a clear error before any work.
 constexpr uint64_t kMinFreeBytes = uint64_t{8} << 20;
 
 Status CheckFreeSpace(const Config& config) {
@@ -37,8 +35,26 @@ Result<Locked> LockAndOpen(const Config& config, Duration wait) {
   PG_RETURN_IF_ERROR(CheckFreeSpace(config));
   PG_RETURN_IF_ERROR(MakeDirs(config.dirs().Locks(), 0750));
   PG_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(config.dirs().SyncLock(), wait, nullptr));
-  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.dirs().Db(), KeyCache::Access::kBulkWrite));
+  PG_ASSIGN_OR_RETURN(std::unique_ptr<KeyCache> cache, KeyCache::Open(config.dirs().Db(), KeyCache::Access::kSyncWrite));
   return Locked{std::move(lock), std::move(cache)};
+}
+
+// A write that found no space says where, and what it left as it was.
+// LMDB reports a short write at commit as EIO, so an I/O error on a file
+// system with less than kMinFreeBytes left counts as a full one too.
+template <typename T>
+Result<T> ExplainFullDisk(const Config& config, Result<T> result) {
+  if (result.ok()) return result;
+  Status::Code code = result.status().code();
+  bool full = code == Status::Code::kResourceExhausted;
+  if (code == Status::Code::kIOError) {
+    Result<uint64_t> free_bytes = FreeBytes(config.data_dir);
+    full = free_bytes.ok() && *free_bytes < kMinFreeBytes;
+  }
+  if (!full) return result;
+  return Status::ResourceExhausted("the file system under data_dir is full (" + config.data_dir +
+                                   "): " + result.status().message() +
+                                   "; the active key set is unchanged: free space and sync again");
 }
 
 // Records a failure without letting a bookkeeping error hide it.
@@ -64,7 +80,7 @@ Result<SyncReport> SyncOnce(const Config& config, KeySource& source, const Clock
   SyncOptions options;
   options.now_ms = now;
   options.min_rsa_bits = config.keys.min_rsa_bits;
-  Result<SyncReport> report = SyncFromFeed(*locked.cache, source, options);
+  Result<SyncReport> report = ExplainFullDisk(config, SyncFromFeed(*locked.cache, source, options));
   if (report.ok() && report->outcome == SyncReport::Outcome::kNoFeed) {
     // Lookup mode keeps no feed to pull, but its negative entries still expire.
     PG_ASSIGN_OR_RETURN(lmdb::Txn txn, locked.cache->BeginWrite());
@@ -95,7 +111,7 @@ Status SyncForKey(const Config& config, KeySource& source, std::string_view type
     SyncOptions options;
     options.now_ms = now;
     options.min_rsa_bits = config.keys.min_rsa_bits;
-    Result<SyncReport> report = Recorded(cache, SyncFromFeed(cache, source, options), now);
+    Result<SyncReport> report = Recorded(cache, ExplainFullDisk(config, SyncFromFeed(cache, source, options)), now);
     if (!report.ok()) return report.status();
     if (report->outcome == SyncReport::Outcome::kSynced) return Status::OK();
   }

@@ -36,6 +36,25 @@ std::optional<std::string> DecodeBase64(std::string_view in) {
   return out;
 }
 
+std::string EncodeBase64(std::string_view bytes, bool pad) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : bytes) {
+    acc = (acc << 8) | static_cast<uint8_t>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3F];
+  while (pad && out.size() % 4 != 0) out += '=';
+  return out;
+}
+
 bool WireReader::ReadByte(uint8_t& out) {
   if (!ok_ || in_.empty()) return Fail();
   out = static_cast<uint8_t>(in_.front());

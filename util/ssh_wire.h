@@ -14,6 +14,10 @@ namespace pushgate {
 // Standard base64, '=' padding allowed only at the end; nullopt otherwise.
 std::optional<std::string> DecodeBase64(std::string_view in);
 
+// Standard base64 of `bytes`; with `pad`, '='-padded to a multiple of four
+// (as key blobs are written), without it as OpenSSH prints fingerprints.
+std::string EncodeBase64(std::string_view bytes, bool pad);
+
 // Consumes fields from the front of a byte string. Every Read* returns false,
 // and leaves the reader unusable (ok() false), once the input is too short.
 class WireReader {

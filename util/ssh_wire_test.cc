@@ -17,6 +17,18 @@ TEST(DecodeBase64Test, RefusesForeignCharactersAndInnerPadding) {
   EXPECT_FALSE(DecodeBase64("aGVs-G8="));
 }
 
+TEST(EncodeBase64Test, PadsOnlyWhenAskedAndRoundTrips) {
+  EXPECT_EQ(EncodeBase64("hello", true), "aGVsbG8=");
+  EXPECT_EQ(EncodeBase64("hello", false), "aGVsbG8");
+  EXPECT_EQ(EncodeBase64("hell", true), "aGVsbA==");
+  EXPECT_EQ(EncodeBase64("hel", true), "aGVs");
+  EXPECT_EQ(EncodeBase64("", true), "");
+  std::string every_byte;
+  for (int i = 0; i < 256; ++i) every_byte += static_cast<char>(i);
+  EXPECT_EQ(DecodeBase64(EncodeBase64(every_byte, true)), every_byte);
+  EXPECT_EQ(DecodeBase64(EncodeBase64(every_byte.substr(1), false)), every_byte.substr(1));
+}
+
 TEST(WireReaderTest, ReadsFieldsInOrder) {
   std::string wire = std::string("\x07\0\0\0\x03" "abc", 8) + std::string("\0\0\0\0\0\0\x01\x02", 8);
   WireReader in(wire);
