@@ -1,15 +1,18 @@
 // reaper_bench: one pushgate-reaper run over many repositories against the
 // fake controller, with its batch app lookup and with the per-app fallback.
 //
-//   reaper_bench --workdir DIR [--repos N] [--deleted-percent P]
+//   reaper_bench --workdir DIR [--repos N] [--fallback-repos M] [--deleted-percent P]
 //
 // Creates N repository directories (a HEAD and one branch ref each, last
 // pushed an hour ago), of which P% belong to apps the controller does not
-// know, and times Reap() in process. Prints key=value lines.
+// know, and times Reap() in process with the batch lookup; then the same
+// with M repositories (default: N, at most 100,000: one request per app)
+// against a controller without it. Prints key=value lines.
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -34,7 +37,6 @@ void MakeRepos(const pushgate::Config& config, int repos) {
   old[1] = old[0];
   for (int i = 0; i < repos; ++i) {
     std::string repo = config.dirs().Repo(AppName(i));
-    if (pushgate::ListDir(repo).ok()) continue;
     (void)pushgate::MakeDirs(repo + "/refs/heads", 0755);
     pushgate::testing::WriteFile(repo + "/HEAD", "ref: refs/heads/main\n");
     pushgate::testing::WriteFile(repo + "/refs/heads/main", std::string(40, 'a') + "\n");
@@ -63,32 +65,36 @@ int main(int argc, char** argv) {
   CLI::App app("pushgate-reaper benchmark");
   std::string workdir;
   int repos = 100000;
+  int fallback_repos = -1;
   int deleted_percent = 1;
   app.add_option("--workdir", workdir, "scratch directory")->required();
   app.add_option("--repos", repos, "repository directories");
+  app.add_option("--fallback-repos", fallback_repos, "repository directories for the per-app run");
   app.add_option("--deleted-percent", deleted_percent, "percent of them whose app is deleted");
   CLI11_PARSE(app, argc, argv);
 
-  pushgate::Config config;
-  config.data_dir = workdir + "/data";
-  config.reaper.max_per_run = repos;  // the run is meant to remove them all
-  config.reaper.max_fraction = 1.0;
+  fallback_repos = std::min(fallback_repos < 0 ? repos : fallback_repos, repos);
   pushgate::testing::WriteFile(workdir + "/token", "test-token\n", 0600);
   int deleted_every = deleted_percent > 0 ? 100 / deleted_percent : 0;
-  auto create_start = std::chrono::steady_clock::now();
-  MakeRepos(config, repos);
-  std::printf("repos=%d\ndeleted_percent=%d\ncreate_seconds=%.1f\n", repos, deleted_percent,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - create_start).count());
-
+  std::printf("repos=%d\nfallback_repos=%d\ndeleted_percent=%d\n", repos, fallback_repos, deleted_percent);
   for (bool batch : {true, false}) {
+    std::string name = batch ? "batch" : "per_app";
+    int count = batch ? repos : fallback_repos;
+    pushgate::Config config;
+    config.data_dir = workdir + "/" + name;
+    config.reaper.max_per_run = count;  // the run is meant to remove them all
+    config.reaper.max_fraction = 1.0;
+    auto create_start = std::chrono::steady_clock::now();
+    MakeRepos(config, count);
+    std::printf("%s_create_seconds=%.1f\n", name.c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - create_start).count());
     FakeController::Options options;
     options.app_lookup = batch;
     FakeController fake(options);
-    for (int i = 0; i < repos; ++i) {
+    for (int i = 0; i < count; ++i) {
       if (deleted_every == 0 || i % deleted_every != 0) fake.AddApp(AppName(i), {});
     }
-    MakeRepos(config, repos);  // the previous run's removals come back
-    RunAndReport(batch ? "batch" : "per_app", config, fake);
+    RunAndReport(name, config, fake);
   }
   std::printf("peak_rss_mb=%ld\n", pushgate::PeakRssKb() / 1024);
   return 0;

@@ -232,8 +232,13 @@ bool BreakerAllows(const Config& config, const ReapOptions& options, size_t cand
   return false;
 }
 
-// Step 3: each candidate, asked again without holding any lock (an app
-// created again since the scan keeps its repository), then removed.
+// Step 3: the candidates, asked again without holding any lock (an app
+// created again since the scan keeps its repository), then removed. They
+// are asked in batches of kRecheckBatch, each just before its removals:
+// one request per batch instead of one per app, and the time between an
+// app's answer and its removal stays that of a few dozen removals.
+constexpr size_t kRecheckBatch = 100;
+
 void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions& options,
                       const std::vector<std::string>& candidates, int64_t now_ms, ReapSummary& summary) {
   if (!candidates.empty() && !options.dry_run) {
@@ -244,15 +249,20 @@ void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions&
       return;
     }
   }
-  for (const std::string& app : candidates) {
-    if (Stopped(options)) break;
-    if (backend.CheckApps({app}).front() != AppState::kGone) {
-      ++summary.recreated;
-      continue;
-    }
-    if (options.dry_run || Remove(config, app, now_ms, summary)) {
-      ++summary.removed;
-      summary.removed_apps.push_back(app);
+  for (size_t begin = 0; begin < candidates.size() && !Stopped(options); begin += kRecheckBatch) {
+    std::vector<std::string> batch(candidates.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   candidates.begin() + static_cast<std::ptrdiff_t>(
+                                                            std::min(candidates.size(), begin + kRecheckBatch)));
+    std::vector<AppState> states = backend.CheckApps(batch);
+    for (size_t i = 0; i < batch.size() && !Stopped(options); ++i) {
+      if (states[i] != AppState::kGone) {
+        ++summary.recreated;
+        continue;
+      }
+      if (options.dry_run || Remove(config, batch[i], now_ms, summary)) {
+        ++summary.removed;
+        summary.removed_apps.push_back(batch[i]);
+      }
     }
   }
 }
