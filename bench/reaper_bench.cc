@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "backend/backend.h"
@@ -52,8 +53,12 @@ void RunAndReport(const std::string& name, const pushgate::Config& config, FakeC
   with_controller.mode = pushgate::Mode::kController;
   with_controller.controller.url = fake.url();
   with_controller.controller.token_file = token;
-  std::unique_ptr<pushgate::Backend> backend = std::move(pushgate::OpenBackend(with_controller)).value();
-  pushgate::ReapSummary summary = pushgate::Reap(with_controller, *backend, {});
+  pushgate::Result<std::unique_ptr<pushgate::Backend>> backend = pushgate::OpenBackend(with_controller);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "reaper_bench: %s\n", backend.status().ToString().c_str());
+    std::exit(1);
+  }
+  pushgate::ReapSummary summary = pushgate::Reap(with_controller, **backend, {});
   std::printf("%s_seconds=%.2f\n%s_removed=%d\n%s_scanned=%d\n%s_requests=%d\n%s_summary=%s\n", name.c_str(),
               summary.seconds, name.c_str(), summary.removed, name.c_str(), summary.scanned, name.c_str(),
               fake.Requests("/v2/hooks/"), name.c_str(), summary.ToJson().c_str());
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
   for (bool batch : {true, false}) {
     std::string name = batch ? "batch" : "per_app";
     int count = batch ? repos : fallback_repos;
+    if (count == 0) continue;
     pushgate::Config config;
     config.data_dir = workdir + "/" + name;
     config.reaper.max_per_run = count;  // the run is meant to remove them all
