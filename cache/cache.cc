@@ -29,7 +29,9 @@ constexpr size_t kDigestBytes = 32;
 constexpr size_t kDigestPrefixBytes = 8;
 
 // Key types by their one-byte code in a record: on disk, so never renumber,
-// only append. Code 0 means the type is spelled out in the record.
+// only append. Code 0 means the type is spelled out in the record. This is
+// not util's IsAllowedKeyType list: that one may drop a type, while records
+// written with its code must still decode.
 constexpr std::string_view kKeyTypeCodes[] = {
     "",
     "ssh-ed25519",
