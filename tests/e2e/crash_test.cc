@@ -121,15 +121,31 @@ void RunKillLoop(const KillLoop& setup) {
     for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) earlier.insert(p.pid);
     std::unique_ptr<LiveGit> push = gateway->StartGit(alice, {"push", url, "main"}, dir);
     ASSERT_NE(push, nullptr);
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(typical.count() + 1)));
+    // Every tenth round aims at the hook: it waits (up to twice a typical
+    // push) for pre-receive to run and kills that. The other rounds kill at a
+    // random moment, where a hook that is quick to finish is rarely caught.
+    bool aim_at_hook = round % 10 == 5;
+    std::map<std::string, std::vector<pid_t>> serving;
+    auto list_serving = [&] {
+      serving.clear();
+      for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) {
+        if (earlier.count(p.pid) == 0) serving[p.name].push_back(p.pid);
+      }
+    };
+    if (aim_at_hook) {
+      Clock::time_point give_up = Clock::now() + 2 * typical;
+      for (list_serving(); serving.count("pre-receive") == 0 && Clock::now() < give_up; list_serving()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (serving.count("pre-receive") != 0) serving = {{"pre-receive", serving["pre-receive"]}};
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(typical.count() + 1)));
+      list_serving();
+    }
     // A kind of process first (sshd, the keys helper, the shell, git, the
     // hook, the build, the deploy), so the short-lived ones are hit as often
     // as the sshd processes that live as long as the connection.
-    std::map<std::string, std::vector<pid_t>> serving;
-    for (const Gateway::ServerProcess& p : gateway->ServerProcesses()) {
-      if (earlier.count(p.pid) == 0) serving[p.name].push_back(p.pid);
-    }
-    bool client_killed = serving.empty() || rng() % 5 == 0;
+    bool client_killed = serving.empty() || (!aim_at_hook && rng() % 5 == 0);
     if (client_killed) {
       push->Kill();
       ++victims["git client"];
