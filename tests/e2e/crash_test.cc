@@ -5,7 +5,8 @@
 // git-receive-pack and its index-pack, the hook and its git cat-file, the
 // build, the deploy). Two setups: an app's build command that pauses (100
 // kills), and the default in-hook deploy of a tree of many files (40 kills,
-// landing in the hook's writing of the release).
+// landing in the hook's writing of the release). Every tenth round waits
+// for the hook and kills it, so the hook is hit whatever its speed.
 // After every kill: the app lock is released, the repository passes
 // `git fsck --strict`, the branch is where it was or at the pushed commit,
 // `current` is a whole release of one of those two commits (every file of
