@@ -430,7 +430,10 @@ int Connection::OnGitOutput(socket_t fd, int revents, void* self) {
   if (n <= 0) {
     ssh_event_remove_fd(c->event_.get(), fd);
     (is_stderr ? c->git_err_ : c->git_out_).Reset();
-    return 0;
+    // A negative return tells libssh's poll loop that this handle is gone:
+    // on 0 it would write to the freed handle and its shrunk poll array
+    // (a crash seen under ASan as the session ended).
+    return -1;
   }
   if (c->channel_ == nullptr || c->client_closed_) return 0;  // the client left: drain and drop
   auto size = static_cast<uint32_t>(n);
