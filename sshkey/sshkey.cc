@@ -198,11 +198,21 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
   // The same reading of the blob as the keys helper's, which has no libssh.
   if (out.type == "ssh-rsa") out.rsa_bits = RsaModulusBits(out.blob);
   PG_ASSIGN_OR_RETURN(out.sha256_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_SHA256));
-  PG_ASSIGN_OR_RETURN(out.md5_fingerprint, Fingerprint(key.get(), SSH_PUBLICKEY_HASH_MD5));
   if (!IsValidSha256Fingerprint(out.sha256_fingerprint)) {
     return Status::Internal("libssh produced an unexpected fingerprint " + out.sha256_fingerprint);
   }
   return out;
+}
+
+Result<std::string> Md5Fingerprint(const PublicKey& key) {
+  PG_RETURN_IF_ERROR(Ssh().status);
+  ssh_key raw = nullptr;
+  if (Ssh().pki_import_pubkey_base64(key.blob.c_str(), Ssh().key_type_from_name(key.type.c_str()), &raw) != SSH_OK ||
+      raw == nullptr) {
+    return Status::InvalidArgument("the " + key.type + " key data does not decode to a valid key");
+  }
+  KeyPtr imported(raw);
+  return Fingerprint(imported.get(), SSH_PUBLICKEY_HASH_MD5);
 }
 
 Status CheckKeyStrength(const PublicKey& key, int min_rsa_bits) {

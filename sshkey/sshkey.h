@@ -22,7 +22,6 @@ struct PublicKey {
   std::string blob;                // base64 of the wire-format key, canonical
   std::string comment;             // may be empty
   std::string sha256_fingerprint;  // "SHA256:..." as ssh-keygen -lf and sshd's %f
-  std::string md5_fingerprint;     // "e4:1f:..." as the Workflow controller API uses
   int rsa_bits = 0;                // RSA keys: the modulus size; 0 for other types
 };
 
@@ -35,6 +34,11 @@ Status CheckKeyStrength(const PublicKey& key, int min_rsa_bits);
 // the blob; the blob must decode and re-encode to itself. The comment is kept
 // (printable characters only, at most 1 KiB). Errors say what is wrong.
 Result<PublicKey> ParsePublicKeyLine(std::string_view line);
+
+// The key's MD5 fingerprint, "e4:1f:..." as the Workflow controller's API
+// names keys. Computed on demand (one key lookup needs it), not by
+// ParsePublicKeyLine: a million-key sync would hash every key twice.
+Result<std::string> Md5Fingerprint(const PublicKey& key);
 
 // Parses many lines on all cores. errors[i] is OK exactly when keys[i] holds
 // the parsed line i.

@@ -209,7 +209,8 @@ Result<LookupOutcome> LookupKey(KeyCache& cache, KeySource& source, std::string_
                                 int64_t now_ms, Duration negative_ttl) {
   Result<PublicKey> key = ParsePublicKeyLine(std::string(type) + " " + std::string(blob));
   if (!key.ok()) return key.status().Annotate("the key to look up");
-  PG_ASSIGN_OR_RETURN(std::optional<KeyOwner> owner, source.LookupKeyOwner(key->md5_fingerprint));
+  PG_ASSIGN_OR_RETURN(std::string md5, Md5Fingerprint(*key));
+  PG_ASSIGN_OR_RETURN(std::optional<KeyOwner> owner, source.LookupKeyOwner(md5));
   LookupOutcome outcome;
   PG_ASSIGN_OR_RETURN(lmdb::Txn txn, cache.BeginWrite());
   if (owner && !IsValidUserName(owner->username)) {

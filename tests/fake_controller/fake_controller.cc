@@ -715,16 +715,24 @@ void FakeController::PutLocked(const std::string& user, const std::string& line,
 std::string FakeController::AddKey(const std::string& user, const std::string& line) {
   Result<PublicKey> key = ParsePublicKeyLine(line);
   if (!key.ok()) return "";
+  Result<std::string> md5 = Md5Fingerprint(*key);
+  if (!md5.ok()) return "";
   std::lock_guard<std::mutex> lock(mu_);
-  PutLocked(user, line, key->sha256_fingerprint, key->md5_fingerprint);
+  PutLocked(user, line, key->sha256_fingerprint, *md5);
   return key->sha256_fingerprint;
 }
 
 void FakeController::AddKeys(const std::string& user, const std::vector<std::string>& lines) {
   ParsedKeys parsed = ParsePublicKeyLines(lines);
+  std::vector<std::string> md5s(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!parsed.errors[i].ok()) continue;
+    Result<std::string> md5 = Md5Fingerprint(parsed.keys[i]);
+    if (md5.ok()) md5s[i] = *md5;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < lines.size(); ++i) {
-    if (parsed.errors[i].ok()) PutLocked(user, lines[i], parsed.keys[i].sha256_fingerprint, parsed.keys[i].md5_fingerprint);
+    if (!md5s[i].empty()) PutLocked(user, lines[i], parsed.keys[i].sha256_fingerprint, md5s[i]);
   }
 }
 
@@ -782,9 +790,11 @@ void FakeController::AddUser(const std::string& user) {
 void FakeController::AddDuplicateKey(const std::string& user, const std::string& line) {
   Result<PublicKey> key = ParsePublicKeyLine(line);
   if (!key.ok()) return;
+  Result<std::string> md5 = Md5Fingerprint(*key);
+  if (!md5.ok()) return;
   std::lock_guard<std::mutex> lock(mu_);
   users_.insert(user);
-  duplicate_md5_.insert(key->md5_fingerprint);
+  duplicate_md5_.insert(*md5);
 }
 
 void FakeController::SetConfig(const std::string& app, const std::map<std::string, std::string>& values) {
