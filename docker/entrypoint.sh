@@ -53,6 +53,11 @@ check_config() {
   git_user=$(setting git_user)
   id -u "$git_user" >/dev/null 2>&1 || die "git_user '$git_user' from $config has no account here"
   git_group=$(id -gn "$git_user")
+  log_destination=$(setting log.destination)
+  case "$log_destination" in
+    /*) log_dir=$(dirname "$log_destination") ;;
+    *) log_dir= ;;
+  esac
 }
 
 # data_dir must belong to git_user. A fresh volume arrives owned by root, a
@@ -68,14 +73,10 @@ fix_ownership() {
     chown -R -h "$git_user:$git_group" "$data_dir"
   fi
   chmod 0750 "$data_dir"
-  log_destination=$(setting log.destination)
-  case "$log_destination" in
-    /*)
-      log_dir=$(dirname "$log_destination")
-      [ -d "$log_dir" ] || install -d -m 0750 -o "$git_user" -g "$git_group" "$log_dir"
-      [ -e "$log_destination" ] || install -m 0640 -o "$git_user" -g "$git_group" /dev/null "$log_destination"
-      ;;
-  esac
+  if [ -n "$log_dir" ]; then
+    [ -d "$log_dir" ] || install -d -m 0750 -o "$git_user" -g "$git_group" "$log_dir"
+    [ -e "$log_destination" ] || install -m 0640 -o "$git_user" -g "$git_group" /dev/null "$log_destination"
+  fi
 }
 
 # Host keys are made once, into a volume, so a redeploy keeps the identity
@@ -157,7 +158,7 @@ gateway() {
   if [ "${PUSHGATE_START_DRAINED:-0}" != 1 ]; then
     "$pushgate" --config "$config" drain off >/dev/null
   fi
-  if [ "${PUSHGATE_LOG_FOLLOW:-0}" = 1 ] && [ -n "${log_dir:-}" ]; then
+  if [ "${PUSHGATE_LOG_FOLLOW:-0}" = 1 ] && [ -n "$log_dir" ]; then
     # The forced command and the hook run under sshd, whose stderr is the
     # pusher's: they log to a file, copied here to the container's stderr.
     tail -n 0 -F "$log_destination" >&2 &
@@ -186,7 +187,7 @@ sshd_front_end() {
   fi
   # One log for the server, the sessions and the hook: [log] destination,
   # copied to stderr as in gateway mode when asked.
-  if [ "${PUSHGATE_LOG_FOLLOW:-0}" = 1 ] && [ -n "${log_dir:-}" ]; then
+  if [ "${PUSHGATE_LOG_FOLLOW:-0}" = 1 ] && [ -n "$log_dir" ]; then
     tail -n 0 -F "$log_destination" >&2 &
   fi
   sidecar "$libexec/pushgate-sshd" --config "$config" "$@"

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""The container image as an operator meets it: built from the source tree
+with Docker (where its daemon answers) or podman, run exactly as
+docker/compose.yaml runs it, and pushed to from this machine with the real git
+and ssh clients.
+
+  - the gateway (OpenSSH sshd) deploys a push; a restart and a replacement
+    container on the same volumes keep the host key (StrictHostKeyChecking=yes
+    against the first connection's known_hosts), the users, the apps and the
+    releases;
+  - `pushgate status --ready` answers, and fails under `drain on`, when a push
+    is refused with the drain message;
+  - the reaper sidecar runs as the git user with no capabilities and serves
+    its metrics;
+  - the same image runs pushgate-sshd with no root at all (`--user git`) on a
+    fresh volume, and a push deploys through it.
+
+The run arguments are read from docker/compose.yaml (command, ports, volumes,
+environment, stop grace period), so the compose file cannot drift from what is
+tested. Exit 77 (skipped) where no container engine can run.
+
+usage: container_test.py SOURCE_DIR
+environment: PUSHGATE_CONTAINER_ENGINE=docker|podman picks the engine.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import yaml
+
+SRC = os.path.abspath(sys.argv[1])
+NAME = f"pushgate-ct-{os.getpid()}"
+IMAGE = f"localhost/{NAME}:test"
+BASE_IMAGE = "debian:12-slim"  # docker/Dockerfile's DEBIAN_IMAGE
+# These VMs refuse the runtime's default rlimits (no CAP_SYS_RESOURCE), and
+# crun refuses their cgroup layout: the ulimits and runc work everywhere.
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+GIT_UID = 990  # the image's git user
+
+
+def log(text):
+    print(f"container_test: {text}", flush=True)
+
+
+def fail(text):
+    log(f"FAILED: {text}")
+    raise SystemExit(1)
+
+
+def run(args, check=True, timeout=300, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def pick_engine():
+    reasons = []
+    wanted = os.environ.get("PUSHGATE_CONTAINER_ENGINE")
+    for engine in [wanted] if wanted else ["docker", "podman"]:
+        if shutil.which(engine) is None:
+            reasons.append(f"{engine} is not installed")
+            continue
+        info = run([engine, "info"], check=False, timeout=60)
+        if info.returncode == 0:
+            return engine
+        last = (info.stderr.strip().splitlines() or ["no output"])[-1]
+        reasons.append(f"`{engine} info` failed: {last}")
+    print("container_test: skipped: no container engine can run here (" + "; ".join(reasons) +
+          "); scripts/bootstrap installs podman, or start the Docker daemon")
+    raise SystemExit(77)
+
+
+ENGINE = pick_engine()
+PODMAN = ENGINE == "podman"
+RUN_FLAGS = ULIMITS + (["--runtime", "runc"] if PODMAN and shutil.which("runc") else [])
+BUILD_FLAGS = (["--isolation", "chroot"] + ULIMITS) if PODMAN else []
+
+
+def engine(*args, **kwargs):
+    return run([ENGINE, *args], **kwargs)
+
+
+def image_exists(image):
+    return engine("image", "inspect", image, check=False).returncode == 0
+
+
+def ensure_base_image():
+    """debian:12-slim from a registry, or a stand-in made offline from
+    Debian's packages where no registry answers."""
+    if image_exists(BASE_IMAGE):
+        return
+    if engine("pull", BASE_IMAGE, check=False, timeout=120).returncode == 0:
+        return
+    if shutil.which("mmdebstrap") is None:
+        fail(f"no {BASE_IMAGE} image, no registry to pull it from, and no mmdebstrap to make one")
+    log(f"no registry has {BASE_IMAGE}; making a stand-in with mmdebstrap --variant=minbase bookworm")
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball = os.path.join(tmp, "bookworm.tar")
+        run(["mmdebstrap", "--variant=minbase", "bookworm", tarball], timeout=900)
+        engine("import", tarball, BASE_IMAGE)
+
+
+def image_mb(image):
+    return int(engine("image", "inspect", "--format", "{{.Size}}", image).stdout.strip()) / 1e6
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Container:
+    """One compose service run as the compose file says, with this test's
+    names for its container and volumes and free ports on 127.0.0.1."""
+
+    def __init__(self, compose, service, name, extra=(), command=None, volume_prefix=NAME, port_remap=None):
+        spec = compose["services"][service]
+        self.name = name
+        self.ports = {}
+        args = ["run", "-d", "--name", name, *RUN_FLAGS, *extra]
+        for mapping in spec.get("ports", []):
+            container_port = int(str(mapping).rsplit(":", 1)[1])
+            self.ports[container_port] = free_port()
+            listening = (port_remap or {}).get(container_port, container_port)
+            args += ["-p", f"127.0.0.1:{self.ports[container_port]}:{listening}"]
+        for volume in spec.get("volumes", []):
+            source, target = volume.split(":", 1)
+            if source not in compose.get("volumes", {}):
+                fail(f"compose service {service}: volume {source} is not a named volume")
+            args += ["-v", f"{volume_prefix}-{source}:{target}"]
+        for key, value in (spec.get("environment") or {}).items():
+            args += ["-e", f"{key}={value}"]
+        grace = spec.get("stop_grace_period")
+        if grace:
+            if not str(grace).endswith("s"):
+                fail(f"compose service {service}: stop_grace_period {grace} is not in seconds")
+            args += ["--stop-timeout", str(grace)[:-1]]
+        self.args = args + [IMAGE] + list(command if command is not None else spec["command"])
+
+    def start(self):
+        engine(*self.args)
+
+    def remove(self):
+        engine("rm", "-f", "-t", "5", self.name, check=False)
+
+    def logs(self):
+        out = engine("logs", self.name, check=False)
+        return out.stdout + out.stderr
+
+    def exec(self, *args, check=True, input=None):
+        flags = ["-i"] if input is not None else []
+        return engine("exec", *flags, self.name, *args, check=check, input=input)
+
+    def wait_for_ssh(self, port):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    if s.recv(64).startswith(b"SSH-"):
+                        return
+            except OSError:
+                pass
+            state = engine("inspect", "--format", "{{.State.Running}}", self.name, check=False).stdout.strip()
+            if state != "true":
+                fail(f"{self.name} stopped before answering ssh:\n{self.logs()}")
+            time.sleep(0.5)
+        fail(f"{self.name} did not answer ssh on port {port} within 90 s:\n{self.logs()}")
+
+
+class Pusher:
+    """A developer on this machine: a key, a work tree of the sample app and
+    a known_hosts file of their own."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.key = os.path.join(tmp, "id_ed25519")
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@container-test", "-f", self.key])
+        self.work = os.path.join(tmp, "work")
+        shutil.copytree(os.path.join(SRC, "examples/sample-app"), self.work)
+        for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Alice"],
+                     ["config", "user.email", "alice@example.com"]):
+            run(["git", *args], cwd=self.work)
+        self.commits = 0
+
+    def public_key(self):
+        with open(self.key + ".pub") as f:
+            return f.read()
+
+    def push(self, port, known_hosts, strict, app="myapp"):
+        self.commits += 1
+        with open(os.path.join(self.work, "VERSION"), "w") as f:
+            f.write(f"{self.commits}\n")
+        run(["git", "add", "-A"], cwd=self.work)
+        run(["git", "commit", "-q", "-m", f"version {self.commits}"], cwd=self.work)
+        ssh = (f"ssh -F /dev/null -i {self.key} -o IdentitiesOnly=yes -o BatchMode=yes "
+               f"-o UserKnownHostsFile={known_hosts} "
+               f"-o StrictHostKeyChecking={'yes' if strict else 'accept-new'}")
+        return run(["git", "push", f"ssh://git@127.0.0.1:{port}/{app}.git", "main"], cwd=self.work, check=False,
+                   env={**os.environ, "GIT_SSH_COMMAND": ssh}, timeout=600)
+
+
+def expect_release(gateway, number, push):
+    if push.returncode != 0:
+        fail(f"push {number} exited {push.returncode}:\n{push.stderr}\n{gateway.logs()}")
+    current = gateway.exec("readlink", "/var/lib/pushgate/releases/myapp/current").stdout.strip()
+    if not current.startswith(f"v{number}-"):
+        fail(f"after push {number} the current release is {current!r}, want v{number}-...")
+    log(f"push {number} deployed {current}")
+
+
+def process_status(container):
+    """Uid and CapEff of the container's main process."""
+    fields = dict(line.split(":", 1) for line in container.exec("cat", "/proc/1/status").stdout.splitlines()
+                  if ":" in line)
+    return int(fields["Uid"].split()[1]), int(fields["CapEff"].strip(), 16)
+
+
+def standalone(compose, pusher, tmp):
+    gateway = Container(compose, "gateway", f"{NAME}-gateway")
+    reaper = Container(compose, "reaper", f"{NAME}-reaper")
+    containers.extend([gateway, reaper])
+    port = gateway.ports[22]
+    known_hosts = os.path.join(tmp, "known_hosts")
+    gateway.start()
+    gateway.wait_for_ssh(port)
+    gateway.exec("pushgate", "user", "add", "alice")
+    gateway.exec("pushgate", "key", "add", "alice", "-", input=pusher.public_key())
+    gateway.exec("pushgate", "app", "create", "myapp", "--member", "alice")
+    expect_release(gateway, 1, pusher.push(port, known_hosts, strict=False))
+
+    engine("restart", gateway.name, timeout=120)
+    gateway.wait_for_ssh(port)
+    expect_release(gateway, 2, pusher.push(port, known_hosts, strict=True))
+
+    # An upgrade: a new container on the same volumes.
+    gateway.remove()
+    gateway.start()
+    gateway.wait_for_ssh(port)
+    expect_release(gateway, 3, pusher.push(port, known_hosts, strict=True))
+    releases = gateway.exec("ls", "/var/lib/pushgate/releases/myapp").stdout.split()
+    if not all(any(r.startswith(f"v{n}-") for r in releases) for n in (1, 2, 3)):
+        fail(f"releases after the restart and the replacement: {releases}")
+    if "alice" not in gateway.exec("pushgate", "user", "ls").stdout.split():
+        fail("the replacement container lost the user alice")
+
+    # The probes of docs/deploy/kubernetes.yaml and the image's HEALTHCHECK.
+    if gateway.exec("pushgate", "status", "--ready", check=False).returncode != 0:
+        fail("`pushgate status --ready` fails on a serving gateway")
+    gateway.exec("pushgate", "drain", "on")
+    if gateway.exec("pushgate", "status", "--ready", check=False).returncode == 0:
+        fail("`pushgate status --ready` succeeds while draining")
+    refused = pusher.push(port, known_hosts, strict=True)
+    if refused.returncode == 0 or "paused for maintenance" not in refused.stderr:
+        fail(f"a push while draining was not refused with the drain message:\n{refused.stderr}")
+    gateway.exec("pushgate", "drain", "off")
+    if gateway.exec("pushgate", "status", "--ready", check=False).returncode != 0:
+        fail("`pushgate status --ready` still fails after `drain off`")
+    log("restart, replacement and probes: ok")
+
+    reaper.start()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{reaper.ports[9464]}/metrics", timeout=5) as answer:
+                metrics = answer.read().decode()
+            break
+        except OSError as error:
+            if time.monotonic() > deadline:
+                fail(f"the reaper's metrics did not answer: {error}\n{reaper.logs()}")
+            time.sleep(0.5)
+    if "pushgate_" not in metrics:
+        fail(f"the reaper's metrics have no pushgate_ series:\n{metrics[:500]}")
+    uid, caps = process_status(reaper)
+    if uid != GIT_UID or caps != 0:
+        fail(f"the reaper runs as uid {uid} with capabilities {caps:#x}, want uid {GIT_UID} and none")
+    log("reaper sidecar: ok")
+    gateway.remove()
+    reaper.remove()
+
+
+def sshd_without_root(compose, pusher, tmp):
+    """pushgate-sshd as the image's git user on fresh volumes: no root in
+    the container at any point."""
+    gateway = Container(compose, "gateway", f"{NAME}-sshd", extra=["--user", "git"], command=["sshd"],
+                        volume_prefix=f"{NAME}-sshd", port_remap={22: 2222})
+    containers.append(gateway)
+    port = gateway.ports[22]
+    gateway.start()
+    gateway.wait_for_ssh(port)
+    uid, caps = process_status(gateway)
+    if uid != GIT_UID or caps != 0:
+        fail(f"pushgate-sshd runs as uid {uid} with capabilities {caps:#x}, want uid {GIT_UID} and none")
+    gateway.exec("pushgate", "user", "add", "alice")
+    gateway.exec("pushgate", "key", "add", "alice", "-", input=pusher.public_key())
+    gateway.exec("pushgate", "app", "create", "myapp", "--member", "alice")
+    known_hosts = os.path.join(tmp, "known_hosts_sshd")
+    pusher.commits = 0
+    expect_release(gateway, 1, pusher.push(port, known_hosts, strict=False))
+    engine("restart", gateway.name, timeout=120)
+    gateway.wait_for_ssh(port)
+    expect_release(gateway, 2, pusher.push(port, known_hosts, strict=True))
+    log("pushgate-sshd as the git user: ok")
+    gateway.remove()
+
+
+containers = []
+
+
+def main():
+    with open(os.path.join(SRC, "docker/compose.yaml")) as f:
+        compose = yaml.safe_load(f)
+    ensure_base_image()
+    started = time.monotonic()
+    engine("build", *BUILD_FLAGS, "-f", os.path.join(SRC, "docker/Dockerfile"), "-t", IMAGE, SRC, timeout=3600)
+    image, base = image_mb(IMAGE), image_mb(BASE_IMAGE)
+    log(f"built with {ENGINE} in {time.monotonic() - started:.0f} s: {image:.0f} MB, "
+        f"{image - base:.0f} MB over its base ({base:.0f} MB)")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            pusher = Pusher(tmp)
+            standalone(compose, pusher, tmp)
+            sshd_without_root(compose, pusher, tmp)
+    finally:
+        for container in containers:
+            container.remove()
+        volumes = engine("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+        for volume in volumes:
+            if volume.startswith(NAME + "-"):
+                engine("volume", "rm", "-f", volume, check=False)
+        engine("rmi", "-f", IMAGE, check=False)
+    log("ok")
+
+
+main()
