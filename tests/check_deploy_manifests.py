@@ -200,6 +200,34 @@ if service["spec"]["selector"].items() - deployment["spec"]["template"]["metadat
 if not any(p.get("targetPort") in ("ssh", 22) for p in service["spec"]["ports"]):
     problem("kubernetes.yaml", "the Service does not reach sshd")
 
+# The pod runs what the compose files run (tests/container_test.py runs
+# those, and execs this readiness probe and preStop hook in its containers):
+# the same arguments, settings, ports and mounts, and the image's probe.
+compose_services = {name: dict(services.get(name, {}), **controller["services"].get(name, {})) for name in COMPONENTS}
+healthcheck = re.search(r"^HEALTHCHECK .*CMD (\[.*\])$", DOCKERFILE, re.M)
+if healthcheck is None or gateway.get("readinessProbe", {}).get("exec", {}).get("command") != yaml.safe_load(
+        healthcheck.group(1)):
+    problem("kubernetes.yaml gateway", "the readiness probe is not the image's HEALTHCHECK command")
+for name, container in containers.items():
+    where = f"kubernetes.yaml container {name}"
+    service = compose_services.get(name, {})
+    if container.get("args") != service.get("command"):
+        problem(where, f"args {container.get('args')} differ from the compose command {service.get('command')}")
+    pod_env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    pod_env.pop("PUSHGATE_HOST_KEY_DIR", None)  # host keys come from a secret on Kubernetes
+    if pod_env != (service.get("environment") or {}):
+        problem(where, f"environment {pod_env} differs from the compose service's {service.get('environment')}")
+    pod_ports = sorted(p["containerPort"] for p in container.get("ports", []))
+    compose_ports = sorted(int(str(p).rsplit(":", 1)[1]) for p in service.get("ports", []))
+    if pod_ports != compose_ports:
+        problem(where, f"container ports {pod_ports} differ from the compose service's {compose_ports}")
+    mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+    host_keys = {e["value"] for e in container.get("env", []) if e["name"] == "PUSHGATE_HOST_KEY_DIR"}
+    for volume in service.get("volumes", []):
+        target = volume.split(":", 1)[1]
+        if target not in mounts and not (target == "/var/lib/pushgate-host-keys" and host_keys & mounts):
+            problem(where, f"does not mount {target}, which the compose service mounts")
+
 for failure in failures:
     print("check_deploy_manifests:", failure, file=sys.stderr)
 if failures:

@@ -13,16 +13,24 @@ and ssh clients.
   - the reaper sidecar runs as the git user with no capabilities and serves
     its metrics;
   - the same image runs pushgate-sshd with no root at all (`--user git`) on a
-    fresh volume, and a push deploys through it.
+    fresh volume, and a push deploys through it;
+  - controller mode as docker/compose.controller.yaml adds it: the gateway,
+    sync and reaper against the fake controller on this machine; a push
+    builds on the controller; `drain on --wait` (the Kubernetes preStop) and
+    then SIGTERM let a push in flight finish; the sidecars run as the git user
+    with no capabilities.
 
-The run arguments are read from docker/compose.yaml (command, ports, volumes,
-environment, stop grace period), so the compose file cannot drift from what is
-tested. Exit 77 (skipped) where no container engine can run.
+The run arguments are read from docker/compose.yaml and
+docker/compose.controller.yaml (command, ports, volumes, environment, stop
+grace period, configs, secrets), so the compose files cannot drift from what
+is tested; tests/check_deploy_manifests.py holds the Kubernetes example to
+the same. Exit 77 (skipped) where no container engine can run.
 
-usage: container_test.py SOURCE_DIR
+usage: container_test.py SOURCE_DIR FAKE_CONTROLLER_SERVER
 environment: PUSHGATE_CONTAINER_ENGINE=docker|podman picks the engine.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +42,7 @@ import urllib.request
 import yaml
 
 SRC = os.path.abspath(sys.argv[1])
+FAKE_CONTROLLER = os.path.abspath(sys.argv[2])
 NAME = f"pushgate-ct-{os.getpid()}"
 IMAGE = f"localhost/{NAME}:test"
 BASE_IMAGE = "debian:12-slim"  # docker/Dockerfile's DEBIAN_IMAGE
@@ -41,6 +50,8 @@ BASE_IMAGE = "debian:12-slim"  # docker/Dockerfile's DEBIAN_IMAGE
 # crun refuses their cgroup layout: the ulimits and runc work everywhere.
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 GIT_UID = 990  # the image's git user
+# How a container reaches this machine: podman names it so; Docker is told.
+HOST_NAME = "host.containers.internal"
 
 
 def log(text):
@@ -78,12 +89,26 @@ def pick_engine():
 
 ENGINE = pick_engine()
 PODMAN = ENGINE == "podman"
-RUN_FLAGS = ULIMITS + (["--runtime", "runc"] if PODMAN and shutil.which("runc") else [])
+RUN_FLAGS = ULIMITS + (["--runtime", "runc"] if PODMAN and shutil.which("runc") else
+                       [] if PODMAN else ["--add-host", f"{HOST_NAME}:host-gateway"])
 BUILD_FLAGS = (["--isolation", "chroot"] + ULIMITS) if PODMAN else []
 
 
 def engine(*args, **kwargs):
     return run([ENGINE, *args], **kwargs)
+
+
+def pod_gateway_hooks():
+    """The readiness probe and the preStop hook of the Kubernetes example's
+    gateway (tests/check_deploy_manifests.py holds the probe to the image's
+    HEALTHCHECK)."""
+    with open(os.path.join(SRC, "docs/deploy/kubernetes.yaml")) as f:
+        deployment = next(d for d in yaml.safe_load_all(f) if d and d["kind"] == "Deployment")
+    gateway = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "gateway")
+    return gateway["readinessProbe"]["exec"]["command"], gateway["lifecycle"]["preStop"]["exec"]["command"]
+
+
+READINESS, PRE_STOP = pod_gateway_hooks()
 
 
 def image_exists(image):
@@ -120,7 +145,10 @@ class Container:
     """One compose service run as the compose file says, with this test's
     names for its container and volumes and free ports on 127.0.0.1."""
 
-    def __init__(self, compose, service, name, extra=(), command=None, volume_prefix=NAME, port_remap=None):
+    def __init__(self, compose, service, name, extra=(), command=None, volume_prefix=NAME, port_remap=None,
+                 files=None):
+        """files: the host file behind each of the compose file's configs
+        and secrets, by name."""
         spec = compose["services"][service]
         self.name = name
         self.ports = {}
@@ -135,6 +163,10 @@ class Container:
             if source not in compose.get("volumes", {}):
                 fail(f"compose service {service}: volume {source} is not a named volume")
             args += ["-v", f"{volume_prefix}-{source}:{target}"]
+        for config in spec.get("configs", []):
+            args += ["-v", f"{files[config['source']]}:{config['target']}:ro"]
+        for secret in spec.get("secrets", []):
+            args += ["-v", f"{files[secret]}:/run/secrets/{secret}:ro"]
         for key, value in (spec.get("environment") or {}).items():
             args += ["-e", f"{key}={value}"]
         grace = spec.get("stop_grace_period")
@@ -193,7 +225,9 @@ class Pusher:
         with open(self.key + ".pub") as f:
             return f.read()
 
-    def push(self, port, known_hosts, strict, app="myapp"):
+    def push(self, port, known_hosts, strict, app="myapp", output=None):
+        """Commits a change and pushes it: the finished push, or with
+        `output` (a file for stdout and stderr), the running one."""
         self.commits += 1
         with open(os.path.join(self.work, "VERSION"), "w") as f:
             f.write(f"{self.commits}\n")
@@ -202,8 +236,11 @@ class Pusher:
         ssh = (f"ssh -F /dev/null -i {self.key} -o IdentitiesOnly=yes -o BatchMode=yes "
                f"-o UserKnownHostsFile={known_hosts} "
                f"-o StrictHostKeyChecking={'yes' if strict else 'accept-new'}")
-        return run(["git", "push", f"ssh://git@127.0.0.1:{port}/{app}.git", "main"], cwd=self.work, check=False,
-                   env={**os.environ, "GIT_SSH_COMMAND": ssh}, timeout=600)
+        args = ["git", "push", f"ssh://git@127.0.0.1:{port}/{app}.git", "main"]
+        env = {**os.environ, "GIT_SSH_COMMAND": ssh}
+        if output is not None:
+            return subprocess.Popen(args, cwd=self.work, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return run(args, cwd=self.work, check=False, env=env, timeout=600)
 
 
 def expect_release(gateway, number, push):
@@ -250,36 +287,24 @@ def standalone(compose, pusher, tmp):
     if "alice" not in gateway.exec("pushgate", "user", "ls").stdout.split():
         fail("the replacement container lost the user alice")
 
-    # The probes of docs/deploy/kubernetes.yaml and the image's HEALTHCHECK.
-    if gateway.exec("pushgate", "status", "--ready", check=False).returncode != 0:
+    # The readiness probe of docs/deploy/kubernetes.yaml, the image's HEALTHCHECK.
+    if gateway.exec(*READINESS, check=False).returncode != 0:
         fail("`pushgate status --ready` fails on a serving gateway")
     gateway.exec("pushgate", "drain", "on")
-    if gateway.exec("pushgate", "status", "--ready", check=False).returncode == 0:
+    if gateway.exec(*READINESS, check=False).returncode == 0:
         fail("`pushgate status --ready` succeeds while draining")
     refused = pusher.push(port, known_hosts, strict=True)
     if refused.returncode == 0 or "paused for maintenance" not in refused.stderr:
         fail(f"a push while draining was not refused with the drain message:\n{refused.stderr}")
     gateway.exec("pushgate", "drain", "off")
-    if gateway.exec("pushgate", "status", "--ready", check=False).returncode != 0:
+    if gateway.exec(*READINESS, check=False).returncode != 0:
         fail("`pushgate status --ready` still fails after `drain off`")
     log("restart, replacement and probes: ok")
 
     reaper.start()
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{reaper.ports[9464]}/metrics", timeout=5) as answer:
-                metrics = answer.read().decode()
-            break
-        except OSError as error:
-            if time.monotonic() > deadline:
-                fail(f"the reaper's metrics did not answer: {error}\n{reaper.logs()}")
-            time.sleep(0.5)
-    if "pushgate_" not in metrics:
-        fail(f"the reaper's metrics have no pushgate_ series:\n{metrics[:500]}")
-    uid, caps = process_status(reaper)
-    if uid != GIT_UID or caps != 0:
-        fail(f"the reaper runs as uid {uid} with capabilities {caps:#x}, want uid {GIT_UID} and none")
+    if "pushgate_reaper" not in metrics(reaper, reaper.ports[9464]):
+        fail("the reaper's metrics have no pushgate_reaper series")
+    expect_git_user_without_capabilities(reaper)
     log("reaper sidecar: ok")
     gateway.remove()
     reaper.remove()
@@ -294,9 +319,7 @@ def sshd_without_root(compose, pusher, tmp):
     port = gateway.ports[22]
     gateway.start()
     gateway.wait_for_ssh(port)
-    uid, caps = process_status(gateway)
-    if uid != GIT_UID or caps != 0:
-        fail(f"pushgate-sshd runs as uid {uid} with capabilities {caps:#x}, want uid {GIT_UID} and none")
+    expect_git_user_without_capabilities(gateway)
     gateway.exec("pushgate", "user", "add", "alice")
     gateway.exec("pushgate", "key", "add", "alice", "-", input=pusher.public_key())
     gateway.exec("pushgate", "app", "create", "myapp", "--member", "alice")
@@ -310,12 +333,132 @@ def sshd_without_root(compose, pusher, tmp):
     gateway.remove()
 
 
+def merged_compose(*paths):
+    """The compose files as `docker compose -f A -f B` merges them: mappings
+    merge, lists add up."""
+    def merge(base, override):
+        if isinstance(base, dict) and isinstance(override, dict):
+            return {k: merge(base[k], v) if k in base else v for k, v in override.items()} | \
+                {k: v for k, v in base.items() if k not in override}
+        if isinstance(base, list) and isinstance(override, list):
+            return base + [v for v in override if v not in base]
+        return override
+    result = {}
+    for path in paths:
+        with open(os.path.join(SRC, path)) as f:
+            result = merge(result, yaml.safe_load(f))
+    return result
+
+
+def metrics(container, port):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                return answer.read().decode()
+        except OSError as error:
+            if time.monotonic() > deadline:
+                fail(f"the metrics of {container.name} did not answer: {error}\n{container.logs()}")
+            time.sleep(0.5)
+
+
+def expect_git_user_without_capabilities(container):
+    uid, caps = process_status(container)
+    if uid != GIT_UID or caps != 0:
+        fail(f"{container.name} runs as uid {uid} with capabilities {caps:#x}, want uid {GIT_UID} and none")
+
+
+def host_address():
+    """The address containers reach this machine at, from a container's own
+    view (podman writes it into /etc/hosts)."""
+    hosts = engine("run", "--rm", *RUN_FLAGS, "--entrypoint", "getent", IMAGE, "hosts", HOST_NAME,
+                   check=False).stdout.split()
+    if not hosts:
+        fail(f"a container cannot resolve {HOST_NAME}, the address of this machine")
+    return hosts[0]
+
+
+def controller_mode(pusher, tmp):
+    compose = merged_compose("docker/compose.yaml", "docker/compose.controller.yaml")
+    token = os.path.join(tmp, "controller-token")
+    with open(token, "w") as f:
+        f.write("container-test-token\n")
+    os.chown(token, GIT_UID, GIT_UID)
+    os.chmod(token, 0o400)
+    address = host_address()
+    key_file = pusher.key + ".pub"
+    os.chmod(tmp, 0o755)
+    fake = subprocess.Popen([FAKE_CONTROLLER, "--bind", address, "--token", "container-test-token",
+                             "--key", f"alice={key_file}", "--app", "myapp=alice", "--build-seconds", "8"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = fake.stdout.readline().split()
+        if len(line) != 2 or line[0] != "port":
+            fail(f"the fake controller did not start: {line}")
+        # The shipped file with the controller's address, and pushgate's build
+        # API in place of the image builder the image does not carry.
+        config_name = next(iter(compose["configs"]))
+        with open(os.path.join(SRC, "docker", compose["configs"][config_name]["file"])) as f:
+            text = f.read()
+        text, urls = re.subn(r'^url = ".*"$', f'url = "http://{HOST_NAME}:{line[1]}"', text, flags=re.M)
+        text, builds = re.subn(r"^\[build\]\n(?:[^\[\n].*\n|\n)*", '[build]\ndriver = "pushgate"\n\n', text,
+                               flags=re.M)
+        if (urls, builds) != (1, 1):
+            fail(f"the controller config has {urls} url lines and {builds} [build] tables, want one of each")
+        config = os.path.join(tmp, "pushgate-controller.toml")
+        with open(config, "w") as f:
+            f.write(text)
+        os.chmod(config, 0o644)
+        files = {config_name: config, next(iter(compose["secrets"])): token}
+        prefix = f"{NAME}-controller"
+        gateway = Container(compose, "gateway", f"{prefix}-gateway", volume_prefix=prefix, files=files)
+        sync = Container(compose, "sync", f"{prefix}-sync", volume_prefix=prefix, files=files)
+        reaper = Container(compose, "reaper", f"{prefix}-reaper", volume_prefix=prefix, files=files)
+        containers.extend([gateway, sync, reaper])
+        port = gateway.ports[22]
+        gateway.start()
+        gateway.wait_for_ssh(port)
+        sync.start()
+        reaper.start()
+        for sidecar in (sync, reaper):
+            expect_git_user_without_capabilities(sidecar)
+        if "pushgate_sync" not in metrics(sync, sync.ports[9465]):
+            fail("the sync sidecar's metrics have no pushgate_sync series")
+
+        known_hosts = os.path.join(tmp, "known_hosts_controller")
+        pusher.commits = 0
+        first = pusher.push(port, known_hosts, strict=False)
+        if first.returncode != 0 or "-----> Built" not in first.stderr:
+            fail(f"the controller-mode push did not build:\n{first.stderr}\n{gateway.logs()}")
+        log("controller mode: a push built on the controller")
+
+        # A rolling update: preStop drains and waits, then SIGTERM.
+        in_flight_log = os.path.join(tmp, "in-flight.log")
+        with open(in_flight_log, "w") as out:
+            in_flight = pusher.push(port, known_hosts, strict=True, output=out)
+            deadline = time.monotonic() + 60
+            while "-----> Building" not in open(in_flight_log).read():
+                if time.monotonic() > deadline or in_flight.poll() is not None:
+                    fail(f"the second push did not reach its build:\n{open(in_flight_log).read()}")
+                time.sleep(0.2)
+            drained = gateway.exec(*PRE_STOP, check=False)
+            engine("stop", gateway.name, timeout=120)
+            in_flight.wait(timeout=120)
+        output = open(in_flight_log).read()
+        if drained.returncode != 0 or in_flight.returncode != 0 or "-----> Built" not in output:
+            fail(f"the preStop drain and SIGTERM did not let the push in flight finish (drain: "
+                 f"{drained.returncode} {drained.stderr.strip()}; push: {in_flight.returncode}):\n{output}")
+        log("controller mode: drain and SIGTERM let the push in flight finish")
+    finally:
+        fake.terminate()
+        fake.wait(timeout=30)
+
+
 containers = []
 
 
 def main():
-    with open(os.path.join(SRC, "docker/compose.yaml")) as f:
-        compose = yaml.safe_load(f)
+    compose = merged_compose("docker/compose.yaml")
     ensure_base_image()
     started = time.monotonic()
     engine("build", *BUILD_FLAGS, "-f", os.path.join(SRC, "docker/Dockerfile"), "-t", IMAGE, SRC, timeout=3600)
@@ -327,6 +470,7 @@ def main():
             pusher = Pusher(tmp)
             standalone(compose, pusher, tmp)
             sshd_without_root(compose, pusher, tmp)
+            controller_mode(pusher, tmp)
     finally:
         for container in containers:
             container.remove()

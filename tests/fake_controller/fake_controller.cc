@@ -96,7 +96,8 @@ FakeController::FakeController(Options options) : options_(std::move(options)) {
 FakeController::~FakeController() { Stop(); }
 
 std::string FakeController::url() const {
-  return std::string(options_.tls_cert.empty() ? "http" : "https") + "://127.0.0.1:" + std::to_string(port_);
+  return std::string(options_.tls_cert.empty() ? "http" : "https") + "://" + options_.bind_address + ":" +
+         std::to_string(port_);
 }
 
 void FakeController::Start() {
@@ -109,9 +110,9 @@ void FakeController::Start() {
   server_->new_task_queue = [threads = options_.threads] { return new httplib::ThreadPool(threads); };
   Serve();
   if (port_ == 0) {
-    port_ = server_->bind_to_any_port("127.0.0.1");
+    port_ = server_->bind_to_any_port(options_.bind_address);
   } else {
-    for (int attempt = 0; attempt < 100 && !server_->bind_to_port("127.0.0.1", port_); ++attempt) {
+    for (int attempt = 0; attempt < 100 && !server_->bind_to_port(options_.bind_address, port_); ++attempt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }

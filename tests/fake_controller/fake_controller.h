@@ -61,6 +61,9 @@ class FakeController {
     bool drycc_permissions = false;
     bool honor_snapshot = true;  // false: 410 snapshot continuations too (a non-conforming controller)
     int threads = 8;       // requests served at once (log streams each hold one)
+    // Where to listen; a container test binds the address its containers
+    // reach the host at.
+    std::string bind_address = "127.0.0.1";
     std::string tls_cert;  // PEM files: serve HTTPS when set
     std::string tls_key;
   };
