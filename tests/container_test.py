@@ -124,10 +124,16 @@ def ensure_base_image():
         return
     if shutil.which("mmdebstrap") is None:
         fail(f"no {BASE_IMAGE} image, no registry to pull it from, and no mmdebstrap to make one")
-    log(f"no registry has {BASE_IMAGE}; making a stand-in with mmdebstrap --variant=minbase bookworm")
+    log(f"no registry has {BASE_IMAGE}; making a stand-in with mmdebstrap --variant=minbase bookworm "
+        "(slim's dpkg excludes)")
     with tempfile.TemporaryDirectory() as tmp:
         tarball = os.path.join(tmp, "bookworm.tar")
-        run(["mmdebstrap", "--variant=minbase", "bookworm", tarball], timeout=900)
+        # debian:12-slim's own dpkg excludes, so the stand-in and the
+        # packages the image adds to it are the size they are on slim.
+        excludes = [f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "groff", "info", "lintian",
+                                                                          "linda", "locale")]
+        run(["mmdebstrap", "--variant=minbase", *excludes, "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+             "bookworm", tarball], timeout=900)
         engine("import", tarball, BASE_IMAGE)
 
 

@@ -111,6 +111,11 @@ void FakeController::Start() {
   Serve();
   if (port_ == 0) {
     port_ = server_->bind_to_any_port(options_.bind_address);
+    if (port_ <= 0) {  // an address this machine does not have: port() stays 0
+      port_ = 0;
+      server_.reset();
+      return;
+    }
   } else {
     for (int attempt = 0; attempt < 100 && !server_->bind_to_port(options_.bind_address, port_); ++attempt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

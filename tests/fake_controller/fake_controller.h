@@ -131,7 +131,7 @@ class FakeController {
   ~FakeController();
 
   std::string url() const;
-  int port() const { return port_; }
+  int port() const { return port_; }  // 0 if it could not bind options.bind_address
   // Stop refuses connections until Start (same port): "the controller is down".
   void Stop();
   void Start();

@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   FakeController controller(options);
+  if (controller.port() <= 0) {
+    std::fprintf(stderr, "fake_controller_server: cannot listen on %s\n", options.bind_address.c_str());
+    return 1;
+  }
   for (const std::string& key : keys) {
     std::string user, path;
     if (!SplitPair(key, &user, &path)) {
