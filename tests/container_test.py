@@ -186,7 +186,7 @@ class Container:
         engine(*self.args)
 
     def remove(self):
-        engine("rm", "-f", "-t", "5", self.name, check=False)
+        engine("rm", "-f", "-v", "-t", "5", self.name, check=False)  # -v: and its anonymous volumes
 
     def logs(self):
         out = engine("logs", self.name, check=False)
