@@ -18,7 +18,8 @@ and ssh clients.
     sync and reaper against the fake controller on this machine; a push
     builds on the controller; `drain on --wait` (the Kubernetes preStop) and
     then SIGTERM let a push in flight finish; the sidecars run as the git user
-    with no capabilities.
+    with no capabilities, and the reaper also under the Kubernetes pod's
+    securityContext (uid 990 from the start, read-only root file system).
 
 The run arguments are read from docker/compose.yaml and
 docker/compose.controller.yaml (command, ports, volumes, environment, stop
@@ -98,17 +99,33 @@ def engine(*args, **kwargs):
     return run([ENGINE, *args], **kwargs)
 
 
-def pod_gateway_hooks():
-    """The readiness probe and the preStop hook of the Kubernetes example's
-    gateway (tests/check_deploy_manifests.py holds the probe to the image's
-    HEALTHCHECK)."""
+def pod_containers():
+    """The containers of the Kubernetes example's pod, by name."""
     with open(os.path.join(SRC, "docs/deploy/kubernetes.yaml")) as f:
         deployment = next(d for d in yaml.safe_load_all(f) if d and d["kind"] == "Deployment")
-    gateway = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "gateway")
-    return gateway["readinessProbe"]["exec"]["command"], gateway["lifecycle"]["preStop"]["exec"]["command"]
+    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
 
 
-READINESS, PRE_STOP = pod_gateway_hooks()
+POD = pod_containers()
+# The gateway's readiness probe and preStop hook (tests/check_deploy_manifests.py
+# holds the probe to the image's HEALTHCHECK).
+READINESS = POD["gateway"]["readinessProbe"]["exec"]["command"]
+PRE_STOP = POD["gateway"]["lifecycle"]["preStop"]["exec"]["command"]
+
+
+def pod_security_flags(name):
+    """The run flags for a pod container's securityContext."""
+    context = POD[name].get("securityContext", {})
+    flags = []
+    if "runAsUser" in context:
+        flags += ["--user", f"{context['runAsUser']}:{context.get('runAsGroup', context['runAsUser'])}"]
+    if context.get("readOnlyRootFilesystem"):
+        flags.append("--read-only")
+    for capability in context.get("capabilities", {}).get("drop", []):
+        flags += ["--cap-drop", capability]
+    if context.get("allowPrivilegeEscalation") is False:
+        flags += ["--security-opt", "no-new-privileges"]
+    return flags
 
 
 def image_exists(image):
@@ -430,6 +447,16 @@ def controller_mode(pusher, tmp):
             expect_git_user_without_capabilities(sidecar)
         if "pushgate_sync" not in metrics(sync, sync.ports[9465]):
             fail("the sync sidecar's metrics have no pushgate_sync series")
+        # The reaper once more as the pod runs it: its securityContext (no
+        # root, read-only root file system, no capabilities) from the start.
+        pod_reaper = Container(compose, "reaper", f"{prefix}-pod-reaper", volume_prefix=prefix, files=files,
+                               extra=pod_security_flags("reaper"))
+        containers.append(pod_reaper)
+        pod_reaper.start()
+        if "pushgate_reaper" not in metrics(pod_reaper, pod_reaper.ports[9464]):
+            fail("the reaper under the pod's securityContext serves no pushgate_reaper series")
+        expect_git_user_without_capabilities(pod_reaper)
+        pod_reaper.remove()
 
         known_hosts = os.path.join(tmp, "known_hosts_controller")
         pusher.commits = 0
