@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "reaper/reaper.h"
@@ -47,7 +48,7 @@ void MakeRepos(const pushgate::Config& config, int repos) {
   }
 }
 
-void RunAndReport(const std::string& name, const pushgate::Config& config, FakeController& fake) {
+void RunAndReport(const std::string& name, const pushgate::Config& config, FakeController& fake, int count) {
   std::string token = config.data_dir + "/../token";
   pushgate::Config with_controller = config;
   with_controller.mode = pushgate::Mode::kController;
@@ -58,10 +59,28 @@ void RunAndReport(const std::string& name, const pushgate::Config& config, FakeC
     std::fprintf(stderr, "reaper_bench: %s\n", backend.status().ToString().c_str());
     std::exit(1);
   }
+  // Where a run's time goes: listing the repositories, and asking the
+  // controller about every app, each timed alone before the run.
+  auto start = std::chrono::steady_clock::now();
+  pushgate::Result<std::vector<std::string>> listed = pushgate::ListDir(config.dirs().Repos());
+  std::vector<std::string> apps;
+  for (int i = 0; i < count; ++i) apps.push_back(AppName(i));
+  std::sort(apps.begin(), apps.end());
+  auto listed_at = std::chrono::steady_clock::now();
+  std::vector<pushgate::Backend::AppState> states = (*backend)->CheckApps(apps);
+  auto asked_at = std::chrono::steady_clock::now();
+  int lookup_requests = fake.Requests("/v2/hooks/");
+  long gone = std::count(states.begin(), states.end(), pushgate::Backend::AppState::kGone);
+  std::printf("%s_list_seconds=%.2f\n%s_listed=%zu\n%s_lookup_seconds=%.2f\n%s_lookup_requests=%d\n"
+              "%s_lookup_gone=%ld\n",
+              name.c_str(), std::chrono::duration<double>(listed_at - start).count(), name.c_str(),
+              listed.ok() ? listed->size() : 0, name.c_str(), std::chrono::duration<double>(asked_at - listed_at).count(),
+              name.c_str(), lookup_requests, name.c_str(), gone);
+
   pushgate::ReapSummary summary = pushgate::Reap(with_controller, **backend, {});
   std::printf("%s_seconds=%.2f\n%s_removed=%d\n%s_scanned=%d\n%s_requests=%d\n%s_summary=%s\n", name.c_str(),
               summary.seconds, name.c_str(), summary.removed, name.c_str(), summary.scanned, name.c_str(),
-              fake.Requests("/v2/hooks/"), name.c_str(), summary.ToJson().c_str());
+              fake.Requests("/v2/hooks/") - lookup_requests, name.c_str(), summary.ToJson().c_str());
 }
 
 }  // namespace
@@ -100,7 +119,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < count; ++i) {
       if (deleted_every == 0 || i % deleted_every != 0) fake.AddApp(AppName(i), {});
     }
-    RunAndReport(name, config, fake);
+    RunAndReport(name, config, fake, count);
   }
   std::printf("peak_rss_mb=%ld\n", pushgate::PeakRssKb() / 1024);
   return 0;
