@@ -203,7 +203,9 @@ class Container:
         engine(*self.args)
 
     def remove(self):
-        engine("rm", "-f", "-v", "-t", "5", self.name, check=False)  # -v: and its anonymous volumes
+        # -v: and its anonymous volumes; podman's -f waits out the stop
+        # timeout first unless told otherwise (Docker's has no -t).
+        engine("rm", "-f", "-v", *(["-t", "5"] if PODMAN else []), self.name, check=False)
 
     def logs(self):
         out = engine("logs", self.name, check=False)
