@@ -148,7 +148,12 @@ class Connection {
   const Config& config_;
   IpAddress client_address_;  // after the PROXY header, if any
   std::string client_;
-  ssh_session session_ = nullptr;  // owned by Serve's SshSession
+  // Members are destroyed in reverse order, so the channel and the event go
+  // before the session: ssh_free frees the session's channels itself, and
+  // ssh_channel_free on one of them afterwards reads freed memory (an ASan
+  // SEGV in ~Connection, now and then, at the end of a connection).
+  SshSession session_owner_;
+  ssh_session session_ = nullptr;  // session_owner_'s
   SshEvent event_;
 
   ssh_server_callbacks_struct server_callbacks_ = {};
@@ -559,9 +564,9 @@ void Connection::Finish(int exit_code) {
 }
 
 int Connection::Serve(UniqueFd socket) {
-  SshSession session(ssh_new());
-  if (session == nullptr) return 0;
-  session_ = session.get();
+  session_owner_.reset(ssh_new());
+  if (session_owner_ == nullptr) return 0;
+  session_ = session_owner_.get();
   if (ssh_bind_accept_fd(context_.bind, session_, socket.get()) != SSH_OK) {
     log::Warn("cannot accept the connection", {{"error", SshError("ssh_bind_accept_fd", session_).message()}});
     return 0;
