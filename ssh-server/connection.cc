@@ -136,6 +136,7 @@ class Connection {
   bool StartSession();
   void Bridge();
   void Finish(int exit_code);
+  void Disconnect();
   void TellClient(std::string_view line);
   bool ClientGone() const;
   void CloseGitInput() { git_in_.Reset(); }
@@ -150,8 +151,7 @@ class Connection {
   std::string client_;
   // Members are destroyed in reverse order, so the channel and the event go
   // before the session: ssh_free frees the session's channels itself, and
-  // ssh_channel_free on one of them afterwards reads freed memory (an ASan
-  // SEGV in ~Connection, now and then, at the end of a connection).
+  // ssh_channel_free on one of them afterwards would read freed memory.
   SshSession session_owner_;
   ssh_session session_ = nullptr;  // session_owner_'s
   SshEvent event_;
@@ -459,7 +459,7 @@ bool Connection::WaitForSessionRequest() {
   while (!(authenticated_ && session_requested_)) {
     if (denials_ >= config_.sshd.max_auth_tries) {
       log::Info("too many authentication failures");
-      ssh_disconnect(session_);
+      Disconnect();
       return false;
     }
     if (ssh_event_dopoll(event_.get(), 1000) == SSH_ERROR || ClientGone()) return false;
@@ -560,7 +560,15 @@ void Connection::Finish(int exit_code) {
   while ((ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0 && Clock::now() < deadline) {
     if (ssh_event_dopoll(event_.get(), 100) == SSH_ERROR) return;
   }
+  Disconnect();
+}
+
+void Connection::Disconnect() {
   ssh_disconnect(session_);
+  // ssh_disconnect frees the session's channels: ours is gone, and freeing
+  // it again in ~Connection read freed memory (an ASan SEGV in
+  // ssh_channel_free at the end of most connections under load).
+  (void)channel_.release();
 }
 
 int Connection::Serve(UniqueFd socket) {
