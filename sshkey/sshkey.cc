@@ -69,6 +69,18 @@ struct KeyDeleter {
 };
 using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyDeleter>;
 
+// libssh's reading of a "TYPE BASE64" pair; errors say what to fix.
+Result<KeyPtr> ImportKey(const std::string& type, const std::string& blob) {
+  PG_RETURN_IF_ERROR(Ssh().status);
+  enum ssh_keytypes_e declared = Ssh().key_type_from_name(type.c_str());
+  if (declared == SSH_KEYTYPE_UNKNOWN) return Status::InvalidArgument("unsupported key type " + type);
+  ssh_key raw = nullptr;
+  if (Ssh().pki_import_pubkey_base64(blob.c_str(), declared, &raw) != SSH_OK || raw == nullptr) {
+    return Status::InvalidArgument("the " + type + " key data does not decode to a valid key");
+  }
+  return KeyPtr(raw);
+}
+
 struct StringDeleter {
   void operator()(char* s) const { Ssh().string_free_char(s); }
 };
@@ -167,15 +179,8 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
     return Status::InvalidArgument("the key comment is longer than 1024 bytes");
   }
 
-  PG_RETURN_IF_ERROR(Ssh().status);
-  enum ssh_keytypes_e declared = Ssh().key_type_from_name(std::string(type).c_str());
-  if (declared == SSH_KEYTYPE_UNKNOWN) return Status::InvalidArgument("unsupported key type " + std::string(type));
-  ssh_key raw = nullptr;
   std::string blob_str(blob);
-  if (Ssh().pki_import_pubkey_base64(blob_str.c_str(), declared, &raw) != SSH_OK || raw == nullptr) {
-    return Status::InvalidArgument("the " + std::string(type) + " key data does not decode to a valid key");
-  }
-  KeyPtr key(raw);
+  PG_ASSIGN_OR_RETURN(KeyPtr key, ImportKey(std::string(type), blob_str));
   if (ParsedTypeName(key.get()) != type) {
     return Status::InvalidArgument("the key data is a " + std::string(ParsedTypeName(key.get())) +
                                    " key, not " + std::string(type));
@@ -205,13 +210,7 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
 }
 
 Result<std::string> Md5Fingerprint(const PublicKey& key) {
-  PG_RETURN_IF_ERROR(Ssh().status);
-  ssh_key raw = nullptr;
-  if (Ssh().pki_import_pubkey_base64(key.blob.c_str(), Ssh().key_type_from_name(key.type.c_str()), &raw) != SSH_OK ||
-      raw == nullptr) {
-    return Status::InvalidArgument("the " + key.type + " key data does not decode to a valid key");
-  }
-  KeyPtr imported(raw);
+  PG_ASSIGN_OR_RETURN(KeyPtr imported, ImportKey(key.type, key.blob));
   return Fingerprint(imported.get(), SSH_PUBLICKEY_HASH_MD5);
 }
 
