@@ -4,10 +4,12 @@
 #   - every COPY source exists in the build context, and every source folder
 #     the build needs (CMakeLists.txt's add_subdirectory) is copied;
 #   - the build stage installs every -dev package scripts/bootstrap lists for
-#     building (the test-only ones aside);
+#     building (the test-only ones aside), or builds the library from its
+#     Debian source package (`apt-get source`);
 #   - the paths ENTRYPOINT and HEALTHCHECK run exist in `cmake --install`'s tree;
 #   - the runtime stage installs the package of every shared library the
-#     installed binaries link (objdump NEEDED);
+#     installed binaries link (objdump NEEDED), except one the build stage
+#     builds from source, which it must not install;
 #   - the image's default config is valid and its git_user is the user the
 #     image creates.
 # Usage: check_dockerfile.sh SOURCE_DIR BUILD_DIR
@@ -50,9 +52,17 @@ for file in CMakeLists.txt README.md docs; do
   grep -qx "$file" "$tmp/copied" || problem "the build needs $file but the Dockerfile does not COPY it"
 done
 
+# Libraries the build stage compiles from their Debian source package
+# (`apt-get source NAME`) and links in statically: their -dev package is not
+# needed to build, and their shared library must not be in the runtime stage.
+head -n "$((last_from - 1))" "$tmp/instructions" | grep -o 'apt-get source [a-z0-9.+-]*' | awk '{print $3}' |
+  sort -u >"$tmp/built_from_source"
+built_from_source() { grep -qx "$(dpkg-query -W -f='${source:Package}' "$1" 2>/dev/null)" "$tmp/built_from_source"; }
+
 # Build dependencies: what bootstrap installs to build, minus test and bench tools.
 for package in $(grep -E '^lib[a-z0-9.+-]+-dev$' "$src/scripts/bootstrap"); do
   case "$package" in libgtest-dev | libgmock-dev | libbenchmark-dev | libclang-rt-*) continue ;; esac
+  built_from_source "$package" && continue
   grep -qx "$package" "$tmp/build_tokens" || problem "the build stage does not install $package (scripts/bootstrap does)"
 done
 
@@ -85,7 +95,12 @@ while read -r soname; do
   case "$package" in
     "") problem "no package owns $path" ;;
     libc6 | libgcc-s1 | libasan* | libubsan*) ;;
-    *) grep -qx "$package" "$tmp/runtime_tokens" ||
+    *) if built_from_source "$package"; then
+         grep -qx "$package" "$tmp/runtime_tokens" &&
+           problem "the build stage links $soname in statically, but the runtime stage still installs $package"
+         continue
+       fi
+       grep -qx "$package" "$tmp/runtime_tokens" ||
          problem "binaries load $soname from $package, which the runtime stage does not install" ;;
   esac
 done <"$tmp/sonames"
