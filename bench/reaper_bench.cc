@@ -5,11 +5,12 @@
 //
 // Creates N repository directories (a HEAD and one branch ref each, last
 // pushed an hour ago), of which P% belong to apps the controller does not
-// know, and times Reap() in process with the batch lookup; then the same
+// know (with their lock files, as pushes leave them), and times Reap() in process with the batch lookup; then the same
 // with M repositories (default: N, at most 100,000: one request per app)
 // against a controller without it. Prints key=value lines.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -32,11 +33,17 @@ using pushgate::testing::FakeController;
 
 std::string AppName(int i) { return "app-" + std::to_string(i); }
 
-void MakeRepos(const pushgate::Config& config, int repos) {
+bool Deleted(int i, int deleted_every) { return deleted_every > 0 && i % deleted_every == 0; }
+
+// The repositories, and the lock files of the deleted apps' last pushes: a
+// push leaves its app's lock file behind, and the reaper takes it. (Kept
+// apps have one too, but the run never opens theirs.)
+void MakeRepos(const pushgate::Config& config, int repos, int deleted_every) {
   struct timespec old[2];
   ::clock_gettime(CLOCK_REALTIME, &old[0]);
   old[0].tv_sec -= 3600;
   old[1] = old[0];
+  (void)pushgate::MakeDirs(config.dirs().Locks(), 0750);
   for (int i = 0; i < repos; ++i) {
     std::string repo = config.dirs().Repo(AppName(i));
     (void)pushgate::MakeDirs(repo + "/refs/heads", 0755);
@@ -44,6 +51,11 @@ void MakeRepos(const pushgate::Config& config, int repos) {
     pushgate::testing::WriteFile(repo + "/refs/heads/main", std::string(40, 'a') + "\n");
     for (const std::string& p : {repo + "/refs/heads/main", repo + "/refs/heads", repo}) {
       ::utimensat(AT_FDCWD, p.c_str(), old, 0);
+    }
+    if (Deleted(i, deleted_every)) {
+      std::string lock = config.dirs().AppLock(AppName(i));
+      pushgate::testing::WriteFile(lock, "", 0600);
+      ::utimensat(AT_FDCWD, lock.c_str(), old, 0);
     }
   }
 }
@@ -110,14 +122,15 @@ int main(int argc, char** argv) {
     config.reaper.max_per_run = count;  // the run is meant to remove them all
     config.reaper.max_fraction = 1.0;
     auto create_start = std::chrono::steady_clock::now();
-    MakeRepos(config, count);
+    MakeRepos(config, count, deleted_every);
+    ::sync();  // the run is timed, not the write-back of the directories just made
     std::printf("%s_create_seconds=%.1f\n", name.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - create_start).count());
     FakeController::Options options;
     options.app_lookup = batch;
     FakeController fake(options);
     for (int i = 0; i < count; ++i) {
-      if (deleted_every == 0 || i % deleted_every != 0) fake.AddApp(AppName(i), {});
+      if (!Deleted(i, deleted_every)) fake.AddApp(AppName(i), {});
     }
     RunAndReport(name, config, fake, count);
   }

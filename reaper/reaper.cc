@@ -120,9 +120,11 @@ Result<std::vector<std::string>> ScanRepos(const Config& config) {
   return apps;
 }
 
-// Trashes the repo under its app lock. Returns false (and says why in the
-// summary) if the repo was kept.
-bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSummary& summary) {
+// Moves the repo into the trash under its app lock, and hands the entry to
+// `emptier` to delete. Returns false (and says why in the summary) if the
+// repo was kept.
+bool Remove(const Config& config, const std::string& app, int64_t now_ms, TrashEmptier& emptier,
+            ReapSummary& summary) {
   Result<FileLock> lock = FileLock::TryAcquire(config.dirs().AppLock(app));
   if (!lock.ok()) {
     if (lock.status().code() == Status::Code::kUnavailable) {
@@ -138,12 +140,13 @@ bool Remove(const Config& config, const std::string& app, int64_t now_ms, ReapSu
     ++summary.skipped_recent;
     return false;
   }
-  Status trashed = TrashRepository(config, app);
-  if (!trashed.ok()) {
-    ++summary.errors;  // a trash entry left behind is finished by the next run
-    log::Error("cannot remove a repository", {{"app", app}, {"error", trashed.message()}});
+  Result<std::string> entry = MoveToTrash(config, app);
+  if (!entry.ok()) {
+    ++summary.errors;
+    log::Error("cannot remove a repository", {{"app", app}, {"error", entry.status().message()}});
     return false;
   }
+  emptier.Add(std::move(*entry));
   log::Info("removed the repository of a deleted app", {{"app", app}});
   return true;
 }
@@ -236,7 +239,9 @@ bool BreakerAllows(const Config& config, const ReapOptions& options, size_t cand
 // created again since the scan keeps its repository), then removed. They
 // are asked in batches of kRecheckBatch, each just before its removals:
 // one request per batch instead of one per app, and the time between an
-// app's answer and its removal stays that of a few dozen removals.
+// app's answer and its removal stays that of a few dozen removals. The
+// trees moved out are deleted on a second thread meanwhile; the run waits
+// for them (a failed or unfinished one is left to the next run).
 constexpr size_t kRecheckBatch = 100;
 
 void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions& options,
@@ -249,6 +254,7 @@ void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions&
       return;
     }
   }
+  TrashEmptier emptier(options.stop);
   for (size_t begin = 0; begin < candidates.size() && !Stopped(options); begin += kRecheckBatch) {
     std::vector<std::string> batch(candidates.begin() + static_cast<std::ptrdiff_t>(begin),
                                    candidates.begin() + static_cast<std::ptrdiff_t>(
@@ -259,12 +265,13 @@ void RemoveCandidates(const Config& config, Backend& backend, const ReapOptions&
         ++summary.recreated;
         continue;
       }
-      if (options.dry_run || Remove(config, batch[i], now_ms, summary)) {
+      if (options.dry_run || Remove(config, batch[i], now_ms, emptier, summary)) {
         ++summary.removed;
         summary.removed_apps.push_back(batch[i]);
       }
     }
   }
+  summary.errors += emptier.Finish().failed;
 }
 
 }  // namespace

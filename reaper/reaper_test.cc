@@ -292,9 +292,15 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
   }
   const std::map<std::string, uintmax_t> whole = FileSizes(config_.dirs().Repo(app_name(0)));
 
-  // A run in a child process, killed at `delay` unless `delay` is zero;
-  // returns true if the kill landed while the run was going on.
-  auto run_and_kill = [&](std::chrono::microseconds delay) {
+  auto gone_repos_left = [&] {
+    int left = 0;
+    for (int i = 1; i < kApps; i += 2) left += RepoExists(app_name(i)) ? 1 : 0;
+    return left;
+  };
+  // A run in a child process, killed at `delay` after its start, or as soon
+  // as `renamed` gone repositories have left repos/; neither given, it runs
+  // to the end. Returns true if the kill landed while the run was going on.
+  auto run_and_kill = [&](std::chrono::microseconds delay, int renamed = 0) {
     pid_t child = ::fork();
     if (child == 0) {
       Run();
@@ -302,6 +308,9 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
     }
     if (delay.count() > 0) {
       std::this_thread::sleep_for(delay);
+      ::kill(child, SIGKILL);
+    } else if (renamed > 0) {
+      while (gone_repos_left() > kApps / 2 - renamed) std::this_thread::sleep_for(std::chrono::microseconds(10));
       ::kill(child, SIGKILL);
     }
     Result<ExitStatus> status = WaitForExit(child);
@@ -313,7 +322,10 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
     }
   };
   // Kill points spread over an uninterrupted run's duration (the shortest
-  // of three: a busy machine makes some runs slow).
+  // of three: a busy machine makes some runs slow), and in every other round
+  // just after a random number of renames: the renames are a small part of a
+  // run (the trees are deleted on a second thread meanwhile and after), too
+  // short for a timer to hit often.
   auto run_time = std::chrono::microseconds::max();
   for (int i = 0; i < 3; ++i) {
     restore_gone_repos();
@@ -328,9 +340,10 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
   for (int round = 0; round < 100; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     restore_gone_repos();
-    if (run_and_kill(std::chrono::microseconds(1 + rng() % static_cast<uint64_t>(run_time.count())))) {
-      ++killed_mid_run;
-    }
+    bool killed = round % 2 == 0
+                      ? run_and_kill(std::chrono::microseconds(1 + rng() % static_cast<uint64_t>(run_time.count())))
+                      : run_and_kill(std::chrono::microseconds(0), 1 + static_cast<int>(rng() % (kApps / 2 - 1)));
+    if (killed) ++killed_mid_run;
     int gone_left = 0;
     for (int i = 0; i < kApps; ++i) {
       std::string app = app_name(i);
@@ -357,6 +370,54 @@ TEST_F(ReaperTest, HundredKillsAtRandomPointsOfARunLeaveNoHalfRemovedRepository)
       EXPECT_EQ(FileSizes(config_.dirs().Repo(app_name(i))), whole) << app_name(i);
     }
   }
+}
+
+// The trash emptier deletes on its own thread what it is given, by the
+// time Finish returns; a stop leaves entries to the next run's FinishTrash.
+std::vector<std::string> MakeTrashEntries(const std::string& dir, int count) {
+  std::vector<std::string> entries;
+  for (int i = 0; i < count; ++i) {
+    std::string entry = dir + "/app-" + std::to_string(i) + ".git.0000000" + std::to_string(i % 10);
+    EXPECT_TRUE(MakeDirs(entry + "/refs/heads", 0755).ok());
+    testing::WriteFile(entry + "/refs/heads/main", std::string(40, 'a') + "\n");
+    testing::WriteFile(entry + "/HEAD", "ref: refs/heads/main\n");
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+TEST(TrashEmptierTest, DeletesEverythingAddedByTheTimeFinishReturns) {
+  TempDir dir;
+  TrashEmptier emptier;
+  for (std::string& entry : MakeTrashEntries(dir.path(), 50)) emptier.Add(std::move(entry));
+  TrashEmptier::Outcome outcome = emptier.Finish();
+  EXPECT_EQ(outcome.deleted, 50);
+  EXPECT_EQ(outcome.failed, 0);
+  EXPECT_TRUE(ListDir(dir.path())->empty());
+  EXPECT_EQ(emptier.Finish().deleted, 50);  // a second Finish repeats the outcome
+}
+
+TEST(TrashEmptierTest, AFailedEntryIsCountedAndTheOthersStillGo) {
+  TempDir dir;
+  std::vector<std::string> entries = MakeTrashEntries(dir.path(), 2);
+  TrashEmptier emptier;
+  emptier.Add(entries[0]);
+  emptier.Add(dir.path() + "/" + std::string(300, 'x'));  // ENAMETOOLONG
+  emptier.Add(entries[1]);
+  TrashEmptier::Outcome outcome = emptier.Finish();
+  EXPECT_EQ(outcome.deleted, 2);
+  EXPECT_EQ(outcome.failed, 1);
+  EXPECT_TRUE(ListDir(dir.path())->empty());
+}
+
+TEST(TrashEmptierTest, AStopLeavesTheRestToTheNextRun) {
+  TempDir dir;
+  std::atomic<bool> stop{true};
+  TrashEmptier emptier(&stop);
+  for (std::string& entry : MakeTrashEntries(dir.path(), 3)) emptier.Add(std::move(entry));
+  TrashEmptier::Outcome outcome = emptier.Finish();
+  EXPECT_EQ(outcome.deleted + outcome.failed, 0);
+  EXPECT_EQ(ListDir(dir.path())->size(), 3u);
 }
 
 // `pushgate app rm --purge`: at once, but never under a running push.

@@ -6,16 +6,22 @@
 
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/log.h"
 #include "util/random_id.h"
 
 namespace pushgate {
 
-Status TrashRepository(const Config& config, const std::string& app) {
+Result<std::string> MoveToTrash(const Config& config, const std::string& app) {
   PG_RETURN_IF_ERROR(MakeDirs(config.dirs().Trash(), 0750));
   std::string entry = config.dirs().Trash() + "/" + app + ".git." + RandomHex(4);
   if (::rename(config.dirs().Repo(app).c_str(), entry.c_str()) != 0) {
     return Status::FromErrno(errno, "move " + config.dirs().Repo(app) + " to the trash");
   }
+  return entry;
+}
+
+Status TrashRepository(const Config& config, const std::string& app) {
+  PG_ASSIGN_OR_RETURN(std::string entry, MoveToTrash(config, app));
   return RemoveTree(entry);
 }
 
@@ -41,6 +47,43 @@ Result<int> FinishTrash(const Config& config) {
     ++finished;
   }
   return finished;
+}
+
+TrashEmptier::TrashEmptier(const std::atomic<bool>* stop) : stop_(stop), thread_([this] { Run(); }) {}
+
+TrashEmptier::~TrashEmptier() { Finish(); }
+
+void TrashEmptier::Add(std::string entry) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_back(std::move(entry));
+  }
+  queued_.notify_one();
+}
+
+TrashEmptier::Outcome TrashEmptier::Finish() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finishing_ = true;
+  }
+  queued_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  return outcome_;
+}
+
+void TrashEmptier::Run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    queued_.wait(lock, [this] { return finishing_ || !entries_.empty(); });
+    if (entries_.empty() || (stop_ != nullptr && stop_->load())) return;
+    std::string entry = std::move(entries_.front());
+    entries_.pop_front();
+    lock.unlock();
+    Status removed = RemoveTree(entry);
+    if (!removed.ok()) log::Error("cannot delete a trash entry", {{"path", entry}, {"error", removed.message()}});
+    lock.lock();
+    ++(removed.ok() ? outcome_.deleted : outcome_.failed);
+  }
 }
 
 }  // namespace pushgate
