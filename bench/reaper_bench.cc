@@ -5,9 +5,10 @@
 //
 // Creates N repository directories (a HEAD and one branch ref each, last
 // pushed an hour ago), of which P% belong to apps the controller does not
-// know (with their lock files, as pushes leave them), and times Reap() in process with the batch lookup; then the same
-// with M repositories (default: N, at most 100,000: one request per app)
-// against a controller without it. Prints key=value lines.
+// know (with their lock files, as pushes leave them), writes them to disk,
+// and times Reap() in process with the batch lookup; then the same with M
+// repositories (default: N, at most 100,000: one request per app) against a
+// controller without it. Prints key=value lines.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -123,8 +123,7 @@ Result<std::vector<std::string>> ScanRepos(const Config& config) {
 // Moves the repo into the trash under its app lock, and hands the entry to
 // `emptier` to delete. Returns false (and says why in the summary) if the
 // repo was kept.
-bool Remove(const Config& config, const std::string& app, int64_t now_ms, TrashEmptier& emptier,
-            ReapSummary& summary) {
+bool Remove(const Config& config, const std::string& app, int64_t now_ms, TrashEmptier& emptier, ReapSummary& summary) {
   Result<FileLock> lock = FileLock::TryAcquire(config.dirs().AppLock(app));
   if (!lock.ok()) {
     if (lock.status().code() == Status::Code::kUnavailable) {
