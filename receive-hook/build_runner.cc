@@ -75,10 +75,13 @@ class BuildWatch {
   }
 
   // One wait for the build's output, the pusher's side of the relay when
-  // output waits for them, and the session channel (hangup only).
+  // output waits for them, and the session channel (hangup only). The
+  // pusher's side is left out (-1) when nothing waits: poll reports its
+  // hang-up whatever the events, and this loop would wake at once, again
+  // and again, until a write noticed.
   Result<Step> RelayOnce() {
     struct pollfd pfds[3] = {{output_.get(), POLLIN, 0},
-                             {relay_.out_fd(), static_cast<short>(relay_.has_pending() ? POLLOUT : 0), 0},
+                             {relay_.has_pending() ? relay_.out_fd() : -1, POLLOUT, 0},
                              {relay_.session_fd(), 0, 0}};
     int ready = ::poll(pfds, relay_.session_fd() >= 0 ? 3 : 2, kPollInterval);
     if (ready < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");

@@ -66,6 +66,8 @@ struct Stream {
   }
 };
 
+struct pollfd Watch(int fd, bool wanted, short events) { return {wanted ? fd : -1, events, 0}; }
+
 bool HungUp(const struct pollfd& pfd) { return (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0; }
 
 }  // namespace
@@ -128,16 +130,21 @@ Result<SessionRelayResult> RunSessionRelay(SpawnSpec git, std::vector<UniqueFd> 
     auto idle_left = options.idle_timeout - (Clock::now() - last_activity);
     if (!exited && idle_left <= Clock::duration::zero()) return end_session(Outcome::kIdle);
 
+    // A descriptor the relay has nothing to do with is left out (-1), not
+    // polled for no events: poll reports a hang-up whatever the events, and
+    // the client's input stays hung up from the end of its pack until the
+    // report, so the relay would wake at once, again and again, for the
+    // whole hook. The client's output is the exception: its hang-up is how
+    // a client that went away is noticed while nothing is being sent.
     struct pollfd pfds[7] = {
-        {session.in, static_cast<short>(streams[0].wants_read() ? POLLIN : 0), 0},
-        {streams[0].to, static_cast<short>(streams[0].wants_write() ? POLLOUT : 0), 0},
-        {streams[1].from, static_cast<short>(streams[1].wants_read() ? POLLIN : 0), 0},
+        Watch(session.in, streams[0].wants_read(), POLLIN),
+        Watch(streams[0].to, streams[0].owned_to.valid() && streams[0].wants_write(), POLLOUT),
+        Watch(streams[1].from, streams[1].wants_read(), POLLIN),
         {session.out, static_cast<short>(streams[1].wants_write() ? POLLOUT : 0), 0},
-        {streams[2].from, static_cast<short>(streams[2].wants_read() ? POLLIN : 0), 0},
-        {session.err, static_cast<short>(streams[2].wants_write() ? POLLOUT : 0), 0},
-        {exited ? -1 : pidfd.get(), POLLIN, 0},
+        Watch(streams[2].from, streams[2].wants_read(), POLLIN),
+        Watch(session.err, streams[2].wants_write(), POLLOUT),
+        Watch(pidfd.get(), !exited, POLLIN),
     };
-    if (!streams[0].owned_to.valid()) pfds[1].fd = -1;
     int wait_ms = static_cast<int>(std::min<long long>(
         1000, std::chrono::duration_cast<std::chrono::milliseconds>(idle_left).count() + 1));
     if (exited) wait_ms = 100;

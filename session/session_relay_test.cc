@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <future>
@@ -151,6 +152,34 @@ TEST(SessionRelayTest, AClientThatStopsReadingIsEndedAsIdle) {
   Result<SessionRelayResult> r = Finish(relay);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->outcome, SessionRelayResult::Outcome::kIdle);
+}
+
+// Once the client has sent everything (git push does, then waits for the
+// report while the hook builds), its side of the session stays hung up: the
+// relay must sleep until git speaks, not wake on that hang-up again and
+// again, which took a core from the build for the whole hook.
+TEST(SessionRelayTest, WaitsWithoutSpinningOnceTheClientHasSentEverything) {
+  FakeSession s;
+  ASSERT_TRUE(WriteAll(s.client_in.get(), "the pack\n").ok());
+  s.client_in.Reset();
+  auto relay = std::async(std::launch::async, [&s] {
+    timespec start{}, end{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    Result<SessionRelayResult> r =
+        RunSessionRelay(Shell("cat; sleep 1; echo report"), {}, s.session, Options(std::chrono::seconds(30)));
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    s.relay_out.Reset();
+    s.relay_err.Reset();
+    double cpu_seconds = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+    return std::make_pair(std::move(r), cpu_seconds);
+  });
+  std::string out = FakeSession::ReadAll(s.client_out.get());
+  auto [r, cpu_seconds] = relay.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(out, "the pack\nreport\n");
+  // A relay that sleeps uses a few milliseconds of the second git spends
+  // in `sleep`; one that spins uses all of it.
+  EXPECT_LT(cpu_seconds, 0.25) << "the relay spun while git worked";
 }
 
 TEST(SessionRelayTest, AStopRequestEndsTheSession) {
