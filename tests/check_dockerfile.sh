@@ -9,7 +9,8 @@
 #   - the paths ENTRYPOINT and HEALTHCHECK run exist in `cmake --install`'s tree;
 #   - the runtime stage installs the package of every shared library the
 #     installed binaries link (objdump NEEDED), except one the build stage
-#     builds from source, which it must not install;
+#     builds from source, which it must not install, and one only a build on
+#     the host links (scripts/bootstrap's host_only_packages);
 #   - the image's default config is valid and its git_user is the user the
 #     image creates.
 # Usage: check_dockerfile.sh SOURCE_DIR BUILD_DIR
@@ -58,6 +59,11 @@ done
 head -n "$((last_from - 1))" "$tmp/instructions" | grep -o 'apt-get source [a-z0-9.+-]*' | awk '{print $3}' |
   sort -u >"$tmp/built_from_source"
 built_from_source() { grep -qx "$(dpkg-query -W -f='${source:Package}' "$1" 2>/dev/null)" "$tmp/built_from_source"; }
+# What only a build on the host links (scripts/bootstrap's host_only_packages,
+# for Debian's libarchive): the packages those -dev packages depend on.
+for package in $(sed -n 's/^host_only_packages="\(.*\)"$/\1/p' "$src/scripts/bootstrap"); do
+  dpkg-query -W -f='${Depends}\n' "$package" | tr ',' '\n' | awk '{print $1}'
+done >"$tmp/host_only"
 
 # Build dependencies: what bootstrap installs to build, minus test and bench tools.
 for package in $(grep -E '^lib[a-z0-9.+-]+-dev$' "$src/scripts/bootstrap"); do
@@ -95,7 +101,8 @@ while read -r soname; do
   case "$package" in
     "") problem "no package owns $path" ;;
     libc6 | libgcc-s1 | libasan* | libubsan*) ;;
-    *) if built_from_source "$package"; then
+    *) if grep -qx "$package" "$tmp/host_only"; then continue; fi
+       if built_from_source "$package"; then
          grep -qx "$package" "$tmp/runtime_tokens" &&
            problem "the build stage links $soname in statically, but the runtime stage still installs $package"
          continue
