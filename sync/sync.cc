@@ -1,5 +1,6 @@
 #include "sync/sync.h"
 
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -159,9 +160,16 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
   };
   if (since == 0) start_walk();
   int restarts = 0;
+  // The next page is asked for while this one is checked and written, so
+  // that the controller's time to serve a page and ours to apply it overlap
+  // (a million-key walk spent them one after the other). The source is used
+  // by one thread at a time: the next fetch starts once this one is taken.
+  std::future<Result<FeedAnswer>> next_page;
   for (;;) {
     bool resyncing = walk.has_value();
-    PG_ASSIGN_OR_RETURN(FeedAnswer answer, source.FetchKeys(since, options.page_limit, resyncing && since > 0));
+    PG_ASSIGN_OR_RETURN(FeedAnswer answer, next_page.valid()
+                                               ? next_page.get()
+                                               : source.FetchKeys(since, options.page_limit, resyncing && since > 0));
     if (answer.kind == FeedAnswer::Kind::kUnsupported) {
       walk.reset();
       PG_RETURN_IF_ERROR(RecordLookupMode(cache, options.now_ms));
@@ -188,6 +196,11 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     PG_RETURN_IF_ERROR(CheckPageFollows(page, since));
     ++report.pages;
     since = page.revision;
+    if (page.more) {
+      next_page = std::async(std::launch::async, [&source, limit = options.page_limit, since, snapshot = resyncing] {
+        return source.FetchKeys(since, limit, snapshot && since > 0);
+      });
+    }
     if (resyncing) {
       PG_RETURN_IF_ERROR(ApplyPage(ChangeTarget(*walk), page, options, report));
       if (page.more) continue;
