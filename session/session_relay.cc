@@ -66,7 +66,9 @@ struct Stream {
   }
 };
 
-struct pollfd Watch(int fd, bool wanted, short events) { return {wanted ? fd : -1, events, 0}; }
+struct pollfd Watch(int fd, bool wanted, short events) {
+  return {wanted ? fd : -1, events, 0};
+}
 
 bool HungUp(const struct pollfd& pfd) { return (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0; }
 
