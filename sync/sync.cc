@@ -164,12 +164,14 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
   // that the controller's time to serve a page and ours to apply it overlap
   // (a million-key walk spent them one after the other). The source is used
   // by one thread at a time: the next fetch starts once this one is taken.
+  // A walk's pages after the first are snapshot continuations.
+  auto fetch = [&source, limit = options.page_limit](uint64_t from, bool walking) {
+    return source.FetchKeys(from, limit, walking && from > 0);
+  };
   std::future<Result<FeedAnswer>> next_page;
   for (;;) {
     bool resyncing = walk.has_value();
-    PG_ASSIGN_OR_RETURN(FeedAnswer answer, next_page.valid()
-                                               ? next_page.get()
-                                               : source.FetchKeys(since, options.page_limit, resyncing && since > 0));
+    PG_ASSIGN_OR_RETURN(FeedAnswer answer, next_page.valid() ? next_page.get() : fetch(since, resyncing));
     if (answer.kind == FeedAnswer::Kind::kUnsupported) {
       walk.reset();
       PG_RETURN_IF_ERROR(RecordLookupMode(cache, options.now_ms));
@@ -196,11 +198,7 @@ Result<SyncReport> SyncFromFeed(KeyCache& cache, KeySource& source, const SyncOp
     PG_RETURN_IF_ERROR(CheckPageFollows(page, since));
     ++report.pages;
     since = page.revision;
-    if (page.more) {
-      next_page = std::async(std::launch::async, [&source, limit = options.page_limit, since, snapshot = resyncing] {
-        return source.FetchKeys(since, limit, snapshot && since > 0);
-      });
-    }
+    if (page.more) next_page = std::async(std::launch::async, fetch, since, resyncing);
     if (resyncing) {
       PG_RETURN_IF_ERROR(ApplyPage(ChangeTarget(*walk), page, options, report));
       if (page.more) continue;
