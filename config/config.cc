@@ -242,6 +242,13 @@ Status ApplyControllerUrl(const toml::node& value, std::string_view key, Config&
   if (!scheme || !clean || url.size() > 2048) {
     return Status::InvalidArgument(std::string(key) + " must be an http:// or https:// URL, not \"" + url + "\"");
   }
+  // Credentials in the URL would sit in a world-readable file and reach
+  // logs in every error message; the token has its own file.
+  std::string authority = url.substr(url.find("//") + 2);
+  if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+    return Status::InvalidArgument(std::string(key) +
+                                   " must not hold credentials (user:password@); put the token in controller.token_file");
+  }
   config.controller.url = url;
   return Status::OK();
 }

@@ -236,6 +236,8 @@ TEST(ConfigTest, ControllerModeNeedsUrlAndToken) {
             std::string::npos);
   EXPECT_NE(ParseError("[controller]\nurl = \"ftp://c\"").message().find("controller.url"), std::string::npos);
   EXPECT_NE(ParseError("[controller]\nurl = \"http://c x\"").message().find("controller.url"), std::string::npos);
+  EXPECT_NE(ParseError("[controller]\nurl = \"https://u:p@c/\"").message().find("token_file"), std::string::npos);
+  EXPECT_NE(ParseError("[controller]\nurl = \"http://u@c\"").message().find("credentials"), std::string::npos);
   EXPECT_NE(ParseError("[controller]\nauth_header = \"X: y\"").message().find("header name"), std::string::npos);
   EXPECT_NE(ParseError("[controller]\ntoken_file = \"token\"").message().find("absolute"), std::string::npos);
   EXPECT_NE(ParseError("[cache]\nrefresh_after = \"0s\"").message().find("positive"), std::string::npos);

@@ -7,16 +7,17 @@
 #include <cerrno>
 #include <chrono>
 
+#include "controller/plain_http.h"
 #include "util/shared_library.h"
 
 namespace pushgate {
 namespace {
 
-// libcurl is loaded on the first request, not at program start
-// (util/shared_library.h): every program that can reach the controller links
-// this module, but in standalone mode, and on the push path's start, none
-// makes a request, and libcurl with the TLS, LDAP, Kerberos and RTMP
-// libraries it pulls in cost each start about 8 ms. The soname is libcurl's
+// libcurl, used for https:// only, is loaded on its first request, not at
+// program start (util/shared_library.h): every program that can reach the
+// controller links this module, but in standalone mode none makes a request,
+// and libcurl with the TLS, LDAP, Kerberos and RTMP libraries it pulls in
+// costs a process about 15 ms. The soname is libcurl's
 // ABI, stable since 2006.
 constexpr char kLibcurlSoname[] = "libcurl.so.4";
 
@@ -285,10 +286,13 @@ struct HttpClient::Handle {
   struct EasyDeleter {
     void operator()(CURL* c) const { Curl().easy_cleanup(c); }
   };
-  std::unique_ptr<CURL, EasyDeleter> easy;
+  std::unique_ptr<CURL, EasyDeleter> easy;  // https://
+  std::unique_ptr<PlainHttpClient> plain;   // http://
 };
 
-HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), handle_(new Handle) {}
+HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), handle_(new Handle) {
+  if (options_.base_url.rfind("http://", 0) == 0) handle_->plain = std::make_unique<PlainHttpClient>(options_);
+}
 
 HttpClient::~HttpClient() = default;
 
@@ -301,6 +305,7 @@ Result<HttpResponse> HttpClient::Get(std::string_view path, size_t max_body, std
 }
 
 Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
+  if (handle_->plain) return handle_->plain->Perform(request);
   PG_RETURN_IF_ERROR(Curl().status);
   if (!handle_->easy) {
     handle_->easy.reset(Curl().easy_init());
