@@ -1,5 +1,8 @@
 #include "util/ssh_wire.h"
 
+#include "util/names.h"
+#include "util/sha256.h"
+
 namespace pushgate {
 namespace {
 
@@ -12,7 +15,29 @@ int Base64Value(char c) {
   return -1;
 }
 
+std::string_view NextBlankSeparatedField(std::string_view& rest) {
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!rest.empty() && blank(rest.front())) rest.remove_prefix(1);
+  size_t end = 0;
+  while (end < rest.size() && !blank(rest[end])) ++end;
+  std::string_view field = rest.substr(0, end);
+  rest.remove_prefix(end);
+  return field;
+}
+
 }  // namespace
+
+std::optional<std::string> KeyLineSha256Fingerprint(std::string_view line) {
+  std::string_view type = NextBlankSeparatedField(line);
+  std::string_view blob = NextBlankSeparatedField(line);
+  if (!IsAllowedKeyType(type)) return std::nullopt;
+  std::optional<std::string> bytes = DecodeBase64(blob);
+  if (!bytes || EncodeBase64(*bytes, true) != blob) return std::nullopt;
+  WireReader reader(*bytes);
+  std::string_view blob_type;
+  if (!reader.ReadString(blob_type) || blob_type != type) return std::nullopt;
+  return "SHA256:" + EncodeBase64(Sha256Bytes(*bytes), false);
+}
 
 std::optional<std::string> DecodeBase64(std::string_view in) {
   std::string out;

@@ -18,6 +18,13 @@ std::optional<std::string> DecodeBase64(std::string_view in);
 // (as key blobs are written), without it as OpenSSH prints fingerprints.
 std::string EncodeBase64(std::string_view bytes, bool pad);
 
+// The OpenSSH SHA256 fingerprint ("SHA256:" and unpadded base64, as sshd's
+// %f) of the key on an authorized_keys-style line "TYPE BLOB [COMMENT]", if
+// TYPE is an allowed key type (util/names.h), BLOB is canonical base64 and
+// the blob's own type field is TYPE; nullopt otherwise. The key itself is not
+// parsed: this is for comparing a listed key with one sshd already verified.
+std::optional<std::string> KeyLineSha256Fingerprint(std::string_view line);
+
 // Consumes fields from the front of a byte string. Every Read* returns false,
 // and leaves the reader unusable (ok() false), once the input is too short.
 class WireReader {
