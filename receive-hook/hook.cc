@@ -355,9 +355,12 @@ class Deployment {
       return Failed("create the source archive", s);
     }
     FdArchiveOutput out(fd.get());
+    // Not fsynced: the archive lives for this hook only (uploaded or handed
+    // to the build, then deleted), and is read back through the page cache.
+    // Forcing 128 MB to disk took 100 ms, and an archive deleted before
+    // writeback may never reach the disk at all.
     Result<ArchiveInfo> info = WriteSourceArchive(repo, update_.new_id, config_.build.source_compression, out,
                                                   [this] { return Checkpoint(); });
-    if (info.ok() && ::fsync(fd.get()) != 0) info = Status::FromErrno(errno, "fsync " + archive_.path);
     if (!info.ok()) return Failed("archive the source", info.status());
     info_ = std::move(info).value();
     return true;
