@@ -246,8 +246,8 @@ Status ApplyControllerUrl(const toml::node& value, std::string_view key, Config&
   // logs in every error message; the token has its own file.
   std::string authority = url.substr(url.find("//") + 2);
   if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
-    return Status::InvalidArgument(std::string(key) +
-                                   " must not hold credentials (user:password@); put the token in controller.token_file");
+    return Status::InvalidArgument(
+        std::string(key) + " must not hold credentials (user:password@); put the token in controller.token_file");
   }
   config.controller.url = url;
   return Status::OK();

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -108,6 +109,26 @@ HttpRequest Get(const std::string& path) {
   return request;
 }
 
+// A PUT of `size` bytes of a sparse file: far more than socket buffers
+// hold, without writing it.
+struct Upload {
+  testing::TempDir dir;
+  UniqueFd file;
+  HttpRequest request;
+};
+
+std::unique_ptr<Upload> SparseUpload(uint64_t size) {
+  auto upload = std::make_unique<Upload>();
+  std::string path = upload->dir / "source.tar.gz";
+  upload->file.Reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  EXPECT_EQ(::ftruncate(upload->file.get(), static_cast<off_t>(size)), 0);
+  upload->request.method = HttpRequest::Method::kPut;
+  upload->request.path = "/v2/hooks/sources/x";
+  upload->request.upload_fd = upload->file.get();
+  upload->request.upload_size = size;
+  return upload;
+}
+
 TEST(PlainHttpTest, OneConnectionCarriesManyRequests) {
   std::string first_head;
   ScriptedServer server([&](int fd, int) {
@@ -169,11 +190,7 @@ TEST(PlainHttpTest, ANewConnectionThatGetsNoAnswerIsNotRetried) {
 }
 
 TEST(PlainHttpTest, AnUploadRefusedBeforeItIsSentReturnsTheRefusal) {
-  testing::TempDir dir;
-  std::string path = dir / "source.tar.gz";
-  constexpr uint64_t kSize = 64 << 20;  // far more than the socket buffers hold
-  UniqueFd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  ASSERT_EQ(::ftruncate(file.get(), kSize), 0);
+  std::unique_ptr<Upload> upload = SparseUpload(64 << 20);
   ScriptedServer server([&](int fd, int) {
     ReadHead(fd);
     Write(fd,
@@ -184,23 +201,14 @@ TEST(PlainHttpTest, AnUploadRefusedBeforeItIsSentReturnsTheRefusal) {
   });
   HttpOptions options = Options(server.url());
   PlainHttpClient client(options);
-  HttpRequest put;
-  put.method = HttpRequest::Method::kPut;
-  put.path = "/v2/hooks/sources/x";
-  put.upload_fd = file.get();
-  put.upload_size = kSize;
-  Result<HttpResponse> r = client.Perform(put);
+  Result<HttpResponse> r = client.Perform(upload->request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(r->body, "{\"detail\":\"too big!\"}");
 }
 
 TEST(PlainHttpTest, AnUploadTheServerStopsReadingEndsAtTheStallLimitWithTicks) {
-  testing::TempDir dir;
-  std::string path = dir / "source.tar.gz";
-  constexpr uint64_t kSize = 256 << 20;
-  UniqueFd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  ASSERT_EQ(::ftruncate(file.get(), kSize), 0);
+  std::unique_ptr<Upload> upload = SparseUpload(256 << 20);
   std::atomic<bool> done{false};
   ScriptedServer server([&](int fd, int) {
     ReadHead(fd);
@@ -208,11 +216,7 @@ TEST(PlainHttpTest, AnUploadTheServerStopsReadingEndsAtTheStallLimitWithTicks) {
   });
   HttpOptions options = Options(server.url());
   PlainHttpClient client(options);
-  HttpRequest put;
-  put.method = HttpRequest::Method::kPut;
-  put.path = "/v2/hooks/sources/x";
-  put.upload_fd = file.get();
-  put.upload_size = kSize;
+  HttpRequest& put = upload->request;
   put.timeout = Duration(0);
   put.stall_timeout = std::chrono::seconds(1);
   int ticks = 0;

@@ -10,6 +10,7 @@
 #include "util/names.h"
 #include "util/rsa_bits.h"
 #include "util/shared_library.h"
+#include "util/ssh_wire.h"
 
 namespace pushgate {
 namespace {
@@ -119,15 +120,6 @@ Result<std::string> Fingerprint(ssh_key key, enum ssh_publickey_hash_type type) 
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view NextField(std::string_view& rest) {
-  while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
-  size_t end = 0;
-  while (end < rest.size() && !IsBlank(rest[end])) ++end;
-  std::string_view field = rest.substr(0, end);
-  rest.remove_prefix(end);
-  return field;
-}
-
 std::string Shorten(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 40)) {
@@ -149,7 +141,7 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
     }
   }
   std::string_view rest = line;
-  std::string_view type = NextField(rest);
+  std::string_view type = NextKeyLineField(rest);
   if (type.empty()) return Status::InvalidArgument("empty key line");
   if (line.starts_with("-----BEGIN") && line.find("PRIVATE KEY") != std::string_view::npos) {
     return Status::InvalidArgument("this is a private key; give the .pub file (such as ~/.ssh/id_ed25519.pub) "
@@ -169,7 +161,7 @@ Result<PublicKey> ParsePublicKeyLine(std::string_view line) {
                                    "\"; use ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or a "
                                    "security key type");
   }
-  std::string_view blob = NextField(rest);
+  std::string_view blob = NextKeyLineField(rest);
   if (blob.empty()) return Status::InvalidArgument("the key has no base64 data after \"" + std::string(type) + "\"");
   if (!IsBase64Blob(blob)) return Status::InvalidArgument("the key data is not valid base64");
 

@@ -15,7 +15,9 @@ int Base64Value(char c) {
   return -1;
 }
 
-std::string_view NextBlankSeparatedField(std::string_view& rest) {
+}  // namespace
+
+std::string_view NextKeyLineField(std::string_view& rest) {
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
   while (!rest.empty() && blank(rest.front())) rest.remove_prefix(1);
   size_t end = 0;
@@ -25,11 +27,9 @@ std::string_view NextBlankSeparatedField(std::string_view& rest) {
   return field;
 }
 
-}  // namespace
-
 std::optional<std::string> KeyLineSha256Fingerprint(std::string_view line) {
-  std::string_view type = NextBlankSeparatedField(line);
-  std::string_view blob = NextBlankSeparatedField(line);
+  std::string_view type = NextKeyLineField(line);
+  std::string_view blob = NextKeyLineField(line);
   if (!IsAllowedKeyType(type)) return std::nullopt;
   std::optional<std::string> bytes = DecodeBase64(blob);
   if (!bytes || EncodeBase64(*bytes, true) != blob) return std::nullopt;

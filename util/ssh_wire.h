@@ -18,6 +18,10 @@ std::optional<std::string> DecodeBase64(std::string_view in);
 // (as key blobs are written), without it as OpenSSH prints fingerprints.
 std::string EncodeBase64(std::string_view bytes, bool pad);
 
+// The next field of an authorized_keys-style line: skips spaces and tabs,
+// then takes up to the next one, and consumes both from `rest`.
+std::string_view NextKeyLineField(std::string_view& rest);
+
 // The OpenSSH SHA256 fingerprint ("SHA256:" and unpadded base64, as sshd's
 // %f) of the key on an authorized_keys-style line "TYPE BLOB [COMMENT]", if
 // TYPE is an allowed key type (util/names.h), BLOB is canonical base64 and

@@ -69,10 +69,12 @@ namespace {
 
 // Fingerprints as `ssh-keygen -lf` printed them for these keys.
 TEST(KeyLineSha256FingerprintTest, MatchesSshKeygen) {
-  EXPECT_EQ(KeyLineSha256Fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKzBxOMv0ue7Q04Bbx/LLYzAyLm01VT2869I37ZpC2hz test"),
-            "SHA256:vvS+T+N9852wtc/E+kcLMw4Jq1ZweasrjzYt0Y6fI2I");
-  EXPECT_EQ(KeyLineSha256Fingerprint("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGxkwl2lKVeg04x45"
-                                     "XrUZchoiZU0M/Ratf0bdmyLKY/2XAjYaf0wAThDtYXaHsJ0lY83Fmddwiz/bF8sDPtEpdw=\t"),
+  EXPECT_EQ(
+      KeyLineSha256Fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKzBxOMv0ue7Q04Bbx/LLYzAyLm01VT2869I37ZpC2hz test"),
+      "SHA256:vvS+T+N9852wtc/E+kcLMw4Jq1ZweasrjzYt0Y6fI2I");
+  EXPECT_EQ(KeyLineSha256Fingerprint(
+                "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGxkwl2lKVeg04x45"
+                "XrUZchoiZU0M/Ratf0bdmyLKY/2XAjYaf0wAThDtYXaHsJ0lY83Fmddwiz/bF8sDPtEpdw=\t"),
             "SHA256:XHY/t8a+em+G5gkvH+DdgTiL8xK6EAOmG3qAPHFW8yI");
 }
 
@@ -81,10 +83,14 @@ TEST(KeyLineSha256FingerprintTest, MatchesSshKeygen) {
 // gives no fingerprint, so a listed line cannot stand in for another key.
 TEST(KeyLineSha256FingerprintTest, ALineThatIsNotWhatItSaysHasNone) {
   const std::string blob = "AAAAC3NzaC1lZDI1NTE5AAAAIKzBxOMv0ue7Q04Bbx/LLYzAyLm01VT2869I37ZpC2hz";
-  const std::vector<std::string> lines = {"xssh-ed25519 " + blob,      "ssh-rsa " + blob,
-                                          "ecdsa-sha2-nistp256 " + blob, "ssh-ed25519 " + blob + "=",
-                                          "ssh-ed25519",                 "ssh-ed25519 not-base64!",
-                                          "ssh-ed25519 AAAA",            ""};
+  const std::vector<std::string> lines = {"xssh-ed25519 " + blob,
+                                          "ssh-rsa " + blob,
+                                          "ecdsa-sha2-nistp256 " + blob,
+                                          "ssh-ed25519 " + blob + "=",
+                                          "ssh-ed25519",
+                                          "ssh-ed25519 not-base64!",
+                                          "ssh-ed25519 AAAA",
+                                          ""};
   for (const std::string& line : lines) {
     EXPECT_EQ(KeyLineSha256Fingerprint(line), std::nullopt) << line;
   }
