@@ -254,9 +254,10 @@ void SetTransport(EasyOptions& set, const HttpOptions& options, const HttpReques
   set(CURLOPT_SSL_VERIFYHOST, 2L);
   if (!options.ca_file.empty()) set(CURLOPT_CAINFO, options.ca_file.c_str());
   set(CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode
-  if (!request.on_body) {
+  if (!request.on_body && request.method != HttpRequest::Method::kHead) {
     // A declared Content-Length over the limit fails before any byte is
     // read; OnBody enforces the same limit on chunked or compressed answers.
+    // (A HEAD answer's length is the resource's, and it has no body.)
     set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body));
   }
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/names.h"
+
 namespace pushgate {
 namespace {
 
@@ -128,7 +130,9 @@ Result<std::string> FormatRequestHead(std::string_view method, const HttpUrl& ur
     size_t colon = h.find(':');
     bool clean = h.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos;
     if (colon == std::string::npos || !IsToken(std::string_view(h).substr(0, colon)) || !clean) {
-      return Status::InvalidArgument("request header \"" + h + "\" is not \"Name: value\" on one line");
+      // The name only: a header's value may be a token.
+      return Status::InvalidArgument("request header \"" + Printable(h.substr(0, std::min(colon, size_t{40})), 40) +
+                                     "\" is not \"Name: value\" on one line");
     }
     head.append(h).append("\r\n");
   }
@@ -215,7 +219,9 @@ Status HttpResponseParser::OnHeadEnd() {
     state_ = State::kStatusLine;
     return Status::OK();
   }
+  body_length_.reset();
   if (head_request_ || head_.status == 204 || head_.status == 304) {
+    body_length_ = 0;
     state_ = State::kDone;
   } else if (chunked_) {
     // A Content-Length beside chunked is ignored, as RFC 9112 says, but the
@@ -224,6 +230,7 @@ Status HttpResponseParser::OnHeadEnd() {
     head_.content_length.reset();
     state_ = State::kChunkSize;
   } else if (head_.content_length) {
+    body_length_ = head_.content_length;
     remaining_ = *head_.content_length;
     state_ = remaining_ == 0 ? State::kDone : State::kLength;
   } else {

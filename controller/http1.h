@@ -71,6 +71,10 @@ class HttpResponseParser {
   // "Connection: close", a framed body and no stray bytes after it.
   bool reusable() const { return done() && keep_alive_ && !stray_bytes_; }
   const HttpResponseHead& head() const { return head_; }
+  // Once head_done(): the length of the body that follows, if the head
+  // says it: 0 for a HEAD request's answer, a 204 or a 304 whatever their
+  // Content-Length (which then describes the resource, not this answer).
+  std::optional<uint64_t> body_length() const { return body_length_; }
 
  private:
   enum class State { kStatusLine, kHeaders, kLength, kChunkSize, kChunkData, kChunkEnd, kTrailers, kUntilClose, kDone };
@@ -89,6 +93,7 @@ class HttpResponseParser {
   size_t line_bytes_ = 0;   // the last whole line as it came, line end included
   size_t head_bytes_ = 0;   // of this head (or the trailers), against kMaxHeadBytes
   uint64_t remaining_ = 0;  // of the body or the chunk
+  std::optional<uint64_t> body_length_;
   bool chunked_ = false;
   bool keep_alive_ = true;
   bool stray_bytes_ = false;

@@ -67,6 +67,7 @@ struct Parsed {
   HttpResponseHead head;
   bool done = false;
   bool reusable = false;
+  std::optional<uint64_t> body_length;
 };
 
 Parsed Parse(std::string_view wire, size_t step, bool head_request = false, bool closed = false) {
@@ -82,6 +83,7 @@ Parsed Parse(std::string_view wire, size_t step, bool head_request = false, bool
   out.head = parser.head();
   out.done = parser.done();
   out.reusable = parser.reusable();
+  out.body_length = parser.body_length();
   return out;
 }
 
@@ -118,6 +120,10 @@ TEST(HttpResponseParserTest, AnswersWithoutABody) {
   EXPECT_TRUE(head.done);
   EXPECT_TRUE(head.reusable);
   EXPECT_EQ(head.head.content_length, 99u);
+  EXPECT_EQ(head.body_length, 0u) << "a HEAD answer's length is the resource's, not a body";
+  EXPECT_EQ(Parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", 5).body_length, 0u);
+  EXPECT_EQ(Parse("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n", 100).body_length, 7u);
+  EXPECT_EQ(Parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 100).body_length, std::nullopt);
   EXPECT_TRUE(Parse("HTTP/1.1 204 No Content\r\n\r\n", 5).done);
   EXPECT_TRUE(Parse("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 5).reusable);
   EXPECT_FALSE(Parse("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", 5).reusable);

@@ -359,7 +359,7 @@ Result<HttpResponse> PlainHttpClient::Exchange(const HttpRequest& request, bool*
     if (over_limit) return too_large();
     if (!fed.ok()) return failed(fed);
     // A declared length over the limit fails before the body is read.
-    if (parser.head_done() && !streamed() && parser.head().content_length.value_or(0) > request.max_body) {
+    if (parser.head_done() && !streamed() && parser.body_length().value_or(0) > request.max_body) {
       return too_large();
     }
   }

@@ -297,13 +297,38 @@ TEST(PlainHttpTest, ADeclaredLengthOverTheLimitFailsBeforeTheBody) {
   EXPECT_NE(r.status().message().find("larger than 1000 bytes"), std::string::npos) << r.status().message();
 }
 
+// A HEAD answer's Content-Length is the size of what a GET would get (a
+// stored source of hundreds of megabytes), not a body to refuse.
+TEST(PlainHttpTest, AHeadAnswersLengthIsNotABody) {
+  ScriptedServer server([&](int fd, int) {
+    ReadHead(fd);
+    Write(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 134217728\r\n\r\n");
+    ReadHead(fd);
+    Write(fd, kOk);
+    Drain(fd);
+  });
+  HttpOptions options = Options(server.url());
+  PlainHttpClient client(options);
+  HttpRequest head = Get("/v2/hooks/sources/sha256:x");
+  head.method = HttpRequest::Method::kHead;
+  Result<HttpResponse> r = client.Perform(head);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(client.Perform(Get("/a")).ok());
+  EXPECT_EQ(server.accepted(), 1);
+}
+
 TEST(PlainHttpTest, HeadersThatWouldAddALineAreRefusedBeforeConnecting) {
   ScriptedServer server([&](int fd, int) { Drain(fd); });
   HttpOptions options = Options(server.url());
   PlainHttpClient client(options);
   HttpRequest request = Get("/a");
-  request.headers = {"X-Token: t\r\nX-Admin: 1"};
-  EXPECT_EQ(client.Perform(request).status().code(), Status::Code::kInvalidArgument);
+  request.headers = {"X-Token: secret\r\nX-Admin: 1"};
+  Status refused = client.Perform(request).status();
+  EXPECT_EQ(refused.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(refused.message().find("X-Token"), std::string::npos) << refused.message();
+  EXPECT_EQ(refused.message().find("secret"), std::string::npos)
+      << "a header's value is never shown: " << refused.message();
   EXPECT_EQ(server.accepted(), 0);
 }
 
