@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -16,7 +17,11 @@
 namespace pushgate::log {
 namespace {
 
+// One per process. Every function below takes `mu`: a process may log from
+// more than one thread (the reaper's trash emptier), and a rotation closes
+// the descriptor the others write to.
 struct State {
+  std::mutex mu;
   std::string program = "pushgate";
   Destination destination;
   Level min_level = Level::kInfo;
@@ -107,8 +112,8 @@ Result<Level> ParseLevel(std::string_view text) {
                                  "' is not a log level; use debug, info, warn or error");
 }
 
-void Configure(std::string_view program, const Destination& destination, Level min_level) {
-  State& s = GetState();
+// Configure with `s.mu` held.
+void ConfigureLocked(State& s, std::string_view program, const Destination& destination, Level min_level) {
   s.program = std::string(program);
   s.destination = destination;
   s.min_level = min_level;
@@ -128,17 +133,26 @@ void Configure(std::string_view program, const Destination& destination, Level m
   }
 }
 
+void Configure(std::string_view program, const Destination& destination, Level min_level) {
+  State& s = GetState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  ConfigureLocked(s, program, destination, min_level);
+}
+
 void ReopenAfterStdioChange(int fd) {
   State& s = GetState();
+  std::lock_guard<std::mutex> lock(s.mu);
   s.stderr_fd = fd;
   s.file_fd = -1;  // closed with the rest of the old descriptors
   if (s.destination.kind == Destination::Kind::kSyslog) ::closelog();
   Destination destination = s.destination;
-  Configure(s.program, destination, s.min_level);
+  std::string program = s.program;
+  ConfigureLocked(s, program, destination, s.min_level);
 }
 
 void SetContext(std::string_view key, std::string_view value) {
   State& s = GetState();
+  std::lock_guard<std::mutex> lock(s.mu);
   for (auto& [k, v] : s.context) {
     if (k == key) {
       v = std::string(value);
@@ -150,6 +164,7 @@ void SetContext(std::string_view key, std::string_view value) {
 
 void Write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   State& s = GetState();
+  std::lock_guard<std::mutex> lock(s.mu);
   if (level < s.min_level) return;
   JsonObject line;
   line.Add("time", Timestamp());
