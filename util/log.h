@@ -3,7 +3,8 @@
 // This is for operators, never for pushers: the forced shell and the hook
 // talk to the pusher on stderr, so they log to syslog or a file. Each line
 // carries the time, level, program, message, the process's context fields
-// (request id, app, user, key) and the call's own fields.
+// (request id, app, user, key) and the call's own fields. Every function is
+// safe to call from any thread of the process.
 #ifndef PUSHGATE_UTIL_LOG_H_
 #define PUSHGATE_UTIL_LOG_H_
 
