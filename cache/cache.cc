@@ -195,8 +195,6 @@ Result<std::string> FingerprintDigest(std::string_view fingerprint) {
   return std::move(*digest);
 }
 
-std::string FingerprintText(std::string_view digest) { return "SHA256:" + EncodeBase64(digest, false); }
-
 std::string CompositeKey(std::string_view first, std::string_view second) {
   std::string key;
   key.reserve(first.size() + 1 + second.size());

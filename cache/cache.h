@@ -66,10 +66,10 @@ Result<KeyRecord> DecodeKeyRecord(std::string_view data);
 // The owner of an encoded record, without decoding the rest.
 Result<std::string_view> KeyRecordUser(std::string_view data);
 
-// "SHA256:..." (OpenSSH's text) and the 32-byte digest the tables are keyed
-// by. FingerprintDigest refuses anything but OpenSSH's exact text.
+// The 32-byte digest the tables are keyed by, from "SHA256:..." (OpenSSH's
+// text; FingerprintText in util/ssh_wire.h is the way back). Anything but
+// OpenSSH's exact text is refused.
 Result<std::string> FingerprintDigest(std::string_view fingerprint);
-std::string FingerprintText(std::string_view digest);
 
 // A key bound to one app of the standalone registry instead of to a user.
 // Its key record sits in the keys table like any other, owned by

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <thread>
 
+#include "util/duration.h"
+
 namespace pushgate {
 namespace {
 
@@ -30,10 +32,6 @@ struct AddressListDeleter {
   void operator()(addrinfo* list) const { ::freeaddrinfo(list); }
 };
 using AddressList = std::unique_ptr<addrinfo, AddressListDeleter>;
-
-std::string Milliseconds(Duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-}
 
 // getaddrinfo has no timeout of its own, and a DNS server that does not
 // answer would hold the request for resolv.conf's retries (10 s and more).
@@ -168,10 +166,10 @@ class Pacer {
   Result<short> Wait(int fd, short events) {
     for (;;) {
       auto now = Clock::now();
-      if (now >= deadline_) return Status::Timeout("no answer within " + Milliseconds(timeout_));
+      if (now >= deadline_) return Status::Timeout("no answer within " + FormatDuration(timeout_));
       Duration stall = request_.stall_timeout;
       if (stall.count() > 0 && now - last_progress_ >= stall) {
-        return Status::Timeout("no data moved for " + Milliseconds(stall));
+        return Status::Timeout("no data moved for " + FormatDuration(stall));
       }
       if (request_.on_tick && now - last_tick_ >= kTickInterval) {
         last_tick_ = now;

@@ -36,8 +36,10 @@ std::optional<std::string> KeyLineSha256Fingerprint(std::string_view line) {
   WireReader reader(*bytes);
   std::string_view blob_type;
   if (!reader.ReadString(blob_type) || blob_type != type) return std::nullopt;
-  return "SHA256:" + EncodeBase64(Sha256Bytes(*bytes), false);
+  return FingerprintText(Sha256Bytes(*bytes));
 }
+
+std::string FingerprintText(std::string_view digest) { return "SHA256:" + EncodeBase64(digest, false); }
 
 std::optional<std::string> DecodeBase64(std::string_view in) {
   std::string out;

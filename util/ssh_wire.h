@@ -18,6 +18,10 @@ std::optional<std::string> DecodeBase64(std::string_view in);
 // (as key blobs are written), without it as OpenSSH prints fingerprints.
 std::string EncodeBase64(std::string_view bytes, bool pad);
 
+// OpenSSH's text for a SHA256 fingerprint, as sshd's %f and ssh-keygen -l
+// print it: "SHA256:" and the 32-byte digest in unpadded base64.
+std::string FingerprintText(std::string_view digest);
+
 // The next field of an authorized_keys-style line: skips spaces and tabs,
 // then takes up to the next one, and consumes both from `rest`.
 std::string_view NextKeyLineField(std::string_view& rest);
