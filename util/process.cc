@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -65,66 +67,102 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
-// Spawn for what posix_spawn cannot express (killed_with_parent, keep_fds):
-// fork, set up the child the same way (stdio, no other descriptors but the
-// kept ones, cwd, default signals, process group), PR_SET_PDEATHSIG if asked,
-// exec. The child uses async-signal-safe calls only; an exec failure comes
-// back through a pipe.
-Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
-  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
-  if (pid == 0) {
-    // Set by the parent too (below); whichever runs second may find it
-    // done, so neither result is an error.
-    if (spec.new_process_group) (void)::setpgid(0, 0);
-    if (spec.killed_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)) {
-      ::_exit(127);  // parent already gone
-    }
-    // The first setup step that fails is reported instead of running the
-    // child with descriptors it should not have.
-    int err = 0;
-    int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-    for (int target = 0; target < 3 && err == 0; ++target) {
-      int source = fds[target] >= 0 ? fds[target] : devnull;
-      int rc = source == target ? ::fcntl(target, F_SETFD, 0) : ::dup2(source, target);
-      if (rc < 0) err = errno;
-    }
-    // Closed at exec, so the error pipe still works until then.
-    if (err == 0 && ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) err = errno;
-    for (int fd : spec.keep_fds) {
-      if (err == 0 && ::fcntl(fd, F_SETFD, 0) != 0) err = errno;
-    }
-    if (err == 0 && !spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
-    struct sigaction dfl = {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) {
-      // Fails only for signals the kernel reserves (glibc's 32 and 33).
-      if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
-    }
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (err == 0 && ::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) err = errno;
-    if (err == 0) {
-      ::execve(spec.path.c_str(), argv, envp);
-      err = errno;
-    }
-    (void)!::write(err_write.get(), &err, sizeof err);
-    ::_exit(127);
+// What a child started by ForkAndExec needs, prepared by the parent: the
+// child shares the parent's memory until it execs, so it reads these and
+// makes system calls, nothing else (no allocation, no locks).
+struct ChildSetup {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;  // null: inherit
+  int fds[3];       // stdin, stdout, stderr
+  const int* keep_fds;
+  size_t keep_count;
+  bool new_process_group;
+  bool killed_with_parent;
+  pid_t parent;
+  int err = 0;  // set by the child: the step or exec that failed
+};
+
+// The child's side of ForkAndExec, on a stack of its own. Not instrumented
+// by AddressSanitizer: its shadow bookkeeping would be written into the
+// memory the parent shares, for a stack that is unmapped afterwards.
+__attribute__((no_sanitize("address"))) int RunChild(void* arg) {
+  ChildSetup& child = *static_cast<ChildSetup*>(arg);
+  // Set by the parent too (below); whichever runs second may find it
+  // done, so neither result is an error.
+  if (child.new_process_group) (void)::setpgid(0, 0);
+  if (child.killed_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != child.parent)) {
+    ::_exit(127);  // parent already gone
   }
+  // The first setup step that fails is reported instead of running the
+  // child with descriptors it should not have.
+  int err = 0;
+  for (int target = 0; target < 3 && err == 0; ++target) {
+    int source = child.fds[target];
+    int rc = source == target ? ::fcntl(target, F_SETFD, 0) : ::dup2(source, target);
+    if (rc < 0) err = errno;
+  }
+  if (err == 0 && ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) err = errno;
+  for (size_t i = 0; i < child.keep_count && err == 0; ++i) {
+    if (::fcntl(child.keep_fds[i], F_SETFD, 0) != 0) err = errno;
+  }
+  if (err == 0 && child.cwd != nullptr && ::chdir(child.cwd) != 0) err = errno;
+  // The parent's handlers are not the child's (no CLONE_SIGHAND), and every
+  // signal is blocked until here, so none runs a parent's handler in the
+  // shared memory.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    // Fails only for signals the kernel reserves (glibc's 32 and 33).
+    if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (err == 0 && ::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) err = errno;
+  if (err == 0) {
+    ::execve(child.path, child.argv, child.envp);
+    err = errno;
+  }
+  child.err = err;
+  ::_exit(127);
+}
+
+// Spawn for what posix_spawn cannot express (killed_with_parent, keep_fds):
+// a child that shares our memory and suspends us until it execs
+// (CLONE_VM | CLONE_VFORK, as posix_spawn itself does), so starting git
+// copies no page table of ours and takes no copy-on-write fault. It sets
+// itself up the same way (stdio, no other descriptors but the kept ones,
+// cwd, default signals, process group), with PR_SET_PDEATHSIG if asked,
+// then execs; a failure comes back in the shared ChildSetup.
+Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
+  ChildSetup child{spec.path.c_str(),
+                   argv,
+                   envp,
+                   spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
+                   {spec.stdin_fd >= 0 ? spec.stdin_fd : devnull, spec.stdout_fd >= 0 ? spec.stdout_fd : devnull,
+                    spec.stderr_fd >= 0 ? spec.stderr_fd : devnull},
+                   spec.keep_fds.data(),
+                   spec.keep_fds.size(),
+                   spec.new_process_group,
+                   spec.killed_with_parent,
+                   ::getpid()};
+  constexpr size_t kChildStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kChildStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return Status::FromErrno(errno, "allocate a stack to run " + spec.path);
+  sigset_t all, previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &previous);
+  pid_t pid = ::clone(RunChild, static_cast<char*>(stack) + kChildStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
+  int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ::munmap(stack, kChildStack);
+  if (pid < 0) return Status::FromErrno(clone_errno, "start " + spec.path);
   // Also here, so the group exists before the caller can signal it.
   if (spec.new_process_group) (void)::setpgid(pid, pid);
-  err_write.Reset();
-  int err = 0;
-  ssize_t n;
-  while ((n = ::read(err_read.get(), &err, sizeof err)) < 0 && errno == EINTR) {
-  }
-  if (n == static_cast<ssize_t>(sizeof err)) {
+  if (child.err != 0) {
     (void)WaitForExit(pid);
-    return Status::FromErrno(err, "run " + spec.path);
+    return Status::FromErrno(child.err, "run " + spec.path);
   }
   return pid;
 }

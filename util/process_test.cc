@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,8 +20,8 @@ SpawnSpec Shell(const std::string& script, std::vector<std::string> env = {}, bo
   return spec;
 }
 
-// Spawn has two ways to start a child (posix_spawn, and fork for
-// killed_with_parent); the basic tests run both.
+// Spawn has two ways to start a child (posix_spawn, and its own vfork-style
+// clone for killed_with_parent); the basic tests run both.
 class SpawnTest : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(ProcessTest, SpawnTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "KilledWithParent" : "PosixSpawn"; });
@@ -46,6 +47,40 @@ TEST_P(SpawnTest, OnlyStdioIsInherited) {
   ASSERT_TRUE(run.ok());
   EXPECT_NE(run->output.find("2\n"), std::string::npos) << run->output;
   EXPECT_EQ(run->output.find(std::to_string(leaked.get()) + "\n"), std::string::npos) << run->output;
+}
+
+// Signals the caller ignores or blocks (the programs ignore SIGPIPE, and
+// block signals around the spawn itself) start at their defaults, unblocked,
+// in the child; the caller's own mask is as it was.
+TEST_P(SpawnTest, ChildStartsWithDefaultSignalsAndTheCallersMaskIsKept) {
+  struct sigaction ignore = {}, previous_pipe = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &previous_pipe), 0);
+  sigset_t usr2, before;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &before), 0);
+  // exec keeps ignored and blocked signals, so cat reports what it was given.
+  SpawnSpec spec = Shell("exec cat /proc/self/status", {}, GetParam());
+  Result<CapturedRun> run = RunAndCapture(spec);
+  sigset_t after;
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &before, &after), 0);
+  ASSERT_EQ(::sigaction(SIGPIPE, &previous_pipe, nullptr), 0);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  // A mask of signals 1 to 64, signal N at bit N-1. glibc's posix_spawn
+  // leaves its own internal signals (32 and 33) ignored; only the others
+  // are the caller's to pass on.
+  auto mask = [&](const std::string& field) -> uint64_t {
+    size_t at = run->output.find(field + ":\t");
+    if (at == std::string::npos) return ~uint64_t{0};
+    return std::stoull(run->output.substr(at + field.size() + 2, 16), nullptr, 16);
+  };
+  constexpr uint64_t kGlibcInternal = (uint64_t{1} << 31) | (uint64_t{1} << 32);
+  EXPECT_EQ(mask("SigBlk"), 0u) << run->output;
+  EXPECT_EQ(mask("SigIgn") & ~kGlibcInternal, 0u) << run->output;
+  EXPECT_EQ(sigismember(&after, SIGUSR2), 1);
+  EXPECT_EQ(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+  EXPECT_EQ(sigismember(&after, SIGCHLD), sigismember(&before, SIGCHLD));
 }
 
 TEST(ProcessTest, KeptDescriptorsAndOnlyThoseReachTheChild) {
