@@ -11,7 +11,11 @@ serves only the parsing of keys, which a standalone push does not do:
 sshkey/sshkey.cc loads it on the first key. libgit2 cost the hook 17 ms (10
 of them parsing the CA bundle at its start-up); gitrepo/ asks git itself.
 
-usage: check_push_path_libraries.py --forbid LIB[,LIB...] PROGRAM...
+--forbid-symbol names symbols the programs must not import: iostream's
+static initialiser (std::ios_base::Init), which CLI11 brings and which with
+CLI11's own start-up cost each program about 2 ms (program/flags.h).
+
+usage: check_push_path_libraries.py --forbid LIB[,LIB...] [--forbid-symbol SYM[,SYM...]] PROGRAM...
 """
 import argparse
 import subprocess
@@ -23,14 +27,25 @@ def needed(program):
     return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
 
 
+def imported(program):
+    out = subprocess.run(["nm", "-D", "--undefined-only", program], check=True, capture_output=True, text=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--forbid", required=True, help="comma-separated library name prefixes")
+    parser.add_argument("--forbid-symbol", default="", help="comma-separated symbol names")
     parser.add_argument("programs", nargs="+")
     args = parser.parse_args()
     forbidden = tuple(args.forbid.split(","))
+    forbidden_symbols = [s for s in args.forbid_symbol.split(",") if s]
     failures = []
     for program in args.programs:
+        symbols = imported(program)
+        for symbol in forbidden_symbols:
+            if symbol in symbols:
+                failures.append(f"{program} imports {symbol}, which a program every push starts must not")
         libs = needed(program)
         if not libs:
             failures.append(f"{program}: records no shared library at all; is it the program that was meant?")
