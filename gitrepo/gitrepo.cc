@@ -1,5 +1,6 @@
 #include "gitrepo/gitrepo.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -53,6 +54,10 @@ Status RunGit(const std::string& git_path, std::vector<std::string> argv, const 
 
 }  // namespace
 
+bool IsQuarantineDirName(std::string_view name) {
+  return name.starts_with("tmp_objdir-incoming-") || name.starts_with("incoming-");
+}
+
 Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& path) {
   std::vector<std::string> stale;
   for (const char* name : {"HEAD.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
@@ -66,10 +71,12 @@ Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& p
     if (p.extension() == ".lock" && !it->is_directory()) stale.push_back(fs::relative(p, path).string());
   }
   if (ec && ec != std::errc::no_such_file_or_directory) return Status::FromErrno(ec.value(), "scan " + path + "/refs");
-  Result<std::vector<std::string>> objects = ListDir(path + "/objects");
-  if (objects.ok()) {
-    for (const std::string& entry : *objects) {
-      if (entry.rfind("incoming-", 0) == 0) stale.push_back("objects/" + entry);
+  // Read in place: objects/ holds up to 256 fan-out directories, and this
+  // runs before every push.
+  if (UniqueDir objects{::opendir((path + "/objects").c_str())}) {
+    while (struct dirent* entry = ::readdir(objects.get())) {
+      std::string_view name = entry->d_name;
+      if (IsQuarantineDirName(name)) stale.push_back("objects/" + std::string(name));
     }
   }
   for (const std::string& relative : stale) PG_RETURN_IF_ERROR(RemoveTree(path + "/" + relative));

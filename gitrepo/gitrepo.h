@@ -34,11 +34,16 @@ Status CreateBareRepository(const std::string& path,
 // `path` leaves behind, which would otherwise refuse every later push ("cannot
 // lock ref ... File exists") or hold disk space: lock files (refs/**/*.lock,
 // HEAD.lock, packed-refs.lock, config.lock, shallow.lock) and quarantine
-// directories (objects/incoming-*). Only correct while nothing else writes to
-// the repository: pushgate-shell calls it holding the app lock, under which
-// every git process that writes to a repository runs. Returns the paths
-// removed, relative to `path`.
+// directories (see IsQuarantineDirName). Only correct while nothing else
+// writes to the repository: pushgate-shell calls it holding the app lock,
+// under which every git process that writes to a repository runs. Returns
+// the paths removed, relative to `path`.
 Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& path);
+
+// Whether `name`, in a repository's objects/, is the quarantine directory
+// of a push: objects/tmp_objdir-incoming-* (git 2.35 and later), or
+// objects/incoming-* (git 2.11 to 2.34).
+bool IsQuarantineDirName(std::string_view name);
 
 struct CommitInfo {
   std::string id;       // 40 hex digits

@@ -221,7 +221,8 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   ASSERT_TRUE(Decide(std::string("git-upload-pack 'web.git'")).exec);
   std::string repo = config_.dirs().Repo("web");
   std::vector<std::string> stale = {"refs/heads/main.lock", "refs/heads/feature/x.lock", "HEAD.lock",
-                                    "packed-refs.lock", "objects/incoming-Ab12Cd/pack/tmp_pack_1"};
+                                    "packed-refs.lock", "objects/tmp_objdir-incoming-Ab12Cd/pack/tmp_pack_1",
+                                    "objects/incoming-Ef34Gh/pack/tmp_pack_2"};
   for (const std::string& path : stale) {
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) {
@@ -237,7 +238,10 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(push.exec) << push.message;
   for (const std::string& path : stale) EXPECT_FALSE(PathExists(repo + "/" + path)) << path;
-  EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ab12Cd"));
+  // git 2.35 and later name a push's quarantine tmp_objdir-incoming-*, older ones incoming-*.
+  EXPECT_FALSE(PathExists(repo + "/objects/tmp_objdir-incoming-Ab12Cd"));
+  EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ef34Gh"));
+  EXPECT_TRUE(PathExists(repo + "/objects/pack")) << "git's own directory was removed";
   EXPECT_TRUE(PathExists(repo + "/refs/heads/main")) << "a ref was removed";
   EXPECT_TRUE(PathExists(repo + "/refs/heads/feature")) << "a ref directory was removed";
 }

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "gitrepo/gitrepo.h"
 #include "tests/e2e/gateway.h"
 #include "util/fs.h"
 #include "util/lock.h"
@@ -214,12 +215,12 @@ void RunKillLoop(const KillLoop& setup) {
     EXPECT_TRUE(ReleaseIsOf(gateway->CurrentRelease("pause-crash"), GitDirRef(repo, "refs/heads/main")));
   }
 
-  // Objects of killed pushes wait in quarantine directories (incoming-*)
-  // that git removes on the next gc.
+  // Objects of killed pushes wait in quarantine directories, which the next
+  // push's session removes under the app lock; the loop ended with a push.
   int quarantined = 0;
   Result<std::vector<std::string>> objects = ListDir(repo + "/objects");
   ASSERT_TRUE(objects.ok());
-  for (const std::string& entry : *objects) quarantined += entry.rfind("incoming-", 0) == 0;
+  for (const std::string& entry : *objects) quarantined += IsQuarantineDirName(entry);
   std::string summary;
   for (const auto& [name, count] : victims) summary += name + "=" + std::to_string(count) + " ";
   std::cout << "killed: " << summary << "| pushes refused " << refused << ", landed " << landed
@@ -229,6 +230,7 @@ void RunKillLoop(const KillLoop& setup) {
   EXPECT_GE(victims.size(), static_cast<size_t>(setup.min_victim_kinds)) << summary;
   EXPECT_GE(refused, setup.rounds * 2 / 5) << summary;
   EXPECT_GE(victims["pre-receive"], setup.rounds / 20) << "too few kills landed in the hook: " << summary;
+  EXPECT_EQ(quarantined, 0) << "quarantine directories of killed pushes were left in the repository";
 }
 
 TEST(PushCrashTest, HundredKillsAtRandomPointsOfAPushLoseNothing) {
