@@ -41,8 +41,8 @@ Status CreateBareRepository(const std::string& path,
 Result<std::vector<std::string>> RemoveLeftoversOfKilledGit(const std::string& path);
 
 // Whether `name`, in a repository's objects/, is the quarantine directory
-// of a push: objects/tmp_objdir-incoming-* (git 2.35 and later), or
-// objects/incoming-* (git 2.11 to 2.34).
+// of a push: objects/tmp_objdir-incoming-* as current git names it (2.39
+// here), or objects/incoming-* as older git did.
 bool IsQuarantineDirName(std::string_view name);
 
 struct CommitInfo {

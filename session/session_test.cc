@@ -238,7 +238,7 @@ TEST_F(ShellTest, LeftoversOfAKilledPushAreRemovedUnderTheAppLock) {
   SessionDecision push = Decide(std::string("git-receive-pack 'web.git'"));
   ASSERT_TRUE(push.exec) << push.message;
   for (const std::string& path : stale) EXPECT_FALSE(PathExists(repo + "/" + path)) << path;
-  // git 2.35 and later name a push's quarantine tmp_objdir-incoming-*, older ones incoming-*.
+  // Current git names a push's quarantine tmp_objdir-incoming-*, older git incoming-*.
   EXPECT_FALSE(PathExists(repo + "/objects/tmp_objdir-incoming-Ab12Cd"));
   EXPECT_FALSE(PathExists(repo + "/objects/incoming-Ef34Gh"));
   EXPECT_TRUE(PathExists(repo + "/objects/pack")) << "git's own directory was removed";
