@@ -1,7 +1,8 @@
 // The command lines of the programs that start on every push
 // (pushgate-shell, pushgate-hook): a few `--name VALUE` options, parsed
 // without CLI11. CLI11's iostream and static initialisers, and the building
-// of its parser, cost each start about 2 ms here (docs/performance.md);
+// of its parser, cost each start 1 to 2 ms here (2 ms in an empty program,
+// 1 ms of the hook's; docs/performance.md);
 // these command lines are written by pushgate itself (the keys helper's
 // forced command, the hooks directory), so a general parser buys nothing.
 // Usage errors read as ParseCommandLine's: one line naming what is wrong,

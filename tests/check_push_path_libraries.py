@@ -12,8 +12,8 @@ sshkey/sshkey.cc loads it on the first key. libgit2 cost the hook 17 ms (10
 of them parsing the CA bundle at its start-up); gitrepo/ asks git itself.
 
 --forbid-symbol names symbols the programs must not import: iostream's
-static initialiser (std::ios_base::Init), which CLI11 brings and which with
-CLI11's own start-up cost each program about 2 ms (program/flags.h).
+static initialiser (std::ios_base::Init), which CLI11 brings; with CLI11's
+own start-up it cost each program 1 to 2 ms here (program/flags.h).
 
 usage: check_push_path_libraries.py --forbid LIB[,LIB...] [--forbid-symbol SYM[,SYM...]] PROGRAM...
 """
