@@ -67,7 +67,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   return out;
 }
 
-// What a child started by ForkAndExec needs, prepared by the parent: the
+// What a child started by CloneAndExec needs, prepared by the parent: the
 // child shares the parent's memory until it execs, so it reads these and
 // makes system calls, nothing else (no allocation, no locks).
 struct ChildSetup {
@@ -84,7 +84,7 @@ struct ChildSetup {
   int err = 0;  // set by the child: the step or exec that failed
 };
 
-// The child's side of ForkAndExec, on a stack of its own. Not instrumented
+// The child's side of CloneAndExec, on a stack of its own. Not instrumented
 // by AddressSanitizer: its shadow bookkeeping would be written into the
 // memory the parent shares, for a stack that is unmapped afterwards.
 __attribute__((no_sanitize("address"))) int RunChild(void* arg) {
@@ -135,13 +135,12 @@ __attribute__((no_sanitize("address"))) int RunChild(void* arg) {
 // itself up the same way (stdio, no other descriptors but the kept ones,
 // cwd, default signals, process group), with PR_SET_PDEATHSIG if asked,
 // then execs; a failure comes back in the shared ChildSetup.
-Result<pid_t> ForkAndExec(const SpawnSpec& spec, int devnull, char* const* argv, char* const* envp) {
+Result<pid_t> CloneAndExec(const SpawnSpec& spec, const int (&stdio)[3], char* const* argv, char* const* envp) {
   ChildSetup child{spec.path.c_str(),
                    argv,
                    envp,
                    spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
-                   {spec.stdin_fd >= 0 ? spec.stdin_fd : devnull, spec.stdout_fd >= 0 ? spec.stdout_fd : devnull,
-                    spec.stderr_fd >= 0 ? spec.stderr_fd : devnull},
+                   {stdio[0], stdio[1], stdio[2]},
                    spec.keep_fds.data(),
                    spec.keep_fds.size(),
                    spec.new_process_group,
@@ -187,8 +186,11 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   for (int fd : spec.keep_fds) {
     if (fd < 3) return Status::InvalidArgument("keep_fds holds a standard descriptor");
   }
+  // The child's stdin, stdout and stderr: /dev/null where none is given.
+  int stdio[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+  for (int& fd : stdio) fd = fd >= 0 ? fd : devnull.get();
   if (spec.killed_with_parent || !spec.keep_fds.empty()) {
-    return ForkAndExec(spec, devnull.get(), argv.data(), envp.data());
+    return CloneAndExec(spec, stdio, argv.data(), envp.data());
   }
 
   SpawnFileActions actions;
@@ -201,10 +203,8 @@ Result<pid_t> Spawn(const SpawnSpec& spec) {
   auto step = [&setup_err](int rc) {
     if (setup_err == 0) setup_err = rc;
   };
-  int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
   for (int target = 0; target < 3; ++target) {
-    int source = fds[target] >= 0 ? fds[target] : devnull.get();
-    step(::posix_spawn_file_actions_adddup2(actions.get(), source, target));
+    step(::posix_spawn_file_actions_adddup2(actions.get(), stdio[target], target));
   }
   // Nothing but stdio crosses into the child: no lock, socket or pipe of ours.
   step(::posix_spawn_file_actions_addclosefrom_np(actions.get(), 3));
