@@ -1,7 +1,6 @@
 #include "program/command_line.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -58,7 +57,7 @@ UsageProblem CheckWords(const CLI::App& app, int argc, char** argv) {
     if (arg.size() > 1 && arg[0] == '-') {
       std::string name = arg.substr(0, arg.find('='));
       const CLI::Option* option = FindOption(*level, name);
-      if (option == nullptr) return {FullName(*level) + ": unknown option " + name, FullName(*level)};
+      if (option == nullptr) return {"unknown option " + name, FullName(*level)};
       if (name.size() == arg.size()) i += option->get_items_expected_min();  // skip its values
       continue;
     }
@@ -71,14 +70,14 @@ UsageProblem CheckWords(const CLI::App& app, int argc, char** argv) {
       names.push_back(command->get_name());
     }
     if (chosen == nullptr) {
-      return {FullName(*level) + ": unknown command '" + arg + "'" + DidYouMean(arg, names) + " (the commands are " +
-                  CommandList(*level) + ")",
-              FullName(*level)};
+      return {
+          "unknown command '" + arg + "'" + DidYouMean(arg, names) + " (the commands are " + CommandList(*level) + ")",
+          FullName(*level)};
     }
     level = chosen;
   }
   if (level->get_require_subcommand_min() > 0) {
-    return {FullName(*level) + ": say which command: " + CommandList(*level), FullName(*level)};
+    return {"say which command: " + CommandList(*level), FullName(*level)};
   }
   return {"", FullName(*level)};
 }
@@ -100,15 +99,14 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
       std::string what = e.what();
       // CLI11 calls every unexpected word an "argument".
-      for (std::string_view unexpected : {"The following arguments were not expected: ",
-                                          "The following argument was not expected: "}) {
+      for (std::string_view unexpected :
+           {"The following arguments were not expected: ", "The following argument was not expected: "}) {
         if (what.starts_with(unexpected)) what = "too many arguments: " + what.substr(unexpected.size());
       }
-      problem.message = problem.command + ": " + what;
+      problem.message = what;
     }
   }
-  std::fprintf(stderr, "%s\nTry '%s --help'.\n", problem.message.c_str(), problem.command.c_str());
-  return kUsageExit;
+  return ReportUsageError(problem.command, problem.message);
 }
 
 }  // namespace pushgate

@@ -6,13 +6,13 @@
 
 #include <optional>
 
+#include "program/flags.h"
+
 namespace CLI {
 class App;
 }
 
 namespace pushgate {
-
-inline constexpr int kUsageExit = 2;
 
 // Parses `argv` into `app`. nullopt: go on; otherwise exit with this status
 // (the message is printed already).

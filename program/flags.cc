@@ -9,8 +9,6 @@
 namespace pushgate {
 namespace {
 
-constexpr int kUsageError = 2;
-
 std::string Help(std::string_view program, std::string_view summary, std::span<const Flag> flags) {
   std::string text = std::string(summary) + "\nUsage: " + std::string(program) + " [OPTIONS]\n\nOptions:\n";
   auto row = [&text](std::string left, std::string_view help) {
@@ -33,13 +31,13 @@ std::string Help(std::string_view program, std::string_view summary, std::span<c
   return text;
 }
 
-int UsageError(std::string_view program, const std::string& message) {
-  std::string p(program);
-  (void)WriteAll(STDERR_FILENO, p + ": " + message + "\nTry '" + p + " --help'.\n");
-  return kUsageError;
-}
-
 }  // namespace
+
+int ReportUsageError(std::string_view command, std::string_view message) {
+  std::string c(command);
+  (void)WriteAll(STDERR_FILENO, c + ": " + std::string(message) + "\nTry '" + c + " --help'.\n");
+  return kUsageExit;
+}
 
 std::optional<int> ParseFlags(std::string_view program, std::string_view summary, std::span<const Flag> flags, int argc,
                               const char* const* argv) {
@@ -50,27 +48,27 @@ std::optional<int> ParseFlags(std::string_view program, std::string_view summary
       (void)WriteAll(STDOUT_FILENO, Help(program, summary, flags));
       return 0;
     }
-    if (!arg.starts_with("--")) return UsageError(program, "too many arguments: " + std::string(arg));
+    if (!arg.starts_with("--")) return ReportUsageError(program, "too many arguments: " + std::string(arg));
     size_t equals = arg.find('=');
     std::string_view name = arg.substr(0, equals);
     size_t index = 0;
     while (index < flags.size() && flags[index].name != name) ++index;
-    if (index == flags.size()) return UsageError(program, "unknown option " + std::string(name));
-    if (given[index]) return UsageError(program, std::string(name) + " is given twice");
+    if (index == flags.size()) return ReportUsageError(program, "unknown option " + std::string(name));
+    if (given[index]) return ReportUsageError(program, std::string(name) + " is given twice");
     std::string_view value;
     if (equals != std::string_view::npos) {
       value = arg.substr(equals + 1);
     } else if (i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--")) {
       value = argv[++i];
     } else {
-      return UsageError(program, std::string(name) + " needs a value");
+      return ReportUsageError(program, std::string(name) + " needs a value");
     }
     *flags[index].value = std::string(value);
     given[index] = true;
   }
   for (size_t index = 0; index < flags.size(); ++index) {
     if (flags[index].required && !given[index]) {
-      return UsageError(program, std::string(flags[index].name) + " is required");
+      return ReportUsageError(program, std::string(flags[index].name) + " is required");
     }
   }
   return std::nullopt;

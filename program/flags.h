@@ -17,6 +17,13 @@
 
 namespace pushgate {
 
+// The exit status of every pushgate program's usage errors.
+inline constexpr int kUsageExit = 2;
+
+// Prints "COMMAND: MESSAGE" and "Try 'COMMAND --help'." on stderr, as every
+// pushgate program reports a usage error, and returns kUsageExit.
+int ReportUsageError(std::string_view command, std::string_view message);
+
 struct Flag {
   std::string_view name;     // "--config"
   std::string_view metavar;  // "FILE", in the help
