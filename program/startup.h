@@ -18,7 +18,7 @@
 namespace pushgate {
 
 struct StartOptions {
-  std::string program;  // names the log lines: "pushgate-sync"
+  std::string program;          // names the log lines: "pushgate-sync"
   std::string config_path;
   std::string log_destination;  // replaces [log] destination when set
   bool refuse_root = false;     // background programs run as git_user only
