@@ -1,17 +1,19 @@
 #include "deploy/release.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "config/config.h"
+#include "releases/releases.h"
 #include "source-archive/sha256.h"
 #include "source-archive/source_archive.h"
-#include "config/config.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/names.h"
-#include "releases/releases.h"
 
 namespace pushgate {
 namespace {
@@ -79,7 +81,12 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
 
   std::string staging = app_dir + "/" + std::string(kReleaseStagingPrefix) + result.name;
   if (::mkdir(staging.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + staging);
-  Status extracted = request.write_tree(staging, request.checkpoint);
+  // Opened before the tree is written: syncfs then also reports the tree's
+  // write-back errors (util/fs.h).
+  UniqueFd staging_fd(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Status extracted = staging_fd.valid() ? Status::OK() : Status::FromErrno(errno, "open " + staging);
+  if (extracted.ok()) extracted = request.write_tree(staging, request.checkpoint);
+  if (extracted.ok()) extracted = request.make_durable(staging_fd.get()).Annotate("write the release to disk");
   if (!extracted.ok()) {
     (void)RemoveTree(staging);
     return extracted;

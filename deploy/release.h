@@ -9,6 +9,12 @@
 // one. Old releases beyond the newest `keep` are removed; the current one
 // never is. Callers serialize deploys of one app (the app lock).
 //
+// A deploy is durable once it returns: the tree is on disk before its
+// record is written (with fsync) and before `current` switches, so after a
+// power loss `current` names the new release or the one before, and either
+// is whole. The renames are not fsynced one by one: a journalling file
+// system commits them in order.
+//
 // A deploy is all or nothing: `current` switches last, after every step
 // that can fail (unpacking, renaming, pruning old releases), and a deploy
 // that fails or is stopped removes what it made. A deploy killed outright
@@ -22,6 +28,7 @@
 #include <vector>
 
 #include "releases/releases.h"
+#include "util/fs.h"
 #include "util/status.h"
 
 namespace pushgate {
@@ -47,6 +54,10 @@ struct DeployRequest {
   // Runs while the tree is written; an error stops the deploy (pushgate-deploy stops
   // when it is signalled) and is returned.
   std::function<Status()> checkpoint;
+  // Puts the written tree on disk before its record is written and
+  // `current` switches to it, given a descriptor of the release directory
+  // opened before the tree was written. Tests inject failures here.
+  std::function<Status(int release_dir_fd)> make_durable = SyncFileSystem;
 };
 
 struct DeployResult {

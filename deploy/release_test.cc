@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "source-archive/source_archive.h"
@@ -143,6 +144,41 @@ TEST_F(ReleaseTest, AStoppedDeployLeavesNothingAndChangesNothing) {
   EXPECT_EQ(stopped.status().message(), "stopped by a signal");
   EXPECT_EQ(Current(), first->name);
   EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{"current", first->name, first->name + ".release"}));
+}
+
+// The tree is put on disk after it is written and before anything records
+// it: the hook's answer to the pusher then means the release survives a
+// power loss.
+TEST_F(ReleaseTest, TheTreeReachesTheDiskBeforeItIsRecorded) {
+  DeployRequest req = Push({{"index.html", "v1"}, {"static/app.js", "js"}});
+  int calls = 0;
+  req.make_durable = [&](int release_dir_fd) -> Status {
+    ++calls;
+    struct stat st;
+    EXPECT_EQ(::fstatat(release_dir_fd, "static/app.js", &st, 0), 0) << "the whole tree is written first";
+    EXPECT_EQ(*ListDir(dir_ / "releases/web"), (std::vector<std::string>{".tmp-v1-" + req.commit.substr(0, 7)}))
+        << "nothing recorded yet";
+    return SyncFileSystem(release_dir_fd);
+  };
+  Result<DeployResult> deployed = DeployRelease(req);
+  ASSERT_TRUE(deployed.ok()) << deployed.status().ToString();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Current(), deployed->name);
+}
+
+// The disk fails (or fills) while the tree is flushed: the deploy fails with
+// the reason, records nothing and leaves `current` where it was.
+TEST_F(ReleaseTest, AReleaseThatCannotReachTheDiskIsNotDeployed) {
+  Result<DeployResult> first = DeployRelease(Push({{"n", "1"}}));
+  ASSERT_TRUE(first.ok());
+  DeployRequest req = Push({{"n", "2"}});
+  req.make_durable = [](int) { return Status::FromErrno(EIO, "syncfs"); };
+  Result<DeployResult> failed = DeployRelease(req);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message(), "write the release to disk: syncfs: Input/output error");
+  EXPECT_EQ(Current(), first->name);
+  EXPECT_EQ(*ListDir(dir_ / "releases/web"),
+            (std::vector<std::string>{"current", first->name, first->name + ".release"}));
 }
 
 // Removing an old release fails (here a mount point inside it): the deploy

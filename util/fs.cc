@@ -64,6 +64,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, mode_
   return written;
 }
 
+Status SyncFileSystem(int fd) {
+  if (::syncfs(fd) != 0) return Status::FromErrno(errno, "syncfs");
+  return Status::OK();
+}
+
 Status MakeDirs(const std::string& path, mode_t mode) {
   if (path.empty()) return Status::InvalidArgument("empty directory path");
   size_t pos = 0;

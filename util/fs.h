@@ -33,6 +33,13 @@ Status WriteAll(int fd, std::string_view data);
 // the old content or the new, never part of it.
 Status WriteFileAtomically(const std::string& path, std::string_view data, mode_t mode);
 
+// Writes every file of the file system holding the open file `fd` to disk
+// (syncfs(2)): one call makes a whole tree just written durable, where an
+// fsync per file would wait for the disk once per file. Since Linux 5.8 it
+// also fails for write-back errors seen since `fd` was opened, so open it
+// before writing what it is to make durable.
+Status SyncFileSystem(int fd);
+
 // Creates `path` and any missing parents with `mode`. Existing directories are fine.
 Status MakeDirs(const std::string& path, mode_t mode);
 

@@ -95,5 +95,13 @@ TEST(FsTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemporary) {
   EXPECT_EQ(*ListDir(dir.path()), std::vector<std::string>{"state"});
 }
 
+TEST(FsTest, SyncFileSystemReportsItsError) {
+  testing::TempDir dir;
+  UniqueFd fd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  EXPECT_TRUE(SyncFileSystem(fd.get()).ok());
+  EXPECT_EQ(SyncFileSystem(-1).message(), "syncfs: Bad file descriptor");
+}
+
 }  // namespace
 }  // namespace pushgate
