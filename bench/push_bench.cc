@@ -6,14 +6,24 @@
 //
 // Starts a complete gateway (the e2e harness: installed binaries, a private
 // sshd on loopback; standalone as it ships, with no build command, or
-// controller mode against the fake controller with instant builds) and, on
-// the same sshd, a plain user whose key runs git directly against a bare
-// repository. hyperfine then times `git push` of a small app with a fresh
-// commit each run through both. Finally it pushes a repository of
-// --large-mb MB of incompressible files, --large-runs times each, to a new
-// plain repository and to a new app, alternating, and reads the hook's
-// peak RSS from its log. Prints key=value lines; hyperfine's CSV goes to the
-// work directory.
+// controller mode against the fake controller with instant builds), a second
+// one behind pushgate-sshd, and, on the first one's sshd, plain users whose
+// keys run git directly against bare repositories. hyperfine then times
+// `git push` of a small app with a fresh commit each run, one command after
+// the other in each round:
+//   1. plain: the key in an authorized_keys file (the baseline);
+//   2. the same, the key from an AuthorizedKeysCommand (`cat` of that file),
+//      which sshd runs twice per connection, as it runs pushgate-keys;
+//   3. the same, to a repository with the object checks and a pre-receive
+//      hook (/bin/true) that the gateway gives its repositories;
+//   4. through pushgate behind OpenSSH;
+//   5. through pushgate-sshd.
+// 2 and 3 take the gateway's overhead apart: what OpenSSH and git do for any
+// gateway built this way, and what pushgate's own programs add.
+// Finally it pushes a repository of --large-mb MB of incompressible files,
+// --large-runs times each, to a new plain repository and to a new app,
+// alternating, and reads the hook's peak RSS from its log. Prints key=value
+// lines; hyperfine's CSV goes to the work directory.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,24 +49,47 @@ using namespace pushgate::testing;
 using pushgate::CapturedRun;
 
 constexpr const char* kPlainUser = "pushgate-bench-plain";
+// The plain user whose key sshd gets from an AuthorizedKeysCommand.
+constexpr const char* kCommandKeysUser = "pushgate-bench-cmd";
 
 bool Fail(const std::string& what) {
   std::fprintf(stderr, "push_bench: %s\n", what.c_str());
   return false;
 }
 
-// The baseline: a user whose authorized key runs git-receive-pack itself.
-bool MakePlainUser(const std::string& keys_file, const TestKey& key, std::string* repo) {
-  std::string home = std::string("/var/lib/") + kPlainUser;
-  if (::getpwnam(kPlainUser) == nullptr) {
-    RunCommand({"useradd", "--system", "--shell", "/bin/sh", "--home-dir", home, "--create-home", kPlainUser});
-  }
-  if (!RunCommand({"usermod", "-p", "*", kPlainUser}).status.success()) return Fail("usermod");
-  *repo = home + "/plain.git";
+std::string Home(const std::string& user) { return "/var/lib/" + user; }
+
+// A bare repository `name` owned by `user`, made anew.
+bool MakeBareRepo(const std::string& user, const std::string& name, std::string* repo) {
+  *repo = Home(user) + "/" + name;
   RunCommand({"rm", "-rf", *repo});
-  if (!RunCommand({"git", "init", "-q", "--bare", *repo}).status.success()) return Fail("git init");
-  if (!RunCommand({"chown", "-R", std::string(kPlainUser) + ":", *repo}).status.success()) return Fail("chown");
-  WriteFile(keys_file, key.public_line + "\n", 0644);
+  if (!RunCommand({"git", "init", "-q", "--bare", *repo}).status.success()) return Fail("git init " + *repo);
+  if (!RunCommand({"chown", "-R", user + ":", *repo}).status.success()) return Fail("chown " + *repo);
+  return true;
+}
+
+// A user for the baselines: an ordinary login whose pushes run
+// git-receive-pack itself.
+bool MakePlainUser(const std::string& user) {
+  if (::getpwnam(user.c_str()) == nullptr) {
+    RunCommand({"useradd", "--system", "--shell", "/bin/sh", "--home-dir", Home(user), "--create-home", user});
+  }
+  if (!RunCommand({"usermod", "-p", "*", user}).status.success()) return Fail("usermod " + user);
+  return true;
+}
+
+// What a gateway's repository adds to a plain one in git itself: every
+// object checked, and a pre-receive hook to run (one that does nothing).
+bool AddGitChecks(const std::string& user, const std::string& repo) {
+  std::string hooks = repo + "/checks-hooks";
+  if (!RunCommand({"install", "-d", "-o", user, hooks}).status.success() ||
+      !RunCommand({"ln", "-s", "/bin/true", hooks + "/pre-receive"}).status.success()) {
+    return Fail("hooks for " + repo);
+  }
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"core.hooksPath", hooks}, {"receive.fsckObjects", "true"}, {"transfer.fsckObjects", "true"}}) {
+    if (!RunCommand({"git", "--git-dir", repo, "config", key, value}).status.success()) return Fail("git config");
+  }
   return true;
 }
 
@@ -111,7 +144,7 @@ int main(int argc, char** argv) {
   fake.AddApp("web", {"alice"});
   for (int i = 0; i < large_runs; ++i) fake.AddApp("large-" + std::to_string(i), {"alice"});
 
-  // The baseline user's keys file sits in a root-owned directory, as sshd's
+  // The baseline users' keys file sits in a root-owned directory, as sshd's
   // StrictModes wants.
   std::string keys_dir = "/etc/pushgate-bench";
   if (pushgate::Status made = pushgate::MakeDirs(keys_dir, 0755); !made.ok()) {
@@ -119,23 +152,39 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string keys_file = keys_dir + "/plain_authorized_keys";
-  std::string plain_repo;
-  if (!MakePlainUser(keys_file, alice, &plain_repo)) return 1;
+  WriteFile(keys_file, alice.public_line + "\n", 0644);
+  std::string plain_repo, command_keys_repo, checked_repo;
+  if (!MakePlainUser(kPlainUser) || !MakePlainUser(kCommandKeysUser) ||
+      !MakeBareRepo(kPlainUser, "plain.git", &plain_repo) ||
+      !MakeBareRepo(kCommandKeysUser, "plain.git", &command_keys_repo) ||
+      !MakeBareRepo(kCommandKeysUser, "checked.git", &checked_repo) || !AddGitChecks(kCommandKeysUser, checked_repo)) {
+    return 1;
+  }
 
   GatewayOptions options;
+  options.front_end = FrontEnd::kOpenSsh;
   if (!standalone) options.controller_url = fake.url();
-  options.extra_sshd_config = std::string("AllowUsers ") + kPlainUser + "\nMatch User " + kPlainUser +
-                              "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file + "\nMatch all\n";
+  options.extra_sshd_config = std::string("AllowUsers ") + kPlainUser + " " + kCommandKeysUser + "\nMatch User " +
+                              kPlainUser + "\n    AuthorizedKeysCommand none\n    AuthorizedKeysFile " + keys_file +
+                              "\nMatch User " + kCommandKeysUser + "\n    AuthorizedKeysFile none\n" +
+                              "    AuthorizedKeysCommand /usr/bin/cat " + keys_file +
+                              "\n    AuthorizedKeysCommandUser nobody\nMatch all\n";
   std::unique_ptr<Gateway> gateway = Gateway::Start(options);
-  if (!gateway) {
-    Fail("the gateway did not start");
+  GatewayOptions embedded_options;
+  embedded_options.front_end = FrontEnd::kPushgateSshd;
+  embedded_options.controller_url = options.controller_url;
+  std::unique_ptr<Gateway> embedded = gateway ? Gateway::Start(embedded_options) : nullptr;
+  if (!gateway || !embedded) {
+    Fail("a gateway did not start");
     return 1;
   }
 
   if (standalone) {
-    gateway->AdminOk({"user", "add", "alice"});
-    gateway->AdminOk({"key", "add", "alice", alice.private_path + ".pub"});
-    gateway->AdminOk({"app", "create", "web", "--member", "alice"});
+    for (Gateway* g : {gateway.get(), embedded.get()}) {
+      g->AdminOk({"user", "add", "alice"});
+      g->AdminOk({"key", "add", "alice", alice.private_path + ".pub"});
+      g->AdminOk({"app", "create", "web", "--member", "alice"});
+    }
     for (int i = 0; i < large_runs; ++i) {
       gateway->AdminOk({"app", "create", "large-" + std::to_string(i), "--member", "alice"});
     }
@@ -143,14 +192,18 @@ int main(int argc, char** argv) {
 
   std::string work = workdir + "/app";
   MakeApp(work);
-  std::string pushgate_url = gateway->Url("web");
-  std::string plain_url =
-      "ssh://" + std::string(kPlainUser) + "@127.0.0.1:" + std::to_string(gateway->port()) + plain_repo;
-  auto env = gateway->GitClientEnv(alice);
-  for (const std::string& url : {pushgate_url, plain_url}) {
+  auto plain_url = [&](const std::string& user, const std::string& repo) {
+    return "ssh://" + user + "@127.0.0.1:" + std::to_string(gateway->port()) + repo;
+  };
+  // In the order of the table at the top of this file.
+  std::vector<std::string> urls = {plain_url(kPlainUser, plain_repo), plain_url(kCommandKeysUser, command_keys_repo),
+                                   plain_url(kCommandKeysUser, checked_repo), gateway->Url("web"),
+                                   embedded->Url("web")};
+  auto env = gateway->GitClientEnv(alice);  // the same client and key for all
+  for (const std::string& url : urls) {
     CapturedRun first = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, work);
     if (!first.status.success()) {
-      Fail("first push to " + url + ":\n" + first.output + gateway->Logs());
+      Fail("first push to " + url + ":\n" + first.output + gateway->Logs() + embedded->Logs());
       return 1;
     }
   }
@@ -160,21 +213,12 @@ int main(int argc, char** argv) {
   WriteFile(prepare, "#!/bin/sh\nset -e\ncd " + work + "\ndate +%s%N > stamp\ngit add stamp\ngit commit -qm bench\n",
             0755);
   std::string csv = workdir + "/push.csv";
-  std::vector<std::string> hyperfine = {"hyperfine",
-                                        "-N",
-                                        "--warmup",
-                                        "3",
-                                        "--runs",
-                                        std::to_string(runs),
-                                        "--prepare",
-                                        prepare,
-                                        "--export-csv",
-                                        csv,
-                                        "git push -q " + plain_url + " HEAD:main",
-                                        "git push -q " + pushgate_url + " HEAD:main"};
+  std::vector<std::string> hyperfine = {"hyperfine", "-N",    "--warmup",     "3", "--runs", std::to_string(runs),
+                                        "--prepare", prepare, "--export-csv", csv};
+  for (const std::string& url : urls) hyperfine.push_back("git push -q " + url + " HEAD:main");
   CapturedRun timed = RunCommand(hyperfine, env, work);
   if (!timed.status.success()) {
-    Fail("hyperfine:\n" + timed.output + gateway->Logs());
+    Fail("hyperfine:\n" + timed.output + gateway->Logs() + embedded->Logs());
     return 1;
   }
   std::printf("push_medians_ms=%s\n", HyperfineMedians(csv).c_str());
@@ -213,15 +257,9 @@ int main(int argc, char** argv) {
     };
     std::vector<long> plain_ms, pushgate_ms, hook_ms, hook_rss_kb;
     for (int i = 0; i < large_runs; ++i) {
-      std::string repo = std::string("/var/lib/") + kPlainUser + "/large-" + std::to_string(i) + ".git";
-      RunCommand({"rm", "-rf", repo});
-      if (!RunCommand({"git", "init", "-q", "--bare", repo}).status.success() ||
-          !RunCommand({"chown", "-R", std::string(kPlainUser) + ":", repo}).status.success()) {
-        Fail("cannot make " + repo);
-        return 1;
-      }
-      double plain = timed_push("ssh://" + std::string(kPlainUser) + "@127.0.0.1:" +
-                                std::to_string(gateway->port()) + repo);
+      std::string repo;
+      if (!MakeBareRepo(kPlainUser, "large-" + std::to_string(i) + ".git", &repo)) return 1;
+      double plain = timed_push(plain_url(kPlainUser, repo));
       double through = timed_push(gateway->Url("large-" + std::to_string(i)));
       RunCommand({"rm", "-rf", repo});
       if (plain < 0 || through < 0) return 1;
@@ -238,6 +276,7 @@ int main(int argc, char** argv) {
         *std::max_element(hook_rss_kb.begin(), hook_rss_kb.end()) / 1024);
   }
   RunCommand({"userdel", "-r", kPlainUser});
+  RunCommand({"userdel", "-r", kCommandKeysUser});
   RunCommand({"rm", "-rf", keys_dir});
   return 0;
 }
