@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   int large_runs = 3;
   app.add_option("--workdir", workdir, "scratch directory")->required();
   app.add_option("--mode", mode, "the gateway's mode")->check(CLI::IsMember({"standalone", "controller"}));
-  app.add_option("--runs", runs, "hyperfine runs per command");
+  app.add_option("--runs", runs, "small pushes per row, over all rounds");
   app.add_option("--large-mb", large_mb, "size of the large push (0: skip)");
   app.add_option("--large-runs", large_runs, "large pushes through each");
   CLI11_PARSE(app, argc, argv);
