@@ -16,6 +16,7 @@
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/process.h"
+#include "util/sha256.h"
 
 namespace pushgate {
 namespace {
@@ -236,7 +237,7 @@ class GitRepo::CatFile {
 };
 
 std::string ObjectId::Hex() const {
-  return HexObjectId(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  return LowerHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 GitRepo::GitRepo(std::string git_dir) : git_dir_(std::move(git_dir)) {}
@@ -397,7 +398,7 @@ Status GitRepo::WalkTree(std::string_view commit_id, const std::function<Status(
     // Every file's size, asked for all at once: one round trip per tree.
     std::vector<std::string> ids;
     for (const RawTreeEntry& e : level->entries) {
-      if (HasContents(e.mode)) ids.push_back(HexObjectId(e.id));
+      if (HasContents(e.mode)) ids.push_back(LowerHex(e.id));
     }
     PG_ASSIGN_OR_RETURN(level->headers, ReadHeaders(ids));
     stack.push_back(std::move(level));
@@ -435,7 +436,7 @@ Status GitRepo::WalkTree(std::string_view commit_id, const std::function<Status(
     PG_RETURN_IF_ERROR(visit(out));
     if (raw.mode == RawTreeEntry::Mode::kDirectory) {
       std::string prefix = path + "/";
-      PG_RETURN_IF_ERROR(open(std::move(prefix), HexObjectId(raw.id)));
+      PG_RETURN_IF_ERROR(open(std::move(prefix), LowerHex(raw.id)));
     }
   }
   return Status::OK();
@@ -457,7 +458,7 @@ Result<RawTreeEntry> GitRepo::EntryAt(std::string_view commit_id, const std::str
     if (name.empty() || found == entries.end()) return Status::NotFound(path + " is not in the commit");
     if (slash == std::string_view::npos) return *found;
     if (found->mode != RawTreeEntry::Mode::kDirectory) return Status::NotFound(path + " is not in the commit");
-    tree = HexObjectId(found->id);
+    tree = LowerHex(found->id);
     rest.remove_prefix(slash + 1);
   }
 }
@@ -478,7 +479,7 @@ Result<std::string> GitRepo::ReadFileAt(std::string_view commit_id, const std::s
     return Status::InvalidArgument(path + " is not a regular file");
   }
   // The size first: a huge file is refused without being read.
-  std::string id = HexObjectId(entry.id);
+  std::string id = LowerHex(entry.id);
   PG_ASSIGN_OR_RETURN(std::vector<ObjectHeader> headers, ReadHeaders({id}));
   if (headers[0].missing) return Status::NotFound("read " + path + ": its object is missing");
   if (headers[0].type != "blob") return Status::InvalidArgument(path + " is not a blob");

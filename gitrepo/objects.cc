@@ -34,18 +34,6 @@ bool IsHexObjectId(std::string_view id) {
   return true;
 }
 
-std::string HexObjectId(std::string_view raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * raw.size());
-  for (char c : raw) {
-    auto b = static_cast<unsigned char>(c);
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
-}
-
 // Each entry: "<octal mode> <name>\0<20 raw bytes>".
 Status ParseTree(std::string_view raw, std::vector<RawTreeEntry>* entries) {
   entries->clear();

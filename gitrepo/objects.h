@@ -46,9 +46,6 @@ Result<ParsedCommit> ParseCommit(std::string_view raw);
 // Whether `id` is 40 hex digits (either case).
 bool IsHexObjectId(std::string_view id);
 
-// Lowercase hex of kObjectIdSize raw bytes.
-std::string HexObjectId(std::string_view raw);
-
 }  // namespace pushgate
 
 #endif  // PUSHGATE_GITREPO_OBJECTS_H_

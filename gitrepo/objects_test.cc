@@ -107,7 +107,6 @@ TEST(ObjectIdTest, HexForms) {
   EXPECT_FALSE(IsHexObjectId("4b825dc642cb6eb9a060e54bf8d69288fbee490"));
   EXPECT_FALSE(IsHexObjectId("4b825dc642cb6eb9a060e54bf8d69288fbee490g"));
   EXPECT_FALSE(IsHexObjectId("-b825dc642cb6eb9a060e54bf8d69288fbee4904"));
-  EXPECT_EQ(HexObjectId(std::string("\x00\xff\x10", 3)), "00ff10");
 }
 
 }  // namespace

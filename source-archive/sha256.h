@@ -1,8 +1,14 @@
-// Incremental SHA-256 (the libcrypto adapter), for content-addressing the
-// source archives.
+// Incremental SHA-256 for content-addressing the source archives. Large
+// inputs go to libcrypto, whose SHA-NI and AVX2 code hashes about 1.7 GB/s
+// here against 270 MB/s for util/sha256.h; libcrypto is loaded on demand
+// (util/shared_library.h), since loading it costs a process about 3 ms and
+// the hook starts on every push. An input up to kSmallHashInput is buffered
+// and hashed by util/sha256.h instead, in under a millisecond, so a small
+// app's archive never loads libcrypto at all.
 #ifndef PUSHGATE_SOURCE_ARCHIVE_SHA256_H_
 #define PUSHGATE_SOURCE_ARCHIVE_SHA256_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +16,8 @@
 #include "util/status.h"
 
 namespace pushgate {
+
+inline constexpr size_t kSmallHashInput = 256 << 10;
 
 class Sha256 {
  public:
@@ -20,6 +28,8 @@ class Sha256 {
 
   void Update(std::string_view data);
   // 64 lowercase hex digits. The object cannot be updated afterwards.
+  // Unavailable if the input outgrew kSmallHashInput and libcrypto cannot
+  // be loaded.
   Result<std::string> FinishHex();
 
  private:

@@ -8,7 +8,9 @@ pushgate-hook start on every push. libcurl (with its TLS, LDAP, Kerberos and
 RTMP dependencies) cost each about 8 ms and serves only controller mode:
 controller/http.cc loads it on the first request. libssh (with Kerberos)
 serves only the parsing of keys, which a standalone push does not do:
-sshkey/sshkey.cc loads it on the first key. libgit2 cost the hook 17 ms (10
+sshkey/sshkey.cc loads it on the first key. libcrypto cost the hook 3 to 4
+ms at each start and hashes only source archives larger than 256 KiB:
+source-archive/sha256.cc loads it then. libgit2 cost the hook 17 ms (10
 of them parsing the CA bundle at its start-up); gitrepo/ asks git itself.
 
 --forbid-symbol names symbols the programs must not import: iostream's

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "util/sha256.h"
+
 namespace pushgate {
 
 std::string RandomHex(size_t bytes) {
@@ -18,14 +20,7 @@ std::string RandomHex(size_t bytes) {
     }
     filled += static_cast<size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char b : buf) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
-  return out;
+  return LowerHex(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
 }
 
 }  // namespace pushgate

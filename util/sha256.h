@@ -33,6 +33,10 @@ class Sha256Digest {
 // The 32-byte SHA-256 digest of `data`.
 std::string Sha256Bytes(std::string_view data);
 
+// `bytes` in lowercase hexadecimal, two digits a byte: how digests and
+// object ids are written.
+std::string LowerHex(std::string_view bytes);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_UTIL_SHA256_H_

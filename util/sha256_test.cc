@@ -7,24 +7,18 @@
 namespace pushgate {
 namespace {
 
-std::string Hex(const std::string& bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto u = static_cast<unsigned char>(c);
-    out += kHex[u >> 4];
-    out += kHex[u & 15];
-  }
-  return out;
+TEST(Sha256Test, LowerHexWritesTwoDigitsAByte) {
+  EXPECT_EQ(LowerHex(std::string("\x00\xff\x10\xA5", 4)), "00ff10a5");
+  EXPECT_EQ(LowerHex(""), "");
 }
 
 // FIPS 180-4's examples and the long-message vector (as sha256sum prints).
 TEST(Sha256Test, StandardVectors) {
-  EXPECT_EQ(Hex(Sha256Bytes("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Hex(Sha256Bytes("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(Hex(Sha256Bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+  EXPECT_EQ(LowerHex(Sha256Bytes("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(LowerHex(Sha256Bytes("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(LowerHex(Sha256Bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(Hex(Sha256Bytes(std::string(1000000, 'a'))),
+  EXPECT_EQ(LowerHex(Sha256Bytes(std::string(1000000, 'a'))),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
