@@ -8,10 +8,10 @@
 // sshd on loopback; standalone as it ships, with no build command, or
 // controller mode against the fake controller with instant builds), a second
 // one behind pushgate-sshd, and, on the first one's sshd, plain users whose
-// keys run git directly against bare repositories. hyperfine then times
-// `git push` of a small app with a fresh commit each run, in five rounds
-// that each time these in turn (a figure is the median of the rounds'
-// medians):
+// keys run git directly against bare repositories. It then times `git push`
+// of a small app, a fresh commit each push, --runs times through each of
+// these, taking turns push by push (a figure is the median of a row's
+// pushes):
 //   1. plain: the key in an authorized_keys file (the baseline);
 //   2. the same, the key from an AuthorizedKeysCommand (`cat` of that file),
 //      which sshd runs twice per connection, as it runs pushgate-keys;
@@ -24,7 +24,7 @@
 // Finally it pushes a repository of --large-mb MB of incompressible files,
 // --large-runs times each, to a new plain repository and to a new app,
 // alternating, and reads the hook's peak RSS from its log. Prints key=value
-// lines; hyperfine's CSV goes to the work directory.
+// lines.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +36,6 @@
 #include <cstring>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -135,7 +134,7 @@ int main(int argc, char** argv) {
   int large_runs = 3;
   app.add_option("--workdir", workdir, "scratch directory")->required();
   app.add_option("--mode", mode, "the gateway's mode")->check(CLI::IsMember({"standalone", "controller"}));
-  app.add_option("--runs", runs, "small pushes per row, over all rounds");
+  app.add_option("--runs", runs, "small pushes per row");
   app.add_option("--large-mb", large_mb, "size of the large push (0: skip)");
   app.add_option("--large-runs", large_runs, "large pushes through each");
   CLI11_PARSE(app, argc, argv);
@@ -211,42 +210,61 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Each run pushes one new commit that changes one file.
+  // Each push pushes one new commit that changes one file.
   std::string prepare = workdir + "/next-commit";
   WriteFile(prepare, "#!/bin/sh\nset -e\ncd " + work + "\ndate +%s%N > stamp\ngit add stamp\ngit commit -qm bench\n",
             0755);
-  // hyperfine runs one command's runs back to back, so drift on this noisy
-  // machine (write-back, a neighbour's load) would land on one command and
-  // not on the others. The runs are split into rounds that each time every
-  // command in turn, and a command's figure is the median of its rounds'
-  // medians.
-  constexpr int kRounds = 5;
-  std::vector<std::vector<double>> round_medians(urls.size());
-  for (int round = 0; round < kRounds; ++round) {
-    std::string csv = workdir + "/push-" + std::to_string(round) + ".csv";
-    std::vector<std::string> hyperfine = {"hyperfine",   "-N",    "--warmup", "1",
-                                          "--runs",      std::to_string(std::max(2, runs / kRounds)),
-                                          "--prepare",   prepare, "--export-csv", csv};
-    for (const std::string& url : urls) hyperfine.push_back("git push -q " + url + " HEAD:main");
-    CapturedRun timed = RunCommand(hyperfine, env, work);
-    if (!timed.status.success()) {
-      Fail("hyperfine:\n" + timed.output + gateway->Logs() + embedded->Logs());
-      return 1;
+  auto timed_push = [&](const std::string& url, const std::string& dir) -> double {
+    auto start = std::chrono::steady_clock::now();
+    CapturedRun push = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, dir);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!push.status.success()) {
+      Fail("push to " + url + ":\n" + push.output + gateway->Logs() + embedded->Logs());
+      return -1;
     }
-    std::istringstream medians(HyperfineMedians(csv));
-    for (std::vector<double>& command : round_medians) {
-      double ms = 0;
-      medians >> ms;
-      command.push_back(ms);
+    return seconds;
+  };
+  // The rows take turns push by push, each run starting one row further on:
+  // this machine drifts (write-back, a neighbour's load) over seconds, and
+  // with each row's pushes back to back, as hyperfine times them, the rows'
+  // medians moved by tens of ms against each other from one run to the
+  // next. A row's figure is the median of its pushes.
+  std::vector<std::vector<double>> push_ms(urls.size());
+  for (int run = -1; run < runs; ++run) {  // run -1 warms every row up
+    for (size_t turn = 0; turn < urls.size(); ++turn) {
+      size_t row = (static_cast<size_t>(run + 1) + turn) % urls.size();
+      if (!RunCommand({prepare}, env, work).status.success()) {
+        Fail("cannot commit in " + work);
+        return 1;
+      }
+      double seconds = timed_push(urls[row], work);
+      if (seconds < 0) return 1;
+      if (run >= 0) push_ms[row].push_back(seconds * 1000);
     }
   }
   std::string push_medians;
-  for (const std::vector<double>& command : round_medians) {
+  for (const std::vector<double>& row : push_ms) {
     char ms[32];
-    std::snprintf(ms, sizeof ms, "%.1f", Median(command));
+    std::snprintf(ms, sizeof ms, "%.1f", Median(row));
     push_medians += (push_medians.empty() ? "" : " ") + std::string(ms);
   }
   std::printf("push_medians_ms=%s\n", push_medians.c_str());
+  // What each row adds to the one before it (the last: pushgate-sshd to the
+  // plain push), as the median of the differences between the two rows'
+  // pushes of the same run: a difference of medians can even come out
+  // negative when drift moves one row's median and not the other's.
+  std::string paired;
+  for (size_t row = 1; row < push_ms.size(); ++row) {
+    size_t before = row + 1 == push_ms.size() ? 0 : row - 1;
+    std::vector<double> differences;
+    for (size_t run = 0; run < push_ms[row].size(); ++run) {
+      differences.push_back(push_ms[row][run] - push_ms[before][run]);
+    }
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.1f", Median(differences));
+    paired += (paired.empty() ? "" : " ") + std::string(ms);
+  }
+  std::printf("push_paired_differences_ms=%s\n", paired.c_str());
   std::printf("builds=%zu\n", fake.Builds().size());
   std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
   WriteFile(workdir + "/pushgate.log", log);
@@ -270,22 +288,12 @@ int main(int argc, char** argv) {
     RunOk({"git", "-c", "core.compression=0", "commit", "-qm", "large"}, GitEnv(), big);
     // Each push goes to a new repository, alternating plain and pushgate so
     // that both meet the same noise.
-    auto timed_push = [&](const std::string& url) -> double {
-      auto start = std::chrono::steady_clock::now();
-      CapturedRun push = RunCommand({"git", "push", "-q", url, "HEAD:main"}, env, big);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (!push.status.success()) {
-        Fail("large push to " + url + ":\n" + push.output + gateway->Logs());
-        return -1;
-      }
-      return seconds;
-    };
     std::vector<long> plain_ms, pushgate_ms, hook_ms, hook_rss_kb;
     for (int i = 0; i < large_runs; ++i) {
       std::string repo;
       if (!MakeBareRepo(kPlainUser, "large-" + std::to_string(i) + ".git", &repo)) return 1;
-      double plain = timed_push(plain_url(kPlainUser, repo));
-      double through = timed_push(gateway->Url("large-" + std::to_string(i)));
+      double plain = timed_push(plain_url(kPlainUser, repo), big);
+      double through = timed_push(gateway->Url("large-" + std::to_string(i)), big);
       RunCommand({"rm", "-rf", repo});
       if (plain < 0 || through < 0) return 1;
       plain_ms.push_back(static_cast<long>(plain * 1000));
