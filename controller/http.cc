@@ -53,17 +53,8 @@ Status ResolveLibcurl(Libcurl* lib) {
   return Status::OK();
 }
 
-Libcurl LoadLibcurl() {
-  Libcurl lib;
-  lib.status = ResolveLibcurl(&lib);
-  return lib;
-}
-
 // The loaded library; every function below runs after a request obtained it.
-const Libcurl& Curl() {
-  static const Libcurl lib = LoadLibcurl();  // once, thread-safe
-  return lib;
-}
+const Libcurl& Curl() { return ResolvedOnce<Libcurl, ResolveLibcurl>(); }
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const { Curl().slist_free_all(list); }

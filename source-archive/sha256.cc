@@ -33,14 +33,7 @@ Status ResolveLibcrypto(Libcrypto* lib) {
   return so.Resolve("EVP_DigestFinal_ex", &lib->digest_final);
 }
 
-const Libcrypto& Crypto() {
-  static const Libcrypto lib = [] {
-    Libcrypto loaded;
-    loaded.status = ResolveLibcrypto(&loaded);
-    return loaded;
-  }();  // once, thread-safe
-  return lib;
-}
+const Libcrypto& Crypto() { return ResolvedOnce<Libcrypto, ResolveLibcrypto>(); }
 
 }  // namespace
 

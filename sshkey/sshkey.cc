@@ -56,14 +56,7 @@ Status ResolveLibssh(Libssh* lib) {
 
 // The loaded library; every function below runs after ParsePublicKeyLine
 // checked that it loaded.
-const Libssh& Ssh() {
-  static const Libssh lib = [] {
-    Libssh loaded;
-    loaded.status = ResolveLibssh(&loaded);
-    return loaded;
-  }();
-  return lib;
-}
+const Libssh& Ssh() { return ResolvedOnce<Libssh, ResolveLibssh>(); }
 
 struct KeyDeleter {
   void operator()(ssh_key key) const { Ssh().key_free(key); }

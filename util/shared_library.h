@@ -40,6 +40,20 @@ class SharedLibrary {
   std::string soname_;
 };
 
+// An adapter's table of a library's functions, filled by `Resolve` on the
+// first call (thread-safe) and kept for the process. `Functions::status`
+// holds Resolve's answer: why the functions cannot be used, if they cannot;
+// callers check it before the first call through the table.
+template <typename Functions, Status (*Resolve)(Functions*)>
+const Functions& ResolvedOnce() {
+  static const Functions functions = [] {
+    Functions resolved;
+    resolved.status = Resolve(&resolved);
+    return resolved;
+  }();
+  return functions;
+}
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_UTIL_SHARED_LIBRARY_H_
