@@ -2,8 +2,9 @@
 // the push path needs: the OpenSSH fingerprint of a key blob. Loading
 // libcrypto (or libssh, which brings it and Kerberos) for one hash of a few
 // hundred bytes cost pushgate-shell more than the rest of its access check.
-// Bulk hashing (a source archive) stays with libcrypto, whose SHA-NI and
-// AVX2 code is several times faster on large inputs.
+// A source archive of up to 256 KiB is hashed here too; a larger one goes
+// to libcrypto, whose SHA-NI and AVX2 code is several times faster on large
+// inputs (source-archive/sha256.h).
 #ifndef PUSHGATE_UTIL_SHA256_H_
 #define PUSHGATE_UTIL_SHA256_H_
 
