@@ -242,29 +242,29 @@ int main(int argc, char** argv) {
       if (run >= 0) push_ms[row].push_back(seconds * 1000);
     }
   }
-  std::string push_medians;
-  for (const std::vector<double>& row : push_ms) {
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%.1f", Median(row));
-    push_medians += (push_medians.empty() ? "" : " ") + std::string(ms);
-  }
-  std::printf("push_medians_ms=%s\n", push_medians.c_str());
+  // "12.3 45.6 ...": the medians of `samples`, one figure each.
+  auto medians_line = [](const std::vector<std::vector<double>>& samples) {
+    std::string line;
+    for (const std::vector<double>& values : samples) {
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%.1f", Median(values));
+      line += (line.empty() ? "" : " ") + std::string(ms);
+    }
+    return line;
+  };
+  std::printf("push_medians_ms=%s\n", medians_line(push_ms).c_str());
   // What each row adds to the one before it (the last: pushgate-sshd to the
   // plain push), as the median of the differences between the two rows'
   // pushes of the same run: a difference of medians can even come out
   // negative when drift moves one row's median and not the other's.
-  std::string paired;
+  std::vector<std::vector<double>> differences(push_ms.size() - 1);
   for (size_t row = 1; row < push_ms.size(); ++row) {
     size_t before = row + 1 == push_ms.size() ? 0 : row - 1;
-    std::vector<double> differences;
     for (size_t run = 0; run < push_ms[row].size(); ++run) {
-      differences.push_back(push_ms[row][run] - push_ms[before][run]);
+      differences[row - 1].push_back(push_ms[row][run] - push_ms[before][run]);
     }
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%.1f", Median(differences));
-    paired += (paired.empty() ? "" : " ") + std::string(ms);
   }
-  std::printf("push_paired_differences_ms=%s\n", paired.c_str());
+  std::printf("push_paired_differences_ms=%s\n", medians_line(differences).c_str());
   std::printf("builds=%zu\n", fake.Builds().size());
   std::string log = ReadFile(gateway->data_dir() + "/pushgate.log");
   WriteFile(workdir + "/pushgate.log", log);

@@ -9,6 +9,7 @@
 
 #include "sshkey/sshkey.h"
 #include "util/json_writer.h"
+#include "util/sha256.h"
 
 namespace pushgate::testing {
 namespace {
@@ -79,13 +80,7 @@ struct Sha256Hasher {
     unsigned char digest[32];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx, digest, &len);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 15];
-    }
-    return out;
+    return LowerHex(std::string_view(reinterpret_cast<const char*>(digest), len));
   }
 };
 
