@@ -49,7 +49,9 @@ Result<int> FinishTrash(const Config& config) {
   return finished;
 }
 
-TrashEmptier::TrashEmptier(const std::atomic<bool>* stop) : stop_(stop), thread_([this] { Run(); }) {}
+TrashEmptier::TrashEmptier(const std::atomic<bool>* stop) : stop_(stop) {
+  for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+}
 
 TrashEmptier::~TrashEmptier() { Finish(); }
 
@@ -66,8 +68,11 @@ TrashEmptier::Outcome TrashEmptier::Finish() {
     std::lock_guard<std::mutex> lock(mutex_);
     finishing_ = true;
   }
-  queued_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  queued_.notify_all();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
   return outcome_;
 }
 
