@@ -14,6 +14,7 @@
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/names.h"
+#include "util/process.h"
 
 namespace pushgate {
 namespace {
@@ -37,15 +38,17 @@ Status RemoveStaleStaging(const std::string& app_dir) {
   return Status::OK();
 }
 
-// Removes the oldest releases beyond `keep`, never `current` nor `fresh`,
-// each with its record.
-Status PruneReleases(const std::string& app_dir, int keep, const std::string& current, const std::string& fresh) {
+// Retires the oldest releases beyond `keep`, never `current` nor `fresh`,
+// each with its record; counts them in `retired`.
+Status PruneReleases(const std::string& app_dir, int keep, const std::string& current, const std::string& fresh,
+                     int* retired) {
   PG_ASSIGN_OR_RETURN(std::vector<std::string> releases, ListReleases(app_dir));
   int excess = static_cast<int>(releases.size()) - keep;
   for (int i = 0; i < excess; ++i) {
     const std::string& name = releases[static_cast<size_t>(i)];
     if (name == current || name == fresh) continue;
-    PG_RETURN_IF_ERROR(RemoveRelease(app_dir, name).Annotate("remove the old release " + name));
+    PG_RETURN_IF_ERROR(RetireRelease(app_dir, name).Annotate("retire the old release " + name));
+    ++*retired;
   }
   return Status::OK();
 }
@@ -105,7 +108,7 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
   }
   // Everything that can fail happens before `current` moves; on failure the
   // new release goes and the app stays exactly as it was.
-  Status ready = PruneReleases(app_dir, request.keep, current, result.name);
+  Status ready = PruneReleases(app_dir, request.keep, current, result.name, &result.retired);
   if (ready.ok()) ready = SwitchCurrent(app_dir, result.name);
   if (!ready.ok()) {
     (void)RemoveRelease(app_dir, result.name);
@@ -113,9 +116,16 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
   }
   // The release that was current until now may be beyond `keep` too. The
   // deploy is done whatever happens here; the next one tries again.
-  Status tidied = PruneReleases(app_dir, request.keep, result.name, result.name);
+  Status tidied = PruneReleases(app_dir, request.keep, result.name, result.name, &result.retired);
   if (!tidied.ok()) result.warning = tidied.message();
   return result;
+}
+
+Status StartRemovingRetiredReleases(const DeployRequest& request, const DeployResult& deployed) {
+  if (deployed.retired == 0) return Status::OK();
+  std::string app_dir = request.releases_dir + "/" + request.app;
+  return RunDetached([&app_dir] { (void)RemoveRetiredReleases(app_dir); })
+      .Annotate("start deleting the retired releases");
 }
 
 }  // namespace pushgate

@@ -3,11 +3,14 @@
 // repository itself when the hook deploys (tree_export.h) or from a source
 // archive when pushgate-deploy runs as (part of) a build command.
 //
-// Layout: releases/releases.h (a release directory, its record, `current`). A release is unpacked under a temporary
-// name and renamed into place, and `current` is replaced by rename(2), so a
-// reader of `current` sees the old release or the new one, never a partial
-// one. Old releases beyond the newest `keep` are removed; the current one
-// never is. Callers serialize deploys of one app (the app lock).
+// Layout: releases/releases.h (a release directory, its record, `current`).
+// A release is unpacked under a temporary name and renamed into place, and
+// `current` is replaced by rename(2), so a reader of `current` sees the old
+// release or the new one, never a partial one. Old releases beyond the
+// newest `keep` are retired (renamed out of sight, releases/releases.h); the
+// current one never is. Their trees are deleted afterwards
+// (StartRemovingRetiredReleases), outside the pusher's wait. Callers
+// serialize deploys of one app (the app lock).
 //
 // A deploy is durable once it returns: the tree is on disk before its
 // record is written (with fsync) and before `current` switches, so after a
@@ -16,7 +19,7 @@
 // system commits them in order.
 //
 // A deploy is all or nothing: `current` switches last, after every step
-// that can fail (unpacking, renaming, pruning old releases), and a deploy
+// that can fail (unpacking, renaming, retiring old releases), and a deploy
 // that fails or is stopped removes what it made. A deploy killed outright
 // leaves a staging directory (kReleaseStagingPrefix), which the next deploy
 // of the app removes (under the app lock), as does the reaper.
@@ -64,10 +67,19 @@ struct DeployResult {
   int version = 0;
   std::string name;  // "v3-1a2b3c4"
   std::string path;
-  std::string warning;  // an old release that could not be removed after the switch
+  std::string warning;  // an old release that could not be retired after the switch
+  int retired = 0;      // old releases retired, for StartRemovingRetiredReleases
 };
 
 Result<DeployResult> DeployRelease(const DeployRequest& request);
+
+// Deletes the app's retired releases in a detached child (util/process.h
+// RunDetached), so that neither the deploy nor the pusher waits for their
+// unlinks: an app of thousands of files takes seconds to delete. A child
+// that fails or dies leaves its entries to the next deploy's child and to
+// the reaper, which logs what it cannot delete. Nothing to do (OK) if
+// `deployed` retired none. For single-threaded callers.
+Status StartRemovingRetiredReleases(const DeployRequest& request, const DeployResult& deployed);
 
 }  // namespace pushgate
 

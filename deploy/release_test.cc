@@ -70,13 +70,20 @@ TEST_F(ReleaseTest, KeepsTheNewestFive) {
   ASSERT_TRUE(releases.ok());
   EXPECT_EQ(*releases, std::vector<std::string>(names.begin() + 2, names.end()));
   EXPECT_EQ(Current(), names.back());
-  // No staging leftovers; each kept release has its record, the pruned ones none.
+  // No staging leftovers; each kept release has its record, the pruned ones
+  // none: they were retired, one per deploy, and their trees wait for
+  // RemoveRetiredReleases.
   Result<std::vector<std::string>> entries = ListDir(dir_ / "releases/web");
   ASSERT_TRUE(entries.ok());
+  int retired = 0;
   for (const std::string& name : *entries) {
     EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+    if (name.rfind(kRetiredReleasePrefix, 0) == 0) ++retired;
   }
-  EXPECT_EQ(entries->size(), 5u * 2 + 1) << "five releases, five records, current";
+  EXPECT_EQ(retired, 2);
+  EXPECT_EQ(entries->size(), 5u * 2 + 1 + 2) << "five releases, five records, current, two retired";
+  EXPECT_EQ(*RemoveRetiredReleases(dir_ / "releases/web"), 2);
+  EXPECT_EQ(ListDir(dir_ / "releases/web")->size(), 5u * 2 + 1);
   Result<std::vector<ReleaseRecord>> records = ListReleaseRecords(dir_ / "releases/web");
   ASSERT_TRUE(records.ok()) << records.status().ToString();
   EXPECT_EQ(records->back().pusher, "deploy-key:ci");
@@ -94,10 +101,12 @@ TEST_F(ReleaseTest, NeverRemovesTheCurrentReleaseEvenWhenOld) {
   ASSERT_EQ(::symlink(v1.c_str(), (dir_ / "releases/web/current").c_str()), 0);
   DeployRequest req = Push({{"n", "3"}});
   req.keep = 1;
-  ASSERT_TRUE(DeployRelease(req).ok());
+  Result<DeployResult> deployed = DeployRelease(req);
+  ASSERT_TRUE(deployed.ok());
   auto releases = *ListReleases(dir_ / "releases/web");
   // v3 is now current; v2 was pruned; v1 was pruned too once no longer current.
   EXPECT_EQ(releases.size(), 1u);
+  EXPECT_EQ(deployed->retired, 2);
   EXPECT_EQ(releases.back().rfind("v3-", 0), 0u);
 }
 
@@ -181,8 +190,9 @@ TEST_F(ReleaseTest, AReleaseThatCannotReachTheDiskIsNotDeployed) {
             (std::vector<std::string>{"current", first->name, first->name + ".release"}));
 }
 
-// Removing an old release fails (here a mount point inside it): the deploy
-// fails before `current` moves, and the new release is gone again.
+// Retiring an old release fails (here it is a mount point, which rename(2)
+// refuses): the deploy fails before `current` moves, and the new release is
+// gone again.
 TEST_F(ReleaseTest, APruneFailureLeavesCurrentWhereItWas) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount";
   DeployRequest first = Push({{"n", "1"}});
@@ -191,19 +201,39 @@ TEST_F(ReleaseTest, APruneFailureLeavesCurrentWhereItWas) {
   ASSERT_TRUE(v1.ok());
   Result<DeployResult> v2 = DeployRelease(Push({{"n", "2"}}));
   ASSERT_TRUE(v2.ok());
-  std::string busy = v1->path + "/busy";
-  ASSERT_TRUE(MakeDirs(busy, 0755).ok());
-  testing::RunOk({"mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", busy});
+  testing::RunOk({"mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", v1->path});
   DeployRequest third = Push({{"n", "3"}});
   third.keep = 1;
   Result<DeployResult> v3 = DeployRelease(third);
-  testing::RunCommand({"umount", "-l", busy});
+  testing::RunCommand({"umount", "-l", v1->path});
   ASSERT_FALSE(v3.ok());
-  EXPECT_NE(v3.status().message().find("remove the old release " + v1->name), std::string::npos)
+  EXPECT_NE(v3.status().message().find("retire the old release " + v1->name), std::string::npos)
       << v3.status().ToString();
   EXPECT_EQ(Current(), v2->name);
   EXPECT_EQ(testing::ReadFile(dir_ / "releases/web/current/n"), "2");
   EXPECT_FALSE(PathExists(dir_ / ("releases/web/v3-" + third.commit.substr(0, 7))));
+}
+
+// The retired trees are deleted by a detached child: the deploy returns
+// before they go, and they go without anyone waiting for the child.
+TEST_F(ReleaseTest, RetiredReleasesAreDeletedInTheBackground) {
+  DeployRequest first = Push({{"n", "1"}});
+  first.keep = 1;
+  Result<DeployResult> v1 = DeployRelease(first);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->retired, 0);
+  EXPECT_TRUE(StartRemovingRetiredReleases(first, *v1).ok()) << "nothing to do";
+  DeployRequest second = Push({{"n", "2"}});
+  second.keep = 1;
+  Result<DeployResult> v2 = DeployRelease(second);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->retired, 1);
+  auto entries = [&] { return *ListDir(dir_ / "releases/web"); };
+  std::vector<std::string> settled = {"current", v2->name, v2->name + ".release"};
+  EXPECT_NE(entries(), settled) << "the retired tree is still there until it is deleted";
+  ASSERT_TRUE(StartRemovingRetiredReleases(second, *v2).ok());
+  for (int i = 0; i < 3000 && entries() != settled; ++i) ::usleep(10000);
+  EXPECT_EQ(entries(), settled);
 }
 
 TEST_F(ReleaseTest, RefusesBadInput) {

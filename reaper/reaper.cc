@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "reaper/trash.h"
+#include "releases/releases.h"
 #include "util/duration.h"
 #include "util/fd.h"
 #include "util/fs.h"
@@ -45,7 +46,9 @@ int64_t LastActivityMs(const Config& config, const std::string& app) {
 bool Stopped(const ReapOptions& options) { return options.stop != nullptr && options.stop->load(); }
 
 // Staging directories of deploys that were killed outright, under the app
-// lock (a deploy in progress holds it and owns its staging directory).
+// lock (a deploy in progress holds it and owns its staging directory), and
+// retired releases whose deleter died (releases/releases.h: a deleter at
+// work holds its entry's flock, so none is taken from under one).
 void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, ReapSummary& summary) {
   Result<std::vector<std::string>> apps = ListDir(config.dirs().Releases());
   if (!apps.ok()) return;
@@ -54,6 +57,17 @@ void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, Reap
     std::string app_dir = config.dirs().Releases() + "/" + app;
     Result<std::vector<std::string>> entries = ListDir(app_dir);
     if (!entries.ok()) continue;
+    bool retired = std::any_of(entries->begin(), entries->end(),
+                               [](const std::string& name) { return name.rfind(kRetiredReleasePrefix, 0) == 0; });
+    if (retired && !dry_run) {
+      Result<int> deleted = RemoveRetiredReleases(app_dir);
+      if (deleted.ok()) {
+        summary.leftovers_removed += *deleted;
+      } else {
+        ++summary.errors;
+        log::Error("cannot delete a retired release", {{"app", app}, {"error", deleted.status().message()}});
+      }
+    }
     for (const std::string& name : *entries) {
       std::string path = app_dir + "/" + name;
       if (name.rfind(kReleaseStagingPrefix, 0) != 0 || MtimeMs(path) >= cutoff) continue;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "reaper/trash.h"
 #include "tests/fake_controller/fake_controller.h"
 #include "tests/testing/testing.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/lock.h"
 #include "util/process.h"
@@ -250,11 +252,20 @@ TEST_F(ReaperTest, LeftoversOlderThanTheGracePeriodGo) {
   ASSERT_TRUE(MakeDirs(releases + "/.tmp-v4-1234567", 0755).ok());
   ASSERT_TRUE(MakeDirs(releases + "/v2-7654321", 0755).ok());
   SetAge(releases + "/v2-7654321", std::chrono::hours(2));
+  // A release retired by a deploy whose deleter died, whatever its age, and
+  // one whose deleter is at work (it holds the entry's lock).
+  ASSERT_TRUE(MakeDirs(releases + "/.retired-v1-1111111.0a0b/lib", 0755).ok());
+  testing::WriteFile(releases + "/.retired-v1-1111111.0a0b/lib/x", "x");
+  ASSERT_TRUE(MakeDirs(releases + "/.retired-v0-2222222.0c0d", 0755).ok());
+  UniqueFd deleting(::open((releases + "/.retired-v0-2222222.0c0d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_EQ(::flock(deleting.get(), LOCK_EX | LOCK_NB), 0);
   ReapSummary s = Run();
-  EXPECT_EQ(s.leftovers_removed, 3);
+  EXPECT_EQ(s.leftovers_removed, 4);
+  EXPECT_EQ(s.errors, 0);
   EXPECT_EQ(*ListDir(config_.dirs().Tmp()), std::vector<std::string>{"building.tar.gz"});
   EXPECT_EQ(*ListDir(config_.dirs().Locks()), std::vector<std::string>{"live.lock"});
-  EXPECT_EQ(*ListDir(releases), (std::vector<std::string>{".tmp-v4-1234567", "v2-7654321"}));
+  EXPECT_EQ(*ListDir(releases),
+            (std::vector<std::string>{".retired-v0-2222222.0c0d", ".tmp-v4-1234567", "v2-7654321"}));
 }
 
 // Every file under `dir` with its size, relative to `dir`; empty if `dir`

@@ -450,9 +450,12 @@ class Deployment {
       return Reject(DescribeFailure(result.status()) + "; tell the platform operator.");
     }
     if (!result->warning.empty()) {
-      log::Warn("cannot remove an old release", {{"error", result->warning}});
+      log::Warn("cannot retire an old release", {{"error", result->warning}});
       (void)relay_.Say("-----> warning: " + result->warning + " (the next deploy tries again)");
     }
+    // Not the pusher's concern: the old trees are out of sight already.
+    Status retiring = StartRemovingRetiredReleases(request, *result);
+    if (!retiring.ok()) log::Warn("cannot delete the retired releases", {{"error", retiring.message()}});
     (void)relay_.Say("-----> " + context_.app + " deployed: v" + std::to_string(result->version) + " (" +
                      update_.new_id.substr(0, 7) + ")");
     if (!EndBuild(BuildEnding::kSucceeded, "")) return false;

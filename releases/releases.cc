@@ -1,5 +1,7 @@
 #include "releases/releases.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,8 +9,10 @@
 #include <cerrno>
 
 #include "util/duration.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/names.h"
+#include "util/random_id.h"
 
 namespace pushgate {
 namespace {
@@ -172,6 +176,48 @@ Status RemoveRelease(const std::string& app_dir, const std::string& name) {
     return Status::FromErrno(errno, "remove the record of " + name);
   }
   return RemoveTree(app_dir + "/" + name);
+}
+
+Status RetireRelease(const std::string& app_dir, const std::string& name) {
+  // The record goes first, as in RemoveRelease.
+  if (::unlink(RecordPath(app_dir, name).c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "remove the record of " + name);
+  }
+  // The random part keeps the entry's name unique if a version's name comes
+  // back (its releases all removed by hand) before an old entry is deleted.
+  std::string retired = app_dir + "/" + std::string(kRetiredReleasePrefix) + name + "." + RandomHex(4);
+  if (::rename((app_dir + "/" + name).c_str(), retired.c_str()) != 0) {
+    return Status::FromErrno(errno, "move " + name + " out of the releases");
+  }
+  return Status::OK();
+}
+
+Result<int> RemoveRetiredReleases(const std::string& app_dir) {
+  Result<std::vector<std::string>> names = ListDir(app_dir);
+  if (!names.ok()) return names.status().IsNotFound() ? Result<int>(0) : Result<int>(names.status());
+  int removed = 0;
+  Status first;
+  for (const std::string& name : *names) {
+    if (name.rfind(kRetiredReleasePrefix, 0) != 0) continue;
+    std::string path = app_dir + "/" + name;
+    UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) {
+      if (errno != ENOENT && first.ok()) first = Status::FromErrno(errno, "open " + path);
+      continue;
+    }
+    if (::flock(dir.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && first.ok()) first = Status::FromErrno(errno, "lock " + path);
+      continue;
+    }
+    Status deleted = RemoveTree(path);
+    if (deleted.ok()) {
+      ++removed;
+    } else if (first.ok()) {
+      first = deleted;
+    }
+  }
+  if (!first.ok()) return first;
+  return removed;
 }
 
 Result<std::vector<ReleaseRecord>> ListReleaseRecords(const std::string& app_dir) {

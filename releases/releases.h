@@ -5,6 +5,8 @@
 //   current -> vN-...     the live release (a relative symlink)
 //   builds/REQUEST.log    the log of a build, as the pusher saw it
 //   builds/last -> ...    the log of the latest build, deployed or not
+//   .retired-vN-...       a release pruned by a deploy, out of every
+//                         listing, until its deletion (RemoveRetiredReleases)
 //
 // Readers (listing, `logs`) need no lock: every file is replaced by
 // rename(2), so they see an old version or a new one, never part of one.
@@ -22,6 +24,9 @@
 #include "util/status.h"
 
 namespace pushgate {
+
+// The name prefix of a retired release (RetireRelease).
+inline constexpr std::string_view kRetiredReleasePrefix = ".retired-";
 
 struct ReleaseRecord {
   int version = 0;
@@ -53,6 +58,19 @@ Status WriteReleaseRecord(const std::string& app_dir, const ReleaseRecord& recor
 
 // Removes release `name`: its tree and its record.
 Status RemoveRelease(const std::string& app_dir, const std::string& name);
+
+// Takes release `name` out of the app at once, without deleting its tree:
+// the record goes, and the tree is renamed to a `.retired-` entry, which no
+// listing shows. Deleting a big tree takes seconds, which a deploy need not
+// spend in the pusher's wait; RemoveRetiredReleases does it afterwards.
+Status RetireRelease(const std::string& app_dir, const std::string& name);
+
+// Deletes the app's retired releases and returns how many went. Each is
+// deleted under an flock of its own directory: one whose deletion another
+// process is running is skipped, so a deleter that dies leaves its entry for
+// the next one, and two never work on one tree. No app lock is needed, as
+// nothing else touches a retired entry.
+Result<int> RemoveRetiredReleases(const std::string& app_dir);
 
 // Every release with its record, oldest first, the current one marked. A
 // release without a record (deployed before they were kept) is listed with

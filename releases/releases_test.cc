@@ -1,14 +1,18 @@
 #include "releases/releases.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "tests/testing/testing.h"
+#include "util/fd.h"
 #include "util/fs.h"
 
 namespace pushgate {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
@@ -117,6 +121,40 @@ TEST_F(ReleasesTest, RemoveReleaseTakesItsRecord) {
   ASSERT_TRUE(RemoveRelease(app_, "v1-aaaaaaa").ok());
   EXPECT_FALSE(PathExists(app_ + "/v1-aaaaaaa"));
   EXPECT_FALSE(PathExists(app_ + "/v1-aaaaaaa.release"));
+}
+
+// A retired release leaves every listing at once; its tree goes later,
+// unless a deleter at work holds its entry's lock.
+TEST_F(ReleasesTest, RetiredReleasesLeaveAtOnceAndAreDeletedUnlessLocked) {
+  AddRelease(1, 'a', "alice", "00aa");
+  AddRelease(2, 'b', "alice", "00bb");
+  AddRelease(3, 'c', "alice", "00cc");
+  WriteFile(app_ + "/v1-aaaaaaa/index.html", "one");
+  ASSERT_TRUE(RetireRelease(app_, "v1-aaaaaaa").ok());
+  ASSERT_TRUE(RetireRelease(app_, "v2-bbbbbbb").ok());
+  EXPECT_EQ(*ListReleases(app_), std::vector<std::string>{"v3-ccccccc"});
+  EXPECT_EQ(Versions(), std::vector<int>{3});
+  std::vector<std::string> retired;
+  std::vector<std::string> entries = *ListDir(app_);
+  for (const std::string& name : entries) {
+    if (name.rfind(kRetiredReleasePrefix, 0) == 0) retired.push_back(name);
+  }
+  ASSERT_EQ(retired.size(), 2u);
+  EXPECT_EQ(retired[0].rfind(".retired-v1-aaaaaaa.", 0), 0u) << retired[0];
+  EXPECT_EQ(ReadFile(app_ + "/" + retired[0] + "/index.html"), "one");
+  EXPECT_EQ(RetireRelease(app_, "v9-9999999").code(), Status::Code::kNotFound);
+
+  UniqueFd busy(::open((app_ + "/" + retired[1]).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_EQ(::flock(busy.get(), LOCK_EX | LOCK_NB), 0);
+  Result<int> removed = RemoveRetiredReleases(app_);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 1);
+  EXPECT_FALSE(PathExists(app_ + "/" + retired[0]));
+  EXPECT_TRUE(PathExists(app_ + "/" + retired[1])) << "another deleter holds it";
+  busy.Reset();
+  EXPECT_EQ(*RemoveRetiredReleases(app_), 1);
+  EXPECT_EQ(*ListDir(app_), (std::vector<std::string>{"current", "v3-ccccccc", "v3-ccccccc.release"}));
+  EXPECT_EQ(*RemoveRetiredReleases(dir_ / "never-deployed"), 0);
 }
 
 TEST_F(ReleasesTest, BuildLogsFollowTheirReleasesAndTheLatestBuild) {

@@ -297,6 +297,21 @@ Result<std::optional<ExitStatus>> WaitForExitUntil(pid_t pid, Duration timeout) 
   }
 }
 
+Status RunDetached(const std::function<void()>& work) {
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid > 0) return Status::OK();
+  (void)::setsid();
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) ::_exit(1);
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::dup2(null_fd, fd) < 0) ::_exit(1);
+  }
+  if (::close_range(3, ~0U, 0) != 0) ::_exit(1);
+  work();
+  ::_exit(0);
+}
+
 Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data) {
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,6 +82,15 @@ struct CapturedRun {
 // written to the child's stdin. For short helper commands (git, ssh-keygen)
 // whose output is small; not for build logs.
 Result<CapturedRun> RunAndCapture(SpawnSpec spec, const std::string& stdin_data = "");
+
+// Runs `work` in a forked child that nobody waits for: the child leaves the
+// session and process group (setsid), so stopping the caller's group spares
+// it; its stdio are /dev/null and every other descriptor is closed, so no
+// pipe or lock of the caller's stays open while it runs. For clean-up that
+// must not hold up the caller's own reader (git waits for a hook's output to
+// end). Only for single-threaded callers: the child is a copy of the one
+// forking thread. The child exits 0 when `work` returns.
+Status RunDetached(const std::function<void()>& work);
 
 // Blocks SIGPIPE for the calling thread while it lives, so a write to a pipe
 // whose reader has gone fails with EPIPE instead of killing the process; a

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 
 #include "tests/testing/testing.h"
 #include "util/fd.h"
+#include "util/fs.h"
 
 namespace pushgate {
 namespace {
@@ -246,6 +248,38 @@ TEST(ProcessTest, KilledWithParentDiesWithItsParent) {
     EXPECT_EQ(gone, tied);
     if (!gone) ::kill(child, SIGKILL);
   }
+}
+
+// The detached child is in a session of its own, its stdio are /dev/null,
+// and it holds none of the caller's other descriptors: here a pipe's write
+// end reaches end of file while the child still runs.
+TEST(ProcessTest, RunDetachedLeavesTheSessionAndTheCallersDescriptors) {
+  testing::TempDir dir;
+  std::string go = dir / "go";
+  std::string report = dir / "report";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  ASSERT_TRUE(RunDetached([&] {
+                for (int i = 0; i < 30000 && !PathExists(go); ++i) ::usleep(1000);
+                std::string out = ::getsid(0) == ::getpid() ? "own session\n" : "the caller's session\n";
+                for (int fd = 0; fd <= 2; ++fd) {
+                  char target[64] = {};
+                  (void)!::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
+                  out += std::string(target) + "\n";
+                }
+                Result<std::vector<std::string>> open_fds = ListDir("/proc/self/fd");  // its own is one of them
+                out += "open: " + std::to_string(open_fds.ok() ? open_fds->size() : 0) + "\n";
+                (void)WriteFileAtomically(report, out, 0600);
+              }).ok());
+  write_end.Reset();
+  struct pollfd readable = {read_end.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, 10000), 1) << "the child holds the pipe open";
+  char byte;
+  EXPECT_EQ(::read(read_end.get(), &byte, 1), 0);
+  testing::WriteFile(go, "");
+  for (int i = 0; i < 3000 && !PathExists(report); ++i) ::usleep(10000);
+  EXPECT_EQ(testing::ReadFile(report), "own session\n/dev/null\n/dev/null\n/dev/null\nopen: 4\n");
 }
 
 TEST(ProcessTest, FindSystemProgramIgnoresPath) {

@@ -100,6 +100,27 @@ TEST_F(PushTest, FirstPushDeploysTheExactTreeAndSecondPushMakesV2) {
   EXPECT_EQ(RemoteRef("web"), second);
 }
 
+// The sixth deploy retires the first release: it leaves the listing at once,
+// and its tree is deleted after the push by a detached child.
+TEST_F(PushTest, TheOldestReleaseIsRetiredAndDeletedAfterThePush) {
+  gateway_->AdminOk({"app", "create", "kept", "--member", "alice"});
+  std::string dir = NewWorkTree("kept", {{"n", "1"}});
+  ASSERT_TRUE(Push(*alice_, dir, "kept").status.success());
+  std::string first = CurrentRelease("kept");
+  for (int i = 2; i <= 6; ++i) {
+    CommitFiles(dir, {{"n", std::to_string(i)}}, "change " + std::to_string(i));
+    CapturedRun push = Push(*alice_, dir, "kept");
+    ASSERT_TRUE(push.status.success()) << push.output;
+  }
+  auto entries = [&] {
+    std::vector<std::string> names = *ListDir(ReleasesDir("kept"));
+    return std::count_if(names.begin(), names.end(), [](const std::string& n) { return n != "builds"; });
+  };
+  EXPECT_FALSE(PathExists(ReleasesDir("kept") + "/" + first));
+  for (int i = 0; i < 3000 && entries() != 5 * 2 + 1; ++i) ::usleep(10000);
+  EXPECT_EQ(entries(), 5 * 2 + 1) << "five releases, their records and current; nothing retired left";
+}
+
 // The README's policy: a force push (rewritten or unrelated history) is
 // accepted and deployed like any other push.
 TEST_F(PushTest, AForcePushIsAcceptedAndDeployed) {
