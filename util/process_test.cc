@@ -260,18 +260,19 @@ TEST(ProcessTest, RunDetachedLeavesTheSessionAndTheCallersDescriptors) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
-  ASSERT_TRUE(RunDetached([&] {
-                for (int i = 0; i < 30000 && !PathExists(go); ++i) ::usleep(1000);
-                std::string out = ::getsid(0) == ::getpid() ? "own session\n" : "the caller's session\n";
-                for (int fd = 0; fd <= 2; ++fd) {
-                  char target[64] = {};
-                  (void)!::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
-                  out += std::string(target) + "\n";
-                }
-                Result<std::vector<std::string>> open_fds = ListDir("/proc/self/fd");  // its own is one of them
-                out += "open: " + std::to_string(open_fds.ok() ? open_fds->size() : 0) + "\n";
-                (void)WriteFileAtomically(report, out, 0600);
-              }).ok());
+  auto write_report = [&] {
+    for (int i = 0; i < 30000 && !PathExists(go); ++i) ::usleep(1000);
+    std::string out = ::getsid(0) == ::getpid() ? "own session\n" : "the caller's session\n";
+    for (int fd = 0; fd <= 2; ++fd) {
+      char target[64] = {};
+      (void)!::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
+      out += std::string(target) + "\n";
+    }
+    Result<std::vector<std::string>> open_fds = ListDir("/proc/self/fd");  // its own is one of them
+    out += "open: " + std::to_string(open_fds.ok() ? open_fds->size() : 0) + "\n";
+    (void)WriteFileAtomically(report, out, 0600);
+  };
+  ASSERT_TRUE(RunDetached(write_report).ok());
   write_end.Reset();
   struct pollfd readable = {read_end.get(), POLLIN, 0};
   ASSERT_EQ(::poll(&readable, 1, 10000), 1) << "the child holds the pipe open";
