@@ -36,7 +36,7 @@ int RunDeployProgram(const std::string& config_path, int keep) {
   if (!result->warning.empty()) {
     PrintError("pushgate-deploy: warning: " + result->warning + " (the next deploy tries again)");
   }
-  Status retiring = StartRemovingRetiredReleases(request, *result);
+  Status retiring = StartRemovingRetiredReleases(request);
   if (!retiring.ok()) PrintError("pushgate-deploy: warning: " + retiring.message() + " (the next deploy tries again)");
   std::printf("-----> %s deployed: v%d (%s)\n", request.app.c_str(), result->version,
               request.commit.substr(0, 7).c_str());

@@ -121,9 +121,13 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
   return result;
 }
 
-Status StartRemovingRetiredReleases(const DeployRequest& request, const DeployResult& deployed) {
-  if (deployed.retired == 0) return Status::OK();
+Status StartRemovingRetiredReleases(const DeployRequest& request) {
   std::string app_dir = request.releases_dir + "/" + request.app;
+  PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
+  if (std::none_of(names.begin(), names.end(),
+                   [](const std::string& name) { return name.rfind(kRetiredReleasePrefix, 0) == 0; })) {
+    return Status::OK();
+  }
   return RunDetached([&app_dir] { (void)RemoveRetiredReleases(app_dir); })
       .Annotate("start deleting the retired releases");
 }

@@ -68,7 +68,7 @@ struct DeployResult {
   std::string name;  // "v3-1a2b3c4"
   std::string path;
   std::string warning;  // an old release that could not be retired after the switch
-  int retired = 0;      // old releases retired, for StartRemovingRetiredReleases
+  int retired = 0;      // old releases this deploy retired
 };
 
 Result<DeployResult> DeployRelease(const DeployRequest& request);
@@ -77,9 +77,10 @@ Result<DeployResult> DeployRelease(const DeployRequest& request);
 // RunDetached), so that neither the deploy nor the pusher waits for their
 // unlinks: an app of thousands of files takes seconds to delete. A child
 // that fails or dies leaves its entries to the next deploy's child and to
-// the reaper, which logs what it cannot delete. Nothing to do (OK) if
-// `deployed` retired none. For single-threaded callers.
-Status StartRemovingRetiredReleases(const DeployRequest& request, const DeployResult& deployed);
+// the reaper, which logs what it cannot delete. It starts whenever the app
+// has a retired release, so one that an earlier, failed deploy retired goes
+// too. For single-threaded callers.
+Status StartRemovingRetiredReleases(const DeployRequest& request);
 
 }  // namespace pushgate
 

@@ -454,7 +454,7 @@ class Deployment {
       (void)relay_.Say("-----> warning: " + result->warning + " (the next deploy tries again)");
     }
     // Not the pusher's concern: the old trees are out of sight already.
-    Status retiring = StartRemovingRetiredReleases(request, *result);
+    Status retiring = StartRemovingRetiredReleases(request);
     if (!retiring.ok()) log::Warn("cannot delete the retired releases", {{"error", retiring.message()}});
     (void)relay_.Say("-----> " + context_.app + " deployed: v" + std::to_string(result->version) + " (" +
                      update_.new_id.substr(0, 7) + ")");
