@@ -84,6 +84,21 @@ struct ChildSetup {
   int err = 0;  // set by the child: the step or exec that failed
 };
 
+// Every signal's disposition back to the default and none blocked, as a
+// new program starts; returns 0 or the errno of the mask's change. Not
+// instrumented, as RunChild (below) calls it.
+__attribute__((no_sanitize("address"))) int DefaultSignalsUnblocked() {
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    // Fails only for signals the kernel reserves (glibc's 32 and 33).
+    if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  return ::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0 ? errno : 0;
+}
+
 // The child's side of CloneAndExec, on a stack of its own. Not instrumented
 // by AddressSanitizer: its shadow bookkeeping would be written into the
 // memory the parent shares, for a stack that is unmapped afterwards.
@@ -111,15 +126,7 @@ __attribute__((no_sanitize("address"))) int RunChild(void* arg) {
   // The parent's handlers are not the child's (no CLONE_SIGHAND), and every
   // signal is blocked until here, so none runs a parent's handler in the
   // shared memory.
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    // Fails only for signals the kernel reserves (glibc's 32 and 33).
-    if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t empty;
-  sigemptyset(&empty);
-  if (err == 0 && ::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) err = errno;
+  if (err == 0) err = DefaultSignalsUnblocked();
   if (err == 0) {
     ::execve(child.path, child.argv, child.envp);
     err = errno;
@@ -301,6 +308,8 @@ Status RunDetached(const std::function<void()>& work) {
   pid_t pid = ::fork();
   if (pid < 0) return Status::FromErrno(errno, "fork");
   if (pid > 0) return Status::OK();
+  // The caller's handlers (a hook's SIGTERM flag) mean nothing here.
+  if (DefaultSignalsUnblocked() != 0) ::_exit(1);
   (void)::setsid();
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) ::_exit(1);

@@ -251,8 +251,9 @@ TEST(ProcessTest, KilledWithParentDiesWithItsParent) {
 }
 
 // The detached child is in a session of its own, its stdio are /dev/null,
-// and it holds none of the caller's other descriptors: here a pipe's write
-// end reaches end of file while the child still runs.
+// it holds none of the caller's other descriptors (here a pipe's write end
+// reaches end of file while the child still runs), and it neither runs the
+// caller's signal handlers nor keeps its blocked signals.
 TEST(ProcessTest, RunDetachedLeavesTheSessionAndTheCallersDescriptors) {
   testing::TempDir dir;
   std::string go = dir / "go";
@@ -270,9 +271,23 @@ TEST(ProcessTest, RunDetachedLeavesTheSessionAndTheCallersDescriptors) {
     }
     Result<std::vector<std::string>> open_fds = ListDir("/proc/self/fd");  // its own is one of them
     out += "open: " + std::to_string(open_fds.ok() ? open_fds->size() : 0) + "\n";
+    std::istringstream status(testing::ReadFile("/proc/self/status"));
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("SigBlk:", 0) == 0 || line.rfind("SigCgt:", 0) == 0) out += line + "\n";
+    }
     (void)WriteFileAtomically(report, out, 0600);
   };
-  ASSERT_TRUE(RunDetached(write_report).ok());
+  struct sigaction handler = {}, previous_handler;
+  handler.sa_handler = [](int) {};
+  ASSERT_EQ(::sigaction(SIGUSR1, &handler, &previous_handler), 0);
+  sigset_t usr2, previous_mask;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &previous_mask), 0);
+  Status detached = RunDetached(write_report);
+  ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  ::sigaction(SIGUSR1, &previous_handler, nullptr);
+  ASSERT_TRUE(detached.ok()) << detached.ToString();
   write_end.Reset();
   struct pollfd readable = {read_end.get(), POLLIN, 0};
   ASSERT_EQ(::poll(&readable, 1, 10000), 1) << "the child holds the pipe open";
@@ -280,7 +295,9 @@ TEST(ProcessTest, RunDetachedLeavesTheSessionAndTheCallersDescriptors) {
   EXPECT_EQ(::read(read_end.get(), &byte, 1), 0);
   testing::WriteFile(go, "");
   for (int i = 0; i < 3000 && !PathExists(report); ++i) ::usleep(10000);
-  EXPECT_EQ(testing::ReadFile(report), "own session\n/dev/null\n/dev/null\n/dev/null\nopen: 4\n");
+  EXPECT_EQ(testing::ReadFile(report),
+            "own session\n/dev/null\n/dev/null\n/dev/null\nopen: 4\nSigBlk:\t0000000000000000\n"
+            "SigCgt:\t0000000000000000\n");
 }
 
 TEST(ProcessTest, FindSystemProgramIgnoresPath) {
