@@ -124,10 +124,7 @@ Result<DeployResult> DeployRelease(const DeployRequest& request) {
 Status StartRemovingRetiredReleases(const DeployRequest& request) {
   std::string app_dir = request.releases_dir + "/" + request.app;
   PG_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(app_dir));
-  if (std::none_of(names.begin(), names.end(),
-                   [](const std::string& name) { return name.rfind(kRetiredReleasePrefix, 0) == 0; })) {
-    return Status::OK();
-  }
+  if (std::none_of(names.begin(), names.end(), IsRetiredRelease)) return Status::OK();
   return RunDetached([&app_dir] { (void)RemoveRetiredReleases(app_dir); })
       .Annotate("start deleting the retired releases");
 }

@@ -78,7 +78,7 @@ TEST_F(ReleaseTest, KeepsTheNewestFive) {
   int retired = 0;
   for (const std::string& name : *entries) {
     EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
-    if (name.rfind(kRetiredReleasePrefix, 0) == 0) ++retired;
+    if (IsRetiredRelease(name)) ++retired;
   }
   EXPECT_EQ(retired, 2);
   EXPECT_EQ(entries->size(), 5u * 2 + 1 + 2) << "five releases, five records, current, two retired";

@@ -57,9 +57,7 @@ void RemoveStaleStaging(const Config& config, int64_t cutoff, bool dry_run, Reap
     std::string app_dir = config.dirs().Releases() + "/" + app;
     Result<std::vector<std::string>> entries = ListDir(app_dir);
     if (!entries.ok()) continue;
-    bool retired = std::any_of(entries->begin(), entries->end(),
-                               [](const std::string& name) { return name.rfind(kRetiredReleasePrefix, 0) == 0; });
-    if (retired && !dry_run) {
+    if (!dry_run && std::any_of(entries->begin(), entries->end(), IsRetiredRelease)) {
       Result<int> deleted = RemoveRetiredReleases(app_dir);
       if (deleted.ok()) {
         summary.leftovers_removed += *deleted;

@@ -198,7 +198,7 @@ Result<int> RemoveRetiredReleases(const std::string& app_dir) {
   int removed = 0;
   Status first;
   for (const std::string& name : *names) {
-    if (name.rfind(kRetiredReleasePrefix, 0) != 0) continue;
+    if (!IsRetiredRelease(name)) continue;
     std::string path = app_dir + "/" + name;
     UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir.valid()) {

@@ -28,15 +28,20 @@ namespace pushgate {
 // The name prefix of a retired release (RetireRelease).
 inline constexpr std::string_view kRetiredReleasePrefix = ".retired-";
 
+// Whether `name`, an entry of an app's directory, is a retired release.
+inline bool IsRetiredRelease(std::string_view name) {
+  return name.substr(0, kRetiredReleasePrefix.size()) == kRetiredReleasePrefix;
+}
+
 struct ReleaseRecord {
   int version = 0;
-  std::string name;        // "v3-1a2b3c4"
-  std::string commit;      // 40 hex digits; empty for a release made before records were kept
-  std::string pusher;      // a user or "deploy-key:NAME"; empty if unknown
-  int64_t created_at = 0;  // unix seconds
-  std::string request_id;  // the push's request id: names its build log
+  std::string name;            // "v3-1a2b3c4"
+  std::string commit;          // 40 hex digits; empty for a release made before records were kept
+  std::string pusher;          // a user or "deploy-key:NAME"; empty if unknown
+  int64_t created_at = 0;      // unix seconds
+  std::string request_id;      // the push's request id: names its build log
   std::string rolled_back_by;  // who last made it current again by a rollback, if anyone
-  bool current = false;    // set by ListReleaseRecords
+  bool current = false;        // set by ListReleaseRecords
 };
 
 // The N of "vN-xxxxxxx" (seven lowercase hex digits), or 0 if `name` is not

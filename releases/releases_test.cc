@@ -137,7 +137,7 @@ TEST_F(ReleasesTest, RetiredReleasesLeaveAtOnceAndAreDeletedUnlessLocked) {
   std::vector<std::string> retired;
   std::vector<std::string> entries = *ListDir(app_);
   for (const std::string& name : entries) {
-    if (name.rfind(kRetiredReleasePrefix, 0) == 0) retired.push_back(name);
+    if (IsRetiredRelease(name)) retired.push_back(name);
   }
   ASSERT_EQ(retired.size(), 2u);
   EXPECT_EQ(retired[0].rfind(".retired-v1-aaaaaaa.", 0), 0u) << retired[0];
